@@ -1,0 +1,274 @@
+"""SQLAlchemy 2 models. Money is stored as integer minor units; instants as UTC; days as local dates."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as naive UTC and hands them back aware, identically on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    channel_id: Mapped[str] = mapped_column(String(200), default="")
+    channel_webhook: Mapped[str] = mapped_column(String(500), default="")
+    channel_secret: Mapped[str] = mapped_column(String(200), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    locale: Mapped[str] = mapped_column(String(8), default="zh-CN")
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    calendar: Mapped[str] = mapped_column(String(16), default="cn")
+    extra_holidays: Mapped[list[str]] = mapped_column(JSON, default=list)
+    extra_workdays: Mapped[list[str]] = mapped_column(JSON, default=list)
+    kudos_daily_cap: Mapped[int] = mapped_column(Integer, default=5)
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    checkin_questions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    workspace: Mapped[Workspace] = relationship(lazy="joined")
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    slogan: Mapped[str] = mapped_column(String(300), default="")
+
+
+class Member(Base):
+    """A person in one team. The platform and workspace are the team's, so (team, user_id) is unique."""
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("team_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="member")  # leader | lead | member
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    mobile: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    employee_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Leave(Base):
+    __tablename__ = "leaves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    start_day: Mapped[date] = mapped_column(Date)
+    end_day: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Goal(Base):
+    """A target for a subject (`team`, `group:<id>` or `member:<id>`), metric and period instance."""
+
+    __tablename__ = "goals"
+    __table_args__ = (UniqueConstraint("team_id", "subject", "metric", "period", "period_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(40))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), nullable=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), nullable=True)
+    metric: Mapped[str] = mapped_column(String(16))  # amount | deals
+    period: Mapped[str] = mapped_column(String(16))  # today | week | month | quarter
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)  # inclusive last day
+    target: Mapped[int] = mapped_column(BigInteger)  # minor units for amount, a count for deals
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Checkin(Base):
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("member_id", "day"), Index("ix_checkins_team_day", "team_id", "day"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done | skipped
+    skip_reason: Mapped[str] = mapped_column(String(500), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+
+    answers: Mapped[list[CheckinAnswer]] = relationship(
+        back_populates="checkin", cascade="all, delete-orphan", order_by="CheckinAnswer.position"
+    )
+
+
+class CheckinAnswer(Base):
+    """One typed answer: the raw text always, plus the parsed number (decimal string) or amount."""
+
+    __tablename__ = "checkin_answers"
+    __table_args__ = (UniqueConstraint("checkin_id", "question_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id", ondelete="CASCADE"))
+    question_key: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16))  # text | number | amount
+    text: Mapped[str] = mapped_column(Text)
+    number: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    checkin: Mapped[Checkin] = relationship(back_populates="answers")
+
+
+class Deal(Base):
+    __tablename__ = "deals"
+    __table_args__ = (
+        UniqueConstraint("team_id", "source", "external_id"),
+        Index("ix_deals_team_closed", "team_id", "closed_at"),
+        Index("ix_deals_member_closed", "member_id", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    customer: Mapped[str] = mapped_column(String(300), default="")
+    product: Mapped[str] = mapped_column(String(300), default="")
+    source: Mapped[str] = mapped_column(String(16))  # chat | webhook | csv
+    external_id: Mapped[str] = mapped_column(String(128))
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), nullable=True)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), nullable=True)
+
+
+class Kudos(Base):
+    __tablename__ = "kudos"
+    __table_args__ = (Index("ix_kudos_team_created", "team_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    giver_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    receiver_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(1000))
+    day: Mapped[date] = mapped_column(Date)  # the giver's team-local day, for the daily cap
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxRow(Base):
+    """One post waiting to leave, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), nullable=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    workspace: Mapped[str] = mapped_column(String(128))
+    channel_id: Mapped[str] = mapped_column(String(500))
+    channel_kind: Mapped[str] = mapped_column(String(8))  # dm | group
+    destination: Mapped[str] = mapped_column(String(700), index=True)  # platform:workspace:channel
+    payload: Mapped[str] = mapped_column(Text)  # OutgoingMessage JSON
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ScheduledPost(Base):
+    """Proof that a scheduled post ran for one team, kind and period: the once-per-period guarantee."""
+
+    __tablename__ = "scheduled_posts"
+    __table_args__ = (UniqueConstraint("team_id", "kind", "period_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # checkin | reminder | morning | recap | weekly | monthly
+    period_key: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProcessedEvent(Base):
+    """Inbound event ids already handled: platforms retry, and a retry must not run a command twice."""
+
+    __tablename__ = "processed_events"
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,0 +1,13 @@
+"""The commands; `build_registry` is how the bootstrap gets all of them."""
+
+from __future__ import annotations
+
+from bot.commands import checkin, deals, goals, help, kudos, leave, rank, recap, team
+from bot.commands.registry import CommandRegistry
+
+
+def build_registry() -> CommandRegistry:
+    registry = CommandRegistry()
+    for module in (checkin, leave, goals, deals, kudos, rank, recap, team, help):
+        module.register(registry)
+    return registry

@@ -1,0 +1,94 @@
+"""The console adapter: a team's chat in a terminal. Lines typed are messages; posts are printed."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import TextIO
+
+from adapters.console.render import render_console
+from bot.clock import Clock
+from bot.messages import ChannelRef, IncomingMessage, OutgoingMessage, SentMessage, UserRef
+from bot.ports import Capability, ChannelLimits, MessageSink, UserProfile
+
+PLATFORM = "console"
+
+
+class ConsoleAdapter:
+    """Speaks as one member at a time (`/as NAME` switches); `/dm TEXT` talks to the bot in private."""
+
+    name = PLATFORM
+    capabilities = Capability.MENTIONS | Capability.OPEN_DM | Capability.RICH_TEXT
+    limits = ChannelLimits(max_message_bytes=1_000_000, rate_per_minute=6000.0, burst=100)
+
+    def __init__(
+        self,
+        workspace: str,
+        channel: str,
+        speaker: str,
+        clock: Clock,
+        out: TextIO | None = None,
+        names: Callable[[str], str] | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.channel = channel
+        self.speaker = speaker
+        self._clock = clock
+        self._out = out or sys.stdout
+        self._names = names or (lambda user_id: user_id)
+        self._ids = itertools.count(1)
+        self._sink: MessageSink | None = None
+
+    async def start(self, sink: MessageSink) -> None:
+        self._sink = sink
+
+    async def stop(self) -> None:
+        self._sink = None
+
+    def print(self, text: str) -> None:
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
+        where = f"#{to.id}" if to.kind == "group" else f"DM → {self._names(to.id)}"
+        self.print(f"┌─ [{where}]\n" + _indent(render_console(msg)) + "\n└─")
+        return SentMessage(message_id=str(next(self._ids)), channel=to)
+
+    async def open_dm(self, user: UserRef) -> ChannelRef:
+        return ChannelRef(PLATFORM, self.workspace, user.id, "dm")
+
+    async def resolve_user(self, user: UserRef) -> UserProfile:
+        return UserProfile(user=user, name=self._names(user.id))
+
+    def incoming(self, text: str, *, dm: bool = False, at: datetime | None = None) -> IncomingMessage:
+        """What the current speaker typing `text` in the team channel (or the bot's DM) looks like."""
+        user = UserRef(PLATFORM, self.workspace, self.speaker)
+        channel = ChannelRef(PLATFORM, self.workspace, self.speaker if dm else self.channel, "dm" if dm else "group")
+        return IncomingMessage(
+            event_id=f"console-{next(self._ids)}",
+            user=user,
+            channel=channel,
+            text=text,
+            addressed_to_bot=True,
+            received_at=at or self._clock.now(),
+            display_name=self._names(self.speaker),
+        )
+
+    async def say(self, text: str, *, dm: bool = False) -> None:
+        """Deliver one typed line to the core and print the reply addressed to the speaker."""
+        if self._sink is None:
+            raise RuntimeError("console adapter not started")
+        await self._sink(self.incoming(text, dm=dm))
+
+
+def _indent(text: str) -> str:
+    return "\n".join("│ " + line for line in text.splitlines())
+
+
+async def read_lines(stream: TextIO) -> list[str] | None:
+    """One line from stdin without blocking the event loop; None at end of input."""
+    line = await asyncio.to_thread(stream.readline)
+    return None if line == "" else [line.rstrip("\n")]

@@ -1,0 +1,64 @@
+"""The bootstrap: builds the core (database, renderer, commands, dispatcher, announcer) from a config.
+
+Nothing here runs at import time; adapters and schedules are wired on top of an App by their caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.announcer import Announcer
+from bot.clock import Clock, SystemClock
+from bot.commands import build_registry
+from bot.commands.context import Core, CoreSettings
+from bot.commands.help import HelpCatalog
+from bot.config import Config
+from bot.dispatcher import Dispatcher
+from bot.rendering.engine import Renderer
+from bot.services.seed import seed_teams
+from bot.storage.db import create_engine, create_sessionmaker
+from bot.storage.migrate import upgrade
+from bot.storage.uow import UnitOfWorkFactory
+
+
+@dataclass(slots=True)
+class App:
+    config: Config
+    clock: Clock
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    uow_factory: UnitOfWorkFactory
+    renderer: Renderer
+    core: Core
+    dispatcher: Dispatcher
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def build_app(
+    config: Config, clock: Clock | None = None, *, migrate: bool = True, pg_schema: str | None = None
+) -> App:
+    """Open the database (migrating it to head), seed configured teams, and wire the command core."""
+    clock = clock or SystemClock()
+    if migrate:
+        await upgrade(config.database.url, pg_schema=pg_schema)
+    engine = create_engine(config.database.url, pg_schema=pg_schema)
+    sessionmaker = create_sessionmaker(engine)
+    renderer = Renderer()
+    announcer = Announcer(renderer, clock)
+    uow_factory = UnitOfWorkFactory(sessionmaker, before_commit=[announcer])
+    core = Core(
+        registry=build_registry(),
+        renderer=renderer,
+        help=HelpCatalog(),
+        settings=CoreSettings(max_amount=config.bot.max_amount, default_locale=config.bot.default_locale),
+    )
+    dispatcher = Dispatcher(core, uow_factory, clock)
+    if config.teams:
+        async with uow_factory() as uow:
+            await seed_teams(uow, list(config.teams), clock.now())
+            await uow.commit()
+    return App(config, clock, engine, sessionmaker, uow_factory, renderer, core, dispatcher)

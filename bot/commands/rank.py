@@ -1,0 +1,78 @@
+"""/rank — the leaderboard of people or groups for a period, with the caller's own place and gap."""
+
+from __future__ import annotations
+
+from bot.commands.context import CommandContext
+from bot.commands.errors import InvalidArgument
+from bot.commands.registry import CommandRegistry, CommandSpec
+from bot.domain.leaderboard import find, top
+from bot.domain.periods import PeriodName, parse_period
+from bot.messages import OutgoingMessage
+from bot.services import standings
+
+PEOPLE_WORDS = {"people", "person", "members", "个人", "成员", "人"}
+GROUP_WORDS = {"groups", "group", "小组", "组", "pk"}
+METRIC_WORDS = {
+    "amount": "amount",
+    "金额": "amount",
+    "业绩": "amount",
+    "deals": "deals",
+    "单数": "deals",
+    "单": "deals",
+    "单量": "deals",
+    "per-capita": "per_capita",
+    "per_capita": "per_capita",
+    "percapita": "per_capita",
+    "人均": "per_capita",
+}
+
+
+async def rank_command(ctx: CommandContext) -> OutgoingMessage:
+    period, subject, metric = PeriodName.TODAY, "people", "amount"
+    for token in ctx.args:
+        low = token.lower()
+        if parse_period(low) is not None:
+            period = parse_period(low)
+        elif low in PEOPLE_WORDS:
+            subject = "people"
+        elif low in GROUP_WORDS:
+            subject = "groups"
+        elif low in METRIC_WORDS:
+            metric = METRIC_WORDS[low]
+        else:
+            raise InvalidArgument("period", token, "period.unknown")
+    if metric == "per_capita" and subject == "people":
+        subject = "groups"
+    scope = ctx.scope
+    board = await standings.board(ctx.session, scope, scope.period(period))
+    rows = board.people(metric) if subject == "people" else board.group_rows(metric)
+
+    def show(value: int) -> str:
+        return str(value) if metric == "deals" else scope.money(value)
+
+    def view(row) -> dict:
+        return {
+            "rank": row.rank,
+            "name": row.standing.name,
+            "value": show(row.value),
+            "deals": row.standing.deals,
+            "gap": show(row.gap_to_next) if row.gap_to_next else None,
+        }
+
+    shown = top(rows, 10)
+    own_key = f"member:{ctx.member.id}" if subject == "people" else f"group:{ctx.member.group_id}"
+    own = find(rows, own_key)
+    return ctx.reply(
+        "rank",
+        period=period.value,
+        subject=subject,
+        metric=metric,
+        rows=[view(r) for r in shown],
+        own=view(own) if own else None,
+        own_shown=own is not None and own in shown,
+        total=scope.money(board.team_amount),
+    )
+
+
+def register(registry: CommandRegistry) -> None:
+    registry.register(CommandSpec("rank", ("排行", "排名", "排行榜", "leaderboard", "top", "board"), rank_command))

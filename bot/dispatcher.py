@@ -1,0 +1,143 @@
+"""The dispatcher: one path from anything a person said to the bot's answer, on every platform."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from bot.clock import Clock
+from bot.commands.checkin import answer_in_conversation
+from bot.commands.context import CommandContext, Core
+from bot.commands.errors import CommandError, PermissionDenied, Refused, UnknownCommand, WrongPlace
+from bot.commands.parser import split_command
+from bot.commands.registry import CommandSpec, role_at_least
+from bot.messages import IncomingMessage, OutgoingMessage
+from bot.services import directory
+from bot.storage.orm import Member, ProcessedEvent, Team
+from bot.storage.uow import UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+DEDUPE_KEEP = timedelta(hours=48)
+_PRUNE_EVERY = 500
+
+
+class Dispatcher:
+    def __init__(self, core: Core, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self._core = core
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._seen = 0
+
+    async def handle(self, message: IncomingMessage) -> OutgoingMessage | None:
+        """The reply meant for the person who spoke (None when there is nothing to say)."""
+        if not await self._first_delivery(message):
+            log.info("duplicate event %s ignored", message.event_id)
+            return None
+        try:
+            return await self._handle(message)
+        except Exception:
+            log.exception("command failed (event %s)", message.event_id)
+            return self._core.renderer.render(
+                "error", self._core.settings.default_locale, code="internal", detail={"event_id": message.event_id}
+            )
+
+    async def _first_delivery(self, message: IncomingMessage) -> bool:
+        """Record the event id; a platform's retry of the same event finds it and is dropped."""
+        now = self._clock.now()
+        async with self._uow_factory() as uow:
+            uow.session.add(ProcessedEvent(platform=message.user.platform, event_id=message.event_id, received_at=now))
+            try:
+                await uow.session.commit()
+            except IntegrityError:
+                return False
+            self._seen += 1
+            if self._seen % _PRUNE_EVERY == 0:
+                await uow.session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < now - DEDUPE_KEEP))
+                await uow.session.commit()
+        return True
+
+    async def _handle(self, message: IncomingMessage) -> OutgoingMessage | None:
+        parsed = split_command(message.text)
+        if parsed is None:
+            return None
+        is_group = message.channel.kind == "group"
+        if is_group and not (message.addressed_to_bot or parsed.had_prefix):
+            return None
+        now = self._clock.now()
+        async with self._uow_factory() as uow:
+            team, member = await self._who(uow, message)
+            locale = team.locale if team else self._core.settings.default_locale
+            spec = self._core.registry.resolve(parsed.word)
+            try:
+                if spec is None:
+                    if not is_group and not parsed.had_prefix and team and member:
+                        checkin_spec = self._core.registry.resolve("checkin")
+                        ctx = self._context(message, checkin_spec, parsed, uow, now, team, member)
+                        reply = await answer_in_conversation(ctx)
+                        if reply is not None:
+                            await uow.commit()
+                            return reply
+                    raise UnknownCommand(parsed.word, self._core.registry.suggest(parsed.word))
+                self._check(spec, message, team, member)
+                ctx = self._context(message, spec, parsed, uow, now, team, member)
+                reply = await spec.handler(ctx)
+                await uow.commit()
+                return reply
+            except CommandError as error:
+                await uow.rollback()
+                return self._error_reply(error, spec, locale)
+
+    async def _who(self, uow: UnitOfWork, message: IncomingMessage) -> tuple[Team | None, Member | None]:
+        """The team of this channel (or, in a DM, the person's team) and the person as its member."""
+        session = uow.session
+        if message.channel.kind == "group":
+            team = await directory.team_for_channel(session, message.channel)
+        else:
+            teams = await directory.teams_of_user(session, message.user)
+            team = teams[0] if teams else None
+        if team is None:
+            return None, None
+        member = await directory.member_of(session, team, message.user.id)
+        if (member is None or not member.active) and message.channel.kind == "group":
+            name = message.display_name or message.user.id
+            member = await directory.join_team(session, team, message.user.id, name, self._clock.now())
+        return team, member
+
+    def _check(self, spec: CommandSpec, message: IncomingMessage, team: Team | None, member: Member | None) -> None:
+        if spec.needs_team and team is None:
+            raise Refused("no_team")
+        if spec.needs_team and member is None:
+            raise Refused("not_a_member")
+        if spec.where != "any" and spec.where != message.channel.kind:
+            raise WrongPlace(where=spec.where)
+        role = member.role if member else "member"
+        if not role_at_least(role, spec.min_role):
+            raise PermissionDenied(command=spec.name, required=spec.min_role)
+
+    def _context(self, message, spec, parsed, uow, now, team, member) -> CommandContext:
+        return CommandContext(
+            message=message,
+            spec=spec,
+            args=parsed.args,
+            rest=parsed.rest,
+            uow=uow,
+            now=now,
+            core=self._core,
+            team_or_none=team,
+            member_or_none=member,
+        )
+
+    def _error_reply(self, error: CommandError, spec: CommandSpec | None, locale: str) -> OutgoingMessage:
+        usage = example = None
+        if spec is None and error.detail.get("suggestion"):
+            spec = self._core.registry.resolve(error.detail["suggestion"])
+        info = self._core.help.get(spec.name, locale) if spec else None
+        if info:
+            usage, example = info.usage, info.example
+        return self._core.renderer.render(
+            "error", locale, code=error.code, detail=error.detail, usage=usage, example=example
+        )
+

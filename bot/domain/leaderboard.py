@@ -1,0 +1,128 @@
+"""Rankings of people and groups, and the "who overtook whom" news the announcer posts.
+
+Pure functions over standings (already summed amounts and deal counts). The order is total and
+independent of input order, so the same numbers always produce the same board on every replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+Metric = Literal["amount", "deals", "per_capita"]
+
+METRICS: tuple[Metric, ...] = ("amount", "deals", "per_capita")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One entry's totals for a period; `key` is a stable id such as "member:5" or "group:2"."""
+
+    key: str
+    name: str
+    amount_minor: int = 0
+    deals: int = 0
+    members: int = 1
+
+
+@dataclass(frozen=True)
+class RankRow:
+    """A ranked entry. `gap_to_next` is what it needs to strictly pass the next better value."""
+
+    rank: int
+    standing: Standing
+    value: int
+    gap_to_next: int | None
+
+
+def per_capita(amount_minor: int, members: int) -> int:
+    """amount / members in minor units, rounded half-up (away from zero); 0 when there are no members."""
+    if members <= 0:
+        return 0
+    quotient = (2 * abs(amount_minor) + members) // (2 * members)
+    return quotient if amount_minor >= 0 else -quotient
+
+
+def metric_value(standing: Standing, metric: Metric) -> int:
+    if metric == "amount":
+        return standing.amount_minor
+    if metric == "deals":
+        return standing.deals
+    if metric == "per_capita":
+        return per_capita(standing.amount_minor, standing.members)
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def _order_key(standing: Standing, metric: Metric) -> tuple[int, int, str, str, int, int, int]:
+    value = metric_value(standing, metric)
+    other = standing.deals if metric == "amount" else standing.amount_minor
+    # The trailing fields only matter for malformed input (duplicate keys); they keep the order total.
+    return (
+        -value,
+        -other,
+        standing.name,
+        standing.key,
+        -standing.amount_minor,
+        -standing.deals,
+        standing.members,
+    )
+
+
+def rank(standings: Iterable[Standing], metric: Metric) -> list[RankRow]:
+    """Best first; ties share a rank (1, 1, 3) and are ordered by the other metric, then name, then key."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}")
+    ordered = sorted(standings, key=lambda s: _order_key(s, metric))
+    rows: list[RankRow] = []
+    current_rank = 0
+    previous_value: int | None = None
+    better_value: int | None = None  # the value of the tie group directly above the current one
+    for position, standing in enumerate(ordered, start=1):
+        value = metric_value(standing, metric)
+        if value != previous_value:
+            better_value = previous_value
+            current_rank = position
+            previous_value = value
+        gap = None if better_value is None else better_value - value + 1
+        rows.append(RankRow(rank=current_rank, standing=standing, value=value, gap_to_next=gap))
+    return rows
+
+
+def find(rows: Iterable[RankRow], key: str) -> RankRow | None:
+    return next((row for row in rows if row.standing.key == key), None)
+
+
+def top(rows: list[RankRow], n: int) -> list[RankRow]:
+    """The first `n` rows of the board (ties at the cut are cut too: boards have a fixed size)."""
+    return rows[: max(n, 0)]
+
+
+def top3_changes(before: list[RankRow], after: list[RankRow]) -> list[tuple[str, str, int]]:
+    """Who overtook whom into a top-3 place: (overtaker_key, overtaken_key, new_rank), best new rank first.
+
+    X overtook Y when X was listed below Y before (or was not on the board), now ranks strictly above
+    Y, and is now one of the board's first three rows. Y must have had a non-zero value before:
+    passing someone who had nothing is not news. Each overtaker is reported once, against the
+    best-placed entry it passed ("Bob overtook Alice for #1"). Empty when the top 3 keep their keys
+    and order.
+    """
+    before_pos = {row.standing.key: index for index, row in enumerate(before)}
+    before_value = {row.standing.key: row.value for row in before}
+    after_rank = {row.standing.key: row.rank for row in after}
+    changes: list[tuple[str, str, int]] = []
+    for row in after[:3]:
+        key = row.standing.key
+        x_before = before_pos.get(key)
+        passed = [
+            other_key
+            for other_key, other_pos in before_pos.items()
+            if other_key != key
+            and (x_before is None or x_before > other_pos)
+            and before_value[other_key] > 0
+            and other_key in after_rank
+            and after_rank[other_key] > row.rank
+        ]
+        if passed:
+            changes.append((key, min(passed, key=before_pos.__getitem__), row.rank))
+    return changes

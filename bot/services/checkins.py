@@ -1,0 +1,148 @@
+"""Check-ins: the day's questions, typed answers, completion and streaks."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.domain.calendar import WorkCalendar
+from bot.domain.events import CheckinCompleted
+from bot.domain.money import InvalidAmount, parse_amount
+from bot.storage.orm import Checkin, CheckinAnswer, Leave, Member, Team
+from bot.storage.uow import UnitOfWork
+
+STREAK_LOOKBACK_DAYS = 400
+MAX_ANSWER = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    key: str
+    kind: str  # text | number | amount
+    required: bool
+    prompt: str
+    example: str | None = None
+
+
+class InvalidAnswer(ValueError):
+    def __init__(self, question: Question, value: str, reason: str) -> None:
+        super().__init__(reason)
+        self.question = question
+        self.value = value
+        self.reason = reason
+
+
+def default_questions(locale: str) -> list[Question]:
+    folder = locale if locale in ("zh-CN", "en") else "zh-CN"
+    text = resources.files("bot").joinpath("templates", folder, "_questions.toml").read_text("utf-8")
+    return [Question(**q) for q in tomllib.loads(text)["questions"]]
+
+
+def questions_for(team: Team) -> list[Question]:
+    """The team's own questions (config or chat) in its locale, or the defaults."""
+    if not team.checkin_questions:
+        return default_questions(team.locale)
+    out = []
+    for raw in team.checkin_questions:
+        prompts = raw.get("prompt") or {}
+        prompt = prompts.get(team.locale) or next(iter(prompts.values()), raw["key"])
+        out.append(Question(raw["key"], raw.get("kind", "text"), bool(raw.get("required", True)), prompt))
+    return out
+
+
+async def today_checkin(session: AsyncSession, member: Member, day: date) -> Checkin | None:
+    return await session.scalar(
+        select(Checkin)
+        .options(selectinload(Checkin.answers))
+        .where(Checkin.member_id == member.id, Checkin.day == day)
+    )
+
+
+async def start(session: AsyncSession, team: Team, member: Member, day: date, now: datetime) -> Checkin:
+    checkin = await today_checkin(session, member, day)
+    if checkin is None:
+        checkin = Checkin(team_id=team.id, member_id=member.id, day=day, status="open", started_at=now, answers=[])
+        session.add(checkin)
+        await session.flush()
+    return checkin
+
+
+def next_question(checkin: Checkin, questions: list[Question]) -> tuple[int, Question] | None:
+    answered = {a.question_key for a in checkin.answers}
+    for index, question in enumerate(questions):
+        if question.key not in answered:
+            return index, question
+    return None
+
+
+def parse_answer(question: Question, text: str, currency: str) -> CheckinAnswer:
+    """A typed answer, or InvalidAnswer when a number question gets words."""
+    clean = text.strip()
+    if len(clean) > MAX_ANSWER:
+        raise InvalidAnswer(question, clean[:20], "text.too_long")
+    answer = CheckinAnswer(question_key=question.key, kind=question.kind, text=clean)
+    if question.kind == "number":
+        try:
+            number = Decimal(clean.replace(",", ""))
+        except InvalidOperation:
+            raise InvalidAnswer(question, clean, "number") from None
+        if not number.is_finite() or number < 0:
+            raise InvalidAnswer(question, clean, "number")
+        answer.number = str(number)
+    elif question.kind == "amount":
+        try:
+            answer.amount_minor = parse_amount(clean, currency).minor
+        except InvalidAmount:
+            raise InvalidAnswer(question, clean, "amount") from None
+    return answer
+
+
+def record_answer(checkin: Checkin, position: int, answer: CheckinAnswer) -> None:
+    answer.position = position
+    checkin.answers.append(answer)
+
+
+def complete_if_done(uow: UnitOfWork, checkin: Checkin, questions: list[Question], now: datetime) -> bool:
+    """Mark the check-in done once every question has an answer; True when this call completed it."""
+    if checkin.status == "done" or next_question(checkin, questions) is not None:
+        return False
+    checkin.status = "done"
+    checkin.completed_at = now
+    uow.add_event(CheckinCompleted(team_id=checkin.team_id, checkin_id=checkin.id))
+    return True
+
+
+async def streak(session: AsyncSession, member: Member, today: date, calendar: WorkCalendar) -> int:
+    """Consecutive workdays with a done check-in up to today; holidays and leave neither count nor break."""
+    since = today - timedelta(days=STREAK_LOOKBACK_DAYS)
+    done_days = set(
+        await session.scalars(
+            select(Checkin.day).where(Checkin.member_id == member.id, Checkin.day >= since, Checkin.status == "done")
+        )
+    )
+    leaves = list(
+        await session.scalars(
+            select(Leave).where(Leave.member_id == member.id, Leave.cancelled.is_(False), Leave.end_day >= since)
+        )
+    )
+
+    def on_leave(day: date) -> bool:
+        return any(lv.start_day <= day <= lv.end_day for lv in leaves)
+
+    count, day = 0, today
+    if day not in done_days:  # today still open does not break yesterday's streak
+        day -= timedelta(days=1)
+    while day >= since:
+        if day in done_days:
+            count += 1
+        elif calendar.is_workday(day) and not on_leave(day):
+            break
+        day -= timedelta(days=1)
+    return count

@@ -1,0 +1,117 @@
+"""Finding teams, members and groups from what a platform tells us."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import ChannelRef, UserRef
+from bot.storage.orm import Group, Member, Team, Workspace
+
+
+async def workspace_for(session: AsyncSession, platform: str, external_id: str) -> Workspace:
+    """The workspace row for (platform, id), created on first sight."""
+    found = await session.scalar(
+        select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
+    )
+    if found is None:
+        found = Workspace(platform=platform, external_id=external_id, name=external_id)
+        session.add(found)
+        await session.flush()
+    return found
+
+
+async def team_by_slug(session: AsyncSession, slug: str) -> Team | None:
+    return await session.scalar(select(Team).where(Team.slug == slug))
+
+
+async def team_for_channel(session: AsyncSession, channel: ChannelRef) -> Team | None:
+    return await session.scalar(
+        select(Team)
+        .join(Workspace, Team.workspace_id == Workspace.id)
+        .where(
+            Workspace.platform == channel.platform,
+            Workspace.external_id == channel.workspace,
+            Team.channel_id == channel.id,
+        )
+    )
+
+
+async def teams_of_user(session: AsyncSession, user: UserRef) -> list[Team]:
+    """Every team this person belongs to on this platform and workspace, oldest membership first."""
+    rows = await session.scalars(
+        select(Team)
+        .join(Workspace, Team.workspace_id == Workspace.id)
+        .join(Member, Member.team_id == Team.id)
+        .where(
+            Workspace.platform == user.platform,
+            Workspace.external_id == user.workspace,
+            Member.user_id == user.id,
+            Member.active.is_(True),
+        )
+        .order_by(Member.joined_at, Team.id)
+    )
+    return list(rows)
+
+
+async def member_of(session: AsyncSession, team: Team, user_id: str) -> Member | None:
+    return await session.scalar(select(Member).where(Member.team_id == team.id, Member.user_id == user_id))
+
+
+async def active_members(session: AsyncSession, team: Team) -> list[Member]:
+    rows = await session.scalars(
+        select(Member).where(Member.team_id == team.id, Member.active.is_(True)).order_by(Member.id)
+    )
+    return list(rows)
+
+
+async def find_member(session: AsyncSession, team: Team, handle: str) -> list[Member]:
+    """Members a handle may mean: an exact user id first, else a case-insensitive name match."""
+    by_id = await member_of(session, team, handle)
+    if by_id is not None and by_id.active:
+        return [by_id]
+    rows = await session.scalars(
+        select(Member).where(
+            Member.team_id == team.id,
+            Member.active.is_(True),
+            func.lower(Member.name) == handle.lower(),
+        )
+    )
+    return list(rows)
+
+
+async def groups_of(session: AsyncSession, team: Team) -> list[Group]:
+    rows = await session.scalars(select(Group).where(Group.team_id == team.id).order_by(Group.id))
+    return list(rows)
+
+
+async def group_named(session: AsyncSession, team: Team, name: str) -> Group | None:
+    return await session.scalar(
+        select(Group).where(Group.team_id == team.id, func.lower(Group.name) == name.lower())
+    )
+
+
+async def join_team(
+    session: AsyncSession, team: Team, user_id: str, name: str, now: datetime, role: str = "member"
+) -> Member:
+    """Add a person to a team (or reactivate them), the first time they speak in its channel."""
+    member = await member_of(session, team, user_id)
+    if member is None:
+        member = Member(team_id=team.id, user_id=user_id, name=name, role=role, joined_at=now, active=True)
+        session.add(member)
+        await session.flush()
+    elif not member.active:
+        member.active = True
+    return member
+
+
+def team_channel(team: Team) -> ChannelRef:
+    """Where the team's posts go: its home channel on its own platform and workspace."""
+    return ChannelRef(team.workspace.platform, team.workspace.external_id, team.channel_id, "group")
+
+
+def dm_channel(team: Team, member: Member) -> ChannelRef:
+    """A member's direct chat with the bot; adapters open it when their platform needs that."""
+    return ChannelRef(team.workspace.platform, team.workspace.external_id, member.user_id, "dm")

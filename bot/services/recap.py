@@ -1,0 +1,132 @@
+"""The recap (夕会 / on demand): the period's total vs goal and plan, people, groups, kudos, participation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.periods import Period
+from bot.rendering.engine import Renderer
+from bot.services import standings
+from bot.services.scope import TeamScope, person
+from bot.services.views import goal_view
+from bot.storage.orm import Checkin, CheckinAnswer, Kudos, Leave, Member
+
+
+async def planned_amounts(session: AsyncSession, team_id: int, period: Period) -> dict[int, int]:
+    """Each member's planned amount from the period's check-ins (their `amount` answers)."""
+    rows = await session.execute(
+        select(Checkin.member_id, CheckinAnswer.amount_minor)
+        .join(CheckinAnswer, CheckinAnswer.checkin_id == Checkin.id)
+        .where(
+            Checkin.team_id == team_id,
+            Checkin.day >= period.start,
+            Checkin.day <= period.end,
+            CheckinAnswer.amount_minor.is_not(None),
+        )
+    )
+    planned: dict[int, int] = {}
+    for member_id, amount in rows:
+        planned[member_id] = planned.get(member_id, 0) + int(amount)
+    return planned
+
+
+async def on_leave_ids(session: AsyncSession, team_id: int, day) -> set[int]:
+    rows = await session.scalars(
+        select(Leave.member_id)
+        .join(Member, Member.id == Leave.member_id)
+        .where(Member.team_id == team_id, Leave.cancelled.is_(False), Leave.start_day <= day, Leave.end_day >= day)
+    )
+    return set(rows)
+
+
+async def participation(session: AsyncSession, scope: TeamScope, members: list[Member], day) -> dict[str, Any]:
+    """Who checked in on a day, out of those expected to (active and not on leave)."""
+    away = await on_leave_ids(session, scope.team.id, day)
+    expected = [m for m in members if m.id not in away]
+    done = set(
+        await session.scalars(
+            select(Checkin.member_id).where(
+                Checkin.team_id == scope.team.id, Checkin.day == day, Checkin.status == "done"
+            )
+        )
+    )
+    count = sum(1 for m in expected if m.id in done)
+    return {
+        "done": count,
+        "total": len(expected),
+        "ratio": (count / len(expected)) if expected else 0.0,
+        "missing": [m for m in expected if m.id not in done],
+        "on_leave": [m for m in members if m.id in away],
+    }
+
+
+async def recap_context(session: AsyncSession, renderer: Renderer, scope: TeamScope, period: Period) -> dict:
+    board = await standings.board(session, scope, period)
+    goals = [
+        g
+        for g in await standings.goals_covering(session, scope)
+        if g.subject == "team" and g.period == period.name.value
+    ]
+    planned = await planned_amounts(session, scope.team.id, period)
+    people_rows = board.people("amount")
+    people = []
+    for row in people_rows:
+        member = board.member_by_key(row.standing.key)
+        if member is None or (row.value == 0 and member.id not in planned):
+            continue
+        people.append(
+            {
+                "member": person(member),
+                "planned": scope.money(planned[member.id]) if member.id in planned else None,
+                "actual": scope.money(row.standing.amount_minor),
+                "deals": row.standing.deals,
+            }
+        )
+    groups = [
+        {
+            "rank": row.rank,
+            "name": row.standing.name,
+            "slogan": (board.group_by_key(row.standing.key).slogan if board.group_by_key(row.standing.key) else ""),
+            "total": scope.money(row.standing.amount_minor),
+            "per_capita": scope.money(
+                row.standing.amount_minor // row.standing.members if row.standing.members else 0
+            ),
+        }
+        for row in board.group_rows("amount")
+    ]
+    kudos_rows = await session.scalars(
+        select(Kudos)
+        .where(Kudos.team_id == scope.team.id, Kudos.day >= period.start, Kudos.day <= period.end)
+        .order_by(Kudos.created_at, Kudos.id)
+        .limit(20)
+    )
+    by_id = {m.id: m for m in board.members}
+    kudos = [
+        {
+            "giver": person(by_id[k.giver_id]) if k.giver_id in by_id else {"user_id": "", "name": "?"},
+            "receivers": [person(by_id[k.receiver_id])] if k.receiver_id in by_id else [],
+            "reason": k.reason,
+        }
+        for k in kudos_rows
+    ]
+    planned_total = sum(planned.values())
+    part = None
+    if period.name.value == "today":
+        raw = await participation(session, scope, board.members, period.start)
+        part = {"done": raw["done"], "total": raw["total"], "ratio": raw["ratio"]}
+    return {
+        "period": period.name.value,
+        "period_label": renderer.render("period_label", scope.locale, period=period.name.value, start=period.start.isoformat(), end=period.end.isoformat()).fallback_text,
+        "total": scope.money(board.team_amount),
+        "deals": board.team_deals,
+        "goal": goal_view(renderer, scope, goals[0], board) if goals else None,
+        "planned_total": scope.money(planned_total) if planned else None,
+        "vs_plan_ratio": (board.team_amount / planned_total) if planned_total else None,
+        "people": people,
+        "groups": groups,
+        "kudos": kudos,
+        "participation": part,
+    }

@@ -1,0 +1,70 @@
+"""Sums over deals for a period: every query is bounded by the period, never all history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.leaderboard import Standing
+from bot.storage.orm import Deal, Group, Member
+
+
+def _live_deals_between(team_id: int, start: datetime, end: datetime):
+    return (Deal.team_id == team_id, Deal.closed_at >= start, Deal.closed_at < end, Deal.voided_at.is_(None))
+
+
+async def member_totals(
+    session: AsyncSession, team_id: int, start: datetime, end: datetime
+) -> dict[int, tuple[int, int]]:
+    """member id -> (amount in minor units, number of deals) for live deals closed in [start, end)."""
+    rows = await session.execute(
+        select(Deal.member_id, func.sum(Deal.amount_minor), func.count(Deal.id))
+        .where(*_live_deals_between(team_id, start, end))
+        .group_by(Deal.member_id)
+    )
+    return {member_id: (int(amount or 0), int(count)) for member_id, amount, count in rows}
+
+
+async def team_total(session: AsyncSession, team_id: int, start: datetime, end: datetime) -> tuple[int, int]:
+    row = (
+        await session.execute(
+            select(func.coalesce(func.sum(Deal.amount_minor), 0), func.count(Deal.id)).where(
+                *_live_deals_between(team_id, start, end)
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def people_standings(members: list[Member], totals: dict[int, tuple[int, int]]) -> list[Standing]:
+    return [
+        Standing(
+            key=f"member:{m.id}",
+            name=m.name,
+            amount_minor=totals.get(m.id, (0, 0))[0],
+            deals=totals.get(m.id, (0, 0))[1],
+        )
+        for m in members
+    ]
+
+
+def group_standings(
+    groups: list[Group], members: list[Member], totals: dict[int, tuple[int, int]]
+) -> list[Standing]:
+    """Each group's total over its current members; per capita divides by its active headcount."""
+    standings = []
+    for group in groups:
+        mine = [m for m in members if m.group_id == group.id]
+        standings.append(
+            Standing(
+                key=f"group:{group.id}",
+                name=group.name,
+                amount_minor=sum(totals.get(m.id, (0, 0))[0] for m in mine),
+                deals=sum(totals.get(m.id, (0, 0))[1] for m in mine),
+                members=len(mine),
+            )
+        )
+    return standings
+

@@ -1,0 +1,51 @@
+"""Template contexts built from the database: the shape every post and reply template expects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain.goals import GoalProgress
+from bot.rendering.engine import Renderer
+from bot.services.scope import TeamScope, person
+from bot.services.standings import Board, progress_of
+from bot.storage.orm import Goal
+
+
+def goal_label(renderer: Renderer, scope: TeamScope, goal: Goal, board: Board) -> str:
+    """'本月团队目标' / 'Team goal this month' — words from the goal_label template."""
+    subject_name = ""
+    if goal.member_id is not None:
+        member = next((m for m in board.members if m.id == goal.member_id), None)
+        subject_name = member.name if member else "?"
+    elif goal.group_id is not None:
+        group = next((g for g in board.groups if g.id == goal.group_id), None)
+        subject_name = group.name if group else "?"
+    kind = goal.subject.split(":")[0]
+    message = renderer.render(
+        "goal_label", scope.locale, kind=kind, name=subject_name, period=goal.period, metric=goal.metric
+    )
+    return message.fallback_text
+
+
+def format_goal_value(scope: TeamScope, metric: str, value: int) -> str:
+    return scope.money(value) if metric == "amount" else str(value)
+
+
+def goal_view(renderer: Renderer, scope: TeamScope, goal: Goal, board: Board) -> dict[str, Any]:
+    actual = board.actual_for(goal)
+    progress: GoalProgress = progress_of(goal, actual, scope)
+    return {
+        "label": goal_label(renderer, scope, goal, board),
+        "actual": format_goal_value(scope, goal.metric, actual),
+        "target": format_goal_value(scope, goal.metric, goal.target),
+        "ratio": progress.ratio,
+        "pace": (
+            format_goal_value(scope, goal.metric, progress.daily_pace) if progress.daily_pace is not None else None
+        ),
+        "workdays_left": progress.workdays_left,
+        "reached": progress.reached,
+    }
+
+
+def member_views(members) -> list[dict[str, str]]:
+    return [person(m) for m in members]

@@ -1,0 +1,380 @@
+"""Sample contexts for every post template: template name -> list of contexts, one golden file each.
+
+Each template has a full sample, the optional-empty variants, and one where a member's own text is
+hostile (`EVIL`): mention-everyone syntax, jinja syntax and Markdown must all come out literally.
+Adding a template without a sample here fails test_golden.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+EVIL = "<!channel> {{ 7*7 }} **x** @所有人"
+
+ALICE = {"user_id": "U001", "name": "Alice"}
+ZHANG = {"user_id": "U002", "name": "张伟"}
+LI = {"user_id": "U003", "name": "李娜"}
+# Members may be objects as well as dicts: templates only use `.user_id` and `.name`.
+WANG = SimpleNamespace(user_id="U004", name="王芳")
+CHEN = {"user_id": "U005", "name": "陈静"}
+MALLORY = {"user_id": "U666", "name": EVIL}
+
+TEAM_GOAL = {"label": "本月团队目标", "target": "¥300,000", "ratio": 0.4349, "pace": "¥12,000"}
+
+_DEAL: dict[str, Any] = {
+    "member": ALICE,
+    "amount": "¥12,800",
+    "customer": "上海明德贸易有限公司",
+    "product": "年度旗舰套餐",
+    "member_total_today": "¥25,600",
+    "member_rank_today": 1,
+    "member_deals_today": 2,
+    "team_total_today": "¥58,000",
+    "team_goal": TEAM_GOAL,
+    "group": {"name": "狼队", "slogan": "狼性出击，业绩翻倍", "rank": 2, "total": "¥30,000"},
+}
+
+_RECAP: dict[str, Any] = {
+    "period_label": "11月23日 周一",
+    "total": "¥58,000",
+    "deals": 6,
+    "goal": {"label": "本月团队目标", "target": "¥300,000", "ratio": 0.63, "pace": "¥9,500"},
+    "planned_total": "¥70,000",
+    "vs_plan_ratio": 58000 / 70000,
+    "people": [
+        {"member": ALICE, "planned": "¥20,000", "actual": "¥25,600", "deals": 2},
+        {"member": ZHANG, "planned": "¥30,000", "actual": "¥22,400", "deals": 3},
+        {"member": LI, "planned": None, "actual": "¥10,000", "deals": 1},
+        {"member": WANG, "planned": "¥20,000", "actual": "¥0", "deals": 0},
+    ],
+    "groups": [
+        {
+            "rank": 1,
+            "name": "狼队",
+            "slogan": "狼性出击，业绩翻倍",
+            "total": "¥36,000",
+            "per_capita": "¥18,000",
+        },
+        {"rank": 2, "name": "虎队", "slogan": "", "total": "¥22,000", "per_capita": "¥7,333"},
+    ],
+    "kudos": [
+        {"giver": ZHANG, "receivers": [ALICE, LI], "reason": "帮我搞定了难缠的大客户"},
+        {"giver": LI, "receivers": [WANG], "reason": ""},
+    ],
+    "participation": {"done": 9, "total": 10, "ratio": 0.9},
+}
+
+_SUMMARY: dict[str, Any] = {
+    "kind": "weekly",
+    "period_label": "11月17日–11月21日",
+    "total": "¥286,000",
+    "deals": 31,
+    "goal": {"label": "本周团队目标", "target": "¥250,000", "ratio": 1.144, "pace": None},
+    "previous_total": "¥255,000",
+    "change_ratio": 0.1216,
+    "champion_person": {"member": ZHANG, "amount": "¥64,000"},
+    "champion_group": {"name": "狼队", "amount": "¥158,000"},
+    "participation": {"done": 46, "total": 50, "ratio": 0.92},
+    "streaks": [{"member": ALICE, "days": 23}, {"member": LI, "days": 12}],
+}
+
+
+def _error(code: str, detail: dict[str, Any], usage: str | None = None, example: str | None = None) -> dict:
+    return {"code": code, "detail": detail, "usage": usage, "example": example}
+
+
+_DEAL_USAGE = "/deal 金额 [@成员] [客户或产品]"
+_DEAL_EXAMPLE = "/deal 12800 @alice 上海客户"
+_INVALID_REASONS: list[dict[str, Any]] = [
+    {"argument": "amount", "reason": "amount.empty"},
+    {"argument": "amount", "reason": "amount.not_a_number", "value": EVIL},
+    {"argument": "amount", "reason": "amount.not_positive", "value": "-500"},
+    {"argument": "amount", "reason": "amount.too_precise", "value": "12.345"},
+    {"argument": "amount", "reason": "amount.unknown_currency", "value": "€500"},
+    {"argument": "amount", "reason": "amount.too_large", "value": "9999999999", "max": "¥100,000,000"},
+    {"argument": "period", "reason": "period.unknown", "value": "明年"},
+    {"argument": "day", "reason": "day.malformed", "value": "11/23"},
+    {"argument": "day", "reason": "day.impossible", "value": "2026-02-30"},
+    {"argument": "day", "reason": "day.reversed", "value": "2026-11-25..2026-11-23"},
+    {"argument": "member", "reason": "member.unknown", "value": "@小明"},
+    {"argument": "member", "reason": "member.ambiguous", "value": "张"},
+    {"argument": "metric", "reason": "metric.unknown", "value": "calls"},
+    {"argument": "group", "reason": "group.unknown", "value": "豹队"},
+    {"argument": "role", "reason": "role.unknown", "value": "boss"},
+    {"argument": "time", "reason": "time.malformed", "value": "8点45"},
+    {"argument": "calendar", "reason": "calendar.unknown", "value": "us"},
+    {"argument": "goal", "reason": "goal.vague", "value": "多卖点"},
+    {"argument": "subject", "reason": "subject.unknown", "value": "teams"},
+    {"argument": "text", "reason": "text.too_long", "value": "……", "max": 500},
+    {"argument": "answer", "reason": "something.new", "value": "abc"},
+]
+
+SAMPLES: dict[str, list[dict[str, Any]]] = {
+    "deal_announcement": [
+        _DEAL,
+        {
+            **_DEAL,
+            "member": MALLORY,
+            "customer": "",
+            "product": "",
+            "member_rank_today": 3,
+            "member_deals_today": 1,
+            "team_goal": None,
+            "group": None,
+        },
+        {
+            **_DEAL,
+            "customer": EVIL,
+            "team_goal": {"label": "本周团队目标", "target": "¥50,000", "ratio": 1.16, "pace": None},
+            "group": {"name": "虎队", "slogan": None, "rank": 1, "total": "¥8,000"},
+        },
+    ],
+    "milestone": [
+        {
+            "kind": "first_deal",
+            "member": ALICE,
+            "amount": "¥12,800",
+            "goal_label": None,
+            "previous_record": None,
+        },
+        {
+            "kind": "first_deal",
+            "member": None,
+            "amount": "¥3,000",
+            "goal_label": None,
+            "previous_record": None,
+        },
+        {"kind": "goal_50", "member": ZHANG, "amount": "¥150,400", "goal_label": "本月团队目标 ¥30万"},
+        {"kind": "goal_50", "member": None, "amount": "¥150,400", "goal_label": None},
+        {"kind": "goal_100", "member": MALLORY, "amount": "¥301,000", "goal_label": "本月团队目标 ¥30万"},
+        {"kind": "record_member", "member": LI, "amount": "¥48,000", "previous_record": "¥41,500"},
+        {"kind": "record_member", "member": WANG, "amount": "¥9,000", "previous_record": None},
+        {"kind": "record_team", "member": ALICE, "amount": "¥128,000", "previous_record": "¥96,000"},
+        {"kind": "record_team", "member": None, "amount": "¥128,000", "previous_record": None},
+    ],
+    "rank_change": [
+        {
+            "period": "week",
+            "subject": "people",
+            "changes": [
+                {"overtaker": ZHANG, "overtaken": ALICE, "rank": 1},
+                {"overtaker": {"name": EVIL, "user_id": "U666"}, "overtaken": {"name": "李娜"}, "rank": 3},
+            ],
+            "top": [
+                {"rank": 1, "name": "张伟", "value": "¥64,000"},
+                {"rank": 2, "name": "Alice", "value": "¥61,200"},
+                {"rank": 3, "name": EVIL, "value": "¥40,000"},
+            ],
+        },
+        {
+            "period": "today",
+            "subject": "groups",
+            "changes": [{"overtaker": {"name": "狼队"}, "overtaken": {"name": "虎队"}, "rank": 1}],
+            "top": [
+                {"rank": 1, "name": "狼队", "value": "¥36,000"},
+                {"rank": 2, "name": "虎队", "value": "¥34,500"},
+            ],
+        },
+        {"period": "month", "subject": "people", "changes": [], "top": []},
+    ],
+    "kudos_post": [
+        {"giver": ZHANG, "receivers": [ALICE], "reason": "帮我搞定了难缠的大客户，学到了！"},
+        {"giver": ALICE, "receivers": [LI, WANG, CHEN], "reason": "Great teamwork on the 双11 push"},
+        {"giver": MALLORY, "receivers": [MALLORY, ALICE], "reason": EVIL},
+        {"giver": LI, "receivers": [ZHANG], "reason": ""},
+    ],
+    "checkin_prompt": [
+        {
+            "member": ALICE,
+            "question": "昨天完成了什么？",
+            "index": 1,
+            "total": 3,
+            "kind": "text",
+            "example": None,
+        },
+        {
+            "member": ZHANG,
+            "question": "今天的目标成交额？",
+            "index": 2,
+            "total": 3,
+            "kind": "amount",
+            "example": "20000",
+        },
+        {
+            "member": MALLORY,
+            "question": EVIL,
+            "index": 1,
+            "total": 1,
+            "kind": "number",
+            "example": "80",
+        },
+    ],
+    "checkin_reminder": [
+        {"member": ALICE, "remaining": 2, "reminder_no": 1},
+        {"member": MALLORY, "remaining": 1, "reminder_no": 2},
+    ],
+    "checkin_done": [
+        {
+            "answers": [
+                {"question": "昨天完成了什么？", "answer": "打了 85 个电话，成交 2 单"},
+                {"question": "今天的目标（通话量、成交额）？", "answer": "100 通，¥20,000"},
+                {
+                    "question": "遇到什么困难，需要什么支持？",
+                    "answer": "1. 老客户回访名单\n2. 报价审批快一点",
+                },
+            ],
+            "streak": 12,
+        },
+        {
+            "answers": [
+                {"question": "昨天完成了什么？", "answer": EVIL},
+                {"question": "遇到什么困难，需要什么支持？", "answer": ""},
+            ],
+            "streak": 1,
+        },
+        {"answers": [{"question": "今天的目标？", "answer": "3 单"}], "streak": 4},
+    ],
+    "checkin_post": [
+        {
+            "member": ZHANG,
+            "answers": [
+                {"question": "昨天完成了什么？", "answer": "拜访 3 家客户，签下 1 单"},
+                {"question": "今天的目标（通话量、成交额）？", "answer": "60 通，¥30,000"},
+                {"question": "遇到什么困难，需要什么支持？", "answer": None},
+            ],
+        },
+        {"member": MALLORY, "answers": [{"question": "今天的目标？", "answer": EVIL}]},
+    ],
+    "morning": [
+        {
+            "date_label": "11月23日 周一",
+            "goals": [
+                {
+                    "label": "本月团队目标",
+                    "actual": "¥130,470",
+                    "target": "¥300,000",
+                    "ratio": 0.4349,
+                    "pace": "¥28,254",
+                    "workdays_left": 6,
+                },
+                {
+                    "label": "本周成交单数",
+                    "actual": "52 单",
+                    "target": "50 单",
+                    "ratio": 1.04,
+                    "pace": None,
+                    "workdays_left": 4,
+                },
+                {
+                    "label": "本日冲刺",
+                    "actual": "¥0",
+                    "target": "¥20,000",
+                    "ratio": 0.0,
+                    "pace": "¥20,000",
+                    "workdays_left": 0,
+                },
+            ],
+            "champion_person": {"member": ZHANG, "amount": "¥32,000"},
+            "champion_group": {"name": "狼队", "amount": "¥58,000"},
+            "yesterday_total": "¥96,000",
+            "commitments": [
+                {"member": ALICE, "text": "100 通电话，¥20,000"},
+                {"member": ZHANG, "text": "回访 10 个老客户，¥30,000"},
+                {"member": MALLORY, "text": EVIL},
+            ],
+            "commitments_total": "¥50,000",
+            "not_checked_in": [LI, MALLORY],
+            "on_leave": [WANG],
+            "groups": [
+                {"rank": 1, "name": "狼队", "slogan": "狼性出击，业绩翻倍", "total": "¥158,000"},
+                {"rank": 2, "name": "虎队", "slogan": "虎虎生威", "total": "¥120,000"},
+                {"rank": 3, "name": "鹰队", "slogan": None, "total": "¥8,000"},
+            ],
+        },
+        {
+            "date_label": "11月24日 周二",
+            "goals": [],
+            "champion_person": None,
+            "champion_group": None,
+            "yesterday_total": None,
+            "commitments": [],
+            "commitments_total": None,
+            "not_checked_in": [],
+            "on_leave": [],
+            "groups": [],
+        },
+    ],
+    "recap": [
+        _RECAP,
+        {
+            **_RECAP,
+            "period_label": "本周",
+            "people": [{"member": MALLORY, "planned": EVIL, "actual": "¥1,000", "deals": 1}],
+            "kudos": [{"giver": MALLORY, "receivers": [ALICE, ZHANG], "reason": EVIL}],
+            "goal": {"label": "本周团队目标", "target": "¥50,000", "ratio": 1.2},
+        },
+        {
+            "period_label": "11月24日 周二",
+            "total": "¥0",
+            "deals": 0,
+            "goal": None,
+            "planned_total": None,
+            "vs_plan_ratio": None,
+            "people": [],
+            "groups": [],
+            "kudos": [],
+            "participation": None,
+        },
+    ],
+    "summary": [
+        _SUMMARY,
+        {
+            **_SUMMARY,
+            "kind": "monthly",
+            "period_label": "2026年11月",
+            "goal": {"label": "本月团队目标", "target": "¥1,200,000", "ratio": 0.87, "pace": None},
+            "change_ratio": -0.054,
+            "champion_person": {"member": MALLORY, "amount": "¥240,000"},
+            "streaks": [{"member": MALLORY, "days": 1}],
+        },
+        {
+            "kind": "monthly",
+            "period_label": "2026年12月",
+            "total": "¥0",
+            "deals": 0,
+            "goal": None,
+            "previous_total": None,
+            "change_ratio": None,
+            "champion_person": None,
+            "champion_group": None,
+            "participation": None,
+            "streaks": [],
+        },
+    ],
+    "error": [
+        _error("unknown_command", {"text": "/dael", "suggestion": "/deal"}, "/help"),
+        _error("unknown_command", {"text": EVIL}),
+        _error("missing_argument", {"argument": "amount"}, _DEAL_USAGE, _DEAL_EXAMPLE),
+        *[_error("invalid_argument", detail, _DEAL_USAGE, _DEAL_EXAMPLE) for detail in _INVALID_REASONS],
+        _error(
+            "permission_denied",
+            {"command": "/goal team", "required": "leader"},
+            "/goal team 金额 周期",
+            "/goal team 300000 month",
+        ),
+        _error("permission_denied", {"command": "/deal @李娜", "required": "lead"}),
+        _error("wrong_place", {"where": "dm"}, "/checkin", "/checkin"),
+        _error("wrong_place", {"where": "group"}, "/team setup 团队名", "/team setup 华东一部"),
+        _error("not_a_member", {}),
+        _error("kudos_self", {}, "/kudos @成员 理由", "/kudos @bob 谢谢你的帮助"),
+        _error("kudos_cap", {"cap": 5}),
+        _error("deal_not_found", {"id": "D-1024"}, "/deal undo [编号]", "/deal undo D-1023"),
+        _error("deal_undo_expired", {}),
+        _error("deal_already_void", {}),
+        _error("no_team", {"hint": "/team setup 华东一部"}),
+        _error("no_team", {}),
+        _error("internal", {"event_id": "Ev08ABCD1234"}),
+        _error("brand_new_code", {}, _DEAL_USAGE),
+    ],
+}

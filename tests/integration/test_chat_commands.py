@@ -1,0 +1,280 @@
+"""Transcripts: a member says something, the bot answers, the channel shows a post."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bot.storage.orm import Deal, Goal, Kudos, Leave, Member
+from tests.integration.conftest import SHANGHAI
+
+
+async def count(chat, model, *where) -> int:
+    async with chat.app.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def test_deal_is_recorded_answered_and_announced_once(chat):
+    reply = await chat.say("alice", "/deal 12800 华为年度采购")
+    assert "#1" in reply and "¥1.28万" in reply
+    posts = chat.channel_posts()
+    assert len(posts) == 2  # the 喜报 and the day's first deal (开单)
+    assert "alice" in posts[0] and "¥1.28万" in posts[0] and "华为年度采购" in posts[0]
+    assert "开单" in posts[1]
+    await chat.say("bob", "/成交 ¥3,000")
+    assert len(chat.channel_posts()) == 3  # no second 开单
+    assert await count(chat, Deal) == 2
+
+
+async def test_amount_forms_are_exact(chat):
+    for text, minor in [("1.28万", 1_280_000), ("12,800", 1_280_000), ("1.2w", 1_200_000), ("12.8k", 1_280_000)]:
+        await chat.say("alice", f"/deal {text}")
+        async with chat.app.sessionmaker() as session:
+            latest = await session.scalar(select(Deal).order_by(Deal.id.desc()).limit(1))
+        assert latest.amount_minor == minor
+
+
+async def test_bad_amounts_get_a_specific_answer_and_store_nothing(chat):
+    for text in ["/deal 0", "/deal -5", "/deal abc", "/deal 99999999999999", "/deal $100", "/deal"]:
+        reply = await chat.say("alice", text)
+        assert "/成交" in reply, (text, reply)  # the usage line is shown
+    assert await count(chat, Deal) == 0
+    assert chat.channel_posts() == []
+
+
+async def test_member_cannot_log_a_deal_for_someone_else_but_a_leader_can(chat):
+    reply = await chat.say("bob", "/deal 5000 @carol")
+    assert await count(chat, Deal) == 0
+    assert "组长" in reply or "团队长" in reply
+    await chat.say("boss", "/deal 5000 @carol 客户A")
+    async with chat.app.sessionmaker() as session:
+        deal = await session.scalar(select(Deal))
+        carol = await session.get(Member, deal.member_id)
+    assert carol.user_id == "carol"
+
+
+async def test_lead_logs_for_own_group_only(chat):
+    await chat.say("alice", "/deal 5000 @dave")  # alice leads 狼队, dave is in it
+    await chat.say("alice", "/deal 5000 @bob")  # bob is in 虎队
+    assert await count(chat, Deal) == 1
+
+
+async def test_deal_undo_voids_and_posts_the_correction(chat):
+    await chat.say("alice", "/deal 12800")
+    reply = await chat.say("alice", "/deal undo")
+    assert "#1" in reply
+    async with chat.app.sessionmaker() as session:
+        deal = await session.scalar(select(Deal))
+    assert deal.voided_at is not None
+    assert any("#1" in post and "撤销" in post for post in chat.channel_posts())
+    again = await chat.say("alice", "/deal undo 1")
+    assert "已" in again  # already void, said so
+    rank = await chat.say("alice", "/rank")
+    assert "¥12,800" not in rank and "¥1.28万" not in rank
+
+
+async def test_undo_after_24_hours_needs_a_leader(chat):
+    await chat.say("bob", "/deal 8000")
+    chat.at(chat.clock.now() + timedelta(hours=25))
+    await chat.say("bob", "/deal undo 1")
+    async with chat.app.sessionmaker() as session:
+        assert (await session.scalar(select(Deal))).voided_at is None
+    await chat.say("boss", "/deal undo 1")
+    async with chat.app.sessionmaker() as session:
+        assert (await session.scalar(select(Deal))).voided_at is not None
+
+
+async def test_team_goal_needs_leader_and_a_number_and_a_period(chat):
+    refused = await chat.say("bob", "/goal team 300000 month")
+    assert await count(chat, Goal) == 0 and "团队长" in refused
+    vague = await chat.say("boss", "/goal team 300000")
+    assert "/目标" in vague and await count(chat, Goal) == 0
+    vague = await chat.say("boss", "/goal team month")
+    assert await count(chat, Goal) == 0
+    reply = await chat.say("boss", "/目标 团队 30万 本月")
+    assert "¥30万" in reply
+    await chat.say("alice", "/deal 15万")
+    shown = await chat.say("carol", "/goal")
+    assert "50%" in shown and "¥15万" in shown
+    posts = "\n".join(chat.channel_posts())
+    assert "50%" in posts  # the milestone: the team goal passed half
+
+
+async def test_goal_in_deals_and_for_group_and_self(chat):
+    await chat.say("boss", "/goal team 50 deals month")
+    await chat.say("alice", "/goal group 狼队 10万 week")
+    await chat.say("bob", "/goal me 5000 today")
+    refused = await chat.say("bob", "/goal group 狼队 10万 week")
+    async with chat.app.sessionmaker() as session:
+        goals = list(await session.scalars(select(Goal).order_by(Goal.id)))
+    assert [(g.subject.split(":")[0], g.metric, g.period, g.target) for g in goals] == [
+        ("team", "deals", "month", 50),
+        ("group", "amount", "week", 10_000_000),
+        ("member", "amount", "today", 500_000),
+    ]
+    assert "组长" in refused or "团队长" in refused
+
+
+async def test_kudos_posts_to_channel_with_cap_and_no_self(chat):
+    reply = await chat.say("bob", "/kudos @alice great call")
+    posts = chat.channel_posts()
+    assert len(posts) == 1 and "alice" in posts[0] and "great call" in posts[0]
+    assert reply
+    await chat.say("bob", "/kudos @bob me")
+    assert await count(chat, Kudos) == 1
+    for n in range(4):
+        await chat.say("bob", f"/kudos @carol thanks {n}")
+    capped = await chat.say("bob", "/kudos @dave one more")
+    assert await count(chat, Kudos) == 5 and "5" in capped
+    board = await chat.say("erin", "/kudos")
+    assert "carol" in board
+
+
+async def test_member_text_stays_literal_everywhere(chat):
+    evil = "<!channel> @所有人 @all {{ 7*7 }} **bold** '; DROP TABLE deals; --"
+    await chat.say("alice", f"/deal 100 {evil}")
+    await chat.say("bob", f"/kudos @alice {evil}")
+    for post in chat.channel_posts():
+        assert "{{ 7*7 }}" in post and "49" not in post
+    assert await count(chat, Deal) == 1
+    for _to, message in chat.adapter.sent:
+        assert set(message.mentioned_user_ids()) <= {"alice", "bob"}
+
+
+async def test_rank_shows_top_and_own_place_with_gap(chat):
+    await chat.say("alice", "/deal 5000")
+    await chat.say("bob", "/deal 3000")
+    reply = await chat.say("carol", "/rank")
+    assert reply.index("alice") < reply.index("bob")
+    groups = await chat.say("carol", "/rank week groups")
+    assert groups.index("狼队") < groups.index("虎队")
+    per_capita = await chat.say("carol", "/排行 本周 人均")
+    assert "狼队" in per_capita
+    bad = await chat.say("carol", "/rank yesteryear")
+    assert "/排行" in bad
+
+
+async def test_recap_on_demand(chat):
+    await chat.say("alice", "/deal 5000")
+    await chat.say("bob", "/kudos @alice 跟进到位")
+    reply = await chat.say("carol", "/recap")
+    assert "¥5,000" in reply and "跟进到位" in reply
+    assert await chat.say("carol", "/复盘 本周")
+
+
+async def test_leave_today_and_range_and_cancel(chat):
+    reply = await chat.say("bob", "/leave today")
+    assert "2026-11-23" in reply
+    await chat.say("bob", "/请假 2026-11-25..2026-11-27 年假")
+    assert await count(chat, Leave) == 2
+    bad = await chat.say("bob", "/leave 2026-13-45")
+    assert "/请假" in bad
+    reversed_range = await chat.say("bob", "/leave 2026-11-27..2026-11-25")
+    assert "/请假" in reversed_range
+    await chat.say("bob", "/leave cancel")
+    assert await count(chat, Leave, Leave.cancelled.is_(False)) == 0
+
+
+async def test_checkin_conversation_in_dm(chat):
+    first = await chat.say("carol", "/checkin", dm=True)
+    assert "1/3" in first
+    retry = await chat.say("carol", "拜访了3家客户", dm=True)
+    assert "2/3" in retry
+    again = await chat.say("carol", "很多", dm=True)  # words for an amount: re-asked with an example
+    assert "5万" in again
+    await chat.say("carol", "5万", dm=True)
+    done = await chat.say("carol", "需要报价支持", dm=True)
+    assert "拜访了3家客户" in done
+    recap = await chat.say("boss", "/recap")
+    assert "¥5万" in recap  # the plan shows in the recap
+
+
+async def test_checkin_in_one_line_edit_and_skip(chat):
+    done = await chat.say("dave", "/checkin 打了50个电话; 3万; 无")
+    assert "3万" in done or "无" in done
+    reopened = await chat.say("dave", "/checkin edit", dm=True)
+    assert "1/3" in reopened
+    skipped = await chat.say("erin", "/checkin skip 外出培训")
+    assert "外出培训" in skipped
+
+
+async def test_checkin_in_group_sends_the_question_by_dm(chat):
+    reply = await chat.say("carol", "/打卡")
+    assert reply
+    assert any("1/3" in dm for dm in chat.dms("carol"))
+
+
+async def test_team_admin_flow(chat):
+    denied = await chat.say("bob", "/team group add 豹队")
+    assert "团队长" in denied
+    await chat.say("boss", "/team group add 豹队 快如闪电")
+    await chat.say("boss", "/team group join 豹队 @bob")
+    await chat.say("boss", "/team role @bob lead")
+    shown = await chat.say("boss", "/team show")
+    assert "豹队" in shown and "bob" in shown
+    assert chat.last_reply.mentioned_user_ids() == ()
+    schedule = await chat.say("boss", "/team schedule morning 08:45")
+    assert "08:45" in schedule
+    bad_time = await chat.say("boss", "/team schedule morning 25:00")
+    assert "/团队" in bad_time
+    await chat.say("boss", "/team calendar everyday")
+    await chat.say("boss", "/team member remove @erin")
+    assert await count(chat, Member, Member.user_id == "erin", Member.active.is_(True)) == 0
+
+
+async def test_team_setup_in_a_new_channel(chat):
+    reply = await chat.say("zed", "/team setup 华南二部", channel="C-south")
+    assert "华南二部" in reply
+    await chat.say("zed", "/deal 100", channel="C-south")
+    assert len(chat.channel_posts("C-south")) >= 1
+    assert chat.channel_posts("C-east") == []
+
+
+async def test_stranger_in_team_channel_joins_as_member(chat):
+    await chat.say("newbie", "/deal 100")
+    async with chat.app.sessionmaker() as session:
+        member = await session.scalar(select(Member).where(Member.user_id == "newbie"))
+    assert member is not None and member.role == "member"
+
+
+async def test_unknown_command_suggests_the_closest(chat):
+    reply = await chat.say("alice", "/dael 100")
+    assert "deal" in reply
+    assert await count(chat, Deal) == 0
+
+
+async def test_full_width_and_chinese_names(chat):
+    await chat.say("alice", "／成交　１２８００")
+    async with chat.app.sessionmaker() as session:
+        assert (await session.scalar(select(Deal))).amount_minor == 1_280_000
+
+
+async def test_help_lists_commands_for_the_role(chat):
+    member_help = await chat.say("bob", "/help")
+    leader_help = await chat.say("boss", "/帮助")
+    assert "/成交" in member_help or "成交" in member_help
+    assert "团队" in leader_help and len(leader_help) > len(member_help)
+
+
+async def test_duplicate_event_runs_once(chat):
+    from bot.messages import ChannelRef, IncomingMessage, UserRef
+
+    message = IncomingMessage(
+        event_id="same",
+        user=UserRef("console", "W1", "alice"),
+        channel=ChannelRef("console", "W1", "C-east", "group"),
+        text="/deal 100",
+        addressed_to_bot=True,
+        received_at=datetime(2026, 11, 23, 10, tzinfo=SHANGHAI),
+    )
+    await chat.deliver(message)
+    assert await chat.deliver(message) == ""
+    assert await count(chat, Deal) == 1
+
+
+async def test_same_user_id_in_another_workspace_is_another_person(chat):
+    chat.workspace = "W2"
+    reply = await chat.say("alice", "/deal 100")
+    assert await count(chat, Deal) == 0
+    assert reply  # told there is no team here

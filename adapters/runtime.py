@@ -37,6 +37,7 @@ async def run(config: Config) -> int:
         session = ConsoleSession(app, console, team.id, echo=not interactive)
         await console.start(app.dispatcher.handle)
         await session.load_names()
+        console.names = session.name_of
         if interactive:
             console.print(f"teambeat · {team.name} · /help for commands, /as NAME to switch, Ctrl-D to quit")
         while True:

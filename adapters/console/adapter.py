@@ -38,7 +38,7 @@ class ConsoleAdapter:
         self.speaker = speaker
         self._clock = clock
         self._out = out or sys.stdout
-        self._names = names or (lambda user_id: user_id)
+        self.names = names or (lambda user_id: user_id)
         self._ids = itertools.count(1)
         self._sink: MessageSink | None = None
 
@@ -53,7 +53,7 @@ class ConsoleAdapter:
         self._out.flush()
 
     async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
-        where = f"#{to.id}" if to.kind == "group" else f"DM → {self._names(to.id)}"
+        where = f"#{to.id}" if to.kind == "group" else f"DM → {self.names(to.id)}"
         self.print(f"┌─ [{where}]\n" + _indent(render_console(msg)) + "\n└─")
         return SentMessage(message_id=str(next(self._ids)), channel=to)
 
@@ -61,7 +61,7 @@ class ConsoleAdapter:
         return ChannelRef(PLATFORM, self.workspace, user.id, "dm")
 
     async def resolve_user(self, user: UserRef) -> UserProfile:
-        return UserProfile(user=user, name=self._names(user.id))
+        return UserProfile(user=user, name=self.names(user.id))
 
     def incoming(self, text: str, *, dm: bool = False, at: datetime | None = None) -> IncomingMessage:
         """What the current speaker typing `text` in the team channel (or the bot's DM) looks like."""
@@ -74,7 +74,7 @@ class ConsoleAdapter:
             text=text,
             addressed_to_bot=True,
             received_at=at or self._clock.now(),
-            display_name=self._names(self.speaker),
+            display_name=self.names(self.speaker),
         )
 
     async def say(self, text: str, *, dm: bool = False) -> None:

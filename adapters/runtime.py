@@ -20,7 +20,9 @@ def build_adapters(app: App) -> dict[str, Adapter]:
     team = console_team(app.config)
     if team is not None:
         speaker = app.config.console.user or (team.leaders[0] if team.leaders else "")
-        adapters["console"] = ConsoleAdapter(team.workspace or "default", team.channel or team.id, speaker, app.clock)
+        adapters["console"] = ConsoleAdapter(
+            team.workspace or "default", team.channel or team.id, speaker, app.clock
+        )
     return adapters
 
 
@@ -30,7 +32,9 @@ async def run(config: Config) -> int:
         adapters = build_adapters(app)
         console = adapters.get("console")
         if not isinstance(console, ConsoleAdapter):
-            print("no console team configured; platform adapters arrive with their own issues", file=sys.stderr)
+            print(
+                "no console team configured; platform adapters arrive with their own issues", file=sys.stderr
+            )
             return 1
         team = console_team(config)
         interactive = sys.stdin.isatty()

@@ -6,11 +6,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from bot.delivery.outbox import enqueue
 from bot.domain.events import CheckinCompleted, DealRecorded, DealVoided, KudosGiven
 from bot.domain.goals import crossed_thresholds
 from bot.domain.leaderboard import find
 from bot.rendering.engine import Renderer
-from bot.delivery.outbox import enqueue
 from bot.services import checkins, standings
 from bot.services.directory import team_channel
 from bot.services.scope import TeamScope, person
@@ -37,11 +37,15 @@ class Announcer:
             elif isinstance(event, CheckinCompleted):
                 await self._checkin(uow, event)
 
-    async def _post(self, uow: UnitOfWork, team: Team, template: str, key: str, now: datetime, **context) -> None:
+    async def _post(
+        self, uow: UnitOfWork, team: Team, template: str, key: str, now: datetime, **context
+    ) -> None:
         if not _wants(team, template):
             return
         message = self._renderer.render(template, team.locale, **context)
-        await enqueue(uow.session, channel=team_channel(team), message=message, dedupe_key=key, now=now, team_id=team.id)
+        await enqueue(
+            uow.session, channel=team_channel(team), message=message, dedupe_key=key, now=now, team_id=team.id
+        )
 
     async def _deal(self, uow: UnitOfWork, event: DealRecorded) -> None:
         session = uow.session
@@ -57,7 +61,9 @@ class Announcer:
         goal_context = None
         team_goals = [g for g in await standings.goals_covering(session, scope) if g.subject == "team"]
         if team_goals:
-            goal_board = await standings.board(session, scope, scope.period(team_goals[0].period, team_goals[0].period_start))
+            goal_board = await standings.board(
+                session, scope, scope.period(team_goals[0].period, team_goals[0].period_start)
+            )
             goal_context = goal_view(self._renderer, scope, team_goals[0], goal_board)
         group_context = None
         if member.group_id is not None:
@@ -94,21 +100,37 @@ class Announcer:
         now = self._clock.now()
         if board.team_deals == 1 and scope.period("today").contains(scope.today):
             await self._post(
-                uow, team, "milestone", f"milestone:first:{team.id}:{scope.today}", now,
-                kind="first_deal", member=person(member), amount=scope.money(deal.amount_minor),
-                goal_label=None, previous_record=None,
+                uow,
+                team,
+                "milestone",
+                f"milestone:first:{team.id}:{scope.today}",
+                now,
+                kind="first_deal",
+                member=person(member),
+                amount=scope.money(deal.amount_minor),
+                goal_label=None,
+                previous_record=None,
             )
         for goal in team_goals:
             if goal.metric != "amount":
                 continue
-            goal_board = await standings.board(uow.session, scope, scope.period(goal.period, goal.period_start))
+            goal_board = await standings.board(
+                uow.session, scope, scope.period(goal.period, goal.period_start)
+            )
             after = goal_board.actual_for(goal)
             for threshold in crossed_thresholds(goal.target, after - deal.amount_minor, after):
                 view = goal_view(self._renderer, scope, goal, goal_board)
                 await self._post(
-                    uow, team, "milestone", f"milestone:goal{threshold}:{goal.id}", now,
-                    kind=f"goal_{threshold}", member=person(member), amount=view["actual"],
-                    goal_label=f"{view['label']} {view['target']}", previous_record=None,
+                    uow,
+                    team,
+                    "milestone",
+                    f"milestone:goal{threshold}:{goal.id}",
+                    now,
+                    kind=f"goal_{threshold}",
+                    member=person(member),
+                    amount=view["actual"],
+                    goal_label=f"{view['label']} {view['target']}",
+                    previous_record=None,
                 )
 
     async def _void(self, uow: UnitOfWork, event: DealVoided) -> None:
@@ -118,21 +140,35 @@ class Announcer:
         member = await session.get(Member, deal.member_id)
         scope = TeamScope.of(team, self._clock.now())
         await self._post(
-            uow, team, "deal_voided", f"void:{deal.id}", self._clock.now(),
-            id=deal.id, amount=scope.money(deal.amount_minor), member=person(member),
+            uow,
+            team,
+            "deal_voided",
+            f"void:{deal.id}",
+            self._clock.now(),
+            id=deal.id,
+            amount=scope.money(deal.amount_minor),
+            member=person(member),
         )
 
     async def _kudos(self, uow: UnitOfWork, event: KudosGiven) -> None:
         session = uow.session
-        rows = list(await session.scalars(select(Kudos).where(Kudos.id.in_(event.kudos_ids)).order_by(Kudos.id)))
+        rows = list(
+            await session.scalars(select(Kudos).where(Kudos.id.in_(event.kudos_ids)).order_by(Kudos.id))
+        )
         if not rows:
             return
         team = await session.get(Team, event.team_id)
         giver = await session.get(Member, rows[0].giver_id)
         receivers = [await session.get(Member, k.receiver_id) for k in rows]
         await self._post(
-            uow, team, "kudos_post", f"kudos:{rows[0].id}", self._clock.now(),
-            giver=person(giver), receivers=[person(r) for r in receivers], reason=rows[0].reason,
+            uow,
+            team,
+            "kudos_post",
+            f"kudos:{rows[0].id}",
+            self._clock.now(),
+            giver=person(giver),
+            receivers=[person(r) for r in receivers],
+            reason=rows[0].reason,
         )
 
     async def _checkin(self, uow: UnitOfWork, event: CheckinCompleted) -> None:
@@ -143,10 +179,18 @@ class Announcer:
         checkin = await session.get(Checkin, event.checkin_id)
         member = await session.get(Member, checkin.member_id)
         prompts = {q.key: q.prompt for q in checkins.questions_for(team)}
-        answers = [{"question": prompts.get(a.question_key, a.question_key), "answer": a.text} for a in checkin.answers]
+        answers = [
+            {"question": prompts.get(a.question_key, a.question_key), "answer": a.text}
+            for a in checkin.answers
+        ]
         await self._post(
-            uow, team, "checkin_post", f"checkin:{checkin.id}", self._clock.now(),
-            member=person(member), answers=answers,
+            uow,
+            team,
+            "checkin_post",
+            f"checkin:{checkin.id}",
+            self._clock.now(),
+            member=person(member),
+            answers=answers,
         )
 
 

@@ -41,21 +41,28 @@ class Dispatcher:
         except Exception:
             log.exception("command failed (event %s)", message.event_id)
             return self._core.renderer.render(
-                "error", self._core.settings.default_locale, code="internal", detail={"event_id": message.event_id}
+                "error",
+                self._core.settings.default_locale,
+                code="internal",
+                detail={"event_id": message.event_id},
             )
 
     async def _first_delivery(self, message: IncomingMessage) -> bool:
         """Record the event id; a platform's retry of the same event finds it and is dropped."""
         now = self._clock.now()
         async with self._uow_factory() as uow:
-            uow.session.add(ProcessedEvent(platform=message.user.platform, event_id=message.event_id, received_at=now))
+            uow.session.add(
+                ProcessedEvent(platform=message.user.platform, event_id=message.event_id, received_at=now)
+            )
             try:
                 await uow.session.commit()
             except IntegrityError:
                 return False
             self._seen += 1
             if self._seen % _PRUNE_EVERY == 0:
-                await uow.session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < now - DEDUPE_KEEP))
+                await uow.session.execute(
+                    delete(ProcessedEvent).where(ProcessedEvent.received_at < now - DEDUPE_KEEP)
+                )
                 await uow.session.commit()
         return True
 
@@ -106,7 +113,9 @@ class Dispatcher:
             member = await directory.join_team(session, team, message.user.id, name, self._clock.now())
         return team, member
 
-    def _check(self, spec: CommandSpec, message: IncomingMessage, team: Team | None, member: Member | None) -> None:
+    def _check(
+        self, spec: CommandSpec, message: IncomingMessage, team: Team | None, member: Member | None
+    ) -> None:
         if spec.needs_team and team is None:
             raise Refused("no_team")
         if spec.needs_team and member is None:
@@ -140,4 +149,3 @@ class Dispatcher:
         return self._core.renderer.render(
             "error", locale, code=error.code, detail=error.detail, usage=usage, example=example
         )
-

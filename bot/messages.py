@@ -142,7 +142,9 @@ class OutgoingMessage:
     @classmethod
     def from_json(cls, data: str) -> OutgoingMessage:
         raw = json.loads(data)
-        return cls(blocks=tuple(_block_from_dict(b) for b in raw["blocks"]), fallback_text=raw["fallback_text"])
+        return cls(
+            blocks=tuple(_block_from_dict(b) for b in raw["blocks"]), fallback_text=raw["fallback_text"]
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,9 @@ class ConsoleAdapter:
     def incoming(self, text: str, *, dm: bool = False, at: datetime | None = None) -> IncomingMessage:
         """What the current speaker typing `text` in the team channel (or the bot's DM) looks like."""
         user = UserRef(PLATFORM, self.workspace, self.speaker)
-        channel = ChannelRef(PLATFORM, self.workspace, self.speaker if dm else self.channel, "dm" if dm else "group")
+        channel = ChannelRef(
+            PLATFORM, self.workspace, self.speaker if dm else self.channel, "dm" if dm else "group"
+        )
         return IncomingMessage(
             event_id=f"console-{next(self._ids)}",
             user=user,

@@ -18,7 +18,16 @@ from bot.services import directory
 from bot.services.posts import run_post
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-CUSTOMERS = ["华为年度采购", "美的空调", "小米之家", "京东自营", "拼多多旗舰店", "携程企业版", "蔚来门店", "老客户复购"]
+CUSTOMERS = [
+    "华为年度采购",
+    "美的空调",
+    "小米之家",
+    "京东自营",
+    "拼多多旗舰店",
+    "携程企业版",
+    "蔚来门店",
+    "老客户复购",
+]
 WORK = ["拜访3家客户", "打了60个电话", "跟进2个大单", "直播3小时", "整理客户名单", "完成报价单"]
 BLOCKERS = ["无", "需要价格支持", "需要技术演示", "物流延迟", ""]
 KUDOS = ["帮我搞定了难缠的客户", "分享了很实用的话术", "加班支援直播", "主动带新人"]
@@ -33,7 +42,9 @@ async def run_demo(days: int, start: date | None = None, *, seed: int = 42) -> i
     with tempfile.TemporaryDirectory() as folder:
         config_path = Path(folder) / "demo.toml"
         db_url = f"sqlite:///{Path(folder) / 'demo.db'}"
-        config_path.write_text(f'[database]\nurl = "{db_url}"\n' + sample.read_text("utf-8"), encoding="utf-8")
+        config_path.write_text(
+            f'[database]\nurl = "{db_url}"\n' + sample.read_text("utf-8"), encoding="utf-8"
+        )
         config = load_config(config_path, environ={})
         calendar = WorkCalendar("cn")
         day = _first_workday(calendar, start or datetime.now(SHANGHAI).date())
@@ -74,7 +85,9 @@ async def _post(session: ConsoleSession, kind: str) -> None:
 
 
 async def _one_day(session, clock, day: date, index: int, members: list[str], rng: random.Random) -> None:
-    session.adapter.print(f"\n═════════════ {day.isoformat()} {'一二三四五六日'[day.weekday()]} ═════════════")
+    session.adapter.print(
+        f"\n═════════════ {day.isoformat()} {'一二三四五六日'[day.weekday()]} ═════════════"
+    )
     await _at(session, clock, day, 8, 50)
     if index == 0:
         await _as(session, "lily", "/目标 团队 100万 本月")

@@ -10,7 +10,7 @@ from bot.services import directory
 
 
 class ConsoleSession:
-    """`/as NAME` switches speaker; `/dm TEXT` (or plain text) goes to the bot's DM; the rest to the channel."""
+    """`/as NAME` switches speaker; `/dm TEXT` or plain text goes to the DM; the rest to the channel."""
 
     def __init__(self, app: App, adapter: ConsoleAdapter, team_slug: str, *, echo: bool = True) -> None:
         self.app = app
@@ -57,4 +57,6 @@ class ConsoleSession:
             self.adapter.speaker = match[0]
             self.adapter.print(f"— now speaking as {self.name_of(match[0])} —")
         else:
-            self.adapter.print(f"— no member named {who!r}; members: {', '.join(sorted(self.names.values()))} —")
+            self.adapter.print(
+                f"— no member named {who!r}; members: {', '.join(sorted(self.names.values()))} —"
+            )

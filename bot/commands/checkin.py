@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 from bot.commands.context import CommandContext
 from bot.commands.registry import CommandRegistry, CommandSpec
 from bot.delivery.outbox import enqueue
@@ -117,10 +118,14 @@ async def send_dm(ctx: CommandContext, message: OutgoingMessage, key: str) -> No
 
 async def _done_reply(ctx: CommandContext, checkin: Checkin, questions) -> OutgoingMessage:
     prompts = {q.key: q.prompt for q in questions}
-    answers = [{"question": prompts.get(a.question_key, a.question_key), "answer": a.text} for a in checkin.answers]
+    answers = [
+        {"question": prompts.get(a.question_key, a.question_key), "answer": a.text} for a in checkin.answers
+    ]
     streak = await checkins.streak(ctx.session, ctx.member, ctx.scope.today, ctx.scope.calendar)
     return ctx.reply("checkin_done", answers=answers, streak=streak)
 
 
 def register(registry: CommandRegistry) -> None:
-    registry.register(CommandSpec("checkin", ("打卡", "日报", "签到", "check-in", "standup"), checkin_command))
+    registry.register(
+        CommandSpec("checkin", ("打卡", "日报", "签到", "check-in", "standup"), checkin_command)
+    )

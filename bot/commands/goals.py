@@ -40,7 +40,9 @@ async def show_goals(ctx: CommandContext) -> OutgoingMessage:
     for goal in goals:
         key = (goal.period, goal.period_start)
         if key not in boards:
-            boards[key] = await standings.board(ctx.session, scope, scope.period(goal.period, goal.period_start))
+            boards[key] = await standings.board(
+                ctx.session, scope, scope.period(goal.period, goal.period_start)
+            )
         views.append(goal_view(ctx.core.renderer, scope, goal, boards[key]))
     return ctx.reply("goal_list", goals=views)
 
@@ -98,9 +100,11 @@ async def set_goal(ctx: CommandContext) -> OutgoingMessage:
 
     scope = ctx.scope
     period_obj = scope.period(period)
-    subject_key = {"team": "team", "group": f"group:{group.id if group else ''}", "member": f"member:{member.id}"}[
-        subject
-    ]
+    subject_key = {
+        "team": "team",
+        "group": f"group:{group.id if group else ''}",
+        "member": f"member:{member.id}",
+    }[subject]
     goal = await ctx.session.scalar(
         select(Goal).where(
             Goal.team_id == ctx.team.id,

@@ -25,7 +25,9 @@ class HelpCatalog:
         self._by_locale: dict[str, dict[str, CommandHelp]] = {}
         for locale in locales:
             text = resources.files("bot").joinpath("templates", locale, "_commands.toml").read_text("utf-8")
-            self._by_locale[locale] = {name: CommandHelp(**entry) for name, entry in tomllib.loads(text).items()}
+            self._by_locale[locale] = {
+                name: CommandHelp(**entry) for name, entry in tomllib.loads(text).items()
+            }
 
     def get(self, command: str, locale: str) -> CommandHelp | None:
         table = self._by_locale.get(locale) or self._by_locale["zh-CN"]

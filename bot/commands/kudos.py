@@ -44,7 +44,12 @@ async def kudos_command(ctx: CommandContext) -> OutgoingMessage:
             raise Refused("kudos_cap", cap=cap)
     rows = [
         Kudos(
-            team_id=ctx.team.id, giver_id=ctx.member.id, receiver_id=r.id, reason=reason, day=today, created_at=ctx.now
+            team_id=ctx.team.id,
+            giver_id=ctx.member.id,
+            receiver_id=r.id,
+            reason=reason,
+            day=today,
+            created_at=ctx.now,
         )
         for r in receivers
     ]

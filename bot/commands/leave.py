@@ -35,12 +35,17 @@ async def leave_command(ctx: CommandContext) -> OutgoingMessage:
         return ctx.reply(
             "leave_list",
             member=person(member),
-            leaves=[{"start": lv.start_day.isoformat(), "end": lv.end_day.isoformat(), "reason": lv.reason} for lv in leaves],
+            leaves=[
+                {"start": lv.start_day.isoformat(), "end": lv.end_day.isoformat(), "reason": lv.reason}
+                for lv in leaves
+            ],
         )
     if args[0].lower() in CANCEL_WORDS:
         leaves = list(
             await ctx.session.scalars(
-                select(Leave).where(Leave.member_id == member.id, Leave.cancelled.is_(False), Leave.end_day >= today)
+                select(Leave).where(
+                    Leave.member_id == member.id, Leave.cancelled.is_(False), Leave.end_day >= today
+                )
             )
         )
         for leave in leaves:
@@ -55,7 +60,9 @@ async def leave_command(ctx: CommandContext) -> OutgoingMessage:
     reason = " ".join(args[1:])
     if len(reason) > MAX_REASON:
         raise InvalidArgument("reason", reason[:20] + "…", "text.too_long", max=MAX_REASON)
-    ctx.session.add(Leave(member_id=member.id, start_day=start, end_day=end, reason=reason, created_at=ctx.now))
+    ctx.session.add(
+        Leave(member_id=member.id, start_day=start, end_day=end, reason=reason, created_at=ctx.now)
+    )
     workdays = ctx.scope.calendar.count_workdays(start, end)
     return ctx.reply(
         "leave_set",

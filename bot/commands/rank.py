@@ -75,4 +75,6 @@ async def rank_command(ctx: CommandContext) -> OutgoingMessage:
 
 
 def register(registry: CommandRegistry) -> None:
-    registry.register(CommandSpec("rank", ("排行", "排名", "排行榜", "leaderboard", "top", "board"), rank_command))
+    registry.register(
+        CommandSpec("rank", ("排行", "排名", "排行榜", "leaderboard", "top", "board"), rank_command)
+    )

@@ -7,7 +7,6 @@ import unicodedata
 
 from bot.commands.context import CommandContext
 from bot.commands.errors import InvalidArgument, MissingArgument, PermissionDenied, Refused, WrongPlace
-from bot.commands.parser import mention_token
 from bot.commands.registry import CommandRegistry, CommandSpec
 from bot.messages import OutgoingMessage
 from bot.services import directory
@@ -94,7 +93,9 @@ async def setup(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
             raise PermissionDenied(command="team setup", required="leader")
         ctx.team.name = name
         return ctx.reply("team_setup", name=name, slug=ctx.team.slug, renamed=True)
-    workspace = await directory.workspace_for(session, ctx.message.channel.platform, ctx.message.channel.workspace)
+    workspace = await directory.workspace_for(
+        session, ctx.message.channel.platform, ctx.message.channel.workspace
+    )
     base = _slug(name)
     slug, n = base, 1
     while await directory.team_by_slug(session, slug) is not None:
@@ -116,7 +117,9 @@ async def setup(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
     await session.flush()
     await session.refresh(team, ["workspace"])
     user = ctx.message.user
-    await directory.join_team(session, team, user.id, ctx.message.display_name or user.id, ctx.now, role="leader")
+    await directory.join_team(
+        session, team, user.id, ctx.message.display_name or user.id, ctx.now, role="leader"
+    )
     return ctx.reply("team_setup", name=name, slug=slug, renamed=False)
 
 
@@ -135,7 +138,11 @@ async def show(ctx: CommandContext) -> OutgoingMessage:
         },
         schedule={**DEFAULT_SCHEDULE, **(ctx.team.schedule or {})},
         groups=[
-            {"name": g.name, "slogan": g.slogan, "members": [person(m) for m in members if m.group_id == g.id]}
+            {
+                "name": g.name,
+                "slogan": g.slogan,
+                "members": [person(m) for m in members if m.group_id == g.id],
+            }
             for g in groups
         ],
         ungrouped=[person(m) for m in members if m.group_id is None],
@@ -231,7 +238,9 @@ async def schedule(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
     current = {**DEFAULT_SCHEDULE, **(ctx.team.schedule or {})}
     current[kind] = value
     ctx.team.schedule = current
-    return ctx.reply("team_schedule_set", kind=kind, value=value if isinstance(value, str) else " ".join(value))
+    return ctx.reply(
+        "team_schedule_set", kind=kind, value=value if isinstance(value, str) else " ".join(value)
+    )
 
 
 async def calendar(ctx: CommandContext, args: list[str]) -> OutgoingMessage:

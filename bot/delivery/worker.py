@@ -131,7 +131,9 @@ class DeliveryWorker:
                 row.status, row.sent_at, row.message_id, row.last_error = "sent", now, message_id, None
             elif error.transient and row.attempts < self._policy.max_attempts:
                 row.last_error = error.reason
-                row.next_attempt_at = now + timedelta(seconds=self._policy.delay(row.attempts, error.retry_after))
+                row.next_attempt_at = now + timedelta(
+                    seconds=self._policy.delay(row.attempts, error.retry_after)
+                )
             else:
                 row.status, row.last_error = "failed", error.reason
                 log.error("outbox row %s to %s failed for good: %s", row.id, row.destination, error.reason)

@@ -68,7 +68,9 @@ async def today_checkin(session: AsyncSession, member: Member, day: date) -> Che
 async def start(session: AsyncSession, team: Team, member: Member, day: date, now: datetime) -> Checkin:
     checkin = await today_checkin(session, member, day)
     if checkin is None:
-        checkin = Checkin(team_id=team.id, member_id=member.id, day=day, status="open", started_at=now, answers=[])
+        checkin = Checkin(
+            team_id=team.id, member_id=member.id, day=day, status="open", started_at=now, answers=[]
+        )
         session.add(checkin)
         await session.flush()
     return checkin
@@ -124,12 +126,16 @@ async def streak(session: AsyncSession, member: Member, today: date, calendar: W
     since = today - timedelta(days=STREAK_LOOKBACK_DAYS)
     done_days = set(
         await session.scalars(
-            select(Checkin.day).where(Checkin.member_id == member.id, Checkin.day >= since, Checkin.status == "done")
+            select(Checkin.day).where(
+                Checkin.member_id == member.id, Checkin.day >= since, Checkin.status == "done"
+            )
         )
     )
     leaves = list(
         await session.scalars(
-            select(Leave).where(Leave.member_id == member.id, Leave.cancelled.is_(False), Leave.end_day >= since)
+            select(Leave).where(
+                Leave.member_id == member.id, Leave.cancelled.is_(False), Leave.end_day >= since
+            )
         )
     )
 

@@ -35,7 +35,9 @@ async def existing(uow: UnitOfWork, team: Team, source: str, external_id: str) -
     )
 
 
-async def record(uow: UnitOfWork, team: Team, new: NewDeal, now: datetime, *, announce: bool | None = None) -> Deal:
+async def record(
+    uow: UnitOfWork, team: Team, new: NewDeal, now: datetime, *, announce: bool | None = None
+) -> Deal:
     """Store a deal and raise DealRecorded; a deal closed over 24 hours ago is kept but not announced."""
     deal = Deal(
         team_id=team.id,

@@ -42,16 +42,21 @@ async def morning_context(uow: UnitOfWork, renderer: Renderer, scope: TeamScope)
         champion_person = {"member": person(member), "amount": scope.money(top_person.standing.amount_minor)}
         groups = prev.group_rows("amount")
         if groups and groups[0].standing.amount_minor:
-            champion_group = {"name": groups[0].standing.name, "amount": scope.money(groups[0].standing.amount_minor)}
+            champion_group = {
+                "name": groups[0].standing.name,
+                "amount": scope.money(groups[0].standing.amount_minor),
+            }
     rows = await session.execute(
-        select(Checkin.member_id, CheckinAnswer.text, CheckinAnswer.amount_minor)
+        select(Checkin.member_id, CheckinAnswer.amount_minor)
         .join(CheckinAnswer, CheckinAnswer.checkin_id == Checkin.id)
-        .where(Checkin.team_id == scope.team.id, Checkin.day == today, CheckinAnswer.amount_minor.is_not(None))
+        .where(
+            Checkin.team_id == scope.team.id, Checkin.day == today, CheckinAnswer.amount_minor.is_not(None)
+        )
         .order_by(CheckinAnswer.amount_minor.desc())
     )
     by_id = {m.id: m for m in month_board.members}
     commitments, committed = [], 0
-    for member_id, text, amount in rows:
+    for member_id, amount in rows:
         if member_id in by_id:
             commitments.append({"member": person(by_id[member_id]), "text": scope.money(int(amount))})
             committed += int(amount)

@@ -37,12 +37,19 @@ async def on_leave_ids(session: AsyncSession, team_id: int, day) -> set[int]:
     rows = await session.scalars(
         select(Leave.member_id)
         .join(Member, Member.id == Leave.member_id)
-        .where(Member.team_id == team_id, Leave.cancelled.is_(False), Leave.start_day <= day, Leave.end_day >= day)
+        .where(
+            Member.team_id == team_id,
+            Leave.cancelled.is_(False),
+            Leave.start_day <= day,
+            Leave.end_day >= day,
+        )
     )
     return set(rows)
 
 
-async def participation(session: AsyncSession, scope: TeamScope, members: list[Member], day) -> dict[str, Any]:
+async def participation(
+    session: AsyncSession, scope: TeamScope, members: list[Member], day
+) -> dict[str, Any]:
     """Who checked in on a day, out of those expected to (active and not on leave)."""
     away = await on_leave_ids(session, scope.team.id, day)
     expected = [m for m in members if m.id not in away]
@@ -89,7 +96,9 @@ async def recap_context(session: AsyncSession, renderer: Renderer, scope: TeamSc
         {
             "rank": row.rank,
             "name": row.standing.name,
-            "slogan": (board.group_by_key(row.standing.key).slogan if board.group_by_key(row.standing.key) else ""),
+            "slogan": (
+                board.group_by_key(row.standing.key).slogan if board.group_by_key(row.standing.key) else ""
+            ),
             "total": scope.money(row.standing.amount_minor),
             "per_capita": scope.money(
                 row.standing.amount_minor // row.standing.members if row.standing.members else 0
@@ -119,7 +128,13 @@ async def recap_context(session: AsyncSession, renderer: Renderer, scope: TeamSc
         part = {"done": raw["done"], "total": raw["total"], "ratio": raw["ratio"]}
     return {
         "period": period.name.value,
-        "period_label": renderer.render("period_label", scope.locale, period=period.name.value, start=period.start.isoformat(), end=period.end.isoformat()).fallback_text,
+        "period_label": renderer.render(
+            "period_label",
+            scope.locale,
+            period=period.name.value,
+            start=period.start.isoformat(),
+            end=period.end.isoformat(),
+        ).fallback_text,
         "total": scope.money(board.team_amount),
         "deals": board.team_deals,
         "goal": goal_view(renderer, scope, goals[0], board) if goals else None,

@@ -26,7 +26,10 @@ def _schedule(team: TeamConfig) -> dict[str, object]:
 def _questions(team: TeamConfig) -> list[dict[str, object]] | None:
     if not team.questions:
         return None
-    return [{"key": q.key, "kind": q.kind, "required": q.required, "prompt": dict(q.prompt)} for q in team.questions]
+    return [
+        {"key": q.key, "kind": q.kind, "required": q.required, "prompt": dict(q.prompt)}
+        for q in team.questions
+    ]
 
 
 async def seed_teams(uow: UnitOfWork, teams: list[TeamConfig], now: datetime) -> list[Team]:
@@ -51,7 +54,10 @@ async def seed_teams(uow: UnitOfWork, teams: list[TeamConfig], now: datetime) ->
                 extra_workdays=[d.isoformat() for d in cfg.extra_workdays],
                 kudos_daily_cap=cfg.kudos_daily_cap,
                 schedule=_schedule(cfg),
-                settings={"post_checkins": cfg.post_checkins, "announcements": cfg.announcements.model_dump()},
+                settings={
+                    "post_checkins": cfg.post_checkins,
+                    "announcements": cfg.announcements.model_dump(),
+                },
                 checkin_questions=_questions(cfg),
                 created_at=now,
             )
@@ -72,7 +78,9 @@ async def seed_teams(uow: UnitOfWork, teams: list[TeamConfig], now: datetime) ->
                 continue
             mcfg = people.get(user_id)
             role = "leader" if user_id in cfg.leaders else (mcfg.role if mcfg else "member")
-            member = await directory.join_team(session, team, user_id, (mcfg.name if mcfg else "") or user_id, now, role)
+            member = await directory.join_team(
+                session, team, user_id, (mcfg.name if mcfg else "") or user_id, now, role
+            )
             member.email = (mcfg.email or None) if mcfg else None
             member.mobile = (mcfg.mobile or None) if mcfg else None
             member.employee_code = (mcfg.employee_code or None) if mcfg else None

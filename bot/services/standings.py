@@ -68,7 +68,9 @@ async def goals_covering(session: AsyncSession, scope: TeamScope) -> list[Goal]:
     """Goals whose period contains today, team first, then groups, then members."""
     today = scope.today
     rows = await session.scalars(
-        select(Goal).where(Goal.team_id == scope.team.id, Goal.period_start <= today, Goal.period_end >= today)
+        select(Goal).where(
+            Goal.team_id == scope.team.id, Goal.period_start <= today, Goal.period_end >= today
+        )
     )
     order = {"team": 0, "group": 1, "member": 2}
     return sorted(rows, key=lambda g: (order[g.subject.split(":")[0]], g.period_start, g.id))

@@ -67,4 +67,3 @@ def group_standings(
             )
         )
     return standings
-

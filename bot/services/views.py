@@ -40,7 +40,9 @@ def goal_view(renderer: Renderer, scope: TeamScope, goal: Goal, board: Board) ->
         "target": format_goal_value(scope, goal.metric, goal.target),
         "ratio": progress.ratio,
         "pace": (
-            format_goal_value(scope, goal.metric, progress.daily_pace) if progress.daily_pace is not None else None
+            format_goal_value(scope, goal.metric, progress.daily_pace)
+            if progress.daily_pace is not None
+            else None
         ),
         "workdays_left": progress.workdays_left,
         "reached": progress.reached,

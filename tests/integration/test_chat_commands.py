@@ -28,7 +28,12 @@ async def test_deal_is_recorded_answered_and_announced_once(chat):
 
 
 async def test_amount_forms_are_exact(chat):
-    for text, minor in [("1.28万", 1_280_000), ("12,800", 1_280_000), ("1.2w", 1_200_000), ("12.8k", 1_280_000)]:
+    for text, minor in [
+        ("1.28万", 1_280_000),
+        ("12,800", 1_280_000),
+        ("1.2w", 1_200_000),
+        ("12.8k", 1_280_000),
+    ]:
         await chat.say("alice", f"/deal {text}")
         async with chat.app.sessionmaker() as session:
             latest = await session.scalar(select(Deal).order_by(Deal.id.desc()).limit(1))

@@ -69,7 +69,9 @@ class FakeAdapter:
 
     name: str = "console"
     capabilities: Capability = Capability.MENTIONS | Capability.OPEN_DM
-    limits: ChannelLimits = ChannelLimits(max_message_bytes=100_000, rate_per_minute=6000, burst=100)
+    limits: ChannelLimits = field(
+        default_factory=lambda: ChannelLimits(max_message_bytes=100_000, rate_per_minute=6000, burst=100)
+    )
     sent: list[tuple[ChannelRef, OutgoingMessage]] = field(default_factory=list)
 
     async def start(self, sink) -> None:
@@ -89,9 +91,13 @@ class FakeAdapter:
         return UserProfile(user=user, name=user.id)
 
 
-def write_config(tmp_path: Path, url: str, *, locale: str = "zh-CN", cap: int = 5, extra_teams: str = "") -> Path:
+def write_config(
+    tmp_path: Path, url: str, *, locale: str = "zh-CN", cap: int = 5, extra_teams: str = ""
+) -> Path:
     path = tmp_path / "teambeat.toml"
-    team = TEAM_TOML.format(slug="east", name="华东一部", workspace="W1", channel="C-east", locale=locale, cap=cap)
+    team = TEAM_TOML.format(
+        slug="east", name="华东一部", workspace="W1", channel="C-east", locale=locale, cap=cap
+    )
     path.write_text(f'[database]\nurl = "{url}"\n' + team + extra_teams, encoding="utf-8")
     return path
 

@@ -378,3 +378,23 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         _error("brand_new_code", {}, _DEAL_USAGE),
     ],
 }
+
+
+def _with_replies() -> None:
+    """Reply templates' samples live in reply_samples.py beside this file; one table for the golden test."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "teambeat_reply_samples", Path(__file__).with_name("reply_samples.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    SAMPLES.update(module.REPLY_SAMPLES)
+    SAMPLES["error"] = [*SAMPLES["error"], *module.ERROR_SAMPLES]
+
+
+_with_replies()
+
+#: Templates whose inputs are only dates or fixed words: no member text can reach them.
+NO_MEMBER_TEXT = frozenset({"period_label", "team_calendar_set"})

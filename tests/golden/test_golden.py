@@ -25,7 +25,7 @@ LOCALES = ("zh-CN", "en")
 EVIL_SHOWN = ("<!channel>", "{{ 7*7 }}", "**x**", "@所有人")
 
 
-def _load_samples() -> dict[str, list[dict[str, Any]]]:
+def _load_samples():
     """Import samples.py by path: tests/ is not a package, so its module name would be ambiguous."""
     name = "teambeat_golden_samples"
     if name not in sys.modules:
@@ -34,10 +34,11 @@ def _load_samples() -> dict[str, list[dict[str, Any]]]:
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
-    return sys.modules[name].SAMPLES
+    return sys.modules[name]
 
 
-SAMPLES = _load_samples()
+SAMPLES_MODULE = _load_samples()
+SAMPLES = SAMPLES_MODULE.SAMPLES
 CASES = [
     pytest.param(renderer, locale, name, index, id=f"{renderer}-{locale}-{name}-{index}")
     for renderer in RENDERERS
@@ -97,7 +98,10 @@ def test_every_template_exists_in_every_locale_and_has_a_sample(renderer: Render
 
 
 def test_every_sample_set_shows_hostile_member_text() -> None:
+    exempt = SAMPLES_MODULE.NO_MEMBER_TEXT
     for name, contexts in SAMPLES.items():
+        if name in exempt:
+            continue
         assert any(_mentions_evil(c) for c in contexts), f"{name} has no sample with hostile text"
 
 

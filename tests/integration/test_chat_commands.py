@@ -140,8 +140,12 @@ async def test_member_text_stays_literal_everywhere(chat):
     evil = "<!channel> @所有人 @all {{ 7*7 }} **bold** '; DROP TABLE deals; --"
     await chat.say("alice", f"/deal 100 {evil}")
     await chat.say("bob", f"/kudos @alice {evil}")
-    for post in chat.channel_posts():
-        assert "{{ 7*7 }}" in post and "49" not in post
+    posts = chat.channel_posts()
+    shown = [post for post in posts if "DROP TABLE" in post]
+    assert len(shown) == 2  # the 喜报 and the kudos post both show the text, literally
+    for post in shown:
+        assert "<!channel> @所有人 @all {{ 7*7 }} **bold**" in post
+    assert all("49" not in post for post in posts)
     assert await count(chat, Deal) == 1
     for _to, message in chat.adapter.sent:
         assert set(message.mentioned_user_ids()) <= {"alice", "bob"}
@@ -170,7 +174,7 @@ async def test_recap_on_demand(chat):
 
 async def test_leave_today_and_range_and_cancel(chat):
     reply = await chat.say("bob", "/leave today")
-    assert "2026-11-23" in reply
+    assert "11月23日" in reply
     await chat.say("bob", "/请假 2026-11-25..2026-11-27 年假")
     assert await count(chat, Leave) == 2
     bad = await chat.say("bob", "/leave 2026-13-45")

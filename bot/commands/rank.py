@@ -59,7 +59,7 @@ async def rank_command(ctx: CommandContext) -> OutgoingMessage:
             "gap": show(row.gap_to_next) if row.gap_to_next else None,
         }
 
-    shown = top(rows, 10)
+    shown = [row for row in top(rows, 10) if row.value > 0]  # a board of zeros says nothing
     own_key = f"member:{ctx.member.id}" if subject == "people" else f"group:{ctx.member.group_id}"
     own = find(rows, own_key)
     return ctx.reply(

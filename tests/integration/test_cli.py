@@ -47,7 +47,8 @@ def test_check_config_lists_every_problem_and_exits_1(tmp_path):
     result = teambeat("check-config", "-c", str(bad), cwd=tmp_path)
     assert result.returncode == 1
     assert "server.port" in result.stdout and "platform" in result.stdout and "bad.toml" in result.stdout
-    good = teambeat("check-config", "-c", str(Path(__file__).parents[2] / "config.example.toml"), cwd=tmp_path)
+    example = Path(__file__).parents[2] / "config.example.toml"
+    good = teambeat("check-config", "-c", str(example), cwd=tmp_path)
     assert good.returncode == 0, good.stdout
 
 
@@ -56,9 +57,12 @@ def test_db_upgrade_and_post_once(tmp_path):
     sample = (Path(__file__).parents[2] / "adapters" / "console" / "sample.toml").read_text("utf-8")
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "x.db"}"\n' + sample, "utf-8")
     assert teambeat("db", "upgrade", "-c", str(config), cwd=tmp_path).returncode == 0
-    first = teambeat("post", "recap", "--team", "sample", "--date", "2026-11-23", "-c", str(config), cwd=tmp_path)
+    recap = ("post", "recap", "--team", "sample", "--date", "2026-11-23", "-c", str(config))
+    first = teambeat(*recap, cwd=tmp_path)
     assert first.returncode == 0 and first.stdout.strip().endswith("posted"), first.stderr
-    again = teambeat("post", "recap", "--team", "sample", "--date", "2026-11-23", "-c", str(config), cwd=tmp_path)
+    again = teambeat(*recap, cwd=tmp_path)
     assert again.stdout.strip() == "skipped: already posted"
-    holiday = teambeat("post", "morning", "--team", "sample", "--date", "2026-10-01", "-c", str(config), cwd=tmp_path)
+    holiday = teambeat(
+        *recap[:1], "morning", *recap[2:4], "--date", "2026-10-01", "-c", str(config), cwd=tmp_path
+    )
     assert holiday.stdout.strip() == "skipped: not a workday"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.delivery.outbox import enqueue
 from bot.domain.events import CheckinCompleted, DealRecorded, DealVoided, KudosGiven
 from bot.domain.goals import crossed_thresholds
-from bot.domain.leaderboard import find
+from bot.domain.leaderboard import find, top3_changes
 from bot.rendering.engine import Renderer
 from bot.services import checkins, standings
 from bot.services.directory import team_channel
@@ -94,6 +94,43 @@ class Announcer:
             group=group_context,
         )
         await self._milestones(uow, team, scope, deal, member, board, team_goals)
+        await self._rank_changes(uow, team, scope, deal, board)
+
+    async def _rank_changes(self, uow, team, scope, deal, board) -> None:
+        """Top-3 changes on today's people and group boards, at most one post per board per window."""
+        window = int(((team.settings or {}).get("announcements") or {}).get("rank_window_minutes", 10))
+        now = self._clock.now()
+        before_totals = dict(board.totals)
+        amount, count = before_totals.get(deal.member_id, (0, 0))
+        before_totals[deal.member_id] = (amount - deal.amount_minor, count - 1)
+        before = standings.Board(board.scope, board.period, board.members, board.groups, before_totals)
+        for subject, rows_of in (("people", standings.Board.people), ("groups", standings.Board.group_rows)):
+            after_rows, before_rows = rows_of(board, "amount"), rows_of(before, "amount")
+            changes = top3_changes(before_rows, after_rows)
+            if not changes:
+                continue
+            slot = int(now.timestamp() // (window * 60))
+            names = {row.standing.key: row.standing.name for row in after_rows}
+
+            def who(key: str, names: dict[str, str] = names) -> dict[str, str | None]:
+                found = board.member_by_key(key)
+                return person(found) if found else {"user_id": None, "name": names.get(key, key)}
+
+            await self._post(
+                uow,
+                team,
+                "rank_change",
+                f"rank:{team.id}:today:{subject}:{scope.today}:{slot}",
+                now,
+                period="today",
+                subject=subject,
+                changes=[{"overtaker": who(a), "overtaken": who(b), "rank": r} for a, b, r in changes],
+                top=[
+                    {"rank": row.rank, "name": row.standing.name, "value": scope.money(row.value)}
+                    for row in after_rows[:3]
+                    if row.value > 0
+                ],
+            )
 
     async def _milestones(self, uow, team, scope, deal, member, board, team_goals) -> None:
         """开单 (the day's first deal) and a team goal passing 50 % / 100 %, each announced once."""
@@ -199,6 +236,7 @@ _KIND_SETTING = {
     "deal_voided": "deals",
     "milestone": "milestones",
     "kudos_post": "kudos",
+    "rank_change": "rank_changes",
 }
 
 

@@ -287,3 +287,16 @@ async def test_same_user_id_in_another_workspace_is_another_person(chat):
     reply = await chat.say("alice", "/deal 100")
     assert await count(chat, Deal) == 0
     assert reply  # told there is no team here
+
+
+async def test_overtaking_for_first_place_is_announced_once_per_window(chat):
+    await chat.say("alice", "/deal 5000")
+    await chat.say("bob", "/deal 8000")  # bob overtakes alice for #1
+    changes = [post for post in chat.channel_posts() if "排名变动" in post]
+    assert len(changes) == 2  # the people board and the group board (虎队 passed 狼队)
+    assert "bob 超越 alice" in changes[0] or "@bob 超越 @alice" in changes[0]
+    await chat.say("alice", "/deal 9000")  # alice back on top within the same 10 minutes: coalesced away
+    assert len([post for post in chat.channel_posts() if "排名变动" in post]) == 2
+    chat.at(chat.clock.now() + timedelta(minutes=11))
+    await chat.say("bob", "/deal 7000")
+    assert len([post for post in chat.channel_posts() if "排名变动" in post]) >= 3

@@ -87,21 +87,21 @@ class DeliveryWorker:
             return rows
 
     async def run_once(self) -> int:
-        """Send what is due now; the number of rows sent."""
+        """Try every row due now (one per destination); the number of rows tried, sent or not."""
         rows = await self._claim()
-        if not rows:
-            return 0
-        results = await asyncio.gather(*(self._send(row) for row in rows))
-        return sum(results)
+        if rows:
+            await asyncio.gather(*(self._send(row) for row in rows))
+        return len(rows)
 
     async def drain(self, max_rounds: int = 1000) -> int:
-        """Keep sending until nothing is due (CLI and console use this; the run loop polls instead)."""
+        """Keep trying until nothing is due (CLI and console use this); a failed head row no longer
+        blocks its destination once it is failed, and a retrying one waits for its next attempt."""
         total = 0
         for _ in range(max_rounds):
-            sent = await self.run_once()
-            if sent == 0:
+            tried = await self.run_once()
+            if tried == 0:
                 break
-            total += sent
+            total += tried
         return total
 
     async def _send(self, row: OutboxRow) -> int:

@@ -51,7 +51,8 @@ def create_engine(url: str, *, pg_schema: str | None = None) -> AsyncEngine:
     """Build the async engine for `url` with the per-connection setup each backend needs.
 
     `pg_schema` puts every connection's `search_path` on that schema (PostgreSQL only): tests use a fresh
-    schema each so that parallel runs on one database never see each other's rows.
+    schema each so that parallel runs on one database never see each other's rows. An in-memory SQLite
+    engine is a single shared connection: right for scripts and tests, not for concurrent units of work.
     """
     async_url = make_url(normalize_url(url))
     if async_url.get_backend_name() == "sqlite":
@@ -113,10 +114,11 @@ def _install_sqlite_listeners(engine: AsyncEngine, *, wal: bool) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
+            # busy_timeout first: switching to WAL needs a moment's exclusive lock, so it may have to wait.
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             if wal:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA synchronous=NORMAL")
         finally:
             cursor.close()
@@ -124,7 +126,8 @@ def _install_sqlite_listeners(engine: AsyncEngine, *, wal: bool) -> None:
     @event.listens_for(engine.sync_engine, "savepoint")
     def _on_savepoint(connection: Connection, _name: str | None) -> None:
         if not sqlite_in_transaction(connection):
-            connection.exec_driver_sql("BEGIN")
+            # IMMEDIATE: a savepoint means writes are coming, so wait for the write lock now.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def sqlite_in_transaction(connection: Connection) -> bool:

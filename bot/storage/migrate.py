@@ -45,7 +45,11 @@ def head_revision() -> str:
 
 
 async def upgrade(url: str, *, pg_schema: str | None = None, revision: str = "head") -> None:
-    """Migrate the database at `url` (to head by default), creating `pg_schema` first if it is missing."""
+    """Migrate the database at `url` (to head by default), creating `pg_schema` first if it is missing.
+
+    Safe to run from several processes at once (a lock makes the later ones find the work done), but not
+    from several tasks of one process at once: Alembic keeps its migration context in a module global.
+    """
     if is_sqlite_memory(url):
         raise ValueError("an in-memory SQLite database vanishes with its engine: use upgrade_engine(engine)")
     engine = create_engine(url, pg_schema=pg_schema)

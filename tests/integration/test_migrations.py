@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,13 @@ from bot.storage.migrate import (
     upgrade,
 )
 from bot.storage.orm import Base
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+UPGRADE_SCRIPT = (
+    "import asyncio, sys\n"
+    "from bot.storage.migrate import upgrade\n"
+    "asyncio.run(upgrade(sys.argv[1], pg_schema=sys.argv[2] or None))\n"
+)
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -120,3 +130,28 @@ async def test_migrations_do_not_depend_on_the_current_directory(
 async def test_upgrading_a_private_memory_database_by_url_is_refused() -> None:
     with pytest.raises(ValueError, match="upgrade_engine"):
         await upgrade("sqlite://")
+
+
+async def test_replicas_upgrading_at_once_all_succeed(database_url: tuple[str, str | None]) -> None:
+    """Several processes starting together (replicas, or `db upgrade` next to `run`) must not trip up."""
+    url, pg_schema = database_url
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            UPGRADE_SCRIPT,
+            url,
+            pg_schema or "",
+            env=env,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    results = [await asyncio.wait_for(process.communicate(), timeout=60) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], [err for _, err in results]
+    engine = create_engine(url, pg_schema=pg_schema)
+    try:
+        assert await check_schema_current(engine, pg_schema=pg_schema)
+    finally:
+        await engine.dispose()

@@ -14,7 +14,7 @@ from bot.rendering.engine import Renderer
 from bot.services import checkins, standings
 from bot.services.directory import team_channel
 from bot.services.scope import TeamScope, person
-from bot.services.views import goal_view
+from bot.services.views import goal_view, group_view
 from bot.storage.orm import Checkin, Deal, Kudos, Member, Team
 from bot.storage.uow import UnitOfWork
 
@@ -58,24 +58,14 @@ class Announcer:
         board = await standings.board(session, scope, day)
         people = board.people("amount")
         mine = find(people, f"member:{member.id}")
-        goal_context = None
-        team_goals = [g for g in await standings.goals_covering(session, scope) if g.subject == "team"]
-        if team_goals:
-            goal_board = await standings.board(
-                session, scope, scope.period(team_goals[0].period, team_goals[0].period_start)
-            )
-            goal_context = goal_view(self._renderer, scope, team_goals[0], goal_board)
-        group_context = None
-        if member.group_id is not None:
-            group_row = find(board.group_rows("amount"), f"group:{member.group_id}")
-            group = board.group_by_key(f"group:{member.group_id}")
-            if group_row and group:
-                group_context = {
-                    "name": group.name,
-                    "slogan": group.slogan,
-                    "rank": group_row.rank,
-                    "total": scope.money(group_row.standing.amount_minor),
-                }
+        team_goals = [
+            (goal, await standings.board(session, scope, scope.period(goal.period, goal.period_start)))
+            for goal in await standings.goals_covering(session, scope)
+            if goal.subject == "team"
+        ]
+        goal_context = goal_view(self._renderer, scope, *team_goals[0]) if team_goals else None
+        group_row = find(board.group_rows("amount"), f"group:{member.group_id}") if member.group_id else None
+        group_context = group_view(scope, board, group_row) if group_row else None
         await self._post(
             uow,
             team,
@@ -135,7 +125,7 @@ class Announcer:
     async def _milestones(self, uow, team, scope, deal, member, board, team_goals) -> None:
         """开单 (the day's first deal) and a team goal passing 50 % / 100 %, each announced once."""
         now = self._clock.now()
-        if board.team_deals == 1 and scope.period("today").contains(scope.today):
+        if board.team_deals == 1:
             await self._post(
                 uow,
                 team,
@@ -148,12 +138,9 @@ class Announcer:
                 goal_label=None,
                 previous_record=None,
             )
-        for goal in team_goals:
+        for goal, goal_board in team_goals:
             if goal.metric != "amount":
                 continue
-            goal_board = await standings.board(
-                uow.session, scope, scope.period(goal.period, goal.period_start)
-            )
             after = goal_board.actual_for(goal)
             for threshold in crossed_thresholds(goal.target, after - deal.amount_minor, after):
                 view = goal_view(self._renderer, scope, goal, goal_board)
@@ -215,11 +202,7 @@ class Announcer:
             return
         checkin = await session.get(Checkin, event.checkin_id)
         member = await session.get(Member, checkin.member_id)
-        prompts = {q.key: q.prompt for q in checkins.questions_for(team)}
-        answers = [
-            {"question": prompts.get(a.question_key, a.question_key), "answer": a.text}
-            for a in checkin.answers
-        ]
+        answers = checkins.answer_views(team, checkin)
         await self._post(
             uow,
             team,

@@ -25,7 +25,7 @@ from bot.rendering.format import percent
 
 BAR_CELLS = 10
 BAR_DONE = "▓"
-BAR_TODO = "░"
+BAR_EMPTY = "░"
 DIVIDER = "─" * 12
 BULLET = "• "
 
@@ -38,7 +38,7 @@ def render_console(msg: OutgoingMessage) -> str:
 def progress_bar(value: float) -> str:
     """A 10-cell bar; it stops at full (and at empty) while the percentage tells the real value."""
     done = max(0, min(BAR_CELLS, math.floor(value * BAR_CELLS + 0.5)))
-    return BAR_DONE * done + BAR_TODO * (BAR_CELLS - done)
+    return BAR_DONE * done + BAR_EMPTY * (BAR_CELLS - done)
 
 
 def _block(block: Block) -> str:

@@ -43,7 +43,7 @@ async def checkin_command(ctx: CommandContext) -> OutgoingMessage:
                 return retry
         return await _after_answer(ctx, checkin, questions)
     if checkin.status == "done":
-        return await _done_reply(ctx, checkin, questions)
+        return await _done_reply(ctx, checkin)
     return await _ask_next(ctx, checkin, questions)
 
 
@@ -81,14 +81,14 @@ def _try_answer(ctx: CommandContext, checkin: Checkin, step, text: str) -> Outgo
 async def _after_answer(ctx: CommandContext, checkin: Checkin, questions) -> OutgoingMessage:
     await ctx.session.flush()
     if checkins.complete_if_done(ctx.uow, checkin, questions, ctx.now) or checkin.status == "done":
-        return await _done_reply(ctx, checkin, questions)
+        return await _done_reply(ctx, checkin)
     return await _ask_next(ctx, checkin, questions)
 
 
 async def _ask_next(ctx: CommandContext, checkin: Checkin, questions) -> OutgoingMessage:
     step = checkins.next_question(checkin, questions)
     if step is None:
-        return await _done_reply(ctx, checkin, questions)
+        return await _done_reply(ctx, checkin)
     index, question = step
     prompt = ctx.reply(
         "checkin_prompt",
@@ -116,11 +116,8 @@ async def send_dm(ctx: CommandContext, message: OutgoingMessage, key: str) -> No
     )
 
 
-async def _done_reply(ctx: CommandContext, checkin: Checkin, questions) -> OutgoingMessage:
-    prompts = {q.key: q.prompt for q in questions}
-    answers = [
-        {"question": prompts.get(a.question_key, a.question_key), "answer": a.text} for a in checkin.answers
-    ]
+async def _done_reply(ctx: CommandContext, checkin: Checkin) -> OutgoingMessage:
+    answers = checkins.answer_views(ctx.team, checkin)
     streak = await checkins.streak(ctx.session, ctx.member, ctx.scope.today, ctx.scope.calendar)
     return ctx.reply("checkin_done", answers=answers, streak=streak)
 

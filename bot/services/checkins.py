@@ -121,6 +121,14 @@ def complete_if_done(uow: UnitOfWork, checkin: Checkin, questions: list[Question
     return True
 
 
+def answer_views(team: Team, checkin: Checkin) -> list[dict[str, str]]:
+    """Each answer beside its question's prompt in the team's locale, in the order given."""
+    prompts = {q.key: q.prompt for q in questions_for(team)}
+    return [
+        {"question": prompts.get(a.question_key, a.question_key), "answer": a.text} for a in checkin.answers
+    ]
+
+
 async def streak(session: AsyncSession, member: Member, today: date, calendar: WorkCalendar) -> int:
     """Consecutive workdays with a done check-in up to today; holidays and leave neither count nor break."""
     since = today - timedelta(days=STREAK_LOOKBACK_DAYS)

@@ -14,7 +14,7 @@ from bot.services import standings
 from bot.services.directory import team_channel
 from bot.services.recap import participation, recap_context
 from bot.services.scope import TeamScope, person
-from bot.services.views import goal_view
+from bot.services.views import goal_view, group_view
 from bot.storage.orm import Checkin, CheckinAnswer, ScheduledPost, Team
 from bot.storage.uow import UnitOfWork
 
@@ -62,15 +62,7 @@ async def morning_context(uow: UnitOfWork, renderer: Renderer, scope: TeamScope)
             committed += int(amount)
     part = await participation(session, scope, month_board.members, today)
     week = await standings.board(session, scope, scope.period("week"))
-    group_rows = [
-        {
-            "rank": r.rank,
-            "name": r.standing.name,
-            "slogan": (week.group_by_key(r.standing.key).slogan if week.group_by_key(r.standing.key) else ""),
-            "total": scope.money(r.standing.amount_minor),
-        }
-        for r in week.group_rows("amount")
-    ]
+    group_rows = [group_view(scope, week, row) for row in week.group_rows("amount")]
     date_label = renderer.render(
         "period_label", scope.locale, period="today", start=today.isoformat(), end=today.isoformat()
     ).fallback_text

@@ -11,7 +11,7 @@ from bot.domain.periods import Period
 from bot.rendering.engine import Renderer
 from bot.services import standings
 from bot.services.scope import TeamScope, person
-from bot.services.views import goal_view
+from bot.services.views import goal_view, group_view
 from bot.storage.orm import Checkin, CheckinAnswer, Kudos, Leave, Member
 
 
@@ -92,20 +92,7 @@ async def recap_context(session: AsyncSession, renderer: Renderer, scope: TeamSc
                 "deals": row.standing.deals,
             }
         )
-    groups = [
-        {
-            "rank": row.rank,
-            "name": row.standing.name,
-            "slogan": (
-                board.group_by_key(row.standing.key).slogan if board.group_by_key(row.standing.key) else ""
-            ),
-            "total": scope.money(row.standing.amount_minor),
-            "per_capita": scope.money(
-                row.standing.amount_minor // row.standing.members if row.standing.members else 0
-            ),
-        }
-        for row in board.group_rows("amount")
-    ]
+    groups = [group_view(scope, board, row) for row in board.group_rows("amount")]
     kudos_rows = await session.scalars(
         select(Kudos)
         .where(Kudos.team_id == scope.team.id, Kudos.day >= period.start, Kudos.day <= period.end)

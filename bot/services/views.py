@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.goals import GoalProgress
+from bot.domain.leaderboard import RankRow, per_capita
 from bot.rendering.engine import Renderer
-from bot.services.scope import TeamScope, person
+from bot.services.scope import TeamScope
 from bot.services.standings import Board, progress_of
 from bot.storage.orm import Goal
 
@@ -49,5 +50,13 @@ def goal_view(renderer: Renderer, scope: TeamScope, goal: Goal, board: Board) ->
     }
 
 
-def member_views(members) -> list[dict[str, str]]:
-    return [person(m) for m in members]
+def group_view(scope: TeamScope, board: Board, row: RankRow) -> dict[str, Any]:
+    """One group on a board, as the morning post, recap and deal announcement show it (小组PK)."""
+    group = board.group_by_key(row.standing.key)
+    return {
+        "rank": row.rank,
+        "name": row.standing.name,
+        "slogan": group.slogan if group else "",
+        "total": scope.money(row.standing.amount_minor),
+        "per_capita": scope.money(per_capita(row.standing.amount_minor, row.standing.members)),
+    }

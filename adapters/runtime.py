@@ -1,18 +1,44 @@
-"""`teambeat run`: wires the core, the adapters configured and the delivery worker, then runs them."""
+"""`teambeat run`: wires the core, the configured adapters, the delivery worker, the scheduler and the
+HTTP server, runs them until stdin ends (console) or SIGTERM/SIGINT, then stops them in a safe order."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
 import sys
+from collections.abc import Callable
 
 from adapters.console.adapter import ConsoleAdapter
 from adapters.console.session import ConsoleSession
+from adapters.web.serve import WebServer
+from adapters.web.server import build_web_app, http_routes_configured
 from bot.app import App, build_app
-from bot.config import Config
+from bot.config import Config, TeamConfig
+from bot.delivery.worker import DeliveryWorker
+from bot.messages import IncomingMessage, OutgoingMessage
 from bot.ports import Adapter
 
+log = logging.getLogger(__name__)
+PLATFORM_MODULES = {"slack": "adapters.slack", "dingtalk": "adapters.dingtalk", "wecom": "adapters.wecom"}
 
-def console_team(config: Config):
+
+def console_team(config: Config) -> TeamConfig | None:
     return next((t for t in config.teams if t.platform == "console"), None)
+
+
+def platforms_in_use(config: Config) -> list[str]:
+    """A platform runs when a configured team lives on it or its credentials are set."""
+    used = {team.platform for team in config.teams}
+    if config.slack.bot_token or config.slack.oauth:
+        used.add("slack")
+    if config.dingtalk.app_key:
+        used.add("dingtalk")
+    if config.wecom.corp_id:
+        used.add("wecom")
+    return [name for name in PLATFORM_MODULES if name in used]
 
 
 def build_adapters(app: App) -> dict[str, Adapter]:
@@ -23,40 +49,125 @@ def build_adapters(app: App) -> dict[str, Adapter]:
         adapters["console"] = ConsoleAdapter(
             team.workspace or "default", team.channel or team.id, speaker, app.clock
         )
+    for platform in platforms_in_use(app.config):
+        module = importlib.import_module(PLATFORM_MODULES[platform])
+        adapters[platform] = module.build_adapter(app)
     return adapters
+
+
+class Runtime:
+    """Everything `teambeat run` keeps alive, started and stopped as one."""
+
+    def __init__(self, app: App, adapters: dict[str, Adapter]) -> None:
+        from scheduling import Scheduler
+
+        self.app = app
+        self.adapters = adapters
+        self.worker = DeliveryWorker.from_config(
+            app.uow_factory, adapters, app.clock, app.config.delivery, metrics=app.metrics
+        )
+        self.scheduler = Scheduler(app, on_enqueued=self.worker.wake)
+        self.web: WebServer | None = None
+        self.stopping = asyncio.Event()
+        self._worker_task: asyncio.Task[None] | None = None
+        self._started: list[Adapter] = []
+
+    async def handle(self, message: IncomingMessage) -> OutgoingMessage | None:
+        """The sink every adapter feeds: dispatch, then wake the worker for whatever was enqueued."""
+        reply = await self.app.dispatcher.handle(message)
+        self.worker.wake()
+        return reply
+
+    async def start(self, *, deliver_in_background: bool = True) -> None:
+        if deliver_in_background:
+            self._worker_task = asyncio.create_task(self.worker.run_forever(self.stopping))
+        for adapter in self.adapters.values():
+            await adapter.start(self.handle)
+            self._started.append(adapter)
+        await self.scheduler.start()
+        if http_routes_configured(self.app, self.adapters):
+            from adapters.web.deals_hook import deal_hook_routes
+
+            asgi = build_web_app(
+                self.app, self.adapters, deal_hook_routes(self.app, on_enqueued=self.worker.wake)
+            )
+            server = self.app.config.server
+            self.web = WebServer(asgi, server.host, server.port)
+            await self.web.start()
+            log.warning("listening on http://%s:%s", server.host, self.web.port)
+
+    async def stop(self) -> None:
+        """Stop accepting requests (finishing those in flight), then schedules, then sends in flight;
+        rows not yet sent stay pending for the next start."""
+        self.stopping.set()
+        if self.web is not None:
+            await self.web.stop()
+        await self.scheduler.stop()
+        for adapter in reversed(self._started):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("stopping adapter %s", adapter.name)
+        if self._worker_task is not None:
+            await self._worker_task
+        await self.app.close()
+
+
+def _on_signals(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(sig, callback)
 
 
 async def run(config: Config) -> int:
     app = await build_app(config)
     try:
         adapters = build_adapters(app)
-        console = adapters.get("console")
-        if not isinstance(console, ConsoleAdapter):
-            print(
-                "no console team configured; platform adapters arrive with their own issues", file=sys.stderr
-            )
-            return 1
-        team = console_team(config)
-        interactive = sys.stdin.isatty()
-        session = ConsoleSession(app, console, team.id, echo=not interactive)
-        await console.start(app.dispatcher.handle)
-        await session.load_names()
-        console.names = session.name_of
-        if interactive:
-            console.print(f"teambeat · {team.name} · /help for commands, /as NAME to switch, Ctrl-D to quit")
-        while True:
-            if interactive:
-                prompt = f"{session.name_of(console.speaker)}> "
-                try:
-                    line = input(prompt)
-                except EOFError:
-                    break
-            else:
-                line = sys.stdin.readline()
-                if line == "":
-                    break
-            await session.line(line)
-        await console.stop()
-        return 0
-    finally:
+    except Exception:
         await app.close()
+        raise
+    if not adapters:
+        await app.close()
+        print(
+            "nothing to run: configure a team (platform = slack | dingtalk | wecom | console) "
+            "or a platform's credentials; `teambeat check-config -c FILE` shows what is missing",
+            file=sys.stderr,
+        )
+        return 1
+    runtime = Runtime(app, adapters)
+    console = adapters.get("console")
+    await runtime.start(deliver_in_background=not isinstance(console, ConsoleAdapter))
+    _on_signals(asyncio.get_running_loop(), runtime.stopping.set)
+    try:
+        if isinstance(console, ConsoleAdapter):
+            await _console_loop(runtime, console, config)
+        else:
+            await runtime.stopping.wait()
+    finally:
+        await runtime.stop()
+    return 0
+
+
+async def _console_loop(runtime: Runtime, console: ConsoleAdapter, config: Config) -> None:
+    """Chat lines from stdin; posts are delivered after each line, so a transcript reads in order."""
+    team = console_team(config)
+    assert team is not None
+    interactive = sys.stdin.isatty()
+    session = ConsoleSession(runtime.app, console, team.id, echo=not interactive, worker=runtime.worker)
+    await session.load_names()
+    console.names = session.name_of
+    if interactive:
+        console.print(f"teambeat · {team.name} · /help for commands, /as NAME to switch, Ctrl-D to quit")
+    loop = asyncio.get_running_loop()
+    while not runtime.stopping.is_set():
+        if interactive:
+            try:
+                line = await loop.run_in_executor(None, input, f"{session.name_of(console.speaker)}> ")
+            except EOFError:
+                break
+        else:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if line == "":
+                break
+        await session.line(line)
+    await session.worker.drain()

@@ -16,6 +16,7 @@ from bot.commands.context import Core, CoreSettings
 from bot.commands.help import HelpCatalog
 from bot.config import Config
 from bot.dispatcher import Dispatcher
+from bot.metrics import Metrics
 from bot.rendering.engine import Renderer
 from bot.services.seed import seed_teams
 from bot.storage.db import create_engine, create_sessionmaker
@@ -33,6 +34,7 @@ class App:
     renderer: Renderer
     core: Core
     dispatcher: Dispatcher
+    metrics: Metrics
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -56,9 +58,10 @@ async def build_app(
         help=HelpCatalog(),
         settings=CoreSettings(max_amount=config.bot.max_amount, default_locale=config.bot.default_locale),
     )
-    dispatcher = Dispatcher(core, uow_factory, clock)
+    metrics = Metrics()
+    dispatcher = Dispatcher(core, uow_factory, clock, metrics)
     if config.teams:
         async with uow_factory() as uow:
             await seed_teams(uow, list(config.teams), clock.now())
             await uow.commit()
-    return App(config, clock, engine, sessionmaker, uow_factory, renderer, core, dispatcher)
+    return App(config, clock, engine, sessionmaker, uow_factory, renderer, core, dispatcher, metrics)

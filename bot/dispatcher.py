@@ -15,6 +15,7 @@ from bot.commands.errors import CommandError, PermissionDenied, Refused, Unknown
 from bot.commands.parser import split_command
 from bot.commands.registry import CommandSpec, role_at_least
 from bot.messages import IncomingMessage, OutgoingMessage
+from bot.metrics import Metrics
 from bot.services import directory
 from bot.storage.orm import Member, ProcessedEvent, Team
 from bot.storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -25,8 +26,11 @@ _PRUNE_EVERY = 500
 
 
 class Dispatcher:
-    def __init__(self, core: Core, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, core: Core, uow_factory: UnitOfWorkFactory, clock: Clock, metrics: Metrics | None = None
+    ) -> None:
         self._core = core
+        self._metrics = metrics
         self._uow_factory = uow_factory
         self._clock = clock
         self._seen = 0
@@ -40,12 +44,17 @@ class Dispatcher:
             return await self._handle(message)
         except Exception:
             log.exception("command failed (event %s)", message.event_id)
+            self._count("unknown", "internal_error")
             return self._core.renderer.render(
                 "error",
                 self._core.settings.default_locale,
                 code="internal",
                 detail={"event_id": message.event_id},
             )
+
+    def _count(self, command: str, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.command(command, outcome)
 
     async def _first_delivery(self, message: IncomingMessage) -> bool:
         """Record the event id; a platform's retry of the same event finds it and is dropped."""
@@ -86,15 +95,18 @@ class Dispatcher:
                         reply = await answer_in_conversation(ctx)
                         if reply is not None:
                             await uow.commit()
+                            self._count("checkin_answer", "ok")
                             return reply
                     raise UnknownCommand(parsed.word, self._core.registry.suggest(parsed.word))
                 self._check(spec, message, team, member)
                 ctx = self._context(message, spec, parsed, uow, now, team, member)
                 reply = await spec.handler(ctx)
                 await uow.commit()
+                self._count(spec.name, "ok")
                 return reply
             except CommandError as error:
                 await uow.rollback()
+                self._count(spec.name if spec else "unknown", error.code)
                 return self._error_reply(error, spec, locale)
 
     async def _who(self, uow: UnitOfWork, message: IncomingMessage) -> tuple[Team | None, Member | None]:

@@ -28,6 +28,7 @@ class ChannelLimits:
     max_message_bytes: int
     rate_per_minute: float
     burst: int = 1
+    per_hour: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +54,18 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
 
 
-MessageSink = Callable[[IncomingMessage], Awaitable[None]]
+MessageSink = Callable[[IncomingMessage], Awaitable[OutgoingMessage | None]]
+"""The dispatcher's entry: it answers with the reply meant for the speaker (None: nothing to say)."""
 
 
 class Adapter(Protocol):
     name: str
     capabilities: Capability
     limits: ChannelLimits
+
+    def limits_for(self, to: ChannelRef) -> ChannelLimits:
+        """The limits of one destination (a group robot and a DM may differ); default `limits`."""
+        ...
 
     async def start(self, sink: MessageSink) -> None: ...
 

@@ -24,6 +24,9 @@ class ConsoleAdapter:
     capabilities = Capability.MENTIONS | Capability.OPEN_DM | Capability.RICH_TEXT
     limits = ChannelLimits(max_message_bytes=1_000_000, rate_per_minute=6000.0, burst=100)
 
+    def limits_for(self, to: ChannelRef) -> ChannelLimits:
+        return self.limits
+
     def __init__(
         self,
         workspace: str,

@@ -12,12 +12,20 @@ from bot.services import directory
 class ConsoleSession:
     """`/as NAME` switches speaker; `/dm TEXT` or plain text goes to the DM; the rest to the channel."""
 
-    def __init__(self, app: App, adapter: ConsoleAdapter, team_slug: str, *, echo: bool = True) -> None:
+    def __init__(
+        self,
+        app: App,
+        adapter: ConsoleAdapter,
+        team_slug: str,
+        *,
+        echo: bool = True,
+        worker: DeliveryWorker | None = None,
+    ) -> None:
         self.app = app
         self.echo = echo
         self.adapter = adapter
         self.team_slug = team_slug
-        self.worker = DeliveryWorker(app.uow_factory, {adapter.name: adapter}, app.clock)
+        self.worker = worker or DeliveryWorker(app.uow_factory, {adapter.name: adapter}, app.clock)
         self.names: dict[str, str] = {}
 
     async def load_names(self) -> None:

@@ -74,6 +74,9 @@ class FakeAdapter:
     )
     sent: list[tuple[ChannelRef, OutgoingMessage]] = field(default_factory=list)
 
+    def limits_for(self, to: ChannelRef) -> ChannelLimits:
+        return self.limits
+
     async def start(self, sink) -> None:
         return None
 

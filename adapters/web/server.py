@@ -1,0 +1,116 @@
+"""The ASGI app: /healthz, /metrics and the routes each adapter (and the deal webhook) brings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import func, select, text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from adapters.web.contract import ReportsHealth, ServesHttp
+from adapters.web.limits import BodyLimit
+from bot.app import App
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.ports import Adapter
+from bot.storage.orm import OutboxRow
+
+log = logging.getLogger(__name__)
+DATABASE_CHECK_TIMEOUT = 2.0
+
+
+def adapter_routes(adapters: Mapping[str, Adapter]) -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for adapter in adapters.values():
+        if isinstance(adapter, ServesHttp):
+            routes.extend(adapter.routes())
+    return routes
+
+
+def build_web_app(app: App, adapters: Mapping[str, Adapter], extra: Iterable[BaseRoute] = ()) -> ASGIApp:
+    """One app for every route; bodies are size-limited before any handler sees them."""
+
+    async def healthz(request: Request) -> Response:
+        database = await _database_health(app)
+        report: dict[str, Any] = {"database": database, "adapters": {}}
+        for name, adapter in adapters.items():
+            report["adapters"][name] = await _adapter_health(adapter)
+        status = 200 if database == "ok" else 503
+        report["status"] = "ok" if status == 200 else "unavailable"
+        return JSONResponse(report, status_code=status)
+
+    async def metrics(request: Request) -> Response:
+        try:
+            await _refresh_outbox_counts(app)
+        except Exception as exc:  # the database is down: still show the other figures
+            log.warning("metrics: outbox counts unavailable: %s", exc)
+        return Response(app.metrics.exposition(), media_type=CONTENT_TYPE)
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        *extra,
+        *adapter_routes(adapters),
+    ]
+    starlette = Starlette(routes=routes)
+    known = {getattr(route, "path", "") for route in routes}
+    counted = CountRequests(starlette, app.metrics, known)
+    return BodyLimit(counted, app.config.server.max_body_bytes)
+
+
+def http_routes_configured(app: App, adapters: Mapping[str, Adapter]) -> bool:
+    """The server runs whenever something must be reachable over HTTP."""
+    return bool(app.config.hooks.deals_secret) or bool(adapter_routes(adapters))
+
+
+async def _database_health(app: App) -> str:
+    try:
+        async with asyncio.timeout(DATABASE_CHECK_TIMEOUT):
+            async with app.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as exc:
+        return f"unreachable: {type(exc).__name__}"
+
+
+async def _adapter_health(adapter: Adapter) -> dict[str, Any]:
+    if not isinstance(adapter, ReportsHealth):
+        return {"ok": True}
+    try:
+        return await adapter.health()
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+async def _refresh_outbox_counts(app: App) -> None:
+    async with app.sessionmaker() as session:
+        rows = await session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status))
+        app.metrics.set_outbox({status: count for status, count in rows})
+
+
+class CountRequests:
+    """Counts answers by route and status; unknown paths count as "other" so labels stay few."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, known_paths: set[str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.known = known_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = scope["path"] if scope["path"] in self.known else "other"
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.metrics.http_requests.labels(route=route, status=str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, counting_send)

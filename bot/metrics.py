@@ -1,0 +1,61 @@
+"""Prometheus metrics of one running bot: its own registry, so tests and replicas never share counters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def _counter(registry: CollectorRegistry, name: str, doc: str, labels: tuple[str, ...]) -> Counter:
+    return Counter(name, doc, labels, registry=registry)
+
+
+@dataclass
+class Metrics:
+    """The figures /metrics shows: commands, outbox states, delivery latency, platform errors."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.commands = _counter(
+            self.registry, "teambeat_commands", "Commands handled.", ("command", "outcome")
+        )
+        self.platform_errors = _counter(
+            self.registry,
+            "teambeat_platform_errors",
+            "Failed platform calls, by platform and kind (transient or permanent).",
+            ("platform", "kind"),
+        )
+        self.http_requests = _counter(
+            self.registry, "teambeat_http_requests", "HTTP requests answered.", ("route", "status")
+        )
+        self.outbox_rows = Gauge(
+            "teambeat_outbox_rows", "Outbox rows, read at scrape time.", ("state",), registry=self.registry
+        )
+        self.delivery_latency = Histogram(
+            "teambeat_delivery_latency_seconds",
+            "From a post entering the outbox to the platform accepting it.",
+            ("platform",),
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180, 600),
+            registry=self.registry,
+        )
+
+    def command(self, name: str, outcome: str) -> None:
+        self.commands.labels(command=name, outcome=outcome).inc()
+
+    def platform_error(self, platform: str, kind: str) -> None:
+        self.platform_errors.labels(platform=platform, kind=kind).inc()
+
+    def delivered(self, platform: str, seconds: float) -> None:
+        self.delivery_latency.labels(platform=platform).observe(max(seconds, 0.0))
+
+    def set_outbox(self, counts: dict[str, int]) -> None:
+        for state in ("pending", "sent", "failed"):
+            self.outbox_rows.labels(state=state).set(counts.get(state, 0))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

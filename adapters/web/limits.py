@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+DISCARD_FACTOR = 8
+
 
 class BodyLimit:
     """Pure ASGI: refuses by Content-Length at once, else reads at most `limit` bytes, then replays them."""
@@ -31,6 +33,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
+                await _discard_rest(receive, message, self.limit * DISCARD_FACTOR)
                 await too_large(send, self.limit)
                 return
             chunks.append(chunk)
@@ -47,6 +50,16 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+async def _discard_rest(receive: Receive, message: Message, budget: int) -> None:
+    """Read (and drop) what the client is still sending, up to a budget, so it can read our 413
+    instead of a connection reset; memory stays bounded by the limit either way."""
+    while message.get("more_body", False) and budget > 0:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        budget -= len(message.get("body", b""))
 
 
 def _content_length(scope: Scope) -> int | None:

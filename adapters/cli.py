@@ -10,10 +10,9 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import date
 from importlib import resources
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from bot.config import Config, ConfigError, check_config, load_config, problems_only
 
@@ -44,11 +43,23 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     with_config(db_sub.add_parser("upgrade", help="migrate the database to the latest schema"))
     with_config(sub.add_parser("check-config", help="list every problem in a config file"))
+    with_config(sub.add_parser("status", help="outbox counts, the oldest pending post, the latest errors"))
     post = with_config(sub.add_parser("post", help="run one scheduled post now"))
-    post.add_argument("kind", choices=["morning", "recap"])
+    post.add_argument("kind", choices=["checkin", "morning", "recap", "weekly", "monthly"])
     post.add_argument("--team", required=True)
     post.add_argument("--date")
     post.add_argument("--force", action="store_true")
+    deals = sub.add_parser("deals", help="deals from other systems")
+    deals_sub = deals.add_subparsers(dest="deals_command", required=True)
+    deals_import = with_config(deals_sub.add_parser("import", help="import deals from a CSV file"))
+    deals_import.add_argument("file", help="CSV: id,member,amount,currency,customer,product,closed_at,status")
+    deals_import.add_argument("--team", required=True)
+    deals_import.add_argument("--announce", action="store_true", help="announce deals closed within 24 h")
+    export = with_config(sub.add_parser("export", help="CSV on stdout (UTF-8 with BOM, for Excel)"))
+    export.add_argument("what", choices=["deals", "checkins"])
+    export.add_argument("--team", required=True)
+    export.add_argument("--from", dest="start", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    export.add_argument("--to", dest="end", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
     return parser
 
 
@@ -75,6 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run(config))
         if args.command == "post":
             return asyncio.run(_post(config, args))
+        if args.command == "status":
+            from bot.delivery.status import print_status
+
+            return asyncio.run(print_status(config.database.url))
+        if args.command in ("deals", "export"):
+            from adapters.csv_commands import deals_import, export
+
+            command = deals_import if args.command == "deals" else export
+            return asyncio.run(command(config, args))
     except ConfigError as error:
         print(str(error), file=sys.stderr)
         return 1
@@ -96,10 +116,16 @@ def _check_config(path: str | None) -> int:
 async def _post(config: Config, args: argparse.Namespace) -> int:
     from adapters.runtime import build_adapters
     from bot.app import build_app
+    from bot.delivery.digest import DealDigestFolder
     from bot.delivery.worker import DeliveryWorker
     from bot.services import directory
-    from bot.services.posts import run_post
+    from bot.services.posts import fire_time, post_once
 
+    try:
+        day = date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"error: --date {args.date!r} is not a date YYYY-MM-DD", file=sys.stderr)
+        return 1
     app = await build_app(config)
     try:
         async with app.uow_factory() as uow:
@@ -107,14 +133,17 @@ async def _post(config: Config, args: argparse.Namespace) -> int:
             if team is None:
                 print(f"error: no team with id {args.team!r}", file=sys.stderr)
                 return 1
-            now = app.clock.now()
-            if args.date:
-                at = time(9, 30) if args.kind == "morning" else time(18, 0)
-                now = datetime.combine(date.fromisoformat(args.date), at, ZoneInfo(team.timezone))
-            outcome = await run_post(uow, app.renderer, team, args.kind, now, force=args.force)
-            await uow.commit()
+            # --date: as if at the kind's scheduled time that day, in the team's timezone.
+            at = fire_time(team, args.kind, day) if day else app.clock.now()
+            team_id = team.id
+        outcome = await post_once(
+            app.uow_factory, app.renderer, team_id, args.kind, at, force=args.force, now=app.clock.now()
+        )
         adapters = build_adapters(app)
-        await DeliveryWorker(app.uow_factory, adapters, app.clock).drain()
+        worker = DeliveryWorker.from_config(
+            app.uow_factory, adapters, app.clock, config.delivery, folder=DealDigestFolder(app.renderer)
+        )
+        await worker.drain()
         print(outcome)
         return 0
     finally:

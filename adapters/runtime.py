@@ -17,6 +17,7 @@ from adapters.web.serve import WebServer
 from adapters.web.server import build_web_app, http_routes_configured
 from bot.app import App, build_app
 from bot.config import Config, TeamConfig
+from bot.delivery.digest import DealDigestFolder
 from bot.delivery.worker import DeliveryWorker
 from bot.messages import IncomingMessage, OutgoingMessage
 from bot.ports import Adapter
@@ -64,7 +65,12 @@ class Runtime:
         self.app = app
         self.adapters = adapters
         self.worker = DeliveryWorker.from_config(
-            app.uow_factory, adapters, app.clock, app.config.delivery, metrics=app.metrics
+            app.uow_factory,
+            adapters,
+            app.clock,
+            app.config.delivery,
+            metrics=app.metrics,
+            folder=DealDigestFolder(app.renderer),
         )
         self.scheduler = Scheduler(app, on_enqueued=self.worker.wake)
         self.web: WebServer | None = None
@@ -78,9 +84,8 @@ class Runtime:
         self.worker.wake()
         return reply
 
-    async def start(self, *, deliver_in_background: bool = True) -> None:
-        if deliver_in_background:
-            self._worker_task = asyncio.create_task(self.worker.run_forever(self.stopping))
+    async def start(self) -> None:
+        self._worker_task = asyncio.create_task(self.worker.run_forever(self.stopping))
         for adapter in self.adapters.values():
             await adapter.start(self.handle)
             self._started.append(adapter)
@@ -136,7 +141,7 @@ async def run(config: Config) -> int:
         return 1
     runtime = Runtime(app, adapters)
     console = adapters.get("console")
-    await runtime.start(deliver_in_background=not isinstance(console, ConsoleAdapter))
+    await runtime.start()
     _on_signals(asyncio.get_running_loop(), runtime.stopping.set)
     try:
         if isinstance(console, ConsoleAdapter):
@@ -149,7 +154,8 @@ async def run(config: Config) -> int:
 
 
 async def _console_loop(runtime: Runtime, console: ConsoleAdapter, config: Config) -> None:
-    """Chat lines from stdin; posts are delivered after each line, so a transcript reads in order."""
+    """Chat lines from stdin; the line's posts are delivered before the next line is read, so a piped
+    transcript reads in order (the background worker delivers what webhooks and schedules enqueue)."""
     team = console_team(config)
     assert team is not None
     interactive = sys.stdin.isatty()

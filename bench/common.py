@@ -118,3 +118,18 @@ def run(main: Callable[[], Awaitable[int]]) -> None:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+@asynccontextmanager
+async def postgres_database(url: str) -> AsyncIterator[str]:
+    """A fresh database on the server for a benchmark that runs `teambeat run` itself; dropped after."""
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(normalize_url(url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield url.rsplit("/", 1)[0] + "/" + name
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.dispose()

@@ -10,12 +10,14 @@ from bot.delivery.outbox import enqueue
 from bot.domain.events import CheckinCompleted, DealRecorded, DealVoided, KudosGiven
 from bot.domain.goals import crossed_thresholds
 from bot.domain.leaderboard import find, top3_changes
+from bot.domain.periods import local_day
 from bot.rendering.engine import Renderer
-from bot.services import checkins, standings
+from bot.services import checkins, competitions, records, standings
 from bot.services.directory import team_channel
 from bot.services.scope import TeamScope, person
 from bot.services.views import goal_view, group_view
-from bot.storage.orm import Checkin, Deal, Kudos, Member, Team
+from bot.storage.db import is_postgres
+from bot.storage.orm import Checkin, Deal, Goal, Kudos, Member, Team
 from bot.storage.uow import UnitOfWork
 
 
@@ -38,19 +40,34 @@ class Announcer:
                 await self._checkin(uow, event)
 
     async def _post(
-        self, uow: UnitOfWork, team: Team, template: str, key: str, now: datetime, **context
+        self,
+        uow: UnitOfWork,
+        team: Team,
+        template: str,
+        key: str,
+        now: datetime,
+        *,
+        switch: str | None = None,
+        fold: tuple[str, dict] | None = None,
+        **context,
     ) -> None:
-        if not _wants(team, template):
+        if not _wants(team, switch or _KIND_SETTING.get(template, "")):
             return
         message = self._renderer.render(template, team.locale, **context)
         await enqueue(
-            uow.session, channel=team_channel(team), message=message, dedupe_key=key, now=now, team_id=team.id
+            uow.session,
+            channel=team_channel(team),
+            message=message,
+            dedupe_key=key,
+            now=now,
+            team_id=team.id,
+            fold=fold,
         )
 
     async def _deal(self, uow: UnitOfWork, event: DealRecorded) -> None:
         session = uow.session
         deal = await session.get(Deal, event.deal_id)
-        team = await session.get(Team, event.team_id)
+        team = await _locked_team(session, event.team_id)
         member = await session.get(Member, deal.member_id)
         now = self._clock.now()
         scope = TeamScope.of(team, now)
@@ -72,6 +89,16 @@ class Announcer:
             "deal_announcement",
             f"deal:{deal.id}",
             now,
+            fold=(
+                "deal",
+                {
+                    "member": person(member),
+                    "amount": scope.money(deal.amount_minor),
+                    "amount_minor": deal.amount_minor,
+                    "customer": deal.customer,
+                    "product": deal.product,
+                },
+            ),
             member=person(member),
             amount=scope.money(deal.amount_minor),
             customer=deal.customer,
@@ -85,45 +112,59 @@ class Announcer:
         )
         await self._milestones(uow, team, scope, deal, member, board, team_goals)
         await self._rank_changes(uow, team, scope, deal, board)
+        await competitions.after_deal(uow, self._renderer, team, deal, now)
 
     async def _rank_changes(self, uow, team, scope, deal, board) -> None:
-        """Top-3 changes on today's people and group boards, at most one post per board per window."""
-        window = int(((team.settings or {}).get("announcements") or {}).get("rank_window_minutes", 10))
+        """Top-3 changes on today's and this week's people boards and today's group board,
+        at most one post per board per window."""
+        week = await standings.board(uow.session, scope, scope.period("week"))
+        boards = [("today", "people", board), ("week", "people", week), ("today", "groups", board)]
+        if week.totals == board.totals:  # nothing earlier this week: the week board says what today's says
+            del boards[1]
+        for period, subject, period_board in boards:
+            await self._rank_change(uow, team, scope, deal, period, subject, period_board)
+
+    async def _rank_change(self, uow, team, scope, deal, period: str, subject: str, board) -> None:
+        window = int(_announcements(team).get("rank_window_minutes", 10))
         now = self._clock.now()
-        before_totals = dict(board.totals)
-        amount, count = before_totals.get(deal.member_id, (0, 0))
-        before_totals[deal.member_id] = (amount - deal.amount_minor, count - 1)
-        before = standings.Board(board.scope, board.period, board.members, board.groups, before_totals)
-        for subject, rows_of in (("people", standings.Board.people), ("groups", standings.Board.group_rows)):
-            after_rows, before_rows = rows_of(board, "amount"), rows_of(before, "amount")
-            changes = top3_changes(before_rows, after_rows)
-            if not changes:
-                continue
-            slot = int(now.timestamp() // (window * 60))
-            names = {row.standing.key: row.standing.name for row in after_rows}
+        before = board.without(deal)
+        rows_of = standings.Board.people if subject == "people" else standings.Board.group_rows
+        after_rows, before_rows = rows_of(board, "amount"), rows_of(before, "amount")
+        changes = top3_changes(before_rows, after_rows)
+        if not changes:
+            return
+        slot = int(now.timestamp() // (window * 60))
+        names = {row.standing.key: row.standing.name for row in after_rows}
+        values = {row.standing.key: row.value for row in after_rows}
 
-            def who(key: str, names: dict[str, str] = names) -> dict[str, str | None]:
-                found = board.member_by_key(key)
-                return person(found) if found else {"user_id": None, "name": names.get(key, key)}
+        def gap(ahead: str, behind: str) -> str:
+            return scope.money(values[ahead] - values[behind])
 
-            await self._post(
-                uow,
-                team,
-                "rank_change",
-                f"rank:{team.id}:today:{subject}:{scope.today}:{slot}",
-                now,
-                period="today",
-                subject=subject,
-                changes=[{"overtaker": who(a), "overtaken": who(b), "rank": r} for a, b, r in changes],
-                top=[
-                    {"rank": row.rank, "name": row.standing.name, "value": scope.money(row.value)}
-                    for row in after_rows[:3]
-                    if row.value > 0
-                ],
-            )
+        def who(key: str) -> dict[str, str | None]:
+            found = board.member_by_key(key)
+            return person(found) if found else {"user_id": None, "name": names.get(key, key)}
+
+        await self._post(
+            uow,
+            team,
+            "rank_change",
+            f"rank:{team.id}:{period}:{subject}:{board.period.key}:{slot}",
+            now,
+            period=period,
+            subject=subject,
+            changes=[
+                {"overtaker": who(a), "overtaken": who(b), "rank": r, "gap": gap(a, b)} for a, b, r in changes
+            ],
+            top=[
+                {"rank": row.rank, "name": row.standing.name, "value": scope.money(row.value)}
+                for row in after_rows[:3]
+                if row.value > 0
+            ],
+        )
 
     async def _milestones(self, uow, team, scope, deal, member, board, team_goals) -> None:
-        """开单 (the day's first deal) and a team goal passing 50 % / 100 %, each announced once."""
+        """开单 (the day's first deal) and any goal — team, group or person — passing a threshold
+        (50 % and 100 % unless the team chose others), each announced once by its dedupe key."""
         now = self._clock.now()
         if board.team_deals == 1:
             await self._post(
@@ -138,11 +179,17 @@ class Announcer:
                 goal_label=None,
                 previous_record=None,
             )
-        for goal, goal_board in team_goals:
-            if goal.metric != "amount":
+        thresholds = _announcements(team).get("goal_thresholds") or (50, 100)
+        boards = {goal.id: goal_board for goal, goal_board in team_goals}
+        for goal in await standings.goals_covering(uow.session, scope):
+            if not _counts_toward(goal, member):
                 continue
+            goal_board = boards.get(goal.id) or await standings.board(
+                uow.session, scope, scope.period(goal.period, goal.period_start)
+            )
             after = goal_board.actual_for(goal)
-            for threshold in crossed_thresholds(goal.target, after - deal.amount_minor, after):
+            before = after - (1 if goal.metric == "deals" else deal.amount_minor)
+            for threshold in crossed_thresholds(goal.target, before, after, thresholds):
                 view = goal_view(self._renderer, scope, goal, goal_board)
                 await self._post(
                     uow,
@@ -150,12 +197,39 @@ class Announcer:
                     "milestone",
                     f"milestone:goal{threshold}:{goal.id}",
                     now,
-                    kind=f"goal_{threshold}",
+                    kind=f"goal_{threshold}" if threshold in (50, 100) else "goal_percent",
+                    percent=threshold,
                     member=person(member),
                     amount=view["actual"],
                     goal_label=f"{view['label']} {view['target']}",
                     previous_record=None,
                 )
+        if local_day(deal.closed_at, team.timezone) == scope.today and _wants(team, "records"):
+            await self._records(uow, team, scope, member, board)
+
+    async def _records(self, uow, team, scope, member, board) -> None:
+        """A new best day for the team, then for the person (each at most once a day)."""
+        now = self._clock.now()
+        subjects = (("record_team", None, board.team_amount), ("record_member", member.id, None))
+        for kind, member_id, total in subjects:
+            if total is None:
+                total = board.totals.get(member.id, (0, 0))[0]
+            previous = await records.new_record(uow.session, team, member_id, scope.today, total)
+            if previous is None:
+                continue
+            await self._post(
+                uow,
+                team,
+                "milestone",
+                f"milestone:{kind}:{team.id}:{member_id or 'team'}:{scope.today}",
+                now,
+                switch="records",
+                kind=kind,
+                member=person(member),
+                amount=scope.money(total),
+                goal_label=None,
+                previous_record=scope.money(previous),
+            )
 
     async def _void(self, uow: UnitOfWork, event: DealVoided) -> None:
         session = uow.session
@@ -223,7 +297,29 @@ _KIND_SETTING = {
 }
 
 
-def _wants(team: Team, template: str) -> bool:
-    """A team's announcement switches (config `[teams.announcements]` or /team); on by default."""
-    switches = (team.settings or {}).get("announcements") or {}
-    return bool(switches.get(_KIND_SETTING.get(template, ""), True))
+async def _locked_team(session, team_id: int) -> Team:
+    """The team row, locked on PostgreSQL until commit: one deal's announcements are worked out at a
+    time per team, each seeing every deal committed before it, so a threshold crossed by two concurrent
+    deals is noticed by exactly one of them (SQLite serialises writers already)."""
+    query = select(Team).where(Team.id == team_id).execution_options(populate_existing=True)
+    if is_postgres(session.bind):
+        query = query.with_for_update(of=Team, key_share=True)  # NO KEY UPDATE: FK inserts go on
+    return await session.scalar(query)
+
+
+def _announcements(team: Team) -> dict:
+    return (team.settings or {}).get("announcements") or {}
+
+
+def _wants(team: Team, switch: str) -> bool:
+    """A team's announcement switches (config `[teams.announcements]` or /team announce); on by default."""
+    return bool(_announcements(team).get(switch, True))
+
+
+def _counts_toward(goal: Goal, member: Member) -> bool:
+    """Whether a deal by `member` moves this goal: the team's, the member's group's, or their own."""
+    if goal.member_id is not None:
+        return goal.member_id == member.id
+    if goal.group_id is not None:
+        return goal.group_id == member.group_id
+    return True

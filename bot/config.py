@@ -367,9 +367,13 @@ class ScheduleConfig(_Section):
 class AnnouncementsConfig(_Section):
     deals: bool = True
     milestones: bool = True
+    records: bool = True
     rank_changes: bool = True
     kudos: bool = True
-    rank_window_minutes: int = Field(default=10, ge=1)
+    rank_window_minutes: int = Field(default=10, ge=1, le=1440)
+    goal_thresholds: list[Annotated[int, Field(ge=1, le=1000)]] = Field(
+        default_factory=lambda: [50, 100], min_length=1
+    )
 
 
 class GroupConfig(_Section):

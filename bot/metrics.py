@@ -54,7 +54,7 @@ class Metrics:
         self.delivery_latency.labels(platform=platform).observe(max(seconds, 0.0))
 
     def set_outbox(self, counts: dict[str, int]) -> None:
-        for state in ("pending", "sent", "failed"):
+        for state in ("pending", "sent", "folded", "failed"):
             self.outbox_rows.labels(state=state).set(counts.get(state, 0))
 
     def exposition(self) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.commands.competition import competition_board
 from bot.commands.context import CommandContext
 from bot.commands.errors import InvalidArgument
 from bot.commands.registry import CommandRegistry, CommandSpec
@@ -28,6 +29,8 @@ METRIC_WORDS = {
 
 
 async def rank_command(ctx: CommandContext) -> OutgoingMessage:
+    if ctx.args and ctx.args[0].lower() in ("pk", "比赛"):  # a named competition's standings
+        return await competition_board(ctx, list(ctx.args[1:]))
     period, subject, metric = PeriodName.TODAY, "people", "amount"
     for token in ctx.args:
         low = token.lower()

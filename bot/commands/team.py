@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.commands.competition import competition_action
 from bot.commands.context import CommandContext
 from bot.commands.errors import InvalidArgument, MissingArgument, PermissionDenied, Refused, WrongPlace
 from bot.commands.registry import CommandRegistry, CommandSpec
+from bot.commands.team_announce import announce
 from bot.messages import OutgoingMessage
 from bot.services import directory
 from bot.services.scope import person
@@ -67,6 +69,8 @@ async def team_command(ctx: CommandContext) -> OutgoingMessage:
         raise Refused("no_team")
     if action in ("show", "查看", "信息"):
         return await show(ctx)
+    if action in ("pk", "比赛", "小组pk"):  # anyone may list; start and stop check for a leader
+        return await competition_action(ctx, args)
     ctx.require("leader")
     if action in ("group", "小组", "组"):
         return await group(ctx, args)
@@ -78,6 +82,8 @@ async def team_command(ctx: CommandContext) -> OutgoingMessage:
         return await schedule(ctx, args)
     if action in ("calendar", "日历"):
         return await calendar(ctx, args)
+    if action in ("announce", "announcements", "播报", "通知"):
+        return await announce(ctx, args)
     raise InvalidArgument("action", action, "subject.unknown")
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import ChannelRef, OutgoingMessage
+from bot.storage.db import is_postgres
 from bot.storage.orm import OutboxRow
 
 
@@ -23,17 +26,18 @@ async def enqueue(
     dedupe_key: str,
     now: datetime,
     team_id: int | None = None,
+    fold: tuple[str, dict[str, Any]] | None = None,
 ) -> bool:
     """Add the post unless one with the same key exists; True when a row was added.
 
-    The check and the insert share the caller's transaction; the unique index on `dedupe_key` is the
-    final guard should two transactions race (the loser's commit fails and is retried as a duplicate).
+    INSERT … ON CONFLICT DO NOTHING on the unique `dedupe_key`: when two transactions race to announce
+    the same thing (two deals both crossing 50 %), the second waits for the first and quietly adds
+    nothing, instead of failing the deal that came second.
     """
-    exists = await session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == dedupe_key))
-    if exists is not None:
-        return False
-    session.add(
-        OutboxRow(
+    insert = pg_insert if is_postgres(session.bind) else sqlite_insert
+    result = await session.execute(
+        insert(OutboxRow)
+        .values(
             dedupe_key=dedupe_key,
             team_id=team_id,
             platform=channel.platform,
@@ -46,6 +50,9 @@ async def enqueue(
             attempts=0,
             next_attempt_at=now,
             created_at=now,
+            fold_kind=fold[0] if fold else None,
+            fold_data=fold[1] if fold else None,
         )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
-    return True
+    return result.rowcount == 1

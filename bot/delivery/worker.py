@@ -1,4 +1,10 @@
-"""The delivery worker: sends outbox rows through their adapter, in order per destination, with retries."""
+"""The delivery worker: sends outbox rows through their adapter, in order per destination, within each
+destination's rate limit, with retries.
+
+Order per destination comes from only ever claiming a destination's *head* row (its oldest pending one);
+exclusivity across workers from a lease (`claimed_until`), taken under `FOR UPDATE SKIP LOCKED` on
+PostgreSQL. A destination that has used up its rate is not claimed at all until its next slot.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,19 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
+from bot.config import DeliveryConfig
+from bot.delivery.ratelimit import Attempt, RateLimiter, Window, horizon, windows_for
 from bot.messages import ChannelRef, OutgoingMessage
+from bot.metrics import Metrics
 from bot.ports import Adapter, DeliveryError
 from bot.storage.db import is_postgres
 from bot.storage.orm import OutboxRow
@@ -22,6 +32,9 @@ from bot.storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
+MAX_DIGEST_LINES = 40  # one digest lists at most this many posts; a longer burst makes several digests
+Folder = Callable[[AsyncSession, list[OutboxRow]], Awaitable[OutgoingMessage]]
+"""Builds one digest from the rows being folded (bot.delivery.digest.DealDigestFolder)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +43,10 @@ class RetryPolicy:
     base_backoff: float = 2.0
     max_backoff: float = 600.0
 
+    @classmethod
+    def from_config(cls, config: DeliveryConfig) -> RetryPolicy:
+        return cls(config.max_attempts, config.base_backoff, config.max_backoff)
+
     def delay(self, attempts: int, retry_after: float | None) -> float:
         """Exponential backoff with full jitter, never sooner than the platform's Retry-After."""
         ceiling = min(self.max_backoff, self.base_backoff * (2 ** max(attempts - 1, 0)))
@@ -37,7 +54,13 @@ class RetryPolicy:
         return max(jittered, retry_after or 0.0)
 
 
+def channel_of(row: OutboxRow) -> ChannelRef:
+    return ChannelRef(row.platform, row.workspace, row.channel_id, row.channel_kind)  # type: ignore[arg-type]
+
+
 class DeliveryWorker:
+    """`run_forever(stop)` inside `teambeat run`; `drain()` where a command sends and exits (CLI, console)."""
+
     def __init__(
         self,
         uow_factory: UnitOfWorkFactory,
@@ -45,57 +68,65 @@ class DeliveryWorker:
         clock: Clock,
         policy: RetryPolicy | None = None,
         batch: int = 50,
+        *,
+        rates: Mapping[str, float | None] | None = None,
+        metrics: Metrics | None = None,
+        poll_interval: float = 1.0,
+        folder: Folder | None = None,
     ) -> None:
         self._uow_factory = uow_factory
+        self._folder = folder
         self._adapters = adapters
         self._clock = clock
         self._policy = policy or RetryPolicy()
         self._batch = batch
+        self._limiter = RateLimiter(rates)
+        self._metrics = metrics
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
         self.worker_id = uuid.uuid4().hex[:12]
+        self.next_due: datetime | None = None
+        """After each claim: the earliest instant a row not yet due (a retry, a rate slot) becomes due."""
 
-    async def _claim(self) -> list[OutboxRow]:
-        """The head row of each destination that is due, leased to this worker (SKIP LOCKED on PostgreSQL)."""
-        now = self._clock.now()
-        older = aliased(OutboxRow)
-        async with self._uow_factory() as uow:
-            session = uow.session
-            query = (
-                select(OutboxRow)
-                .where(
-                    OutboxRow.status == "pending",
-                    OutboxRow.next_attempt_at <= now,
-                    OutboxRow.platform.in_(list(self._adapters)),
-                    or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
-                    ~exists().where(
-                        and_(
-                            older.destination == OutboxRow.destination,
-                            older.status == "pending",
-                            older.id < OutboxRow.id,
-                        )
-                    ),
-                )
-                .order_by(OutboxRow.id)
-                .limit(self._batch)
-            )
-            if is_postgres(session.bind):
-                query = query.with_for_update(skip_locked=True, of=OutboxRow)
-            rows = list(await session.scalars(query))
-            for row in rows:
-                row.claimed_by = self.worker_id
-                row.claimed_until = now + LEASE
-            await session.commit()
-            return rows
+    @classmethod
+    def from_config(
+        cls,
+        uow_factory: UnitOfWorkFactory,
+        adapters: Mapping[str, Adapter],
+        clock: Clock,
+        config: DeliveryConfig,
+        *,
+        metrics: Metrics | None = None,
+        folder: Folder | None = None,
+    ) -> DeliveryWorker:
+        """A worker with `[delivery]`'s retry policy, poll interval and per-platform rate overrides."""
+        return cls(
+            uow_factory,
+            adapters,
+            clock,
+            RetryPolicy.from_config(config),
+            rates=config.rates.model_dump(),
+            metrics=metrics,
+            poll_interval=config.poll_interval,
+            folder=folder,
+        )
+
+    def wake(self) -> None:
+        """New rows were committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    # -- one round at a time (CLI, console, tests) -------------------------------------------------
 
     async def run_once(self) -> int:
         """Try every row due now (one per destination); the number of rows tried, sent or not."""
-        rows = await self._claim()
+        rows = await self._claim(self._batch)
         if rows:
             await asyncio.gather(*(self._send(row) for row in rows))
         return len(rows)
 
     async def drain(self, max_rounds: int = 1000) -> int:
         """Keep trying until nothing is due (CLI and console use this); a failed head row no longer
-        blocks its destination once it is failed, and a retrying one waits for its next attempt."""
+        blocks its destination once it is failed, and a retrying or rate-limited one waits for its time."""
         total = 0
         for _ in range(max_rounds):
             tried = await self.run_once()
@@ -104,29 +135,251 @@ class DeliveryWorker:
             total += tried
         return total
 
+    # -- the long-running loop ---------------------------------------------------------------------
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Send until `stop` is set, then finish the sends in flight and release every lease held.
+
+        Idle, it looks every `poll_interval` seconds, sooner when `wake()` is called or when a retry or
+        rate slot falls due. Each send runs as its own task, so a slow destination holds up no other.
+        Cancelled instead of stopped, it abandons the sends in flight (their rows stay pending).
+        """
+        in_flight: set[asyncio.Task[int]] = set()
+        try:
+            await self._loop(stop, in_flight)
+        except asyncio.CancelledError:
+            for task in in_flight:
+                task.cancel()
+            raise
+        finally:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            await self._release()
+
+    async def _loop(self, stop: asyncio.Event, in_flight: set[asyncio.Task[int]]) -> None:
+        def finished(task: asyncio.Task[int]) -> None:
+            in_flight.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.error(
+                    "delivery task failed; its row is retried once its lease expires",
+                    exc_info=task.exception(),
+                )
+            self._wake.set()
+
+        unreachable = False
+        while not stop.is_set():
+            self._wake.clear()
+            free = self._batch - len(in_flight)
+            rows: list[OutboxRow] = []
+            if free > 0:
+                try:
+                    rows = await self._claim(free)
+                    unreachable = False
+                except Exception:  # the database is unreachable: say so once, and look again after a poll
+                    if not unreachable:
+                        log.exception("could not claim outbox rows; retrying every %ss", self._poll_interval)
+                    unreachable = True
+                    self.next_due = None
+            for row in rows:
+                task = asyncio.create_task(self._send(row), name=f"deliver-{row.id}")
+                in_flight.add(task)
+                task.add_done_callback(finished)
+            if rows:
+                continue  # more may be due than one batch held
+            await self._sleep(stop, self._idle_timeout(free > 0))
+
+    def _idle_timeout(self, could_claim: bool) -> float:
+        if not could_claim or self.next_due is None:
+            return self._poll_interval
+        until_due = (self.next_due - self._clock.now()).total_seconds()
+        return min(self._poll_interval, max(until_due, 0.0))
+
+    async def _sleep(self, stop: asyncio.Event, timeout: float) -> None:
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _release(self) -> None:
+        """Give back leases still held (a send whose result could not be recorded): others may retry."""
+        try:
+            async with self._uow_factory() as uow:
+                await uow.session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.claimed_by == self.worker_id, OutboxRow.status == "pending")
+                    .values(claimed_by=None, claimed_until=None)
+                )
+                await uow.session.commit()
+        except Exception:
+            log.exception("could not release outbox leases; they expire within %s", LEASE)
+
+    # -- claiming ----------------------------------------------------------------------------------
+
+    def _due_heads(
+        self, now: datetime, skip: list[str], limit: int, postgres: bool
+    ) -> Select[tuple[OutboxRow]]:
+        older = aliased(OutboxRow)
+        query = (
+            select(OutboxRow)
+            .where(
+                OutboxRow.status == "pending",
+                OutboxRow.next_attempt_at <= now,
+                OutboxRow.platform.in_(list(self._adapters)),
+                or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+                ~exists().where(
+                    and_(
+                        older.destination == OutboxRow.destination,
+                        older.status == "pending",
+                        older.id < OutboxRow.id,
+                    )
+                ),
+            )
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        if skip:
+            query = query.where(OutboxRow.destination.not_in(skip))
+        if postgres:
+            query = query.with_for_update(skip_locked=True, of=OutboxRow)
+        return query
+
+    async def _claim(self, limit: int) -> list[OutboxRow]:
+        """Lease the head row of each destination that is due and has a free rate slot, up to `limit`."""
+        now = self._clock.now()
+        claimed: list[OutboxRow] = []
+        async with self._uow_factory() as uow:
+            session = uow.session
+            postgres = is_postgres(session.bind)
+            if not postgres:
+                # Take SQLite's write lock before reading (a savepoint begins IMMEDIATE): two claimers —
+                # `teambeat run` beside `teambeat post`, or drain() beside run_forever() — then never
+                # read the same unclaimed row. PostgreSQL gets the same from SKIP LOCKED.
+                await session.begin_nested()
+            while len(claimed) < limit:
+                wanted = limit - len(claimed)
+                skip = list(self._limiter.blocked(now))
+                candidates = list(await session.scalars(self._due_heads(now, skip, wanted, postgres)))
+                for row in candidates:
+                    if await self._has_slot(session, row, now):
+                        if row.fold_kind and self._folder is not None:
+                            await self._fold_burst(session, row, now)
+                        row.claimed_by = self.worker_id
+                        row.claimed_until = now + LEASE
+                        claimed.append(row)
+                if len(candidates) < wanted:
+                    break  # every due head row was looked at
+            self.next_due = await self._next_due(session, now)
+            await session.commit()
+        return claimed
+
+    async def _has_slot(self, session: AsyncSession, row: OutboxRow, now: datetime) -> bool:
+        """Whether the row's destination may take one more send now (checked against the database's log)."""
+        windows = self._windows(row)
+        if not windows:
+            return True
+        attempts = await self._recent_attempts(session, row, windows, now)
+        return self._limiter.next_slot(row.destination, windows, attempts, now) <= now
+
+    def _windows(self, row: OutboxRow) -> tuple[Window, ...]:
+        declared = self._adapters[row.platform].limits_for(channel_of(row))
+        return windows_for(self._limiter.limits(row.platform, declared))
+
+    async def _fold_burst(self, session: AsyncSession, head: OutboxRow, now: datetime) -> None:
+        """When a destination has more waiting than its rate lets out now, fold the waiting posts of the
+        head's kind (喜报) into one digest sent in the head's place: nothing dropped, the limit kept.
+
+        The folded rows become "folded" (pointing at the head); other posts keep their order.
+        """
+        windows = self._windows(head)
+        if not windows:
+            return
+        waiting = list(
+            await session.scalars(
+                select(OutboxRow)
+                .where(
+                    OutboxRow.destination == head.destination,
+                    OutboxRow.status == "pending",
+                    OutboxRow.id != head.id,
+                )
+                .order_by(OutboxRow.id)
+            )
+        )
+        foldable = [row for row in waiting if row.fold_kind == head.fold_kind]
+        if not foldable:
+            return
+        attempts = await self._recent_attempts(session, head, windows, now)
+
+        def used(window: Window) -> int:
+            return sum(1 for a in attempts if a.completed_at > now - timedelta(seconds=window.seconds))
+
+        capacity = min(window.count - used(window) for window in windows)
+        if 1 + len(waiting) <= capacity:
+            return
+        group = [head, *foldable][:MAX_DIGEST_LINES]
+        assert self._folder is not None
+        head.payload = (await self._folder(session, group)).to_json()
+        head.fold_kind = None  # a digest is not folded again
+        for row in group[1:]:
+            row.status, row.folded_into, row.sent_at = "folded", head.id, now
+        log.info("folded %d posts to %s into one digest (row %s)", len(group), head.destination, head.id)
+
+    async def _recent_attempts(
+        self, session: AsyncSession, row: OutboxRow, windows: tuple[Window, ...], now: datetime
+    ) -> list[Attempt]:
+        stored = await session.execute(
+            select(OutboxRow.id, OutboxRow.attempts, OutboxRow.last_attempt_at)
+            .where(
+                OutboxRow.destination == row.destination,
+                OutboxRow.last_attempt_at > now - horizon(windows),
+            )
+            .order_by(OutboxRow.last_attempt_at.desc())
+            .limit(max(w.count for w in windows))
+        )
+        return [Attempt(row_id, number, at) for row_id, number, at in stored]
+
+    async def _next_due(self, session: AsyncSession, now: datetime) -> datetime | None:
+        """The earliest future retry or rate slot: how long an idle loop may sleep."""
+        retry = await session.scalar(
+            select(func.min(OutboxRow.next_attempt_at)).where(
+                OutboxRow.status == "pending",
+                OutboxRow.next_attempt_at > now,
+                OutboxRow.platform.in_(list(self._adapters)),
+            )
+        )
+        candidates = [*self._limiter.blocked(now).values(), *([retry] if retry is not None else [])]
+        return min(candidates, default=None)
+
+    # -- sending -----------------------------------------------------------------------------------
+
     async def _send(self, row: OutboxRow) -> int:
         adapter = self._adapters[row.platform]
-        channel = ChannelRef(row.platform, row.workspace, row.channel_id, row.channel_kind)  # type: ignore[arg-type]
         error: DeliveryError | None = None
         message_id = None
         try:
-            sent = await adapter.send(channel, OutgoingMessage.from_json(row.payload))
+            sent = await adapter.send(channel_of(row), OutgoingMessage.from_json(row.payload))
             message_id = sent.message_id
         except DeliveryError as exc:
             error = exc
         except Exception as exc:  # an adapter bug or an unexpected network failure: retry, but say so
             log.exception("adapter %s failed sending outbox row %s", row.platform, row.id)
             error = DeliveryError(f"{type(exc).__name__}: {exc}", transient=True)
-        await self._record(row.id, message_id, error)
+        completed = self._clock.now()
+        self._limiter.record(row.destination, Attempt(row.id, row.attempts + 1, completed))
+        await self._record(row.id, message_id, error, completed)
         return 1 if error is None else 0
 
-    async def _record(self, row_id: int, message_id: str | None, error: DeliveryError | None) -> None:
-        now = self._clock.now()
+    async def _record(
+        self, row_id: int, message_id: str | None, error: DeliveryError | None, now: datetime
+    ) -> None:
         async with self._uow_factory() as uow:
             row = await uow.session.get(OutboxRow, row_id)
+            if row is None:  # deleted while in flight (an operator's cleanup): nothing to record
+                return
             row.claimed_by = None
             row.claimed_until = None
             row.attempts += 1
+            row.last_attempt_at = now
             if error is None:
                 row.status, row.sent_at, row.message_id, row.last_error = "sent", now, message_id, None
             elif error.transient and row.attempts < self._policy.max_attempts:
@@ -134,7 +387,17 @@ class DeliveryWorker:
                 row.next_attempt_at = now + timedelta(
                     seconds=self._policy.delay(row.attempts, error.retry_after)
                 )
+                log.info("outbox row %s to %s will be retried: %s", row.id, row.destination, error.reason)
             else:
                 row.status, row.last_error = "failed", error.reason
                 log.error("outbox row %s to %s failed for good: %s", row.id, row.destination, error.reason)
             await uow.session.commit()
+            self._observe(row, error, now)
+
+    def _observe(self, row: OutboxRow, error: DeliveryError | None, now: datetime) -> None:
+        if self._metrics is None:
+            return
+        if error is None:
+            self._metrics.delivered(row.platform, (now - row.created_at).total_seconds())
+        else:
+            self._metrics.platform_error(row.platform, "transient" if error.transient else "permanent")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 
@@ -15,10 +15,10 @@ from sqlalchemy.orm import selectinload
 from bot.domain.calendar import WorkCalendar
 from bot.domain.events import CheckinCompleted
 from bot.domain.money import InvalidAmount, parse_amount
-from bot.storage.orm import Checkin, CheckinAnswer, Leave, Member, Team
+from bot.services import streaks
+from bot.storage.orm import Checkin, CheckinAnswer, Member, Team
 from bot.storage.uow import UnitOfWork
 
-STREAK_LOOKBACK_DAYS = 400
 MAX_ANSWER = 1000
 
 
@@ -112,12 +112,17 @@ def record_answer(checkin: Checkin, position: int, answer: CheckinAnswer) -> Non
 
 
 def complete_if_done(uow: UnitOfWork, checkin: Checkin, questions: list[Question], now: datetime) -> bool:
-    """Mark the check-in done once every question has an answer; True when this call completed it."""
+    """Mark the check-in done once every question has an answer; True when this call completed it.
+
+    The member's stored streak moves onto this day when the unit of work commits (its hook).
+    """
     if checkin.status == "done" or next_question(checkin, questions) is not None:
         return False
     checkin.status = "done"
     checkin.completed_at = now
     uow.add_event(CheckinCompleted(team_id=checkin.team_id, checkin_id=checkin.id))
+    if streaks.keep_on_commit not in uow.before_commit:
+        uow.before_commit.append(streaks.keep_on_commit)
     return True
 
 
@@ -130,33 +135,34 @@ def answer_views(team: Team, checkin: Checkin) -> list[dict[str, str]]:
 
 
 async def streak(session: AsyncSession, member: Member, today: date, calendar: WorkCalendar) -> int:
-    """Consecutive workdays with a done check-in up to today; holidays and leave neither count nor break."""
-    since = today - timedelta(days=STREAK_LOOKBACK_DAYS)
-    done_days = set(
-        await session.scalars(
-            select(Checkin.day).where(
-                Checkin.member_id == member.id, Checkin.day >= since, Checkin.status == "done"
-            )
-        )
-    )
-    leaves = list(
-        await session.scalars(
-            select(Leave).where(
-                Leave.member_id == member.id, Leave.cancelled.is_(False), Leave.end_day >= since
-            )
-        )
-    )
+    """Consecutive workdays with a done check-in up to today; holidays and leave neither count nor break.
 
-    def on_leave(day: date) -> bool:
-        return any(lv.start_day <= day <= lv.end_day for lv in leaves)
+    Today still open does not break yesterday's streak. Read from the member's stored streak.
+    """
+    found = await streaks.current(session, member.team_id, [member.id], today, calendar)
+    return found[member.id]
 
-    count, day = 0, today
-    if day not in done_days:  # today still open does not break yesterday's streak
-        day -= timedelta(days=1)
-    while day >= since:
-        if day in done_days:
-            count += 1
-        elif calendar.is_workday(day) and not on_leave(day):
-            break
-        day -= timedelta(days=1)
-    return count
+
+async def team_streaks(
+    session: AsyncSession, team_id: int, members: list[Member], today: date, calendar: WorkCalendar
+) -> dict[int, int]:
+    """`streak` for every member at once, from the stored streaks (O(members), whatever the history)."""
+    return await streaks.current(session, team_id, [m.id for m in members], today, calendar)
+
+
+async def streak_leaders(
+    session: AsyncSession,
+    team_id: int,
+    members: list[Member],
+    today: date,
+    calendar: WorkCalendar,
+    limit: int = 3,
+    minimum: int = 2,
+) -> list[tuple[Member, int]]:
+    """The longest current check-in streaks (at least `minimum` days), longest first, then by name."""
+    lengths = await team_streaks(session, team_id, members, today, calendar)
+    ranked = sorted(
+        ((m, lengths.get(m.id, 0)) for m in members if lengths.get(m.id, 0) >= minimum),
+        key=lambda pair: (-pair[1], pair[0].name, pair[0].id),
+    )
+    return ranked[:limit]

@@ -1,22 +1,25 @@
-"""Scheduled posts (早会 morning post, 夕会 evening recap): built, recorded once per period, enqueued."""
+"""Scheduled posts — check-in prompts and reminders, 早会, 夕会, 周会/月会 summaries: built, recorded once
+per team, kind and period, enqueued in the outbox in the same transaction."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import enqueue
 from bot.rendering.engine import Renderer
-from bot.services import standings
+from bot.services import prompts, standings, summaries
 from bot.services.directory import team_channel
 from bot.services.recap import participation, recap_context
+from bot.services.schedule import local_fire, reminder_count, slot_for
 from bot.services.scope import TeamScope, person
 from bot.services.views import goal_view, group_view
 from bot.storage.orm import Checkin, CheckinAnswer, ScheduledPost, Team
-from bot.storage.uow import UnitOfWork
+from bot.storage.uow import UnitOfWork, UnitOfWorkFactory
 
 Outcome = Literal["posted", "skipped: not a workday", "skipped: already posted"]
 
@@ -24,17 +27,20 @@ Outcome = Literal["posted", "skipped: not a workday", "skipped: already posted"]
 async def morning_context(uow: UnitOfWork, renderer: Renderer, scope: TeamScope) -> dict[str, Any]:
     session = uow.session
     today = scope.today
-    month_board = await standings.board(session, scope, scope.period("month"))
+    roster = await standings.roster(session, scope.team)
+    month_board = await standings.board(session, scope, scope.period("month"), roster)
     goals = []
     for goal in await standings.goals_covering(session, scope):
         if goal.subject != "team" and not goal.subject.startswith("group:"):
             continue
         board = month_board
         if (goal.period, goal.period_start) != ("month", month_board.period.start):
-            board = await standings.board(session, scope, scope.period(goal.period, goal.period_start))
+            board = await standings.board(
+                session, scope, scope.period(goal.period, goal.period_start), roster
+            )
         goals.append(goal_view(renderer, scope, goal, board))
     yesterday = scope.calendar.previous_workday(today)
-    prev = await standings.board(session, scope, scope.period("today", yesterday))
+    prev = await standings.board(session, scope, scope.period("today", yesterday), roster)
     champion_person = champion_group = None
     if prev.team_amount:
         top_person = prev.people("amount")[0]
@@ -61,7 +67,7 @@ async def morning_context(uow: UnitOfWork, renderer: Renderer, scope: TeamScope)
             commitments.append({"member": person(by_id[member_id]), "text": scope.money(int(amount))})
             committed += int(amount)
     part = await participation(session, scope, month_board.members, today)
-    week = await standings.board(session, scope, scope.period("week"))
+    week = await standings.board(session, scope, scope.period("week"), roster)
     group_rows = [group_view(scope, week, row) for row in week.group_rows("amount")]
     date_label = renderer.render(
         "period_label", scope.locale, period="today", start=today.isoformat(), end=today.isoformat()
@@ -80,43 +86,124 @@ async def morning_context(uow: UnitOfWork, renderer: Renderer, scope: TeamScope)
     }
 
 
-async def run_post(
-    uow: UnitOfWork, renderer: Renderer, team: Team, kind: str, now: datetime, *, force: bool = False
-) -> Outcome:
-    """Build and enqueue one scheduled post, at most once per team, kind and day unless forced."""
-    scope = TeamScope.of(team, now)
-    day = scope.today
-    if not scope.calendar.is_workday(day) and not force:
-        return "skipped: not a workday"
-    key = day.isoformat()
-    existing = await uow.session.scalar(
-        select(ScheduledPost).where(
+def period_key(kind: str, day: date, number: int = 1) -> str:
+    """The period a post of `kind` on `day` stands for: its once-only key."""
+    if kind in ("weekly", "monthly"):
+        return summaries.period_key(kind, day)
+    if kind == "reminder":
+        return f"{day.isoformat()}#{number}"
+    if kind in ("checkin", "morning", "recap"):
+        return day.isoformat()
+    raise ValueError(f"unknown post kind {kind!r}")
+
+
+async def already_posted(session: AsyncSession, team: Team, kind: str, key: str) -> bool:
+    found = await session.scalar(
+        select(ScheduledPost.id).where(
             ScheduledPost.team_id == team.id, ScheduledPost.kind == kind, ScheduledPost.period_key == key
         )
     )
-    if existing is not None and not force:
+    return found is not None
+
+
+async def run_post(
+    uow: UnitOfWork,
+    renderer: Renderer,
+    team: Team,
+    kind: str,
+    now: datetime,
+    *,
+    force: bool = False,
+    number: int = 1,
+    stamp: datetime | None = None,
+) -> Outcome:
+    """Build and enqueue one scheduled post, at most once per team, kind and period unless forced.
+
+    `now` is the instant the post is for (its scheduled time, or the actual time): it decides the day,
+    hence the workday check and the period. `stamp` (default `now`) is the wall-clock time the rows are
+    written at, so a post run late or for another date is still due for delivery at once. `number` is
+    the reminder's position among the day's reminders.
+
+    The ScheduledPost row, unique on (team, kind, period), is what makes a second run — after a
+    restart, on another replica — a no-op; the caller's commit is the point of no return.
+    """
+    scope = TeamScope.of(team, now)
+    day = scope.today
+    stamp = stamp or now
+    if not scope.calendar.is_workday(day) and not force:
+        return "skipped: not a workday"
+    key = period_key(kind, day, number)
+    existing = await already_posted(uow.session, team, kind, key)
+    if existing and not force:
         return "skipped: already posted"
-    if existing is None:
-        uow.session.add(ScheduledPost(team_id=team.id, kind=kind, period_key=key, created_at=now))
+    if not existing:
+        uow.session.add(ScheduledPost(team_id=team.id, kind=kind, period_key=key, created_at=stamp))
         try:
             await uow.session.flush()
         except IntegrityError:
             await uow.rollback()
             return "skipped: already posted"
+    suffix = f":{stamp.isoformat()}" if force else ""
+    if kind == "checkin":
+        await prompts.send_prompts(uow, renderer, scope, stamp, suffix=suffix)
+        return "posted"
+    if kind == "reminder":
+        allowed = reminder_count(team.schedule)
+        await prompts.send_reminders(
+            uow, renderer, scope, stamp, number=number, allowed=allowed, suffix=suffix
+        )
+        return "posted"
     if kind == "morning":
         message = renderer.render("morning", team.locale, **await morning_context(uow, renderer, scope))
     elif kind == "recap":
         context = await recap_context(uow.session, renderer, scope, scope.period("today"))
         message = renderer.render("recap", team.locale, **context)
     else:
-        raise ValueError(f"unknown post kind {kind!r}")
-    suffix = f":{now.isoformat()}" if force else ""
+        context = await summaries.summary_context(uow.session, renderer, scope, kind)
+        message = renderer.render("summary", team.locale, **context)
     await enqueue(
         uow.session,
         channel=team_channel(team),
         message=message,
         dedupe_key=f"{kind}:{team.slug}:{key}{suffix}",
-        now=now,
+        now=stamp,
         team_id=team.id,
     )
     return "posted"
+
+
+async def post_once(
+    uow_factory: UnitOfWorkFactory,
+    renderer: Renderer,
+    team_id: int,
+    kind: str,
+    at: datetime,
+    *,
+    force: bool = False,
+    number: int = 1,
+    now: datetime | None = None,
+) -> Outcome:
+    """One scheduled post in its own transaction: what `teambeat post` and the scheduler's jobs run.
+
+    `at` is the instant the post is for (its scheduled time); `now` the wall clock (default `at`).
+
+    Losing a race to another replica surfaces at commit as a unique violation, and is reported as
+    what it is: the post was already made.
+    """
+    async with uow_factory() as uow:
+        team = await uow.session.get(Team, team_id)
+        if team is None:
+            raise LookupError(f"no team with id {team_id}")
+        outcome = await run_post(uow, renderer, team, kind, at, force=force, number=number, stamp=now)
+        if outcome != "posted":
+            return outcome
+        try:
+            await uow.commit()
+        except IntegrityError:
+            return "skipped: already posted"
+    return outcome
+
+
+def fire_time(team: Team, kind: str, day: date) -> datetime:
+    """When `kind` is scheduled on `day` in the team's timezone (for `teambeat post --date`)."""
+    return local_fire(day, slot_for(team.schedule, kind).at, team.timezone)

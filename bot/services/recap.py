@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.periods import Period
 from bot.rendering.engine import Renderer
-from bot.services import standings
+from bot.services import checkins, standings
 from bot.services.scope import TeamScope, person
 from bot.services.views import goal_view, group_view
-from bot.storage.orm import Checkin, CheckinAnswer, Kudos, Leave, Member
+from bot.storage.orm import Checkin, CheckinAnswer, Goal, Kudos, Leave, Member
 
 
 async def planned_amounts(session: AsyncSession, team_id: int, period: Period) -> dict[int, int]:
@@ -48,7 +48,7 @@ async def on_leave_ids(session: AsyncSession, team_id: int, day) -> set[int]:
 
 
 async def participation(
-    session: AsyncSession, scope: TeamScope, members: list[Member], day
+    session: AsyncSession, scope: TeamScope, members: list[standings.TeamMember], day
 ) -> dict[str, Any]:
     """Who checked in on a day, out of those expected to (active and not on leave)."""
     away = await on_leave_ids(session, scope.team.id, day)
@@ -71,12 +71,10 @@ async def participation(
 
 
 async def recap_context(session: AsyncSession, renderer: Renderer, scope: TeamScope, period: Period) -> dict:
-    board = await standings.board(session, scope, period)
-    goals = [
-        g
-        for g in await standings.goals_covering(session, scope)
-        if g.subject == "team" and g.period == period.name.value
-    ]
+    roster = await standings.roster(session, scope.team)
+    board = await standings.board(session, scope, period, roster)
+    team_goals = [g for g in await standings.goals_covering(session, scope) if g.subject == "team"]
+    goals = [g for g in team_goals if g.period == period.name.value]
     planned = await planned_amounts(session, scope.team.id, period)
     people_rows = board.people("amount")
     people = []
@@ -110,9 +108,16 @@ async def recap_context(session: AsyncSession, renderer: Renderer, scope: TeamSc
     ]
     planned_total = sum(planned.values())
     part = None
+    daily: dict[str, Any] = {}
     if period.name.value == "today":
         raw = await participation(session, scope, board.members, period.start)
-        part = {"done": raw["done"], "total": raw["total"], "ratio": raw["ratio"]}
+        part = {
+            "done": raw["done"],
+            "total": raw["total"],
+            "ratio": raw["ratio"],
+            "missing": [person(m) for m in raw["missing"]],
+        }
+        daily = await _day_extras(session, renderer, scope, roster, team_goals)
     return {
         "period": period.name.value,
         "period_label": renderer.render(
@@ -131,4 +136,32 @@ async def recap_context(session: AsyncSession, renderer: Renderer, scope: TeamSc
         "groups": groups,
         "kudos": kudos,
         "participation": part,
+        **daily,
     }
+
+
+async def _day_extras(
+    session: AsyncSession,
+    renderer: Renderer,
+    scope: TeamScope,
+    roster: standings.Roster,
+    team_goals: list[Goal],
+) -> dict[str, Any]:
+    """What only the day's recap adds: week and month pace (against goals when set), streak leaders."""
+    pace = []
+    for name in ("week", "month"):
+        wider = await standings.board(session, scope, scope.period(name), roster)
+        goals = [g for g in team_goals if g.period == name]
+        view = goal_view(renderer, scope, goals[0], wider) if goals else None
+        pace.append(
+            {
+                "period": name,
+                "total": scope.money(wider.team_amount),
+                "deals": wider.team_deals,
+                "goal": view,
+            }
+        )
+    leaders = await checkins.streak_leaders(
+        session, scope.team.id, roster.members, scope.today, scope.calendar
+    )
+    return {"pace": pace, "streaks": [{"member": person(m), "days": days} for m, days in leaders]}

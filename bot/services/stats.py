@@ -54,15 +54,19 @@ def group_standings(
     groups: list[Group], members: list[Member], totals: dict[int, tuple[int, int]]
 ) -> list[Standing]:
     """Each group's total over its current members; per capita divides by its active headcount."""
+    by_group: dict[int, list[int]] = {}
+    for m in members:
+        if m.group_id is not None:
+            by_group.setdefault(m.group_id, []).append(m.id)
     standings = []
     for group in groups:
-        mine = [m for m in members if m.group_id == group.id]
+        mine = by_group.get(group.id, [])
         standings.append(
             Standing(
                 key=f"group:{group.id}",
                 name=group.name,
-                amount_minor=sum(totals.get(m.id, (0, 0))[0] for m in mine),
-                deals=sum(totals.get(m.id, (0, 0))[1] for m in mine),
+                amount_minor=sum(totals.get(i, (0, 0))[0] for i in mine),
+                deals=sum(totals.get(i, (0, 0))[1] for i in mine),
                 members=len(mine),
             )
         )

@@ -233,7 +233,11 @@ class OutboxRow(Base):
     """One post waiting to leave, written in the same transaction as the change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # The rate limiter reads a destination's recent attempts; also serves lookups by destination.
+        Index("ix_outbox_destination_last_attempt", "destination", "last_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -242,17 +246,24 @@ class OutboxRow(Base):
     workspace: Mapped[str] = mapped_column(String(128))
     channel_id: Mapped[str] = mapped_column(String(500))
     channel_kind: Mapped[str] = mapped_column(String(8))  # dm | group
-    destination: Mapped[str] = mapped_column(String(700), index=True)  # platform:workspace:channel
+    destination: Mapped[str] = mapped_column(String(700))  # platform:workspace:channel
     payload: Mapped[str] = mapped_column(Text)  # OutgoingMessage JSON
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | folded | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When the latest attempt completed, sent or not: the rate limiter's log and `teambeat status`.
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Posts that may be folded into one digest when a burst would exceed the destination's rate
+    # ("deal" for 喜报), with what a digest line shows; a folded row is "sent" with `folded_into` set.
+    fold_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    fold_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    folded_into: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ScheduledPost(Base):
@@ -278,3 +289,63 @@ class ProcessedEvent(Base):
     platform: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class DailyRecord(Base):
+    """The best single day so far of a team ("team") or a member ("member:<id>"): kept so that checking
+    a deal for a new record never scans the whole history."""
+
+    __tablename__ = "daily_records"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(40), primary_key=True)
+    best_minor: Mapped[int] = mapped_column(BigInteger)
+    best_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class Competition(Base):
+    """A named group PK (小组PK) over a range of the team's local days, both ends inclusive.
+
+    `group_ids` keeps the competing groups in the order the leader named them; `status` is `active`
+    until the result is posted (`finished`) or a leader calls it off (`stopped`).
+    """
+
+    __tablename__ = "competitions"
+    __table_args__ = (
+        Index("ix_competitions_team_status", "team_id", "status"),
+        Index("ix_competitions_status_end", "status", "end_day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    start_day: Mapped[date] = mapped_column(Date)
+    end_day: Mapped[date] = mapped_column(Date)
+    group_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    metric: Mapped[str] = mapped_column(String(16), default="amount")  # amount | per_capita | deals
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | finished | stopped
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Streak(Base):
+    """A member's check-in streak as of one day (bot/domain/streaks.py explains the recurrence).
+
+    Moved forward when a check-in completes and read for a whole team in two queries, so a recap never
+    walks back through a year of check-ins; `basis` fingerprints the calendar and leave the run rests on,
+    and a row that no longer matches it is recounted from history.
+    """
+
+    __tablename__ = "streaks"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    length: Mapped[int] = mapped_column(Integer)  # the streak counted back from last_day
+    last_day: Mapped[date] = mapped_column(Date)  # a done day, or since_day when length is 0
+    since_day: Mapped[date] = mapped_column(Date)  # the missed workday the run followed
+    basis: Mapped[str] = mapped_column(String(32))

@@ -321,6 +321,28 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"calendar": "weekdays"},
         {"calendar": "everyday"},
     ],
+    "team_announce": [
+        {
+            "changed": False,
+            "deals": True,
+            "milestones": True,
+            "records": True,
+            "rank_changes": True,
+            "kudos": True,
+            "rank_window_minutes": 10,
+            "goal_thresholds": [50, 100],
+        },
+        {
+            "changed": True,
+            "deals": False,
+            "milestones": True,
+            "records": False,
+            "rank_changes": True,
+            "kudos": True,
+            "rank_window_minutes": 15,
+            "goal_thresholds": [50, 80, 100],
+        },
+    ],
 }
 
 _DEAL_USAGE = "/成交 金额 [@成员] [客户或产品] | /成交 undo [编号]"
@@ -373,5 +395,23 @@ ERROR_SAMPLES: list[dict[str, Any]] = [
     _error("deal_undo_expired", {"id": 12}),
     _error("last_leader", {}, _TEAM_USAGE),
     _error("no_team", {}),
+    _error(
+        "invalid_argument",
+        {"argument": "kind", "value": "weather", "reason": "announce.unknown"},
+        _TEAM_USAGE,
+    ),
+    _error(
+        "invalid_argument",
+        {"argument": "switch", "value": "maybe", "reason": "switch.malformed"},
+        _TEAM_USAGE,
+    ),
+    _error(
+        "invalid_argument",
+        {"argument": "thresholds", "value": "0 x", "reason": "threshold.malformed"},
+        _TEAM_USAGE,
+    ),
+    _error(
+        "invalid_argument", {"argument": "minutes", "value": "-5", "reason": "window.malformed"}, _TEAM_USAGE
+    ),
 ]
 """Error replies for codes and reasons the commands raise beyond the golden set."""

@@ -62,21 +62,43 @@ _RECAP: dict[str, Any] = {
         {"giver": ZHANG, "receivers": [ALICE, LI], "reason": "帮我搞定了难缠的大客户"},
         {"giver": LI, "receivers": [WANG], "reason": ""},
     ],
-    "participation": {"done": 9, "total": 10, "ratio": 0.9},
+    "participation": {"done": 9, "total": 10, "ratio": 0.9, "missing": [WANG]},
+    "pace": [
+        {
+            "period": "week",
+            "total": "¥158,000",
+            "deals": 17,
+            "goal": {
+                "label": "本周团队目标",
+                "target": "¥200,000",
+                "ratio": 0.79,
+                "pace": "¥21,000",
+                "workdays_left": 2,
+            },
+        },
+        {"period": "month", "total": "¥560,000", "deals": 61, "goal": None},
+    ],
+    "streaks": [{"member": ALICE, "days": 23}, {"member": MALLORY, "days": 5}],
 }
 
 _SUMMARY: dict[str, Any] = {
     "kind": "weekly",
-    "period_label": "11月17日–11月21日",
+    "period_start": "2026-11-16",
+    "period_end": "2026-11-22",
     "total": "¥286,000",
     "deals": 31,
-    "goal": {"label": "本周团队目标", "target": "¥250,000", "ratio": 1.144, "pace": None},
+    "goals": [
+        {"label": "本周团队目标", "actual": "¥286,000", "target": "¥250,000", "ratio": 1.144, "pace": None},
+        {"label": "狼队本周目标", "actual": "¥158,000", "target": "¥150,000", "ratio": 1.053, "pace": None},
+    ],
     "previous_total": "¥255,000",
     "change_ratio": 0.1216,
     "champion_person": {"member": ZHANG, "amount": "¥64,000"},
     "champion_group": {"name": "狼队", "amount": "¥158,000"},
     "participation": {"done": 46, "total": 50, "ratio": 0.92},
     "streaks": [{"member": ALICE, "days": 23}, {"member": LI, "days": 12}],
+    "personal_met": [{"member": ZHANG, "actual": "¥64,000", "target": "¥50,000"}],
+    "personal_total": 3,
 }
 
 
@@ -152,13 +174,31 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"kind": "record_member", "member": WANG, "amount": "¥9,000", "previous_record": None},
         {"kind": "record_team", "member": ALICE, "amount": "¥128,000", "previous_record": "¥96,000"},
         {"kind": "record_team", "member": None, "amount": "¥128,000", "previous_record": None},
+        {
+            "kind": "goal_percent",
+            "percent": 80,
+            "member": ZHANG,
+            "amount": "¥240,000",
+            "goal_label": "本月团队目标 ¥30万",
+        },
+    ],
+    "deal_digest": [
+        {
+            "minutes": 1,
+            "total": "¥6.2万",
+            "deals": [
+                {"member": ZHANG, "amount": "¥1.28万", "customer": "华为年度采购", "product": ""},
+                {"member": ALICE, "amount": "¥5,000", "customer": "", "product": "空调"},
+                {"member": {"name": EVIL, "user_id": "U666"}, "amount": "¥4.42万", "customer": EVIL},
+            ],
+        },
     ],
     "rank_change": [
         {
             "period": "week",
             "subject": "people",
             "changes": [
-                {"overtaker": ZHANG, "overtaken": ALICE, "rank": 1},
+                {"overtaker": ZHANG, "overtaken": ALICE, "rank": 1, "gap": "¥2,800"},
                 {"overtaker": {"name": EVIL, "user_id": "U666"}, "overtaken": {"name": "李娜"}, "rank": 3},
             ],
             "top": [
@@ -313,6 +353,8 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
             "people": [{"member": MALLORY, "planned": EVIL, "actual": "¥1,000", "deals": 1}],
             "kudos": [{"giver": MALLORY, "receivers": [ALICE, ZHANG], "reason": EVIL}],
             "goal": {"label": "本周团队目标", "target": "¥50,000", "ratio": 1.2},
+            "pace": None,
+            "streaks": [],
         },
         {
             "period_label": "11月24日 周二",
@@ -326,30 +368,69 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
             "kudos": [],
             "participation": None,
         },
+        {
+            **_RECAP,
+            "participation": {"done": 10, "total": 10, "ratio": 1.0, "missing": []},
+            "pace": [
+                {
+                    "period": "week",
+                    "total": "¥258,000",
+                    "deals": 27,
+                    "goal": {"label": "本周团队目标", "target": "¥200,000", "ratio": 1.29, "pace": None},
+                },
+                {
+                    "period": "month",
+                    "total": "¥560,000",
+                    "deals": 61,
+                    "goal": {
+                        "label": "本月团队目标",
+                        "target": "¥1,000,000",
+                        "ratio": 0.56,
+                        "pace": "¥44,000",
+                        "workdays_left": 1,
+                    },
+                },
+            ],
+            "streaks": [{"member": LI, "days": 2}],
+        },
     ],
     "summary": [
         _SUMMARY,
         {
             **_SUMMARY,
             "kind": "monthly",
-            "period_label": "2026年11月",
-            "goal": {"label": "本月团队目标", "target": "¥1,200,000", "ratio": 0.87, "pace": None},
+            "period_start": "2026-11-01",
+            "period_end": "2026-11-30",
+            "goals": [
+                {"label": "本月团队目标", "actual": "¥1,044,000", "target": "¥1,200,000", "ratio": 0.87},
+            ],
             "change_ratio": -0.054,
             "champion_person": {"member": MALLORY, "amount": "¥240,000"},
             "streaks": [{"member": MALLORY, "days": 1}],
+            "personal_met": [{"member": MALLORY, "actual": "¥240,000", "target": "¥200,000"}],
         },
         {
             "kind": "monthly",
-            "period_label": "2026年12月",
+            "period_start": "2026-12-01",
+            "period_end": "2026-12-31",
             "total": "¥0",
             "deals": 0,
-            "goal": None,
+            "goals": [],
             "previous_total": None,
             "change_ratio": None,
             "champion_person": None,
             "champion_group": None,
             "participation": None,
             "streaks": [],
+            "personal_met": [],
+            "personal_total": 0,
+        },
+        {
+            **_SUMMARY,
+            "period_start": "2026-12-28",
+            "period_end": "2027-01-03",
+            "personal_met": [],
+            "personal_total": 2,
         },
     ],
     "error": [
@@ -396,5 +477,188 @@ def _with_replies() -> None:
 
 _with_replies()
 
+
+# ----- group competitions (小组PK) -------------------------------------------------------------------
+
+_PK: dict[str, Any] = {
+    "name": "双11冲刺",
+    "start": "2026-11-01",
+    "end": "2026-11-11",
+    "metric": "amount",
+    "status": "active",
+    "starts_in": 0,
+    "days_left": 3,
+}
+_PK_ROWS: list[dict[str, Any]] = [
+    {
+        "rank": 1,
+        "name": "虎队",
+        "slogan": "虎虎生威",
+        "value": "¥140,000",
+        "total": "¥140,000",
+        "deals": 12,
+        "members": 4,
+        "per_capita": "¥35,000",
+        "gap": None,
+        "key": "group:2",
+    },
+    {
+        "rank": 2,
+        "name": "狼队",
+        "slogan": "狼性出击，业绩翻倍",
+        "value": "¥110,000",
+        "total": "¥110,000",
+        "deals": 9,
+        "members": 2,
+        "per_capita": "¥55,000",
+        "gap": "¥30,000",
+        "key": "group:1",
+    },
+    {
+        "rank": 3,
+        "name": EVIL,
+        "slogan": "",
+        "value": "¥0",
+        "total": "¥0",
+        "deals": 0,
+        "members": 1,
+        "per_capita": "¥0",
+        "gap": "¥140,000",
+        "key": "group:3",
+    },
+]
+_PK_PER_CAPITA = {**_PK, "metric": "per_capita", "days_left": 1}
+_PK_PER_CAPITA_ROWS = [
+    {**_PK_ROWS[1], "rank": 1, "value": "¥55,000", "gap": None},
+    {**_PK_ROWS[0], "rank": 2, "value": "¥35,000", "gap": "¥20,000"},
+]
+_PK_DEALS_ROWS = [
+    {**_PK_ROWS[0], "value": "12", "slogan": EVIL},
+    {**_PK_ROWS[1], "value": "9", "gap": "3"},
+]
+_PK_TIED_ROWS = [
+    {**_PK_ROWS[0], "gap": None},
+    {**_PK_ROWS[1], "rank": 1, "total": "¥140,000", "value": "¥140,000", "gap": None},
+]
+_PK_LISTED = {**_PK, "groups": ["狼队", "虎队"]}
+
+SAMPLES.update(
+    {
+        "pk_started": [
+            {
+                "competition": _PK,
+                "groups": [{"name": "狼队", "slogan": "狼性出击"}, {"name": "虎队", "slogan": ""}],
+            },
+            {
+                "competition": {**_PK, "name": EVIL, "metric": "per_capita", "starts_in": 5, "days_left": 11},
+                "groups": [{"name": EVIL, "slogan": EVIL}, {"name": "虎队", "slogan": "虎虎生威"}],
+            },
+            {"competition": {**_PK, "metric": "deals", "end": "2027-01-03"}, "groups": []},
+        ],
+        "pk_stopped": [
+            {"competition": {**_PK, "status": "stopped"}},
+            {"competition": {**_PK, "name": EVIL, "end": "2026-11-01", "status": "stopped"}},
+        ],
+        "pk_list": [
+            {
+                "active": [
+                    _PK_LISTED,
+                    {**_PK_LISTED, "name": EVIL, "starts_in": 2, "groups": [EVIL, "鹰队"]},
+                ],
+                "ended": [{**_PK_LISTED, "name": "国庆冲刺", "status": "finished", "days_left": 0}],
+            },
+            {"active": [], "ended": []},
+            {"active": [], "ended": [{**_PK_LISTED, "status": "stopped", "metric": "deals", "days_left": 0}]},
+        ],
+        "pk_board": [
+            {"competition": _PK, "rows": _PK_ROWS, "own": _PK_ROWS[1], "others": ["月底冲刺", EVIL]},
+            {
+                "competition": _PK_PER_CAPITA,
+                "rows": _PK_PER_CAPITA_ROWS,
+                "own": _PK_PER_CAPITA_ROWS[0],
+                "others": [],
+            },
+            {
+                "competition": {**_PK, "metric": "deals"},
+                "rows": _PK_DEALS_ROWS,
+                "own": _PK_DEALS_ROWS[1],
+                "others": [],
+            },
+            {
+                "competition": {**_PK, "status": "finished", "days_left": 0},
+                "rows": _PK_ROWS,
+                "own": None,
+                "others": [],
+            },
+            {"competition": None, "rows": [], "own": None, "others": []},
+        ],
+        "pk_standing": [
+            {
+                "competition": _PK,
+                "changes": [{"overtaker": "虎队", "overtaken": "狼队", "rank": 1}],
+                "rows": _PK_ROWS,
+            },
+            {
+                "competition": {**_PK_PER_CAPITA, "name": EVIL},
+                "changes": [{"overtaker": EVIL, "overtaken": "虎队", "rank": 2}],
+                "rows": _PK_PER_CAPITA_ROWS,
+            },
+            {
+                "competition": {**_PK, "metric": "deals", "days_left": 10},
+                "changes": [{"overtaker": "虎队", "overtaken": "狼队", "rank": 1}],
+                "rows": _PK_DEALS_ROWS,
+            },
+        ],
+        "pk_result": [
+            {
+                "competition": {**_PK, "status": "finished", "days_left": 0},
+                "winners": [{"name": "虎队", "slogan": "虎虎生威"}],
+                "rows": _PK_ROWS,
+                "total": "¥250,000",
+                "deals": 21,
+            },
+            {
+                "competition": {**_PK, "status": "finished", "days_left": 0},
+                "winners": [{"name": "虎队", "slogan": ""}, {"name": "狼队", "slogan": "狼性出击"}],
+                "rows": _PK_TIED_ROWS,
+                "total": "¥280,000",
+                "deals": 1,
+            },
+            {
+                "competition": {**_PK_PER_CAPITA, "name": EVIL, "status": "finished", "days_left": 0},
+                "winners": [{"name": EVIL, "slogan": EVIL}],
+                "rows": _PK_PER_CAPITA_ROWS,
+                "total": "¥250,000",
+                "deals": 21,
+            },
+            {
+                "competition": {**_PK, "status": "finished", "days_left": 0},
+                "winners": [],
+                "rows": [{**_PK_ROWS[2], "rank": 1, "gap": None}],
+                "total": "¥0",
+                "deals": 0,
+            },
+        ],
+    }
+)
+_PK_USAGE = "/团队 pk start 比赛名称 开始..结束 [小组…] [人均|单数] | pk list | pk stop 比赛名称"
+SAMPLES["error"] = [
+    *SAMPLES["error"],
+    _error(
+        "invalid_argument",
+        {"argument": "dates", "reason": "pk.past", "value": "2026-11-01..2026-11-11"},
+        _PK_USAGE,
+    ),
+    _error(
+        "invalid_argument", {"argument": "groups", "reason": "pk.too_few_groups", "value": EVIL}, _PK_USAGE
+    ),
+    _error("invalid_argument", {"argument": "groups", "reason": "pk.too_few_groups", "value": ""}, _PK_USAGE),
+    _error(
+        "invalid_argument", {"argument": "competition", "reason": "pk.unknown", "value": "双12"}, _PK_USAGE
+    ),
+    _error("pk_name_taken", {"name": EVIL}, _PK_USAGE, "/团队 pk start 双11冲刺 2026-11-01..2026-11-11"),
+    _error("missing_argument", {"argument": "competition"}, _PK_USAGE),
+]
+
 #: Templates whose inputs are only dates or fixed words: no member text can reach them.
-NO_MEMBER_TEXT = frozenset({"period_label", "team_calendar_set"})
+NO_MEMBER_TEXT = frozenset({"period_label", "team_calendar_set", "team_announce"})

@@ -43,6 +43,7 @@ REPLY_TEMPLATES = (
     "team_member_removed",
     "team_schedule_set",
     "team_calendar_set",
+    "team_announce",
 )
 
 
@@ -411,6 +412,10 @@ ZH_ARGS = {
     "target": "目标值",
     "id": "编号",
     "goal": "目标",
+    "competition": "比赛名称",
+    "switch": "开关",
+    "thresholds": "目标进度",
+    "minutes": "分钟",
 }
 GENERIC = ("的值", "没有执行成功", "is not valid", "did not work")
 
@@ -437,6 +442,13 @@ REASONS = {
     "goal.vague": "goal",
     "subject.unknown": "action",
     "text.too_long": "reason",
+    "pk.past": "dates",
+    "pk.too_few_groups": "groups",
+    "pk.unknown": "competition",
+    "announce.unknown": "kind",
+    "switch.malformed": "switch",
+    "threshold.malformed": "thresholds",
+    "window.malformed": "minutes",
 }
 CODES = {
     "unknown_command": {"text": "/dael", "suggestion": "/deal"},
@@ -451,6 +463,7 @@ CODES = {
     "no_team": {},
     "last_leader": {},
     "internal": {"event_id": "Ev1"},
+    "pk_name_taken": {"name": "双11冲刺"},
 }
 
 

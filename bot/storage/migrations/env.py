@@ -38,6 +38,9 @@ def _configure_options(dialect_name: str) -> dict[str, Any]:
         "compare_type": True,
         # SQLite can't ALTER most things: batch mode rebuilds the table instead.
         "render_as_batch": dialect_name == "sqlite",
+        # One transaction for the whole upgrade (SQLite too), so the lock taken at its start covers every
+        # migration: replicas upgrading together find the work done instead of repeating it.
+        "transactional_ddl": True,
     }
     schema = config.attributes.get("pg_schema")
     if schema and dialect_name == "postgresql":

@@ -1,0 +1,308 @@
+"""The DingTalk adapter: robot messages in (Stream or HTTP), replies, channel posts and DMs out.
+
+Where each message goes:
+- the reply to a command → the message's `sessionWebhook` while it is valid (it carries `at`, so
+  mentions notify); after it expired → OpenAPI, like a post.
+- a channel post (from the outbox) → the team's custom robot webhook when it has one (signed with its
+  `channel_secret`; mentions notify), else OpenAPI `groupMessages/send` to the openConversationId
+  (sampleMarkdown has no `at` field: mentions are shown as names and notify nobody).
+- a DM (from the outbox) → OpenAPI `oToMessages/batchSend`, identical DMs folded 20 users a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from starlette.routing import BaseRoute
+
+from adapters.dingtalk.batch import DmBatcher
+from adapters.dingtalk.callback import callback_route
+from adapters.dingtalk.client import DingTalkClient
+from adapters.dingtalk.inbound import PLATFORM, to_incoming
+from adapters.dingtalk.render import MAX_MSG_PARAM_BYTES, Markdown, render
+from adapters.dingtalk.stream import HEARTBEAT_SECONDS, SILENCE_SECONDS, StreamClient
+from adapters.dingtalk.throttle import RobotWindow
+from bot.app import App
+from bot.messages import ChannelRef, IncomingMessage, OutgoingMessage, SentMessage, UserRef
+from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
+from bot.services import directory
+
+log = logging.getLogger(__name__)
+
+GROUP_LIMITS = ChannelLimits(max_message_bytes=MAX_MSG_PARAM_BYTES, rate_per_minute=20, burst=10)
+"""A group robot: 20 messages a minute (DingTalk blocks it for 10 minutes beyond that)."""
+DM_LIMITS = ChannelLimits(max_message_bytes=MAX_MSG_PARAM_BYTES, rate_per_minute=20, burst=5)
+SESSION_MARGIN_MS = 5_000  # a sessionWebhook this close to expiry is treated as expired
+HTTP_TIMEOUT_SECONDS = 10.0
+
+
+class RobotBusy(DeliveryError):
+    """Refused here, before DingTalk: the robot's minute is full (not a platform error)."""
+
+
+class DingTalkAdapter:
+    name = PLATFORM
+    capabilities = Capability.RICH_TEXT | Capability.MENTIONS | Capability.OPEN_DM | Capability.IMAGES
+    limits = GROUP_LIMITS
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        http: httpx.AsyncClient | None = None,
+        heartbeat: float = HEARTBEAT_SECONDS,
+        silence: float = SILENCE_SECONDS,
+        max_backoff: float | None = None,
+        dm_window: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        config = app.config.dingtalk
+        self._app = app
+        self.mode = config.mode
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS)
+        self.client = DingTalkClient(
+            self._http,
+            app_key=config.app_key,
+            app_secret=config.app_secret,
+            robot_code=config.robot_code,
+            api_base_url=config.api_base_url,
+            oapi_base_url=config.oapi_base_url,
+            now_ms=self._now_ms,
+            monotonic=monotonic,
+        )
+        self._stream_options = {"heartbeat": heartbeat, "silence": silence}
+        if max_backoff is not None:
+            self._stream_options["max_backoff"] = max_backoff
+        self._batcher = (
+            DmBatcher(self.client.batch_send)
+            if dm_window is None
+            else DmBatcher(self.client.batch_send, window=dm_window)
+        )
+        self._window = RobotWindow()
+        self._sent_parts: dict[tuple[str, str], int] = {}
+        self._sink: MessageSink | None = None
+        self.stream: StreamClient | None = None
+        self._stream_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _now_ms(self) -> int:
+        return int(self._app.clock.now().timestamp() * 1000)
+
+    def limits_for(self, to: ChannelRef) -> ChannelLimits:
+        return GROUP_LIMITS if to.kind == "group" else DM_LIMITS
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self, sink: MessageSink) -> None:
+        self._sink = sink
+        if self.mode != "stream":
+            return
+        if not self.client.has_app:
+            log.warning("dingtalk: no app_key/app_secret: not receiving messages (channel webhooks only)")
+            return
+        config = self._app.config.dingtalk
+        self.stream = StreamClient(
+            config.app_key,
+            config.app_secret,
+            api_base_url=config.api_base_url,
+            http=self._http,
+            **self._stream_options,
+        )
+        self.stream.subscribe(self.accept)
+        self._stream_task = asyncio.create_task(self.stream.start())
+
+    async def stop(self) -> None:
+        """Stop receiving, finish the commands already taken (and their replies), then close."""
+        if self._stream_task is not None:
+            self._stream_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stream_task
+            self._stream_task = None
+        await self.settle()
+        self._sink = None
+        await self._batcher.close()
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def settle(self) -> None:
+        """Wait until every message taken so far has been handled and answered."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def routes(self) -> list[BaseRoute]:
+        if self.mode != "http":
+            return []
+        return [callback_route(self._app.config.dingtalk.app_secret, self._now_ms, self.accept)]
+
+    async def health(self) -> dict[str, Any]:
+        if self.mode == "http" or self.stream is None:
+            return {"ok": True, "mode": self.mode, "receiving": self.mode == "http"}
+        connected = self.stream.connected.is_set()
+        loop = asyncio.get_running_loop()
+        return {
+            "ok": connected,
+            "mode": "stream",
+            "connected": connected,
+            "connections": self.stream.connections,
+            "watchdog_drops": self.stream.watchdog_drops,
+            "seconds_since_frame": round(loop.time() - self.stream.last_alive, 1) if connected else None,
+        }
+
+    # -- receiving -----------------------------------------------------------------------------------
+
+    def accept(self, payload: Mapping[str, Any]) -> None:
+        """Take one robot message (HTTP body or Stream data): the command runs in a task, after the ACK.
+
+        Raises NotAMessage for a payload that is not a text message from a person.
+        """
+        if self._sink is None:
+            raise RuntimeError("the DingTalk adapter is not started")
+        message = to_incoming(payload, self._app.clock.now())
+        task = asyncio.get_running_loop().create_task(self._handle(self._sink, message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, sink: MessageSink, message: IncomingMessage) -> None:
+        try:
+            reply = await sink(message)
+            if reply is not None:
+                await self._reply(message, reply)
+        except DeliveryError as exc:
+            self._count(exc)
+            log.warning("dingtalk: the reply to %s was not delivered: %s", message.event_id, exc.reason)
+        except Exception:
+            log.exception("dingtalk: handling message %s failed", message.event_id)
+
+    async def _reply(self, message: IncomingMessage, reply: OutgoingMessage) -> None:
+        webhook = message.raw.get("sessionWebhook")
+        try:
+            expires = int(message.raw.get("sessionWebhookExpiredTime") or 0)
+        except (TypeError, ValueError):
+            expires = 0
+        if isinstance(webhook, str) and webhook and expires > self._now_ms() + SESSION_MARGIN_MS:
+            for part in render(reply, notify=True):
+                await self.client.session_send(webhook, part)
+            return
+        # the session is over (a slow command, a redelivery): answer the way posts go
+        if message.channel.kind == "group":
+            for part in render(reply, notify=False):
+                await self.client.group_send(message.channel.id, part)
+        else:
+            for part in render(reply, notify=False):
+                await self.client.batch_send([message.user.id], part.msg_param())
+
+    # -- sending (the delivery worker) ---------------------------------------------------------------
+
+    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
+        try:
+            if to.kind == "dm":
+                parts = render(msg, notify=False)
+                return await self._send_parts(to, msg, parts, self._dm_sender(to))
+            webhook, secret = await self._webhook_of(to)
+            if not webhook and not self.client.has_app:
+                raise DeliveryError(
+                    f"cannot post in {to.id}: the team has no channel_webhook and "
+                    "[dingtalk] app_key/app_secret are not set",
+                    transient=False,
+                )
+            parts = render(msg, notify=bool(webhook))
+            return await self._send_parts(to, msg, parts, self._group_sender(to, webhook, secret), robot=True)
+        except RobotBusy:
+            raise
+        except DeliveryError as exc:
+            self._count(exc)
+            raise
+
+    def _dm_sender(self, to: ChannelRef) -> Callable[[Markdown], Awaitable[str]]:
+        async def send(part: Markdown) -> str:
+            return await self._batcher.send(to.id, part.msg_param())
+
+        return send
+
+    def _group_sender(
+        self, to: ChannelRef, webhook: str, secret: str
+    ) -> Callable[[Markdown], Awaitable[str]]:
+        async def send(part: Markdown) -> str:
+            if webhook:
+                await self.client.robot_send(webhook, secret, part)
+                return ""
+            return await self.client.group_send(to.id, part)
+
+        return send
+
+    async def _send_parts(
+        self,
+        to: ChannelRef,
+        msg: OutgoingMessage,
+        parts: list[Markdown],
+        send: Callable[[Markdown], Awaitable[str]],
+        *,
+        robot: bool = False,
+    ) -> SentMessage:
+        """Send each part in order; a retry after a failure part-way resumes where it stopped."""
+        key = f"{to.kind}:{to.workspace}:{to.id}"
+        progress_key = (key, hashlib.sha256(msg.to_json().encode()).hexdigest())
+        done = self._sent_parts.get(progress_key, 0)
+        remaining = parts[done:]
+        if robot:
+            wait = self._window.wait_for(key, len(remaining), self._app.clock.now())
+            if wait > 0:
+                raise RobotBusy(
+                    f"the robot of {to.id} has sent its 20 messages this minute",
+                    transient=True,
+                    retry_after=wait,
+                )
+        message_id = ""
+        for number, part in enumerate(remaining, done + 1):
+            try:
+                message_id = await send(part) or message_id
+            except DeliveryError as exc:
+                if robot and exc.transient and exc.retry_after:
+                    self._window.hold(key, self._app.clock.now() + timedelta(seconds=exc.retry_after))
+                raise
+            finally:
+                if robot:
+                    self._window.sent(key, self._app.clock.now())
+            if len(parts) > 1:
+                self._sent_parts[progress_key] = number
+        self._sent_parts.pop(progress_key, None)
+        return SentMessage(message_id=message_id, channel=to)
+
+    async def _webhook_of(self, to: ChannelRef) -> tuple[str, str]:
+        """The team's custom robot (webhook, secret) for this channel, or ("", "") to use OpenAPI."""
+        async with self._app.sessionmaker() as session:
+            team = await directory.team_for_channel(session, to)
+        if team is None or not team.channel_webhook:
+            return "", ""
+        return team.channel_webhook, team.channel_secret
+
+    def _count(self, exc: DeliveryError) -> None:
+        self._app.metrics.platform_error(PLATFORM, "transient" if exc.transient else "permanent")
+
+    # -- people --------------------------------------------------------------------------------------
+
+    async def open_dm(self, user: UserRef) -> ChannelRef:
+        """DingTalk needs no "open" call: the robot DMs a staffId directly."""
+        return ChannelRef(PLATFORM, user.workspace, user.id, "dm")
+
+    async def resolve_user(self, user: UserRef) -> UserProfile:
+        try:
+            info = await self.client.user_get(user.id)
+        except DeliveryError as exc:
+            log.warning("dingtalk: no profile for %s: %s", user.id, exc.reason)
+            return UserProfile(user=user, name=user.id)
+        return UserProfile(
+            user=user,
+            name=str(info.get("name") or user.id),
+            email=info.get("email") or info.get("org_email") or None,
+            mobile=info.get("mobile") or None,
+        )

@@ -1,0 +1,180 @@
+"""The five DingTalk HTTP calls teambeat makes, on httpx, each failure classified (see errors.py).
+
+- `POST {api}/v1.0/oauth2/accessToken` — the app token (cached by TokenCache)
+- `POST {api}/v1.0/robot/groupMessages/send` — the app robot posts in a group (openConversationId)
+- `POST {api}/v1.0/robot/oToMessages/batchSend` — the app robot DMs up to 20 users at once
+- `POST {oapi}/robot/send?access_token=…&timestamp=…&sign=…` — a custom group robot (a team's webhook)
+- `POST {sessionWebhook}` — the reply to one message, valid until `sessionWebhookExpiredTime`
+plus `POST {oapi}/topapi/v2/user/get` for a member's profile.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from adapters.dingtalk.errors import Failure, classify_openapi, classify_robot
+from adapters.dingtalk.render import Markdown
+from adapters.dingtalk.sign import signed_url
+from adapters.dingtalk.token import TokenCache
+from bot.ports import DeliveryError
+
+DEFAULT_OAPI = "https://oapi.dingtalk.com"
+MAX_BATCH_USERS = 20
+TOKEN_HEADER = "x-acs-dingtalk-access-token"
+
+
+def rebase(url: str, oapi_base_url: str) -> str:
+    """A URL on DingTalk's default oapi host, moved to the configured one (proxies, tests)."""
+    base = oapi_base_url.rstrip("/")
+    if base != DEFAULT_OAPI and (url == DEFAULT_OAPI or url.startswith(DEFAULT_OAPI + "/")):
+        return base + url[len(DEFAULT_OAPI) :]
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What batchSend said: the query key of the send, and the users it did not (or not yet) reach."""
+
+    process_query_key: str
+    invalid: frozenset[str]
+    flow_controlled: frozenset[str]
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+class DingTalkClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        app_key: str,
+        app_secret: str,
+        robot_code: str,
+        api_base_url: str,
+        oapi_base_url: str,
+        now_ms: Callable[[], int],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._app_key = app_key
+        self._app_secret = app_secret
+        self.robot_code = robot_code or app_key  # an internal app's robotCode is its AppKey by default
+        self._api = api_base_url.rstrip("/")
+        self.oapi = oapi_base_url.rstrip("/")
+        self._now_ms = now_ms
+        self.tokens = TokenCache(self._fetch_token, monotonic=monotonic)
+
+    @property
+    def has_app(self) -> bool:
+        return bool(self._app_key and self._app_secret)
+
+    # -- transport ---------------------------------------------------------------------------------
+
+    async def _post(self, url: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None):
+        try:
+            return await self._http.post(url, json=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(f"timeout: {type(exc).__name__}", transient=True) from exc
+        except httpx.TransportError as exc:
+            raise DeliveryError(f"connection failed: {type(exc).__name__}: {exc}", transient=True) from exc
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        if not self.has_app:
+            raise DeliveryError("[dingtalk] app_key and app_secret are not set", transient=False)
+        response = await self._post(
+            f"{self._api}/v1.0/oauth2/accessToken", {"appKey": self._app_key, "appSecret": self._app_secret}
+        )
+        data = _json(response)
+        if response.status_code != 200 or not isinstance(data, dict) or not data.get("accessToken"):
+            failure = classify_openapi(response.status_code, data, response.headers.get("Retry-After"))
+            if failure.token_expired or response.status_code in (400, 403):
+                failure = Failure(f"the app_key/app_secret were refused: {failure.reason}", transient=False)
+            raise failure.error()
+        return str(data["accessToken"]), float(data.get("expireIn") or 7200)
+
+    async def openapi(self, path: str, body: Mapping[str, Any]) -> Any:
+        """POST to api.dingtalk.com with the app token; a refused token is refreshed once and retried."""
+        for attempt in (1, 2):
+            token = await self.tokens.get()
+            response = await self._post(f"{self._api}{path}", body, {TOKEN_HEADER: token})
+            data = _json(response)
+            if response.status_code == 200:
+                return data
+            failure = classify_openapi(response.status_code, data, response.headers.get("Retry-After"))
+            if failure.token_expired and attempt == 1:
+                self.tokens.invalidate(token)
+                continue
+            if failure.token_expired:
+                failure = Failure(f"token refused after a refresh: {failure.reason}", transient=False)
+            raise failure.error()
+        raise AssertionError("unreachable")
+
+    # -- sending -------------------------------------------------------------------------------------
+
+    async def group_send(self, open_conversation_id: str, post: Markdown) -> str:
+        data = await self.openapi(
+            "/v1.0/robot/groupMessages/send",
+            {
+                "robotCode": self.robot_code,
+                "openConversationId": open_conversation_id,
+                "msgKey": "sampleMarkdown",
+                "msgParam": post.msg_param(),
+            },
+        )
+        return str((data or {}).get("processQueryKey") or "")
+
+    async def batch_send(self, user_ids: Sequence[str], msg_param: str) -> BatchOutcome:
+        if not 1 <= len(user_ids) <= MAX_BATCH_USERS:
+            raise ValueError(f"batchSend takes 1 to {MAX_BATCH_USERS} users, not {len(user_ids)}")
+        data = await self.openapi(
+            "/v1.0/robot/oToMessages/batchSend",
+            {
+                "robotCode": self.robot_code,
+                "userIds": list(user_ids),
+                "msgKey": "sampleMarkdown",
+                "msgParam": msg_param,
+            },
+        )
+        data = data if isinstance(data, dict) else {}
+        return BatchOutcome(
+            str(data.get("processQueryKey") or ""),
+            frozenset(data.get("invalidStaffIdList") or ()),
+            frozenset(data.get("flowControlledStaffIdList") or ()),
+        )
+
+    async def robot_send(self, webhook: str, secret: str, post: Markdown) -> None:
+        """A custom group robot: the webhook URL signed with the robot's secret."""
+        url = signed_url(rebase(webhook, self.oapi), secret, self._now_ms())
+        await self._robot_call(url, post)
+
+    async def session_send(self, session_webhook: str, post: Markdown) -> None:
+        """A reply through the message's sessionWebhook (no signature: the URL is the credential)."""
+        await self._robot_call(rebase(session_webhook, self.oapi), post)
+
+    async def _robot_call(self, url: str, post: Markdown) -> None:
+        response = await self._post(url, post.robot_body())
+        failure = classify_robot(response.status_code, _json(response), response.headers.get("Retry-After"))
+        if failure is not None:
+            raise failure.error()
+
+    async def user_get(self, user_id: str) -> dict[str, Any]:
+        token = await self.tokens.get()
+        response = await self._post(
+            f"{self.oapi}/topapi/v2/user/get?access_token={token}", {"userid": user_id}
+        )
+        data = _json(response)
+        failure = classify_robot(response.status_code, data)
+        if failure is not None:
+            raise failure.error()
+        result = data.get("result") if isinstance(data, dict) else None
+        return result if isinstance(result, dict) else {}

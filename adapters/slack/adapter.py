@@ -1,0 +1,300 @@
+"""The Slack adapter: bolt in Socket Mode (default) or HTTP mode in front, the outbox's sender behind.
+
+Inbound: every request is acknowledged at once; the payload becomes an `IncomingMessage` in a background
+task, the dispatcher answers, and the answer goes back to the speaker only — ephemeral (response_url,
+else chat.postEphemeral) where others could see it, a plain message in the bot's own DM. Outbound:
+`send` (called by the delivery worker only) posts channel posts and DMs with chat.postMessage, opening
+DMs with conversations.open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from slack_bolt.adapter.starlette.async_handler import (
+    AsyncSlackRequestHandler,
+    to_async_bolt_request,
+    to_starlette_response,
+)
+from slack_bolt.async_app import AsyncApp
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from adapters.slack import inbound
+from adapters.slack.bolt_app import build_bolt
+from adapters.slack.cache import TtlCache
+from adapters.slack.client import SingleToken, SlackWeb, TokenSource, retrying
+from adapters.slack.oauth import INSTALL_PATH, REDIRECT_PATH, OAuthSetup
+from adapters.slack.render import TEXT_MAX, SlackMessage, render_slack
+from adapters.slack.socket_mode import SocketModeRunner, WatchdogSettings
+from bot.app import App
+from bot.messages import ChannelRef, OutgoingMessage, SentMessage, UserRef
+from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
+
+log = logging.getLogger(__name__)
+PLATFORM = "slack"
+EVENTS_PATH = "/slack/events"
+RESPONSE_URL_USES = 5  # Slack accepts five answers per response_url
+STOP_GRACE_SECONDS = 10.0
+
+
+class SlackAdapter:
+    name = PLATFORM
+    capabilities = (
+        Capability.RICH_TEXT
+        | Capability.MENTIONS
+        | Capability.OPEN_DM
+        | Capability.IMAGES
+        | Capability.EPHEMERAL
+    )
+    # chat.postMessage: about one message a second per channel, short bursts allowed.
+    limits = ChannelLimits(max_message_bytes=TEXT_MAX, rate_per_minute=60.0, burst=3)
+
+    def __init__(self, app: App, *, watchdog: WatchdogSettings | None = None) -> None:
+        self._app = app
+        self._config = app.config.slack
+        self._watchdog = watchdog or WatchdogSettings()
+        self._oauth = OAuthSetup(self._config, app.engine) if self._config.oauth else None
+        tokens: TokenSource = self._oauth.tokens if self._oauth else SingleToken(self._config.bot_token)
+        self.web = SlackWeb(self._config.api_base_url, tokens, app.metrics)
+        self._sink: MessageSink | None = None
+        self._bolt: AsyncApp | None = None
+        self._socket: SocketModeRunner | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._taken: TtlCache[bool] = TtlCache(3600.0, 20_000)  # event ids already being handled
+        self._partial: TtlCache[int] = TtlCache(24 * 3600.0, 1_000)  # split posts half sent
+
+    def limits_for(self, to: ChannelRef) -> ChannelLimits:
+        return self.limits
+
+    # ----- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self, sink: MessageSink) -> None:
+        self._sink = sink
+        if self._oauth is not None:
+            await self._oauth.prepare()
+        token = None if self._oauth else self._config.bot_token
+        self._bolt = build_bolt(
+            self._config,
+            self.web.client_for_token(token),
+            self._oauth.settings if self._oauth else None,
+            self._on_request,
+        )
+        if self._config.mode == "socket":
+            self._socket = SocketModeRunner(self._bolt, self._config.app_token, self._watchdog)
+            await self._socket.start()
+
+    async def stop(self) -> None:
+        """No new events, then the work already acknowledged finishes (bounded), then connections close."""
+        if self._socket is not None:
+            await self._socket.stop()
+            self._socket = None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_GRACE_SECONDS):
+                await self.wait_idle()
+        for task in list(self._tasks):
+            task.cancel()
+        self._bolt = None
+        self._sink = None
+        await self.web.close()
+
+    async def wait_idle(self) -> None:
+        """Until every acknowledged request has been handled and answered."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def health(self) -> dict[str, Any]:
+        if self._socket is not None:
+            return self._socket.health()
+        return {"ok": self._bolt is not None, "mode": self._config.mode}
+
+    # ----- HTTP ----------------------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        routes: list[BaseRoute] = []
+        if self._config.mode == "http":
+            routes.append(Route(EVENTS_PATH, self._events, methods=["POST"]))
+        if self._config.oauth:
+            routes.append(Route(INSTALL_PATH, self._oauth_page, methods=["GET"]))
+            routes.append(Route(REDIRECT_PATH, self._oauth_page, methods=["GET"]))
+        return routes
+
+    async def _events(self, request: Request) -> Response:
+        bolt = self._bolt
+        if bolt is None:
+            return JSONResponse({"error": "not_ready", "detail": "the Slack adapter is not running"}, 503)
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        if not (timestamp.isascii() and timestamp.isdigit()):
+            return JSONResponse({"error": "invalid_signature", "detail": "missing or bad timestamp"}, 401)
+        body = await request.body()
+        try:
+            bolt_request = to_async_bolt_request(request, body)
+        except Exception:  # not UTF-8, not JSON, not a form: but first, was it even from Slack?
+            if not signed_by_slack(self._config.signing_secret, body, request.headers):
+                return JSONResponse({"error": "invalid_signature"}, 401)
+            return JSONResponse({"error": "bad_request", "detail": "the body is not a Slack payload"}, 400)
+        response = await bolt.async_dispatch(bolt_request)
+        if response.status >= 500:  # authorization could not be checked: Slack retries events later
+            return JSONResponse({"error": "unavailable"}, 503)
+        return to_starlette_response(response)
+
+    async def _oauth_page(self, request: Request) -> Response:
+        if self._bolt is None:
+            return JSONResponse({"error": "not_ready", "detail": "the Slack adapter is not running"}, 503)
+        return await AsyncSlackRequestHandler(self._bolt).handle(request)
+
+    # ----- inbound -------------------------------------------------------------------------------------
+
+    def _on_request(self, kind: str, body: dict[str, Any], context: Any) -> None:
+        """Called inside bolt's listener: note the request and return at once (bolt then acks)."""
+        key = body.get("event_id") if kind == "event" else body.get("trigger_id")
+        if isinstance(key, str) and key:
+            if key in self._taken:  # a retry of something already in hand (X-Slack-Retry-Num)
+                log.info("slack: retry of %s ignored", key)
+                return
+            self._taken.put(key, True)
+        self._spawn(self._handle(kind, body, context.get("bot_user_id"), context.get("bot_token")))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("slack: handling a request failed", exc_info=task.exception())
+
+    async def _handle(self, kind: str, body: dict[str, Any], bot_user: str | None, token: str | None) -> None:
+        if self._sink is None:
+            return
+        who = inbound.speaker(body)
+        if who is None:
+            return
+        workspace, user = who
+        if self._oauth is not None:
+            self._oauth.tokens.remember(workspace, token)
+        name = await self._name(UserRef(PLATFORM, workspace, user), body.get("user_name"))
+        now = self._app.clock.now()
+        if kind == "command":
+            channel = str(body.get("channel_id") or "")
+            private = await self._is_bot_dm(workspace, user, channel)
+            item = inbound.from_command(
+                body, bot_user_id=bot_user, now=now, display_name=name, private_dm=private
+            )
+        else:
+            item = inbound.from_event(body, bot_user_id=bot_user, now=now, display_name=name)
+            if item is not None and item.reply_to.private:
+                self.web.remember_dm(workspace, user, item.reply_to.channel)
+        if item is None:
+            return
+        reply = await self._sink(item.message)
+        if reply is not None:
+            await self._answer(item.reply_to, reply)
+
+    async def _name(self, user: UserRef, fallback: Any) -> str | None:
+        try:
+            return (await self.web.profile(user)).name
+        except DeliveryError as exc:
+            log.warning("slack users.info for %s failed: %s", user.id, exc.reason)
+            return fallback if isinstance(fallback, str) and fallback else None
+
+    async def _is_bot_dm(self, workspace: str, user: str, channel: str) -> bool:
+        """Whether a command came from the bot's own DM (a plain answer) or from a DM between people."""
+        if not channel.startswith("D"):
+            return False
+        known = self.web.known_dm(workspace, user)
+        if known is None:
+            try:
+                known = await self.web.dm_channel(workspace, user)
+            except DeliveryError:
+                return False
+        return known == channel
+
+    async def _answer(self, to: inbound.ReplyTo, reply: OutgoingMessage) -> None:
+        chunks = render_slack(reply)
+        try:
+            if to.private:
+                for chunk in chunks:
+                    await retrying(lambda c=chunk: self.web.post_message(to.workspace, to.channel, c))
+                return
+            sent = 0
+            if to.response_url and self.web.trusts_response_url(to.response_url):
+                url = to.response_url
+                try:
+                    for chunk in chunks[:RESPONSE_URL_USES]:
+                        await retrying(lambda c=chunk: self.web.respond(url, c))
+                        sent += 1
+                except DeliveryError as exc:
+                    log.info("slack response_url failed (%s); answering with chat.postEphemeral", exc.reason)
+            for chunk in chunks[sent:]:
+                await self._ephemeral(to, chunk)
+        except DeliveryError as exc:
+            log.warning("slack: could not answer %s in %s: %s", to.user, to.channel, exc.reason)
+
+    async def _ephemeral(self, to: inbound.ReplyTo, chunk: SlackMessage) -> None:
+        extra = {"thread_ts": to.thread_ts} if to.thread_ts else {}
+        try:
+            await retrying(
+                lambda: self.web.call(
+                    to.workspace,
+                    "chat.postEphemeral",
+                    channel=to.channel,
+                    user=to.user,
+                    **chunk.payload(),
+                    **extra,
+                )
+            )
+        except DeliveryError as exc:
+            if exc.transient:
+                raise
+            # The bot is not in that channel (or it is archived): the person still gets the answer.
+            dm = await self.web.dm_channel(to.workspace, to.user)
+            await retrying(lambda: self.web.post_message(to.workspace, dm, chunk))
+
+    # ----- outbound (the delivery worker) -------------------------------------------------------------
+
+    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
+        chunks = render_slack(msg)
+        channel = to.id if to.kind == "group" else await self.web.dm_channel(to.workspace, to.id)
+        if not channel:
+            raise DeliveryError("slack: the team has no channel id", transient=False)
+        digest = hashlib.sha256(json.dumps([c.payload() for c in chunks]).encode()).hexdigest()
+        key = (to, digest)
+        start = self._partial.pop(key) or 0  # a retry after a split post failed half way
+        first = ""
+        for index in range(start, len(chunks)):
+            try:
+                ts = await self.web.post_message(to.workspace, channel, chunks[index])
+            except DeliveryError:
+                if index > 0:
+                    self._partial.put(key, index)
+                raise
+            first = first or ts
+        return SentMessage(message_id=first, channel=to)
+
+    async def open_dm(self, user: UserRef) -> ChannelRef:
+        await self.web.dm_channel(user.workspace, user.id)
+        return ChannelRef(PLATFORM, user.workspace, user.id, "dm")
+
+    async def resolve_user(self, user: UserRef) -> UserProfile:
+        return await self.web.profile(user)
+
+
+def signed_by_slack(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    """Slack's signature over the raw bytes — for bodies bolt cannot even read (it verifies the rest)."""
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    if not (timestamp.isascii() and timestamp.isdigit()) or abs(time.time() - int(timestamp)) > 300:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, headers.get("x-slack-signature", ""))

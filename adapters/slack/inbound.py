@@ -1,0 +1,149 @@
+"""Slack payloads → `IncomingMessage`: slash commands, `@teambeat …` in channels, messages in the bot's DM.
+
+Pure translation, no I/O: the adapter looks up names and DM channels and passes them in. Slack sends
+text with `&`, `<`, `>` escaped and entities such as `<@U123|bob>`; the core gets what the person typed
+(unescaped) with mentions kept in the `<@U123>` form its parser understands, and the bot's own mention
+removed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.messages import ChannelRef, IncomingMessage, UserRef
+
+PLATFORM = "slack"
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTo:
+    """Where the answer to one request goes."""
+
+    workspace: str
+    channel: str  # the Slack conversation the person spoke in
+    user: str
+    private: bool  # the bot's own DM: a plain message; anywhere else: only the speaker sees it
+    response_url: str | None = None
+    thread_ts: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    message: IncomingMessage
+    reply_to: ReplyTo
+
+
+def clean_text(text: str, bot_user_id: str | None) -> tuple[str, tuple[str, ...]]:
+    """What the person typed, without the bot's mention, and the people they mentioned, in order."""
+    mentioned: list[str] = []
+
+    def mention(match: re.Match[str]) -> str:
+        user_id = match.group(1)
+        if user_id == bot_user_id:
+            return ""
+        if user_id not in mentioned:
+            mentioned.append(user_id)
+        return f"<@{user_id}>"
+
+    plain = _MENTION.sub(mention, text or "")
+    plain = plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return plain.strip(), tuple(mentioned)
+
+
+def from_command(
+    body: dict[str, Any],
+    *,
+    bot_user_id: str | None,
+    now: datetime,
+    display_name: str | None,
+    private_dm: bool,
+) -> Inbound | None:
+    """A slash command (`/kudos <@U2|bob> great call`) as the line `/kudos <@U2> great call`."""
+    workspace, user, channel = _str(body, "team_id"), _str(body, "user_id"), _str(body, "channel_id")
+    command = _str(body, "command")
+    if not (workspace and user and channel and command.startswith("/")):
+        return None
+    args, mentions = clean_text(_str(body, "text"), bot_user_id)
+    event_id = _str(body, "trigger_id") or f"{channel}:{user}:{now.timestamp()}"
+    return Inbound(
+        IncomingMessage(
+            event_id=f"cmd:{event_id}",
+            user=UserRef(PLATFORM, workspace, user),
+            channel=_where(workspace, channel, user),
+            text=f"{command} {args}".strip(),
+            addressed_to_bot=True,
+            received_at=now,
+            display_name=display_name,
+            mentions=tuple(UserRef(PLATFORM, workspace, m) for m in mentions),
+            raw=body,
+        ),
+        ReplyTo(workspace, channel, user, private_dm, response_url=_str(body, "response_url") or None),
+    )
+
+
+def from_event(
+    body: dict[str, Any],
+    *,
+    bot_user_id: str | None,
+    now: datetime,
+    display_name: str | None,
+) -> Inbound | None:
+    """`app_mention` in a channel or a `message` in the bot's DM; None for anything else."""
+    event = body.get("event")
+    if not isinstance(event, dict):
+        return None
+    workspace = _str(body, "team_id") or _str(event, "team")
+    user, channel = _str(event, "user"), _str(event, "channel")
+    kind = _str(event, "type")
+    if not (workspace and user and channel) or user == bot_user_id:
+        return None
+    in_dm = kind == "message" and _str(event, "channel_type") == "im"
+    if not (in_dm or (kind == "app_mention" and not channel.startswith("D"))):
+        return None
+    if event.get("subtype") or event.get("bot_id"):
+        return None
+    text, mentions = clean_text(_str(event, "text"), bot_user_id)
+    event_id = _str(body, "event_id") or f"{channel}:{_str(event, 'ts')}"
+    thread = _str(event, "thread_ts") or None
+    return Inbound(
+        IncomingMessage(
+            event_id=event_id,
+            user=UserRef(PLATFORM, workspace, user),
+            channel=ChannelRef(PLATFORM, workspace, user, "dm")
+            if in_dm
+            else ChannelRef(PLATFORM, workspace, channel, "group"),
+            text=text,
+            addressed_to_bot=True,
+            received_at=now,
+            display_name=display_name,
+            mentions=tuple(UserRef(PLATFORM, workspace, m) for m in mentions),
+            raw=body,
+        ),
+        ReplyTo(workspace, channel, user, in_dm, thread_ts=None if in_dm else thread),
+    )
+
+
+def speaker(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(workspace, user) of a command or event payload, to look the name up before translating."""
+    event = body.get("event")
+    if isinstance(event, dict):
+        workspace, user = _str(body, "team_id") or _str(event, "team"), _str(event, "user")
+    else:
+        workspace, user = _str(body, "team_id"), _str(body, "user_id")
+    return (workspace, user) if workspace and user else None
+
+
+def _where(workspace: str, channel: str, user: str) -> ChannelRef:
+    """Commands typed in any DM are private to the speaker; anywhere else the conversation is a channel."""
+    if channel.startswith("D"):
+        return ChannelRef(PLATFORM, workspace, user, "dm")
+    return ChannelRef(PLATFORM, workspace, channel, "group")
+
+
+def _str(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""

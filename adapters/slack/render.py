@@ -1,0 +1,293 @@
+"""Neutral blocks → Slack Block Kit (header, section, fields, context, image) plus fallback text.
+
+Every piece of text that did not come from us is escaped for mrkdwn (`&`, `<`, `>`), so `<!channel>`,
+`<!here>` or `<@U…>` typed by a member show as literal text and notify nobody; the only `<…>` entities we
+emit are real mentions of the people a message names (`Mention`) and links. Slack's limits (40,000
+characters of text, 3,000 per section, 150 per header, 10 fields of 2,000, 50 blocks) are met by
+splitting — into more sections, then into more messages — never by cutting text off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.console.render import progress_bar
+from bot.messages import (
+    Block,
+    Bold,
+    BulletList,
+    Divider,
+    Fields,
+    Heading,
+    Image,
+    Inline,
+    Link,
+    Mention,
+    OutgoingMessage,
+    Paragraph,
+    Progress,
+    Text,
+)
+from bot.rendering.format import percent
+
+TEXT_MAX = 40_000
+SECTION_TEXT_MAX = 3_000
+HEADER_MAX = 150
+FIELDS_MAX = 10
+FIELD_TEXT_MAX = 2_000
+CONTEXT_TEXT_MAX = 2_000
+IMAGE_URL_MAX = 3_000
+IMAGE_ALT_MAX = 2_000
+BLOCKS_MAX = 50
+BULLET = "• "
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_LINK_SCHEMES = ("http://", "https://", "mailto:")
+# Units a split must never cut: an escape (`&amp;`) or one of our own entities (`<@U1>`, `<url|text>`).
+_ATOM = re.compile(r"&(?:amp|lt|gt);|<[^<>]*>")
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessage:
+    """One chat.postMessage worth: mrkdwn `text` (notification fallback) and its blocks."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+    def payload(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks} if self.blocks else {"text": self.text}
+
+
+def escape(text: str) -> str:
+    """mrkdwn escaping: the only three characters Slack gives meaning to inside text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_slack(msg: OutgoingMessage) -> list[SlackMessage]:
+    """The message as one Slack message, or several in order when it is over Slack's limits."""
+    blocks = [b for block in msg.blocks for b in _block(block)]
+    if not blocks:
+        return [SlackMessage(text) for text in split_mrkdwn(escape(msg.fallback_text), TEXT_MAX)] or [
+            SlackMessage(" ")
+        ]
+    messages: list[SlackMessage] = []
+    for index, group in enumerate(_pack(blocks)):
+        body = "\n".join(t for t in (_block_text(b) for b in group) if t)
+        fallback = escape(msg.fallback_text) if index == 0 else ""
+        text = fallback if fallback and len(fallback) <= TEXT_MAX else body
+        messages.append(SlackMessage(text or " ", group))
+    return messages
+
+
+def plain_text(msg: OutgoingMessage) -> str:
+    """The message as unformatted text (tests and logs)."""
+    return "\n".join(_plain(block) for block in msg.blocks)
+
+
+# ----- blocks ------------------------------------------------------------------------------------------
+
+
+def _block(block: Block) -> list[dict[str, Any]]:
+    if isinstance(block, Heading):
+        # Slack decodes &amp; &lt; &gt; in plain_text too, and plain_text never notifies anyone.
+        plain = escape(_plain_inlines(block.inlines).strip())
+        if not plain:
+            return []
+        if len(plain) <= HEADER_MAX:
+            return [{"type": "header", "text": {"type": "plain_text", "text": plain, "emoji": True}}]
+        return _sections(_bold(plain))  # too long for a header: a bold section keeps every word
+    if isinstance(block, Paragraph):
+        return _sections(mrkdwn(block.inlines))
+    if isinstance(block, BulletList):
+        return _sections("\n".join(BULLET + mrkdwn(item) for item in block.items))
+    if isinstance(block, Fields):
+        return _fields(block.items)
+    if isinstance(block, Progress):
+        line = f"`{progress_bar(block.value)}` *{percent(block.value)}*"
+        text = f"{line}  {escape(block.label)}" if block.label else line
+        if len(text) > CONTEXT_TEXT_MAX:
+            return _sections(text)
+        return [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+    if isinstance(block, Divider):
+        return [{"type": "divider"}]
+    if isinstance(block, Image):
+        return _image(block)
+    raise TypeError(f"unknown block {type(block).__name__}")
+
+
+def _sections(text: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": part}}
+        for part in split_mrkdwn(text, SECTION_TEXT_MAX)
+        if part.strip()
+    ]
+
+
+def _fields(items: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    row: list[dict[str, Any]] = []
+    for label, value in items:
+        text = f"*{escape(label)}*\n{escape(value)}" if label.strip() else escape(value)
+        if len(text) > FIELD_TEXT_MAX:  # one long value: its own sections, in place
+            if row:
+                blocks.append({"type": "section", "fields": row})
+                row = []
+            blocks.extend(_sections(text))
+            continue
+        row.append({"type": "mrkdwn", "text": text or " "})
+        if len(row) == FIELDS_MAX:
+            blocks.append({"type": "section", "fields": row})
+            row = []
+    if row:
+        blocks.append({"type": "section", "fields": row})
+    return blocks
+
+
+def _image(block: Image) -> list[dict[str, Any]]:
+    url_ok = block.url.startswith(("http://", "https://")) and len(block.url) <= IMAGE_URL_MAX
+    if url_ok and len(block.alt) <= IMAGE_ALT_MAX and not any(c.isspace() for c in block.url):
+        return [{"type": "image", "image_url": block.url, "alt_text": block.alt or "image"}]
+    caption = f"{block.alt} {block.url}".strip()
+    return _sections(escape(caption))
+
+
+def _pack(blocks: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Blocks grouped into messages: at most 50 each, and text that fits a message's 40,000."""
+    group: list[dict[str, Any]] = []
+    size = 0
+    for block in blocks:
+        length = len(_block_text(block)) + 1
+        if group and (len(group) == BLOCKS_MAX or size + length > TEXT_MAX):
+            yield group
+            group, size = [], 0
+        group.append(block)
+        size += length
+    if group:
+        yield group
+
+
+def _block_text(block: dict[str, Any]) -> str:
+    """A block's words as mrkdwn, for the fallback `text` of continuation messages."""
+    kind = block["type"]
+    if kind == "header":
+        return _bold(block["text"]["text"])
+    if kind == "section" and "text" in block:
+        return str(block["text"]["text"])
+    if kind == "section":
+        return "\n".join(f["text"] for f in block["fields"])
+    if kind == "context":
+        return "\n".join(e["text"] for e in block["elements"])
+    if kind == "image":
+        return escape(block["alt_text"])
+    return ""
+
+
+# ----- inlines -----------------------------------------------------------------------------------------
+
+
+def mrkdwn(inlines: Iterable[Inline]) -> str:
+    return "".join(_inline(i) for i in inlines)
+
+
+def _inline(inline: Inline) -> str:
+    if isinstance(inline, Text):
+        return escape(inline.text)
+    if isinstance(inline, Bold):
+        return _bold(escape(inline.text))
+    if isinstance(inline, Mention):
+        if _USER_ID.match(inline.user_id):
+            return f"<@{inline.user_id}>"
+        return escape(f"@{inline.name}")  # not a Slack id (a name from the config): no entity at all
+    if isinstance(inline, Link):
+        return _link(inline)
+    raise TypeError(f"unknown inline {type(inline).__name__}")
+
+
+def _bold(escaped: str) -> str:
+    """`*text*`, with outer spaces kept outside (Slack ignores `* x*`); plain when `*` would clash."""
+    core = escaped.strip()
+    if not core or "*" in core or "\n" in core:
+        return escaped
+    start = escaped.index(core)
+    return f"{escaped[:start]}*{core}*{escaped[start + len(core) :]}"
+
+
+def _link(link: Link) -> str:
+    url = link.url.strip()
+    if not url.startswith(_LINK_SCHEMES) or any(c.isspace() for c in url):
+        label = link.text if link.text == link.url else f"{link.text} ({link.url})"
+        return escape(label)
+    target = escape(url).replace("|", "%7C")
+    if not link.text or link.text == link.url:
+        return f"<{target}>"
+    return f"<{target}|{escape(link.text)}>"
+
+
+def _plain_inlines(inlines: Iterable[Inline]) -> str:
+    parts = []
+    for inline in inlines:
+        if isinstance(inline, Mention):
+            parts.append(f"@{inline.name}")
+        elif isinstance(inline, Link):
+            parts.append(inline.text or inline.url)
+        else:
+            parts.append(inline.text)
+    return "".join(parts)
+
+
+def _plain(block: Block) -> str:
+    if isinstance(block, Heading | Paragraph):
+        return _plain_inlines(block.inlines)
+    if isinstance(block, BulletList):
+        return "\n".join(BULLET + _plain_inlines(item) for item in block.items)
+    if isinstance(block, Fields):
+        return "\n".join(f"{label}: {value}" for label, value in block.items)
+    if isinstance(block, Progress):
+        return f"{progress_bar(block.value)} {percent(block.value)} {block.label}".rstrip()
+    if isinstance(block, Image):
+        return block.alt or block.url
+    return "---"
+
+
+# ----- splitting ---------------------------------------------------------------------------------------
+
+
+def split_mrkdwn(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` characters, cut at a line break, else a space, never inside an
+    escape or an entity; together they hold every character of `text`."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = _cut_point(rest, limit)
+        pieces.append(rest[:cut].rstrip("\n"))
+        rest = rest[cut:].lstrip("\n")
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def _cut_point(text: str, limit: int) -> int:
+    unsafe = _atom_interiors(text, limit)
+    for separator in ("\n", " "):
+        at = text.rfind(separator, 0, limit)
+        while at > 0 and (at + 1) in unsafe:
+            at = text.rfind(separator, 0, at)
+        if at > limit // 2:
+            return at + 1
+    cut = limit
+    while cut in unsafe:
+        cut -= 1
+    return max(cut, 1)
+
+
+def _atom_interiors(text: str, limit: int) -> set[int]:
+    """Positions where a cut would fall inside an atom (only the first `limit` + 1 characters matter)."""
+    inside: set[int] = set()
+    for match in _ATOM.finditer(text, 0, limit + IMAGE_URL_MAX + 100):
+        if match.start() > limit:
+            break
+        inside.update(range(match.start() + 1, match.end()))
+    return inside

@@ -1,0 +1,381 @@
+"""The WeCom (企业微信) adapter: a self-built app's callback and messages, plus the team's group robot.
+
+Inbound, the callback is answered at once: when the dispatcher has the reply within
+`passive_reply_within` (commands take milliseconds) and it fits one text message, it goes back as an
+encrypted passive reply — no API call, no access token, no trusted-IP dependency, shown in WeChat too.
+Otherwise WeCom gets an empty 200 (well inside its 5 s) and the reply follows through message/send as
+markdown; if that is rate-limited or fails transiently, it goes to the outbox for the worker to retry.
+Outbound, DMs use message/send, a team channel its group robot (`channel_webhook`) when it has one,
+else appchat/send with the channel as the appchat's chatid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from adapters.wecom.callback import open_message, passive_text_reply, verify_url
+from adapters.wecom.client import ALL_RECEIVERS_INVALID, WeComApiError, WeComClient
+from adapters.wecom.crypto import CallbackRejected, WeComCrypto
+from adapters.wecom.inbound import PLATFORM, to_incoming
+from adapters.wecom.ratelimit import SlidingWindows
+from adapters.wecom.render import (
+    APP_MESSAGE_BYTES,
+    ROBOT_IMAGE_BYTES,
+    ROBOT_MARKDOWN_BYTES,
+    render_markdown,
+    render_text,
+)
+from bot.clock import Clock
+from bot.config import WeComConfig
+from bot.delivery.outbox import enqueue
+from bot.messages import ChannelRef, IncomingMessage, OutgoingMessage, SentMessage, UserRef
+from bot.metrics import Metrics
+from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
+from bot.services import directory
+from bot.storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+PASSIVE_REPLY_WITHIN = 1.5
+MAX_PARTIAL_SENDS = 1000
+FORGET_EVERY = 1000
+# WeCom's own rules, whole: a member takes 30 app messages a minute and 1,000 an hour (more are dropped
+# silently); a group robot 20 a minute (more are refused with 45009). Appchats get the robot's pace.
+DM_LIMITS = ChannelLimits(APP_MESSAGE_BYTES, rate_per_minute=30.0, burst=30, per_hour=1000)
+ROBOT_LIMITS = ChannelLimits(ROBOT_MARKDOWN_BYTES, rate_per_minute=20.0, burst=20)
+APPCHAT_LIMITS = ChannelLimits(APP_MESSAGE_BYTES, rate_per_minute=20.0, burst=20)
+_EMPTY = b""
+
+
+@dataclass(frozen=True, slots=True)
+class _GroupRoute:
+    robot_key: str | None
+    chat_id: str
+
+
+class AtLimit(DeliveryError):
+    """Not sent: the destination's window is full (our guard, not a platform error)."""
+
+
+def robot_key(webhook: str) -> str | None:
+    """The `key` of a group-robot webhook URL (…/cgi-bin/webhook/send?key=KEY), or None."""
+    keys = parse_qs(urlsplit(webhook.strip()).query).get("key")
+    return keys[0] if keys and keys[0] else None
+
+
+class WeComAdapter:
+    name = PLATFORM
+    capabilities = Capability.RICH_TEXT | Capability.MENTIONS | Capability.OPEN_DM | Capability.IMAGES
+    limits = APPCHAT_LIMITS
+
+    def __init__(
+        self,
+        config: WeComConfig,
+        *,
+        clock: Clock,
+        uow_factory: UnitOfWorkFactory,
+        metrics: Metrics | None = None,
+        http: httpx.AsyncClient | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        passive_reply_within: float = PASSIVE_REPLY_WITHIN,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._uow_factory = uow_factory
+        self._metrics = metrics
+        self._client = WeComClient(
+            str(config.api_base_url), config.corp_id, config.secret, http=http, monotonic=monotonic
+        )
+        self._crypto = (
+            WeComCrypto(config.token, config.encoding_aes_key, config.corp_id)
+            if config.token and config.encoding_aes_key
+            else None
+        )
+        self._windows = SlidingWindows(monotonic)
+        self._passive_within = passive_reply_within
+        self._sink: MessageSink | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._partial: dict[tuple[str, str], int] = {}
+        self._robot_channels: dict[str, bool] = {}
+        self._sends = 0
+
+    # ----- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self, sink: MessageSink) -> None:
+        self._sink = sink
+
+    async def stop(self) -> None:
+        """Finish the replies still being worked on, then close the HTTP client."""
+        self._sink = None
+        await self.settle()
+        await self._client.aclose()
+
+    async def settle(self) -> None:
+        """Wait until every message taken in has been handled and its reply sent (or queued)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def health(self) -> dict[str, Any]:
+        return {"ok": True, "callbacks": self._crypto is not None, "access_token": self._client.has_token}
+
+    def limits_for(self, to: ChannelRef) -> ChannelLimits:
+        if to.kind == "dm":
+            return DM_LIMITS
+        return ROBOT_LIMITS if self._robot_channels.get(to.id) else APPCHAT_LIMITS
+
+    async def open_dm(self, user: UserRef) -> ChannelRef:
+        return ChannelRef(PLATFORM, user.workspace, user.id, "dm")
+
+    async def resolve_user(self, user: UserRef) -> UserProfile:
+        try:
+            data = await self._client.app_call("GET", "/cgi-bin/user/get", params={"userid": user.id})
+        except DeliveryError as exc:
+            log.warning("wecom: cannot look up user %s: %s", user.id, exc.reason)
+            return UserProfile(user=user, name=user.id)
+        return UserProfile(
+            user=user,
+            name=str(data.get("name") or user.id),
+            email=data.get("email") or None,
+            mobile=data.get("mobile") or None,
+        )
+
+    # ----- inbound ------------------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        if self._crypto is None:
+            return []
+        return [Route("/wecom/callback", self._callback, methods=["GET", "POST"])]
+
+    async def _callback(self, request: Request) -> Response:
+        now = self._clock.now()
+        try:
+            if request.method == "GET":
+                return Response(verify_url(self._crypto, request.query_params, now), media_type="text/plain")
+            fields = open_message(self._crypto, request.query_params, await request.body(), now)
+        except CallbackRejected as exc:
+            log.warning("wecom callback refused (%s): %s", exc.reason, exc.detail)
+            return JSONResponse({"error": exc.reason, "detail": exc.detail}, status_code=exc.status)
+        message = to_incoming(fields, self._config.corp_id, now)
+        if message is None:
+            return Response(_EMPTY)
+        if self._sink is None:
+            return JSONResponse({"error": "not_started"}, status_code=503)
+        return await self._answer(self._sink, message)
+
+    async def _answer(self, sink: MessageSink, message: IncomingMessage) -> Response:
+        """Wait briefly for the reply; answer WeCom within its 5 s either way."""
+        work = asyncio.ensure_future(sink(message))
+        self._track(work)
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(work), self._passive_within)
+        except TimeoutError:
+            self._track(asyncio.create_task(self._reply_when_done(message, work)))
+            return Response(_EMPTY)
+        except Exception:
+            log.exception("wecom: handling message %s failed", message.event_id)
+            return Response(_EMPTY)
+        if reply is None:
+            return Response(_EMPTY)
+        passive = self._passive_reply(message, reply)
+        if passive is not None:
+            return Response(passive, media_type="application/xml")
+        self._track(asyncio.create_task(self._deliver_reply(message, reply)))
+        return Response(_EMPTY)
+
+    def _passive_reply(self, message: IncomingMessage, reply: OutgoingMessage) -> str | None:
+        """An encrypted text reply when the reply fits one message and the member's quota allows it."""
+        if message.channel.kind != "dm" or self._crypto is None:
+            return None
+        rendered = render_text(reply, limit=APP_MESSAGE_BYTES)
+        if len(rendered.chunks) != 1:
+            return None
+        if self._windows.reserve(_window_key(message.channel), DM_LIMITS) > 0:
+            return None
+        return passive_text_reply(self._crypto, message.user.id, rendered.chunks[0], self._clock.now())
+
+    async def _reply_when_done(self, message: IncomingMessage, work: asyncio.Future[Any]) -> None:
+        try:
+            reply = await work
+        except Exception:
+            log.exception("wecom: handling message %s failed", message.event_id)
+            return
+        if reply is not None:
+            await self._deliver_reply(message, reply)
+
+    async def _deliver_reply(self, message: IncomingMessage, reply: OutgoingMessage) -> None:
+        """The speaker's reply through message/send; the outbox takes it when that must wait."""
+        to = ChannelRef(PLATFORM, message.user.workspace, message.user.id, "dm")
+        try:
+            await self.send(to, reply)
+        except DeliveryError as exc:
+            if not isinstance(exc, AtLimit):  # the worker counts its own sends; replies bypass it
+                self._count(exc)
+            if not exc.transient:
+                log.warning("wecom: reply to %s dropped: %s", message.user.id, exc.reason)
+                return
+            try:
+                async with self._uow_factory() as uow:
+                    await enqueue(
+                        uow.session,
+                        channel=to,
+                        message=reply,
+                        dedupe_key=f"wecom:reply:{message.event_id}",
+                        now=self._clock.now(),
+                    )
+                    await uow.commit()
+            except Exception:
+                log.exception("wecom: could not queue the reply to %s", message.user.id)
+
+    def _track(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(self._tasks.discard)
+
+    # ----- outbound -----------------------------------------------------------------------------------
+
+    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
+        """One neutral message to a member or a team channel, split as needed (called by the worker)."""
+        if to.platform != PLATFORM or not to.id:
+            raise DeliveryError(f"wecom: cannot send to {to}", transient=False)
+        self._sends += 1
+        if self._sends % FORGET_EVERY == 0:
+            self._windows.forget_idle()
+        if to.kind == "dm":
+            rendered = render_markdown(msg, limit=APP_MESSAGE_BYTES, robot=False)
+            payloads = [_app_markdown(self._agent_id(), to.id, chunk) for chunk in rendered.chunks]
+            return await self._deliver(to, DM_LIMITS, payloads, self._send_app)
+        route = await self._group_route(to)
+        if route.robot_key is not None:
+            key = route.robot_key
+            rendered = render_markdown(msg, limit=ROBOT_MARKDOWN_BYTES, robot=True)
+            payloads = [{"msgtype": "markdown", "markdown": {"content": c}} for c in rendered.chunks]
+            payloads += [robot_image(image) for image in rendered.images if len(image) <= ROBOT_IMAGE_BYTES]
+
+            async def via_robot(payload: dict[str, Any]) -> str:
+                await self._client.robot_send(key, payload)
+                return ""
+
+            return await self._deliver(to, ROBOT_LIMITS, payloads, via_robot)
+        rendered = render_markdown(msg, limit=APP_MESSAGE_BYTES, robot=False)
+        payloads = [
+            {"chatid": route.chat_id, "msgtype": "markdown", "markdown": {"content": c}, "safe": 0}
+            for c in rendered.chunks
+        ]
+        return await self._deliver(to, APPCHAT_LIMITS, payloads, self._send_appchat)
+
+    async def _deliver(
+        self,
+        to: ChannelRef,
+        limits: ChannelLimits,
+        payloads: list[dict[str, Any]],
+        call: Callable[[dict[str, Any]], Awaitable[str]],
+    ) -> SentMessage:
+        """Send the parts in order within the destination's window; a retry resumes after the last part
+        that went out, so a split message is never sent twice in part."""
+        window = _window_key(to)
+        progress = (window, hashlib.sha256(repr(payloads).encode()).hexdigest())
+        first_id = ""
+        for index in range(self._partial.get(progress, 0), len(payloads)):
+            wait = self._windows.reserve(window, limits)
+            if wait > 0:
+                self._remember(progress, index)
+                raise AtLimit(
+                    f"wecom: {to.kind} {to.id} is at its limit ({limits.rate_per_minute:g}/min)",
+                    transient=True,
+                    retry_after=wait,
+                )
+            try:
+                message_id = await call(payloads[index])
+            except DeliveryError as exc:
+                if exc.transient:
+                    self._remember(progress, index)
+                else:
+                    self._partial.pop(progress, None)
+                raise
+            first_id = first_id or message_id
+        self._partial.pop(progress, None)
+        return SentMessage(message_id=first_id, channel=to)
+
+    def _remember(self, progress: tuple[str, str], index: int) -> None:
+        if index == 0:
+            return
+        self._partial[progress] = index
+        while len(self._partial) > MAX_PARTIAL_SENDS:
+            self._partial.pop(next(iter(self._partial)))
+
+    def _count(self, error: DeliveryError) -> None:
+        if self._metrics is not None:
+            self._metrics.platform_error(PLATFORM, "transient" if error.transient else "permanent")
+
+    def _agent_id(self) -> int:
+        if self._config.agent_id is None:
+            raise DeliveryError("wecom: [wecom] agent_id is not set", transient=False)
+        return self._config.agent_id
+
+    async def _send_app(self, payload: dict[str, Any]) -> str:
+        user = payload["touser"]
+        try:
+            data = await self._client.app_call("POST", "/cgi-bin/message/send", json=payload)
+        except WeComApiError as exc:
+            if exc.code == ALL_RECEIVERS_INVALID:
+                raise _unreachable(user, exc.reason) from None
+            raise
+        if user in str(data.get("invaliduser", "")).split("|"):
+            raise _unreachable(user, "invaliduser")
+        return str(data.get("msgid", ""))
+
+    async def _send_appchat(self, payload: dict[str, Any]) -> str:
+        await self._client.app_call("POST", "/cgi-bin/appchat/send", json=payload)
+        return ""
+
+    async def _group_route(self, to: ChannelRef) -> _GroupRoute:
+        """A team's channel goes through its group robot when it has one, else it is an appchat."""
+        async with self._uow_factory() as uow:
+            team = await directory.team_for_channel(uow.session, to)
+            webhook = team.channel_webhook if team is not None else ""
+        key = robot_key(webhook) if webhook else None
+        if webhook and key is None:
+            raise DeliveryError("wecom: the team's channel_webhook has no key=… parameter", transient=False)
+        self._robot_channels[to.id] = key is not None
+        return _GroupRoute(robot_key=key, chat_id=to.id)
+
+
+def _window_key(to: ChannelRef) -> str:
+    return f"{to.kind}:{to.workspace}:{to.id}"
+
+
+def _app_markdown(agent_id: int, user_id: str, content: str) -> dict[str, Any]:
+    return {"touser": user_id, "msgtype": "markdown", "agentid": agent_id, "markdown": {"content": content}}
+
+
+def robot_image(data: bytes) -> dict[str, Any]:
+    """A group-robot image message (charts): base64 of the bytes and the md5 of the raw bytes."""
+    return {
+        "msgtype": "image",
+        "image": {"base64": base64.b64encode(data).decode("ascii"), "md5": hashlib.md5(data).hexdigest()},
+    }
+
+
+def _unreachable(user: str, detail: str) -> DeliveryError:
+    """`invaliduser`: the member left, or is outside the app's visible range — retrying cannot help."""
+    log.warning(
+        "wecom: member %s cannot receive app messages (%s): check the app's visible range (可见范围) "
+        "or remove them from the team",
+        user,
+        detail,
+    )
+    return DeliveryError(
+        f"wecom invaliduser {user}: outside the app's visible range or left", transient=False
+    )

@@ -1,0 +1,150 @@
+"""P3 — fan-out: the day's check-in prompts DMed to 2,000 members of a DingTalk team by the real
+`teambeat post checkin --team bench` (it enqueues one DM per member in the outbox and delivers them
+before it exits), against a fake DingTalk whose server API takes at most `--qps` requests a second
+from the app and refuses the excess (HTTP 403 Forbidden.AccessDenied.QpsLimitForApi), as DingTalk does.
+
+The baseline is the allowed rate itself: the achieved send rate (accepted DM calls per second, from the
+first to the last) is reported as a ratio of it. Every member must get exactly one prompt.
+
+Run: python -m bench.p3_fanout [--members N] [--qps Q] [--timeout S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bench.common import Report, run, scratch_dir
+from bench.platform_gate import QpsGate
+from bot.clock import SystemClock
+from bot.storage.db import create_engine
+from bot.storage.orm import OutboxRow
+from tests.fakes.dingtalk import APP_KEY, APP_SECRET, CORP, EAST, ROBOT_CODE, FakeDingTalk
+from tests.support.loopback import serve
+
+DM_PATH = "/v1.0/robot/oToMessages/batchSend"
+
+
+def config_text(db: Path, api: str, members: int) -> str:
+    lines = [
+        f'[database]\nurl = "sqlite:///{db}"\n',
+        "[dingtalk]",
+        'mode = "stream"',
+        f'app_key = "{APP_KEY}"',
+        f'app_secret = "{APP_SECRET}"',
+        f'robot_code = "{ROBOT_CODE}"',
+        f'api_base_url = "{api}"',
+        f'oapi_base_url = "{api}"\n',
+        "[[teams]]",
+        'id = "bench"',
+        'name = "压测大区"',
+        'platform = "dingtalk"',
+        f'workspace = "{CORP}"',
+        f'channel = "{EAST}"',
+        'calendar = "everyday"',
+        'leaders = ["u0"]',
+    ]
+    for i in range(members):
+        lines += ["[[teams.members]]", f'id = "u{i}"', f'name = "成员{i}"']
+    return "\n".join(lines) + "\n"
+
+
+async def post_checkin(config: Path, log: Path, timeout: float) -> tuple[int, float, str]:
+    """`teambeat post checkin --team bench`: its exit code, wall time and what it printed."""
+    began = time.perf_counter()
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "adapters.cli",
+            "post",
+            "checkin",
+            "--team",
+            "bench",
+            "-c",
+            str(config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=out,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            stdout, _ = await asyncio.wait_for(process.communicate(), timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            return -1, time.perf_counter() - began, "timed out"
+    return process.returncode or 0, time.perf_counter() - began, stdout.decode().strip()
+
+
+async def outbox_statuses(db: Path) -> Counter[str]:
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(OutboxRow.status, func.count())
+                .where(OutboxRow.dedupe_key.like("checkin-prompt:%"))
+                .group_by(OutboxRow.status)
+            )
+            return Counter({status: count for status, count in rows})
+    finally:
+        await engine.dispose()
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--qps", type=int, default=20, help="the fake's app-wide limit, requests/s")
+    parser.add_argument("--timeout", type=float, default=0.0, help="seconds (0: 3 × the ideal time + 120)")
+    args = parser.parse_args()
+    report = Report(f"P3 fan-out: check-in prompts to {args.members} DingTalk members, app limit {args.qps}/s")
+    folder = scratch_dir()
+    users = {f"u{i}": f"成员{i}" for i in range(args.members)}
+    fake = FakeDingTalk(clock=SystemClock(), users=users)
+    gate = QpsGate(fake.asgi(), args.qps, "/v1.0/robot/")
+    timeout = args.timeout or 3 * args.members / args.qps + 120
+
+    async with serve(gate) as api:
+        config = folder / "p3.toml"
+        config.write_text(config_text(folder / "p3.db", api, args.members), encoding="utf-8")
+        code, wall, printed = await post_checkin(config, folder / "p3.log", timeout)
+
+    calls = [c for c in fake.calls if c.path == DM_PATH]
+    accepted = fake.ok(DM_PATH)
+    received = Counter(user for call in accepted for user in call.body["userIds"])
+    requests = len(calls) + len(gate.refused)
+    limited = len(gate.refused) + sum(1 for c in calls if c.status in (403, 429))
+    span = (gate.passed[-1] - gate.passed[0]) if len(gate.passed) > 1 else float("nan")
+    # n calls at the allowed rate take (n - 1) / rate seconds from the first to the last
+    achieved = (len(gate.passed) - 1) / span if span == span and span > 0 else 0.0
+    statuses = await outbox_statuses(folder / "p3.db")
+
+    report.figure("command", f"teambeat post checkin --team bench -> exit {code}, {printed!r}")
+    report.figure("wall_s", wall)
+    report.figure("members", args.members)
+    report.figure("outbox_rows", dict(sorted(statuses.items())).__repr__())
+    report.figure("api_requests", requests)
+    report.figure("dm_calls_accepted", len(accepted))
+    report.figure("allowed_rate_per_s", float(args.qps))
+    report.figure("achieved_rate_per_s", achieved)
+    report.target("achieved_over_allowed", achieved / args.qps, at_least=0.9)
+    report.target("limit_answers_pct", 100 * limited / max(requests, 1), at_most=1.0)
+    report.target("lost", sum(1 for user in users if received[user] == 0), at_most=0)
+    report.target("duplicates", sum(n - 1 for n in received.values() if n > 1), at_most=0)
+    report.figure("log", str(folder / "p3.log"))
+    return report.finish() if code == 0 else _failed(report, code)
+
+
+def _failed(report: Report, code: int) -> int:
+    report.missed.append(f"teambeat post checkin exited with {code}")
+    return report.finish()
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,175 @@
+"""P6 — webhook burst: 1,000 signed deal webhooks at 100/s to the real `teambeat run`; p99 to the answer
+≤ 100 ms, and every deal announced exactly once. A bare starlette endpoint that only checks the HMAC and
+answers 202 runs the same load in the same run, as the baseline the ratio is taken against.
+
+Run: python -m bench.p6_webhook_burst [--deals N] [--rate R] [--backend sqlite|postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+
+import httpx
+from sqlalchemy import func, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from adapters.web.serve import WebServer
+from bench.common import (
+    Report,
+    percentile,
+    postgres_available,
+    postgres_database,
+    postgres_url,
+    run,
+    scratch_dir,
+)
+from bench.runner import BotProcess, console_team_config, free_port
+from bot.storage.db import create_engine
+from bot.storage.orm import Deal, OutboxRow
+
+SECRET = "bench-secret"
+
+
+def signed(body: bytes) -> dict[str, str]:
+    ts = str(int(time.time()))
+    mac = hmac.new(SECRET.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {
+        "X-Teambeat-Timestamp": ts,
+        "X-Teambeat-Signature": f"v1={mac}",
+        "Content-Type": "application/json",
+    }
+
+
+async def fire(base: str, deals: int, rate: float, prefix: str) -> tuple[list[float], list[int]]:
+    """Open-loop load: request i leaves at i / rate seconds, whatever the earlier ones are doing."""
+    latencies: list[float] = []
+    statuses: list[int] = []
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def one(i: int) -> None:
+            body = json.dumps(
+                {
+                    "id": f"{prefix}-{i}",
+                    "team": "bench",
+                    "member": f"m{i % 20}@example.com",
+                    "amount": 100 + i,
+                }
+            ).encode()
+            start = time.perf_counter()
+            answer = await client.post("/hooks/deals", content=body, headers=signed(body))
+            latencies.append((time.perf_counter() - start) * 1000)
+            statuses.append(answer.status_code)
+
+        began = time.perf_counter()
+        tasks = []
+        for i in range(deals):
+            delay = began + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+    return latencies, statuses
+
+
+def baseline_app() -> Starlette:
+    async def hook(request: Request) -> JSONResponse:
+        body = await request.body()
+        ts = request.headers["X-Teambeat-Timestamp"]
+        mac = hmac.new(SECRET.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+        ok = hmac.compare_digest(f"v1={mac}", request.headers["X-Teambeat-Signature"])
+        json.loads(body)
+        return JSONResponse({"status": "recorded"}, status_code=202 if ok else 401)
+
+    return Starlette(routes=[Route("/hooks/deals", hook, methods=["POST"])])
+
+
+async def wait_announced(
+    url: str, pg_schema: str | None, expected: int, timeout: float
+) -> tuple[int, int, int]:
+    engine = create_engine(url, pg_schema=pg_schema)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            async with engine.connect() as connection:
+                deals = await connection.scalar(select(func.count()).select_from(Deal))
+                sent = await connection.scalar(
+                    select(func.count()).where(
+                        OutboxRow.dedupe_key.like("deal:%"), OutboxRow.status == "sent"
+                    )
+                )
+                keys = await connection.scalar(
+                    select(func.count(func.distinct(OutboxRow.dedupe_key))).where(
+                        OutboxRow.dedupe_key.like("deal:%")
+                    )
+                )
+            if sent >= expected or time.monotonic() > deadline:
+                return deals, sent, keys
+            await asyncio.sleep(0.5)
+    finally:
+        await engine.dispose()
+
+
+async def against_bot(url: str, folder, args) -> tuple[list[float], list[int], tuple[int, int, int]]:
+    port = free_port()
+    config = folder / "p6.toml"
+    config.write_text(console_team_config(url, port, SECRET), encoding="utf-8")
+    bot = BotProcess(config, folder / "p6.log")
+    bot.start()
+    try:
+        await bot.wait_listening(port)
+        latencies, statuses = await fire(f"http://127.0.0.1:{port}", args.deals, args.rate, "deal")
+        counts = await wait_announced(url, None, args.deals, timeout=120)
+    finally:
+        bot.stop()
+    return latencies, statuses, counts
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deals", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    report = Report(f"P6 webhook burst: {args.deals} signed deals at {args.rate:g}/s ({args.backend})")
+    folder = scratch_dir()
+
+    server = WebServer(baseline_app(), "127.0.0.1", 0)
+    await server.start()
+    base_latencies, _ = await fire(f"http://127.0.0.1:{server.port}", args.deals, args.rate, "base")
+    await server.stop()
+
+    if args.backend == "postgres":
+        server_url = postgres_url()
+        if not await postgres_available(server_url):
+            report.missed.append(f"postgres: no server answers at {server_url}")
+            return report.finish()
+        async with postgres_database(server_url) as url:
+            latencies, statuses, counts = await against_bot(url, folder, args)
+    else:
+        latencies, statuses, counts = await against_bot(f"sqlite:///{folder / 'p6.db'}", folder, args)
+    deals, sent, keys = counts
+
+    p99, base_p99 = percentile(latencies, 99), percentile(base_latencies, 99)
+    report.figure("requests", len(statuses))
+    report.target("non_2xx", sum(1 for s in statuses if not 200 <= s < 300), at_most=0)
+    report.figure("p50_ms", percentile(latencies, 50))
+    report.target("p99_ms", p99, at_most=100)
+    report.figure("baseline_p99_ms", base_p99)
+    report.figure("p99_ratio_vs_baseline", p99 / base_p99 if base_p99 else float("nan"))
+    report.target("deals_stored", deals, at_least=args.deals)
+    report.target("deals_announced", sent, at_least=args.deals)
+    report.target("announcements_per_deal", keys / max(deals, 1), at_most=1.0)
+    return report.finish()
+
+
+if __name__ == "__main__":
+    run(main)

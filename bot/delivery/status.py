@@ -1,0 +1,169 @@
+"""`teambeat status`: what the outbox holds, what is stuck, and why — for an operator at a terminal.
+
+Operator output (like `check-config`), so plain English in code rather than a chat template.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock, SystemClock
+from bot.storage.db import create_engine, create_sessionmaker
+from bot.storage.migrate import check_schema_current
+from bot.storage.orm import OutboxRow
+
+STATES = ("pending", "sent", "folded", "failed")
+LATEST_ERRORS = 5
+ERROR_WIDTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class RowView:
+    id: int
+    destination: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    last_attempt_at: datetime | None
+    last_error: str | None
+    claimed_until: datetime | None
+
+    @classmethod
+    def of(cls, row: OutboxRow) -> RowView:
+        return cls(
+            row.id,
+            row.destination,
+            row.status,
+            row.attempts,
+            row.created_at,
+            row.next_attempt_at,
+            row.last_attempt_at,
+            row.last_error,
+            row.claimed_until,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStatus:
+    counts: dict[str, int]
+    oldest_pending: RowView | None
+    latest_errors: list[RowView]
+
+
+async def state_counts(session: AsyncSession) -> dict[str, int]:
+    """Rows by state, every state present (0 when none): also what `/metrics` reports."""
+    rows = await session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status))
+    counts = dict.fromkeys(STATES, 0)
+    counts.update({status: count for status, count in rows})
+    return counts
+
+
+async def outbox_status(session: AsyncSession, *, errors: int = LATEST_ERRORS) -> OutboxStatus:
+    oldest = await session.scalar(
+        select(OutboxRow).where(OutboxRow.status == "pending").order_by(OutboxRow.id).limit(1)
+    )
+    failing = await session.scalars(
+        select(OutboxRow)
+        .where(
+            or_(
+                OutboxRow.status == "failed",
+                (OutboxRow.status == "pending") & OutboxRow.last_error.is_not(None),
+            )
+        )
+        .order_by(func.coalesce(OutboxRow.last_attempt_at, OutboxRow.created_at).desc(), OutboxRow.id.desc())
+        .limit(errors)
+    )
+    return OutboxStatus(
+        await state_counts(session),
+        RowView.of(oldest) if oldest is not None else None,
+        [RowView.of(row) for row in failing],
+    )
+
+
+async def print_status(url: str, clock: Clock | None = None) -> int:
+    """The `teambeat status` command: read-only, so a database not at the latest schema is refused."""
+    now = (clock or SystemClock()).now()
+    engine = create_engine(url)
+    try:
+        if not await check_schema_current(engine):
+            print(
+                "error: the database is not at the latest schema: run `teambeat db upgrade`", file=sys.stderr
+            )
+            return 1
+        async with create_sessionmaker(engine)() as session:
+            status = await outbox_status(session)
+    finally:
+        await engine.dispose()
+    print(render_status(status, now))
+    return 0
+
+
+def render_status(status: OutboxStatus, now: datetime) -> str:
+    counts = status.counts
+    lines = [
+        f"outbox: {counts['pending']} pending · {counts['sent']} sent"
+        f" · {counts['folded']} folded into digests · {counts['failed']} failed"
+    ]
+    extra = {k: v for k, v in counts.items() if k not in STATES}
+    if extra:  # a state this version does not know: show it rather than hide rows
+        lines[0] += "".join(f" · {v} {k}" for k, v in sorted(extra.items()))
+    oldest = status.oldest_pending
+    if oldest is None:
+        lines.append("oldest pending: none")
+    else:
+        lines.append(f"oldest pending: #{oldest.id} → {oldest.destination}")
+        lines.append(
+            f"  age {duration(now - oldest.created_at)} · {plural(oldest.attempts, 'attempt')}"
+            f" · {_next_attempt(oldest, now)}"
+        )
+        if oldest.last_error:
+            lines.append(f"  last error: {_one_line(oldest.last_error)}")
+    if not status.latest_errors:
+        lines.append("latest errors: none")
+    else:
+        lines.append("latest errors:")
+        for row in status.latest_errors:
+            when = row.last_attempt_at or row.created_at
+            lines.append(
+                f"  #{row.id} {row.status:<7} {duration(now - when)} ago · {row.destination}"
+                f" · {plural(row.attempts, 'attempt')} · {_one_line(row.last_error or '')}"
+            )
+    return "\n".join(lines)
+
+
+def _next_attempt(row: RowView, now: datetime) -> str:
+    if row.claimed_until is not None and row.claimed_until > now:
+        return "being sent now"
+    if row.next_attempt_at <= now:
+        return "due now"
+    return f"next attempt in {duration(row.next_attempt_at - now)}"
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= ERROR_WIDTH else flat[: ERROR_WIDTH - 1] + "…"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def duration(delta: timedelta) -> str:
+    """A short age: `42s`, `5m 12s`, `3h 05m`, `2d 4h`."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"

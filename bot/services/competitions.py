@@ -1,0 +1,297 @@
+"""Named group competitions (小组PK): their standings, the posts when the lead changes, and the result.
+
+A competition ranks its groups over its own range of local days by one metric (total amount by
+default, per capita or deal count), always showing the other figures beside it. Like every board,
+a group's numbers are those of its current members.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery.outbox import enqueue
+from bot.domain.leaderboard import Metric, RankRow, per_capita, rank, top3_changes
+from bot.domain.periods import local_day
+from bot.rendering.engine import Renderer
+from bot.services import directory, stats
+from bot.services.directory import team_channel
+from bot.services.scope import TeamScope
+from bot.storage.orm import Competition, Deal, Group, Member, Team
+from bot.storage.uow import UnitOfWork
+
+ACTIVE = "active"
+FINISHED = "finished"
+STOPPED = "stopped"
+DEFAULT_WINDOW_MINUTES = 10
+
+
+@dataclass(slots=True)
+class CompetitionBoard:
+    """A competition's groups ranked over its days, with the members and totals behind the ranking."""
+
+    competition: Competition
+    groups: list[Group]
+    members: list[Member]
+    totals: dict[int, tuple[int, int]]
+
+    def rows(self, totals: dict[int, tuple[int, int]] | None = None) -> list[RankRow]:
+        chosen = self.totals if totals is None else totals
+        metric: Metric = self.competition.metric  # type: ignore[assignment]
+        return rank(stats.group_standings(self.groups, self.members, chosen), metric)
+
+    def slogan_of(self, key: str) -> str:
+        return next((g.slogan for g in self.groups if f"group:{g.id}" == key), "")
+
+
+# ----- reading ---------------------------------------------------------------------------------------
+
+
+async def active_of(session: AsyncSession, team: Team) -> list[Competition]:
+    """The team's running and upcoming competitions, the one ending first first."""
+    rows = await session.scalars(
+        select(Competition)
+        .where(Competition.team_id == team.id, Competition.status == ACTIVE)
+        .order_by(Competition.end_day, Competition.id)
+    )
+    return list(rows)
+
+
+async def recent_ended(session: AsyncSession, team: Team, limit: int = 3) -> list[Competition]:
+    rows = await session.scalars(
+        select(Competition)
+        .where(Competition.team_id == team.id, Competition.status != ACTIVE)
+        .order_by(Competition.end_day.desc(), Competition.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def named(session: AsyncSession, team: Team, name: str) -> Competition | None:
+    """The competition called `name` (any case): the active one if any, else the latest that ended."""
+    rows = await session.scalars(
+        select(Competition)
+        .where(Competition.team_id == team.id, func.lower(Competition.name) == name.lower())
+        .order_by(Competition.end_day.desc(), Competition.id.desc())
+    )
+    matches = list(rows)
+    return next((c for c in matches if c.status == ACTIVE), matches[0] if matches else None)
+
+
+def day_bounds(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
+    """[local midnight of start, local midnight after end) in UTC, the same way periods are bounded."""
+    zone = ZoneInfo(tz)
+    return (
+        datetime.combine(start, time(0), tzinfo=zone).astimezone(UTC),
+        datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC),
+    )
+
+
+async def board_of(session: AsyncSession, team: Team, competition: Competition) -> CompetitionBoard:
+    """One deals query over the competition's days; groups in the order the leader named them."""
+    start, end = day_bounds(competition.start_day, competition.end_day, team.timezone)
+    totals = await stats.member_totals(session, team.id, start, end)
+    members = await directory.active_members(session, team)
+    by_id = {g.id: g for g in await directory.groups_of(session, team)}
+    groups = [by_id[i] for i in competition.group_ids if i in by_id]
+    return CompetitionBoard(competition=competition, groups=groups, members=members, totals=totals)
+
+
+# ----- views -----------------------------------------------------------------------------------------
+
+
+def competition_view(competition: Competition, today: date) -> dict[str, Any]:
+    """Name, dates and where today falls: `starts_in` days before it, `days_left` counting today."""
+    return {
+        "name": competition.name,
+        "start": competition.start_day.isoformat(),
+        "end": competition.end_day.isoformat(),
+        "metric": competition.metric,
+        "status": competition.status,
+        "starts_in": max((competition.start_day - today).days, 0),
+        "days_left": max((competition.end_day - today).days + 1, 0),
+    }
+
+
+def _shown(scope: TeamScope, metric: str, value: int) -> str:
+    return str(value) if metric == "deals" else scope.money(value)
+
+
+def row_views(scope: TeamScope, board: CompetitionBoard, rows: list[RankRow]) -> list[dict[str, Any]]:
+    """Each group with its rank, slogan, total, deals, per capita and its gap to the leader."""
+    metric = board.competition.metric
+    best = rows[0].value if rows else 0
+    return [
+        {
+            "rank": row.rank,
+            "name": row.standing.name,
+            "slogan": board.slogan_of(row.standing.key),
+            "value": _shown(scope, metric, row.value),
+            "total": scope.money(row.standing.amount_minor),
+            "deals": row.standing.deals,
+            "members": row.standing.members,
+            "per_capita": scope.money(per_capita(row.standing.amount_minor, row.standing.members)),
+            "gap": _shown(scope, metric, best - row.value) if row.rank > 1 else None,
+            "key": row.standing.key,
+        }
+        for row in rows
+    ]
+
+
+def winners(rows: list[RankRow]) -> list[RankRow]:
+    """Everyone sharing first place, or nobody when no competing group sold anything."""
+    return [row for row in rows if row.rank == 1 and row.value > 0]
+
+
+# ----- writing ---------------------------------------------------------------------------------------
+
+
+def create(
+    session: AsyncSession,
+    team: Team,
+    *,
+    name: str,
+    start: date,
+    end: date,
+    groups: list[Group],
+    metric: str,
+    by: Member | None,
+    now: datetime,
+) -> Competition:
+    competition = Competition(
+        team_id=team.id,
+        name=name,
+        start_day=start,
+        end_day=end,
+        group_ids=[g.id for g in groups],
+        metric=metric,
+        status=ACTIVE,
+        created_by_id=by.id if by else None,
+        created_at=now,
+    )
+    session.add(competition)
+    return competition
+
+
+def stop(competition: Competition, now: datetime) -> None:
+    """Called off by a leader: no result is posted."""
+    competition.status = STOPPED
+    competition.ended_at = now
+
+
+# ----- posts -----------------------------------------------------------------------------------------
+
+
+def _announcements(team: Team) -> dict[str, Any]:
+    return (team.settings or {}).get("announcements") or {}
+
+
+async def _post(
+    uow: UnitOfWork, renderer: Renderer, team: Team, template: str, key: str, now: datetime, **context
+) -> bool:
+    message = renderer.render(template, team.locale, **context)
+    return await enqueue(
+        uow.session, channel=team_channel(team), message=message, dedupe_key=key, now=now, team_id=team.id
+    )
+
+
+async def after_deal(uow: UnitOfWork, renderer: Renderer, team: Team, deal: Deal, now: datetime) -> int:
+    """Post the standings of each running competition whose top places this deal reordered.
+
+    The deal counts on its own local day. Posts follow the team's `rank_changes` switch and are
+    coalesced like rank changes: at most one per competition per `rank_window_minutes`. Returns the
+    number of posts enqueued.
+    """
+    if deal.voided_at is not None or not _announcements(team).get("rank_changes", True):
+        return 0
+    session = uow.session
+    member = await session.get(Member, deal.member_id)
+    if member is None or member.group_id is None:
+        return 0
+    day = local_day(deal.closed_at, team.timezone)
+    running = await session.scalars(
+        select(Competition).where(
+            Competition.team_id == team.id,
+            Competition.status == ACTIVE,
+            Competition.start_day <= day,
+            Competition.end_day >= day,
+        )
+    )
+    window = int(_announcements(team).get("rank_window_minutes", DEFAULT_WINDOW_MINUTES))
+    slot = int(now.timestamp() // (max(window, 1) * 60))
+    scope = TeamScope.of(team, now)
+    posted = 0
+    for competition in list(running):
+        if member.group_id not in competition.group_ids:
+            continue
+        board = await board_of(session, team, competition)
+        before_totals = dict(board.totals)
+        amount, count = before_totals.get(member.id, (0, 0))
+        before_totals[member.id] = (amount - deal.amount_minor, count - 1)
+        after_rows = board.rows()
+        changes = top3_changes(board.rows(before_totals), after_rows)
+        if not changes:
+            continue
+        names = {row.standing.key: row.standing.name for row in after_rows}
+        if await _post(
+            uow,
+            renderer,
+            team,
+            "pk_standing",
+            f"pk:{competition.id}:{slot}",
+            now,
+            competition=competition_view(competition, scope.today),
+            changes=[{"overtaker": names[a], "overtaken": names[b], "rank": r} for a, b, r in changes],
+            rows=row_views(scope, board, after_rows),
+        ):
+            posted += 1
+    return posted
+
+
+async def finish_due(uow: UnitOfWork, renderer: Renderer, now: datetime) -> int:
+    """Post the result of every active competition whose last day is over in its team's timezone.
+
+    Each result is posted once (dedupe key `pk_result:<id>`) and the competition becomes `finished`.
+    Rows are locked (skipping those another replica holds) on PostgreSQL. Returns how many finished.
+    """
+    session = uow.session
+    # No timezone is ahead of UTC by a day or more, so a competition over anywhere ended by UTC today.
+    due = await session.scalars(
+        select(Competition)
+        .where(Competition.status == ACTIVE, Competition.end_day <= now.astimezone(UTC).date())
+        .order_by(Competition.id)
+        .with_for_update(skip_locked=True)
+    )
+    finished = 0
+    for competition in list(due):
+        team = await session.get(Team, competition.team_id)
+        if team is None:
+            continue
+        scope = TeamScope.of(team, now)
+        if competition.end_day >= scope.today:
+            continue
+        board = await board_of(session, team, competition)
+        rows = board.rows()
+        first = winners(rows)
+        await _post(
+            uow,
+            renderer,
+            team,
+            "pk_result",
+            f"pk_result:{competition.id}",
+            now,
+            competition=competition_view(competition, scope.today),
+            winners=[{"name": w.standing.name, "slogan": board.slogan_of(w.standing.key)} for w in first],
+            rows=row_views(scope, board, rows),
+            total=scope.money(sum(r.standing.amount_minor for r in rows)),
+            deals=sum(r.standing.deals for r in rows),
+        )
+        competition.status = FINISHED
+        competition.ended_at = now
+        finished += 1
+    return finished

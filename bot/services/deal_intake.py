@@ -1,0 +1,520 @@
+"""Deals arriving from other systems (the webhook, CSV import): validation, member matching, idempotency.
+
+One set of rules for both doors, so a row that imports is a body the webhook accepts and vice versa.
+Validation reports *every* invalid field at once, each with a code and what is allowed, because the
+caller is a program (or a person fixing a spreadsheet) that should fix everything in one go. An external
+id is unique per team whatever door it came through, so re-sending or re-importing is always a no-op.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation, localcontext
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.money import CURRENCIES, InvalidAmount, Money, parse_amount
+from bot.services import deals
+from bot.storage.orm import Deal, Member, Team
+from bot.storage.uow import UnitOfWork, UnitOfWorkFactory
+
+MAX_ID = 128
+MAX_TEXT = 300
+STATUSES = ("won", "void")
+#: A deal may be stamped slightly ahead of our clock (the sender's clock drifts), not more.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+#: How often a submission is retried when a concurrent one wins a unique index (same id, same milestone).
+CONFLICT_RETRIES = 3
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{5,}$")
+
+Outcome = Literal["recorded", "duplicate", "voided", "already_void"]
+
+#: What each code means, for the people reading a 422 body or an import's error list.
+_MESSAGES: Mapping[str, str] = {
+    "missing": "is required",
+    "wrong_type": "has the wrong type",
+    "empty": "must not be empty",
+    "too_long": "is too long",
+    "bad_character": "contains a NUL character or invalid UTF-8",
+    "unknown_team": "names no team",
+    "unknown_member": "matches no member of the team",
+    "ambiguous_member": "matches more than one member of the team",
+    "unknown_status": "is not a known status",
+    "not_a_number": "is not an amount",
+    "not_positive": "must be more than zero",
+    "too_precise": "has more decimals than the currency allows",
+    "too_large": "is larger than the largest amount accepted",
+    "unknown_currency": "is not a known currency",
+    "not_team_currency": "is not the team's currency",
+    "currency_mismatch": "names a different currency than the currency field",
+    "not_iso8601": "is not an ISO 8601 date and time",
+    "no_offset": "has no UTC offset (add Z or +08:00)",
+    "in_future": "is in the future",
+    "unknown_deal": "names no recorded deal, and the void carries no deal fields to record it from",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One invalid field: which, why (`code`), what would be accepted, and what was given."""
+
+    field: str
+    code: str
+    allowed: str | list[str]
+    value: object = None
+
+    @property
+    def message(self) -> str:
+        return f"{self.field} {_MESSAGES.get(self.code, self.code)}"
+
+    def as_dict(self) -> dict[str, object]:
+        shown = self.value
+        if isinstance(shown, str):  # echoed back as JSON: never a lone surrogate, never a whole essay
+            shown = shown.encode("utf-8", "replace").decode("utf-8")
+            shown = shown[:80] + "…" if len(shown) > 80 else shown
+        if isinstance(shown, Decimal):
+            shown = str(shown)
+        if not isinstance(shown, str | int | float | bool | type(None)):
+            shown = type(shown).__name__
+        return {
+            "field": self.field,
+            "code": self.code,
+            "message": self.message,
+            "allowed": self.allowed,
+            "value": shown,
+        }
+
+
+class InvalidDeal(Exception):
+    """Every problem with one submission; nothing was stored."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = list(errors)
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeRules:
+    """Limits that come from the config."""
+
+    max_amount: Decimal = Decimal("100000000")  # major units
+    future_tolerance: timedelta = FUTURE_TOLERANCE
+
+
+@dataclass(frozen=True, slots=True)
+class DealFields:
+    member: Member
+    money: Money
+    closed_at: datetime
+    customer: str = ""
+    product: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DealRequest:
+    """A validated submission. `fields` is None only for a bare void (`id`, `team`, `status`)."""
+
+    team: Team
+    external_id: str
+    status: Literal["won", "void"]
+    fields: DealFields | None
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    outcome: Outcome
+    deal_id: int
+    announced: bool = False
+
+
+@dataclass
+class _Checker:
+    """Collects errors while reading one submission."""
+
+    data: Mapping[str, object]
+    errors: list[FieldError] = field(default_factory=list)
+
+    def fail(self, name: str, code: str, allowed: str | list[str], value: object = None) -> None:
+        self.errors.append(FieldError(name, code, allowed, value))
+
+    def present(self, name: str) -> bool:
+        value = self.data.get(name)
+        return value is not None and not (isinstance(value, str) and not value.strip())
+
+    def text(self, name: str, allowed: str, *, required: bool, max_len: int) -> str | None:
+        """A string (or an integer, which CRMs often send for ids and codes), stripped."""
+        if not self.present(name):
+            if required:
+                self.fail(name, "missing", allowed)
+            return None
+        value = self.data[name]
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            self.fail(name, "wrong_type", allowed, value)
+            return None
+        text = str(value).strip()
+        if not storable(text):
+            self.fail(name, "bad_character", allowed, value)
+            return None
+        if len(text) > max_len:
+            self.fail(name, "too_long", allowed, value)
+            return None
+        return text
+
+
+def storable(text: str) -> bool:
+    """Text both databases can keep: valid UTF-8 (no lone surrogates) and no NUL, which PostgreSQL refuses."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+async def validate(
+    session: AsyncSession, data: Mapping[str, object], now: datetime, rules: IntakeRules
+) -> DealRequest:
+    """Check every field of one submission (a JSON object or a CSV row); InvalidDeal lists each problem."""
+    check = _Checker(data)
+    external_id = check.text(
+        "id", f"a string or integer of 1–{MAX_ID} characters", required=True, max_len=MAX_ID
+    )
+    status = _status(check)
+    team = await _team(session, check)
+    wants_fields = status != "void" or _has_deal_fields(check)
+    if status == "void" and team is not None and external_id is not None:
+        if await find_external(session, team, external_id) is not None:
+            wants_fields = False  # voiding a known deal needs nothing else
+        elif not wants_fields:
+            check.fail("id", "unknown_deal", "the id of a deal already recorded for this team", external_id)
+    fields: DealFields | None = None
+    if team is None:
+        if wants_fields:  # without the team, member and currency cannot be judged; the rest can
+            _context_free_fields(check, now, rules)
+    elif wants_fields:
+        fields = await _deal_fields(session, check, team, now, rules)
+    if check.errors or team is None or external_id is None or status is None:
+        raise InvalidDeal(check.errors)
+    return DealRequest(team=team, external_id=external_id, status=status, fields=fields)
+
+
+async def apply(
+    uow: UnitOfWork, request: DealRequest, now: datetime, *, source: str, announce: bool | None = None
+) -> IntakeResult:
+    """Record, void or recognise a duplicate, in the caller's transaction (which the caller commits).
+
+    `announce=None` applies the rule (announced when closed within the last 24 hours).
+    """
+    found = await find_external(uow.session, request.team, request.external_id)
+    if request.status == "won":
+        if found is not None:
+            return IntakeResult("duplicate", found.id)
+        assert request.fields is not None
+        deal = await _record(uow, request, now, source=source, announce=announce)
+        announced = (
+            announce if announce is not None else now - request.fields.closed_at <= deals.ANNOUNCE_WITHIN
+        )
+        return IntakeResult("recorded", deal.id, announced=announced)
+    if found is not None:
+        if found.voided_at is not None:
+            return IntakeResult("already_void", found.id)
+        await deals.void(uow, found, None, now)
+        return IntakeResult("voided", found.id, announced=True)
+    if request.fields is None:
+        raise InvalidDeal(
+            [FieldError("id", "unknown_deal", "the id of a deal already recorded for this team")]
+        )
+    # A void that overtook its deal (or an exported void re-imported): keep the history, announce nothing.
+    deal = await _record(uow, request, now, source=source, announce=False)
+    deal.voided_at = now
+    return IntakeResult("voided", deal.id)
+
+
+async def submit(
+    uow_factory: UnitOfWorkFactory,
+    data: Mapping[str, object],
+    now: datetime,
+    rules: IntakeRules,
+    *,
+    source: str = "webhook",
+) -> IntakeResult:
+    """Validate and apply one submission in its own transaction, committed before this returns.
+
+    A concurrent submission of the same id (or one that takes the same milestone key) makes the commit
+    fail on a unique index; running again then finds the winner's rows, so the answer is a duplicate
+    and nothing is stored or announced twice.
+    """
+    for attempt in range(CONFLICT_RETRIES):
+        async with uow_factory() as uow:
+            request = await validate(uow.session, data, now, rules)
+            try:
+                result = await apply(uow, request, now, source=source)
+                await uow.commit()
+            except IntegrityError:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+                continue
+            return result
+    raise AssertionError("unreachable")
+
+
+async def find_external(session: AsyncSession, team: Team, external_id: str) -> Deal | None:
+    """The team's deal with this external id, whichever door (webhook, import, chat) it came through."""
+    return await session.scalar(
+        select(Deal)
+        .where(Deal.team_id == team.id, Deal.external_id == external_id)
+        .order_by(Deal.id)
+        .limit(1)
+    )
+
+
+async def match_member(session: AsyncSession, team: Team, handle: str) -> list[Member]:
+    """Members a handle names: platform user id, else employee code, else email, else mobile.
+
+    The first kind that matches anyone wins; among several matches active members are preferred.
+    Mobiles match ignoring spaces, dashes and a country code (`+86 138-0000-0002` = `13800000002`).
+    """
+    in_team = Member.team_id == team.id
+    levels = [
+        select(Member).where(in_team, Member.user_id == handle),
+        select(Member).where(in_team, func.lower(Member.employee_code) == handle.lower()),
+    ]
+    if "@" in handle:
+        levels.append(select(Member).where(in_team, func.lower(Member.email) == handle.lower()))
+    for query in levels:
+        found = list(await session.scalars(query.order_by(Member.id)))
+        if found:
+            return _prefer_active(found)
+    if _PHONE.match(handle):
+        wanted = _phone_digits(handle)
+        with_mobile = await session.scalars(
+            select(Member).where(in_team, Member.mobile.is_not(None)).order_by(Member.id)
+        )
+        found = [m for m in with_mobile if _same_phone(_phone_digits(m.mobile or ""), wanted)]
+        return _prefer_active(found)
+    return []
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+async def _record(
+    uow: UnitOfWork, request: DealRequest, now: datetime, *, source: str, announce: bool | None
+) -> Deal:
+    fields = request.fields
+    assert fields is not None
+    return await deals.record(
+        uow,
+        request.team,
+        deals.NewDeal(
+            member=fields.member,
+            amount_minor=fields.money.minor,
+            currency=fields.money.currency,
+            closed_at=fields.closed_at,
+            source=source,
+            external_id=request.external_id,
+            customer=fields.customer,
+            product=fields.product,
+        ),
+        now,
+        announce=announce,
+    )
+
+
+def _status(check: _Checker) -> Literal["won", "void"] | None:
+    if not check.present("status"):
+        return "won"
+    value = check.data["status"]
+    if not isinstance(value, str):
+        check.fail("status", "wrong_type", list(STATUSES), value)
+        return None
+    status = value.strip().lower()
+    if status == "won":
+        return "won"
+    if status == "void":
+        return "void"
+    check.fail("status", "unknown_status", list(STATUSES), value)
+    return None
+
+
+async def _team(session: AsyncSession, check: _Checker) -> Team | None:
+    value = check.data.get("team")
+    if isinstance(value, str) and value.strip() and storable(value):
+        team = await session.scalar(select(Team).where(Team.slug == value.strip()))
+        if team is not None:
+            return team
+    slugs = list(await session.scalars(select(Team.slug).order_by(Team.slug)))
+    allowed = f"a team id: {', '.join(slugs)}" if slugs else "a team id (none is configured)"
+    slug = check.text("team", allowed, required=True, max_len=64)
+    if slug is not None:
+        check.fail("team", "unknown_team", allowed, slug)
+    return None
+
+
+def _has_deal_fields(check: _Checker) -> bool:
+    return check.present("member") or check.present("amount")
+
+
+def _context_free_fields(check: _Checker, now: datetime, rules: IntakeRules) -> None:
+    """The checks that need no team: types, the amount's syntax, the currency code, the time."""
+    currency = _currency(check, team_currency=None)
+    _amount(check, currency or "CNY", rules)
+    _closed_at(check, now, rules)
+    _texts(check)
+    if not check.present("member"):
+        check.fail("member", "missing", _member_allowed(None))
+
+
+async def _deal_fields(
+    session: AsyncSession, check: _Checker, team: Team, now: datetime, rules: IntakeRules
+) -> DealFields | None:
+    member = await _member(session, check, team)
+    currency = _currency(check, team_currency=team.currency)
+    money = _amount(check, currency or team.currency, rules)
+    closed_at = _closed_at(check, now, rules)
+    customer, product = _texts(check)
+    if member is None or currency is None or money is None or closed_at is None or check.errors:
+        return None
+    return DealFields(member, money, closed_at, customer, product)
+
+
+def _member_allowed(team: Team | None) -> str:
+    where = f"team {team.slug}" if team is not None else "the team"
+    return f"the platform user id, email, mobile or employee code of a member of {where}"
+
+
+async def _member(session: AsyncSession, check: _Checker, team: Team) -> Member | None:
+    allowed = _member_allowed(team)
+    handle = check.text("member", allowed, required=True, max_len=200)
+    if handle is None:
+        return None
+    found = await match_member(session, team, handle)
+    if not found:
+        check.fail("member", "unknown_member", allowed, handle)
+        return None
+    if len(found) > 1:
+        check.fail("member", "ambiguous_member", allowed, handle)
+        return None
+    return found[0]
+
+
+def _currency(check: _Checker, team_currency: str | None) -> str | None:
+    allowed: list[str] = [team_currency] if team_currency else sorted(CURRENCIES)
+    if not check.present("currency"):
+        return team_currency
+    value = check.data["currency"]
+    if not isinstance(value, str):
+        check.fail("currency", "wrong_type", allowed, value)
+        return None
+    code = value.strip().upper()
+    if code not in CURRENCIES:
+        check.fail("currency", "unknown_currency", allowed, value)
+        return None
+    if team_currency is not None and code != team_currency:
+        check.fail("currency", "not_team_currency", allowed, value)
+        return None
+    return code
+
+
+def _amount(check: _Checker, currency: str, rules: IntakeRules) -> Money | None:
+    exponent = CURRENCIES[currency][0]
+    allowed = (
+        f'a positive amount in major units of {currency} (a number or a string such as "12800.50"), '
+        f"at most {exponent} decimals and at most {rules.max_amount:f}"
+    )
+    if not check.present("amount"):
+        check.fail("amount", "missing", allowed)
+        return None
+    value = check.data["amount"]
+    try:
+        if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+            check.fail("amount", "wrong_type", allowed, value)
+            return None
+        if isinstance(value, str):
+            money = parse_amount(value, currency)
+            if money.currency != currency:
+                check.fail("amount", "currency_mismatch", allowed, value)
+                return None
+            major = money.major
+        else:
+            major = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        return _checked_money(major, currency, rules)
+    except InvalidAmount as error:
+        check.fail("amount", error.code, allowed, value)
+        return None
+
+
+def _checked_money(major: Decimal, currency: str, rules: IntakeRules) -> Money:
+    """Exact minor units, refusing NaN, zero or less, too many decimals and the absurdly large."""
+    if not major.is_finite():
+        raise InvalidAmount("not_a_number")
+    if major <= 0:
+        raise InvalidAmount("not_positive")
+    if major > rules.max_amount:
+        raise InvalidAmount("too_large")  # checked before scaling, so a 1e999999 never becomes an int
+    with localcontext() as ctx:
+        ctx.prec = 80
+        try:
+            minor = major.scaleb(CURRENCIES[currency][0])
+            integral = minor == minor.to_integral_value()
+        except InvalidOperation:
+            raise InvalidAmount("not_a_number") from None
+    if not integral:
+        raise InvalidAmount("too_precise")
+    return Money(int(minor), currency)
+
+
+def _closed_at(check: _Checker, now: datetime, rules: IntakeRules) -> datetime | None:
+    allowed = "ISO 8601 with an offset or Z, not in the future, e.g. 2026-11-23T10:00:00+08:00"
+    if not check.present("closed_at"):
+        return now
+    value = check.data["closed_at"]
+    if not isinstance(value, str):
+        check.fail("closed_at", "wrong_type", allowed, value)
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        check.fail("closed_at", "not_iso8601", allowed, value)
+        return None
+    if when.tzinfo is None or when.utcoffset() is None:
+        check.fail("closed_at", "no_offset", allowed, value)
+        return None
+    if when - now > rules.future_tolerance:
+        check.fail("closed_at", "in_future", allowed, value)
+        return None
+    return when
+
+
+def _texts(check: _Checker) -> tuple[str, str]:
+    allowed = f"text of at most {MAX_TEXT} characters"
+    customer = check.text("customer", allowed, required=False, max_len=MAX_TEXT)
+    product = check.text("product", allowed, required=False, max_len=MAX_TEXT)
+    return customer or "", product or ""
+
+
+def _prefer_active(found: list[Member]) -> list[Member]:
+    active = [m for m in found if m.active]
+    return active or found
+
+
+def _phone_digits(text: str) -> str:
+    digits = re.sub(r"[^0-9]", "", text)
+    return digits[2:] if text.strip().startswith("00") else digits
+
+
+def _same_phone(a: str, b: str) -> bool:
+    """Equal, or equal once a country code of up to three digits is dropped from the longer one."""
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    return len(short) >= 7 and len(long) - len(short) <= 3 and long.endswith(short)

@@ -1,0 +1,333 @@
+"""Check-in streaks from the `streaks` table: what the recap, summaries and check-in replies show.
+
+Each member's row is a checkpoint (bot/domain/streaks.py) moved forward when one of their check-ins
+completes (`keep_on_commit`, a before-commit hook the check-in path installs). Reading a team's streaks
+is then two queries of O(members) rows: the checkpoints with the done days after them, and the leave
+they rest on. History is walked back only for a member whose row is missing (the first read after the
+upgrade: that lazy first computation is the backfill), no longer matches its calendar-and-leave basis,
+or does not reach back to an earlier day asked about; what it finds is written back in the reader's
+transaction, so it is done once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.calendar import WorkCalendar
+from bot.domain.events import CheckinCompleted
+from bot.domain.streaks import ONE_DAY, Checkpoint, Excused, basis, carry, rewind
+from bot.services.scope import calendar_for
+from bot.storage.db import is_postgres
+from bot.storage.orm import Checkin, Leave, Member, Streak, Team
+from bot.storage.uow import UnitOfWork
+
+FIRST_WINDOW_DAYS = 14  # the first window of history walked back; each next one doubles
+SMALL_SET = 64  # up to this many members, queries name them; beyond, they read the team's rows
+
+Leaves = dict[int, list[tuple[date, date]]]
+
+
+@dataclass(slots=True)
+class _Stored:
+    point: Checkpoint
+    basis: str
+    done: list[date]  # done days from point.day on, ascending
+
+
+@dataclass(slots=True)
+class Streaks:
+    """Each member's streak as shown on a day, and the checkpoints (with their basis) to write back."""
+
+    lengths: dict[int, int]
+    to_write: dict[int, tuple[Checkpoint, str]]
+
+
+async def current(
+    session: AsyncSession, team_id: int, member_ids: Collection[int], today: date, calendar: WorkCalendar
+) -> dict[int, int]:
+    """member id -> the streak shown on `today`; missing or stale rows are counted and written back."""
+    found = await compute(session, team_id, member_ids, today, calendar)
+    await write(session, team_id, found.to_write)
+    return found.lengths
+
+
+async def compute(
+    session: AsyncSession,
+    team_id: int,
+    member_ids: Collection[int],
+    today: date,
+    calendar: WorkCalendar,
+    *,
+    moved: bool = False,
+) -> Streaks:
+    """The streaks shown on `today` from the stored rows, walking history only where they cannot say.
+
+    `to_write` holds the checkpoints of members counted from history; with `moved`, also those whose
+    stored checkpoint moved forward (what the completion hook keeps).
+    """
+    ids = set(member_ids)
+    if not ids:
+        return Streaks({}, {})
+    stored = await _stored(session, team_id, ids)
+    leaves = await _leaves(session, team_id, ids)
+    lengths: dict[int, int] = {}
+    to_write: dict[int, tuple[Checkpoint, str]] = {}
+    stale = {m for m in ids if m not in stored or not _valid(stored[m], calendar, leaves.get(m, ()))}
+    recount = set(stale)
+    earlier = {m: row for m, row in stored.items() if m not in stale and row.point.day > today}
+    after_today = await _done_counts(session, team_id, today, earlier) if earlier else {}
+    for member_id in ids - stale:
+        row = stored[member_id]
+        if row.point.day == today and row.point.length == 0:
+            recount.add(member_id)  # today missed says nothing of yesterday, which today's streak shows
+            continue
+        if row.point.day > today:
+            length = rewind(row.point, after_today.get(member_id, 0), today)
+            if length is None:
+                recount.add(member_id)
+            else:
+                lengths[member_id] = length
+            continue
+        ranges = leaves.get(member_id, ())
+        later = [d for d in row.done if row.point.day < d <= today]
+        point = carry(row.point, later, today, _excused(calendar, ranges))
+        lengths[member_id] = point.length
+        if moved and point != row.point:
+            to_write[member_id] = (point, _basis(calendar, ranges, point))
+    if recount:
+        # Counted back past where a stored run began: all of their leave, not just the run's.
+        leaves.update(await _leaves(session, team_id, recount, bounded=False))
+        counted = await _from_history(session, team_id, recount, today, calendar, leaves)
+        for member_id, point in counted.items():
+            lengths[member_id] = point.length
+            if member_id in stale:
+                to_write[member_id] = (point, _basis(calendar, leaves.get(member_id, ()), point))
+    return Streaks(lengths, to_write)
+
+
+async def write(session: AsyncSession, team_id: int, points: dict[int, tuple[Checkpoint, str]]) -> None:
+    """Upsert checkpoints with their basis, in the caller's transaction."""
+    if not points:
+        return
+    rows = [
+        {
+            "member_id": member_id,
+            "team_id": team_id,
+            "length": points[member_id][0].length,
+            "last_day": points[member_id][0].day,
+            "since_day": points[member_id][0].since,
+            "basis": points[member_id][1],
+        }
+        for member_id in sorted(points)
+    ]
+    insert = pg_insert if is_postgres(session.bind) else sqlite_insert
+    statement = insert(Streak).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Streak.member_id],
+        set_={
+            name: statement.excluded[name] for name in ("team_id", "length", "last_day", "since_day", "basis")
+        },
+    )
+    await session.execute(statement)
+
+
+async def keep_on_commit(uow: UnitOfWork) -> None:
+    """Before-commit hook: move the streak of every member whose check-in completed in this unit of work."""
+    session = uow.session
+    due: dict[tuple[int, date], set[int]] = defaultdict(set)
+    for event in uow.events:
+        if isinstance(event, CheckinCompleted):
+            checkin = await session.get(Checkin, event.checkin_id)
+            if checkin is not None and checkin.status == "done":
+                due[(checkin.team_id, checkin.day)].add(checkin.member_id)
+    for (team_id, day), member_ids in due.items():
+        team = await session.get(Team, team_id)
+        calendar = calendar_for(team)
+        found = await compute(session, team_id, member_ids, day, calendar, moved=True)
+        await write(session, team_id, found.to_write)
+
+
+def _excused(calendar: WorkCalendar, ranges: Iterable[tuple[date, date]]) -> Excused:
+    spans = list(ranges)
+    return lambda day: not calendar.is_workday(day) or any(s <= day <= e for s, e in spans)
+
+
+def _basis(calendar: WorkCalendar, ranges: Iterable[tuple[date, date]], point: Checkpoint) -> str:
+    return basis(
+        calendar.kind, calendar.extra_holidays, calendar.extra_workdays, ranges, point.since, point.day
+    )
+
+
+def _valid(row: _Stored, calendar: WorkCalendar, ranges: Iterable[tuple[date, date]]) -> bool:
+    """Whether a stored checkpoint still holds: same basis, and its day still done (not edited back)."""
+    if row.point.length > 0 and (not row.done or row.done[0] != row.point.day):
+        return False
+    return row.basis == _basis(calendar, ranges, row.point)
+
+
+def _members(column, team_column, team_id: int, ids: Collection[int]):
+    """Rows of these members: named when few, else the team's (filtered afterwards)."""
+    return column.in_(sorted(ids)) if len(ids) <= SMALL_SET else team_column == team_id
+
+
+async def _stored(session: AsyncSession, team_id: int, ids: set[int]) -> dict[int, _Stored]:
+    """Checkpoints, each with the done days from its own day on.
+
+    Each row brings the first and last such day by two lookups on the (member_id, day) index: a
+    correlated subquery cannot become a join that reads every check-in, as a plain join to "the days
+    after each row's day" did on PostgreSQL. The first day says whether the checkpoint's own day is
+    still done; a last one after it (a row lagging behind its check-ins) has the days between fetched.
+    """
+    done_from_row = (
+        Checkin.member_id == Streak.member_id,
+        Checkin.day >= Streak.last_day,
+        Checkin.status == "done",
+    )
+    first = select(func.min(Checkin.day)).where(*done_from_row).scalar_subquery()
+    last = select(func.max(Checkin.day)).where(*done_from_row).scalar_subquery()
+    rows = await session.execute(
+        select(
+            Streak.member_id, Streak.length, Streak.last_day, Streak.since_day, Streak.basis, first, last
+        ).where(_members(Streak.member_id, Streak.team_id, team_id, ids))
+    )
+    out: dict[int, _Stored] = {}
+    lagging: dict[int, date] = {}
+    for member_id, length, last_day, since_day, fingerprint, first_done, last_done in rows:
+        if member_id not in ids:
+            continue
+        done = [first_done] if first_done is not None else []
+        out[member_id] = _Stored(Checkpoint(last_day, length, since_day), fingerprint, done)
+        if last_done is not None and last_done != first_done:
+            lagging[member_id] = last_day
+    if lagging:
+        found = await session.execute(
+            select(Checkin.member_id, Checkin.day).where(
+                _members(Checkin.member_id, Checkin.team_id, team_id, lagging),
+                Checkin.status == "done",
+                Checkin.day >= min(lagging.values()),
+            )
+        )
+        for member_id in lagging:
+            out[member_id].done = []
+        for member_id, day in found:
+            if member_id in lagging and day >= lagging[member_id]:
+                out[member_id].done.append(day)
+        for member_id in lagging:
+            out[member_id].done.sort()
+    return out
+
+
+async def _leaves(
+    session: AsyncSession, team_id: int, ids: Collection[int], *, bounded: bool = True
+) -> Leaves:
+    """Each member's leave (not cancelled); `bounded`: only what their stored run and the days after
+    it cover (all of it for a member without a row, whose streak is about to be counted from history).
+    """
+    if not ids:
+        return {}
+    query = (
+        select(Leave.member_id, Leave.start_day, Leave.end_day)
+        .join(Member, Member.id == Leave.member_id)
+        .where(_members(Leave.member_id, Member.team_id, team_id, ids), Leave.cancelled.is_(False))
+    )
+    if bounded:
+        query = query.outerjoin(Streak, Streak.member_id == Leave.member_id).where(
+            Streak.since_day.is_(None) | (Leave.end_day >= Streak.since_day)
+        )
+    rows = await session.execute(query)
+    out: Leaves = {}
+    for member_id, start_day, end_day in rows:
+        if member_id in ids:
+            out.setdefault(member_id, []).append((start_day, end_day))
+    return out
+
+
+async def _done_counts(
+    session: AsyncSession, team_id: int, today: date, rows: dict[int, _Stored]
+) -> dict[int, int]:
+    """Done days after `today` up to each stored checkpoint's day (asked about an earlier day)."""
+    last = max(row.point.day for row in rows.values())
+    found = await session.execute(
+        select(Checkin.member_id, Checkin.day).where(
+            _members(Checkin.member_id, Checkin.team_id, team_id, rows),
+            Checkin.team_id == team_id,
+            Checkin.status == "done",
+            Checkin.day > today,
+            Checkin.day <= last,
+        )
+    )
+    counts: dict[int, int] = defaultdict(int)
+    for member_id, day in found:
+        row = rows.get(member_id)
+        if row is not None and day <= row.point.day:
+            counts[member_id] += 1
+    return counts
+
+
+async def _from_history(
+    session: AsyncSession, team_id: int, ids: set[int], today: date, calendar: WorkCalendar, leaves: Leaves
+) -> dict[int, Checkpoint]:
+    """Checkpoints as of `today` counted back through history, in doubling windows.
+
+    The walk stops once every member's run has broken, so it touches as much history as the longest
+    streak among them; a member still unbroken below the team's first check-in has no earlier one.
+    """
+    first = await session.scalar(
+        select(func.min(Checkin.day)).where(
+            Checkin.team_id == team_id, Checkin.status == "done", Checkin.day <= today
+        )
+    )
+    done_today = set(
+        await session.scalars(
+            select(Checkin.member_id).where(
+                Checkin.team_id == team_id, Checkin.day == today, Checkin.status == "done"
+            )
+        )
+    )
+    floor = min(first, today) - ONE_DAY if first is not None else today - ONE_DAY
+    count = dict.fromkeys(ids, 0)
+    latest: dict[int, date] = {}
+    since: dict[int, date] = {}
+    alive = set(ids)
+    hi, size = today - ONE_DAY, FIRST_WINDOW_DAYS
+    while alive and hi > floor:
+        lo = max(floor + ONE_DAY, hi - timedelta(days=size - 1))
+        query = select(Checkin.member_id, Checkin.day).where(
+            Checkin.team_id == team_id, Checkin.status == "done", Checkin.day >= lo, Checkin.day <= hi
+        )
+        if len(alive) <= SMALL_SET:
+            query = query.where(Checkin.member_id.in_(sorted(alive)))
+        did: dict[date, set[int]] = defaultdict(set)
+        for member_id, day in await session.execute(query):
+            did[day].add(member_id)
+        day = hi
+        while day >= lo and alive:
+            who = did.get(day, set())
+            workday = calendar.is_workday(day)
+            for member_id in list(alive):
+                if member_id in who:
+                    count[member_id] += 1
+                    latest.setdefault(member_id, day)
+                elif workday and not any(s <= day <= e for s, e in leaves.get(member_id, ())):
+                    alive.discard(member_id)
+                    since[member_id] = day
+            day -= ONE_DAY
+        hi, size = lo - ONE_DAY, size * 2
+    points = {}
+    for member_id in ids:
+        start = since.get(member_id, floor)
+        if member_id in done_today:
+            points[member_id] = Checkpoint(today, count[member_id] + 1, start)
+        elif member_id in latest:
+            points[member_id] = Checkpoint(latest[member_id], count[member_id], start)
+        else:
+            points[member_id] = Checkpoint(start, 0, start)
+    return points

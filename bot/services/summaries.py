@@ -1,0 +1,142 @@
+"""Weekly (周会) and monthly (月会) summaries: goal completion, champions, trend, participation, streaks."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.periods import Period, PeriodName, period_containing
+from bot.rendering.engine import Renderer
+from bot.services import checkins, standings
+from bot.services.scope import TeamScope, person
+from bot.services.views import format_goal_value, goal_view
+from bot.storage.orm import Checkin, Goal, Leave
+
+SUMMARY_PERIODS = {"weekly": PeriodName.WEEK, "monthly": PeriodName.MONTH}
+# A summary held early in a period (a Monday 周会, a 月会 on the 3rd) reviews the period before;
+# one held late (Thursday onwards, from the 15th) reviews the period it is in.
+_LATE_WEEKDAY = 3
+_LATE_MONTH_DAY = 15
+
+
+def summary_period(kind: str, day: date) -> Period:
+    """The period a weekly or monthly summary held on `day` reviews."""
+    name = SUMMARY_PERIODS[kind]
+    current = period_containing(name, day)
+    late = day.weekday() >= _LATE_WEEKDAY if name is PeriodName.WEEK else day.day >= _LATE_MONTH_DAY
+    return current if late else current.previous()
+
+
+async def participation_over(
+    session: AsyncSession, scope: TeamScope, members, start: date, end: date
+) -> dict[str, Any] | None:
+    """Done check-ins out of member-workdays expected (active, not on leave), from start to end."""
+    workdays = scope.calendar.workdays(start, end)
+    ids = {m.id for m in members}
+    if not workdays or not ids:
+        return None
+    leaves = list(
+        await session.execute(
+            select(Leave.member_id, Leave.start_day, Leave.end_day).where(
+                Leave.member_id.in_(ids),
+                Leave.cancelled.is_(False),
+                Leave.start_day <= end,
+                Leave.end_day >= start,
+            )
+        )
+    )
+
+    def away(member_id: int, day: date) -> bool:
+        return any(m == member_id and s <= day <= e for m, s, e in leaves)
+
+    done_rows = await session.execute(
+        select(Checkin.member_id, Checkin.day).where(
+            Checkin.team_id == scope.team.id,
+            Checkin.status == "done",
+            Checkin.day >= start,
+            Checkin.day <= end,
+        )
+    )
+    workday_set = set(workdays)
+    done = sum(1 for m, d in done_rows if m in ids and d in workday_set and not away(m, d))
+    expected = sum(1 for d in workdays for m in ids if not away(m, d))
+    if not expected:
+        return None
+    return {"done": done, "total": expected, "ratio": done / expected}
+
+
+async def summary_context(
+    session: AsyncSession, renderer: Renderer, scope: TeamScope, kind: str
+) -> dict[str, Any]:
+    """Everything the `summary` template shows for the period a summary held today reviews."""
+    day = scope.today
+    period = summary_period(kind, day)
+    roster = await standings.roster(session, scope.team)
+    board = await standings.board(session, scope, period, roster)
+    previous = await standings.board(session, scope, period.previous(), roster)
+    goals = list(
+        await session.scalars(
+            select(Goal)
+            .where(
+                Goal.team_id == scope.team.id,
+                Goal.period == period.name.value,
+                Goal.period_start == period.start,
+            )
+            .order_by(Goal.id)
+        )
+    )
+    shared = [g for g in goals if g.member_id is None]
+    shared.sort(key=lambda g: (g.group_id is not None, g.id))
+    personal = [g for g in goals if g.member_id is not None]
+    met = []
+    for goal in personal:
+        actual = board.actual_for(goal)
+        member = next((m for m in board.members if m.id == goal.member_id), None)
+        if member is not None and actual >= goal.target:
+            met.append(
+                {
+                    "member": person(member),
+                    "actual": format_goal_value(scope, goal.metric, actual),
+                    "target": format_goal_value(scope, goal.metric, goal.target),
+                }
+            )
+    champion_person = champion_group = None
+    if board.team_amount:
+        top = board.people("amount")[0]
+        member = board.member_by_key(top.standing.key)
+        if member is not None:
+            champion_person = {"member": person(member), "amount": scope.money(top.standing.amount_minor)}
+        groups = board.group_rows("amount")
+        if groups and groups[0].standing.amount_minor:
+            champion_group = {
+                "name": groups[0].standing.name,
+                "amount": scope.money(groups[0].standing.amount_minor),
+            }
+    last = min(period.end, day)
+    leaders = await checkins.streak_leaders(
+        session, scope.team.id, board.members, last, scope.calendar, limit=5
+    )
+    prev_total = previous.team_amount
+    return {
+        "kind": kind,
+        "period_start": period.start.isoformat(),
+        "period_end": period.end.isoformat(),
+        "total": scope.money(board.team_amount),
+        "deals": board.team_deals,
+        "goals": [goal_view(renderer, scope, g, board) for g in shared],
+        "previous_total": scope.money(prev_total) if prev_total else None,
+        "change_ratio": (board.team_amount - prev_total) / prev_total if prev_total else None,
+        "champion_person": champion_person,
+        "champion_group": champion_group,
+        "participation": await participation_over(session, scope, board.members, period.start, last),
+        "streaks": [{"member": person(m), "days": days} for m, days in leaders],
+        "personal_met": met,
+        "personal_total": len(personal),
+    }
+
+
+def period_key(kind: str, day: date) -> str:
+    return summary_period(kind, day).key

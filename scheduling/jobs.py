@@ -1,0 +1,70 @@
+"""The scheduler's one job: run a team's slot for the fire time at or before `now`.
+
+A plain async function of (team, slot, now) over services, so tests call it with a fixed clock and
+the scheduler, the catch-up after a restart and a takeover all go through the same checks: the slot
+still exists, the day is one the slot is due on, the fire is within the grace window — then
+`post_once`, the same function `teambeat post` runs, which applies the calendar and the once rule.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.rendering.engine import Renderer
+from bot.services.posts import Outcome, already_posted, period_key, post_once
+from bot.services.schedule import Slot, is_due, latest_fire, team_slots
+from bot.services.scope import calendar_for
+from bot.storage.orm import Team
+from bot.storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+DEFAULT_GRACE = timedelta(minutes=30)
+
+JobOutcome = Outcome | str
+
+
+async def run_slot(
+    uow_factory: UnitOfWorkFactory,
+    renderer: Renderer,
+    team_id: int,
+    slot: Slot,
+    now: datetime,
+    *,
+    grace: timedelta = DEFAULT_GRACE,
+) -> JobOutcome:
+    """Post the slot's most recent fire if it is due and not older than `grace`; say what happened."""
+    async with uow_factory() as uow:
+        team = await uow.session.get(Team, team_id)
+        if team is None:
+            return "skipped: no such team"
+        if slot not in team_slots(team.schedule, team.slug):
+            return "skipped: schedule changed"  # the reload that follows installs the new slot
+        fire = latest_fire(slot.at, team.timezone, now)
+        day = fire.astimezone(ZoneInfo(team.timezone)).date()
+        calendar = calendar_for(team)
+        if not is_due(slot, day, calendar):
+            return "skipped: not due"
+        late = now - fire
+        if late > grace:
+            key = period_key(slot.kind, day, slot.number)
+            if calendar.is_workday(day) and not await already_posted(uow.session, team, slot.kind, key):
+                log.warning(
+                    "team %s: %s for %s (due %s) missed by %s, beyond the %s grace window: skipped",
+                    team.slug,
+                    slot.kind,
+                    key,
+                    fire.isoformat(),
+                    _minutes(late),
+                    _minutes(grace),
+                )
+            return "skipped: missed"
+        slug = team.slug
+    outcome = await post_once(uow_factory, renderer, team_id, slot.kind, fire, number=slot.number, now=now)
+    log.info("team %s: %s due %s: %s", slug, slot.kind, fire.isoformat(), outcome)
+    return outcome
+
+
+def _minutes(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 60:.0f} min"

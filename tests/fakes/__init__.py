@@ -1,0 +1,1 @@
+"""Fake platform servers for tests: starlette apps served on loopback, recording what they get."""

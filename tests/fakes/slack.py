@@ -1,0 +1,457 @@
+"""A fake Slack on loopback for the real slack_sdk / slack-bolt clients.
+
+It serves the Web API methods teambeat calls (auth.test, chat.postMessage, chat.postEphemeral,
+conversations.open, users.info, apps.connections.open, oauth.v2.access), slash-command response_url
+hooks and a Socket Mode WebSocket. It checks tokens, knows which channels and users exist, rejects
+Block Kit over Slack's limits (so a renderer that overflows fails loudly), can answer 429 with
+Retry-After, and records every call. Helpers at the bottom build and sign requests the way Slack does,
+with slack_sdk's SignatureVerifier — independent of bolt's verification on the other side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from slack_sdk.signature import SignatureVerifier
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+TEXT_MAX = 40_000
+HEADER_MAX = 150
+SECTION_MAX = 3_000
+FIELDS_MAX = 10
+FIELD_MAX = 2_000
+BLOCKS_MAX = 50
+
+
+@dataclass
+class Workspace:
+    """One Slack workspace the fake knows: its bot token, channels and people."""
+
+    team_id: str
+    bot_token: str
+    bot_user_id: str = "UBOT"
+    channels: set[str] = field(default_factory=set)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dms: dict[str, str] = field(default_factory=dict)  # user id -> D… channel
+
+    def add_user(self, user_id: str, name: str, tz: str = "Asia/Shanghai") -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name.lower(),
+            "real_name": name,
+            "tz": tz,
+            "profile": {"display_name": name, "real_name": name, "email": f"{name.lower()}@example.com"},
+        }
+
+
+@dataclass
+class Call:
+    method: str
+    token: str | None
+    args: dict[str, Any]
+    status: int
+    ok: bool
+    error: str | None = None
+
+
+@dataclass
+class _Failure:
+    status: int
+    error: str
+    retry_after: float | None
+    after: int = 0  # calls that still succeed before this failure
+
+
+class FakeSlack:
+    def __init__(
+        self,
+        workspaces: Iterable[Workspace],
+        *,
+        app_token: str = "xapp-1-fake",
+        client_id: str = "cid.1",
+        client_secret: str = "csecret",
+    ) -> None:
+        self.workspaces = {w.team_id: w for w in workspaces}
+        self.app_token = app_token
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.calls: list[Call] = []
+        self.responses: list[dict[str, Any]] = []  # what arrived at response_url hooks
+        self.oauth_codes: dict[str, Workspace] = {}
+        self._failures: dict[str, list[_Failure]] = {}
+        self._ts = itertools.count(1)
+        # Socket Mode
+        self.silent_connections: set[int] = set()  # these connections never get `hello`
+        self.socket_connections = 0
+        self.socket_acks: list[dict[str, Any]] = []
+        self._live: WebSocket | None = None
+        self._changed = asyncio.Condition()
+
+    # ----- test controls ----------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        error: str = "ratelimited",
+        retry_after: float | None = 3,
+        after: int = 0,
+    ) -> None:
+        """The next call of `method` (or the one after `after` more) gets this answer instead: by
+        default 429 with Retry-After."""
+        self._failures.setdefault(method, []).append(_Failure(status, error, retry_after, after))
+
+    def _planned_failure(self, method: str) -> _Failure | None:
+        planned = self._failures.get(method)
+        if not planned:
+            return None
+        if planned[0].after > 0:
+            planned[0].after -= 1
+            return None
+        return planned.pop(0)
+
+    def succeeded(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method and c.ok]
+
+    def attempts(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def posts(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """chat.postMessage calls that Slack accepted, optionally to one channel."""
+        return [
+            c.args
+            for c in self.succeeded("chat.postMessage")
+            if channel is None or c.args.get("channel") == channel
+        ]
+
+    def ephemerals(self, user: str | None = None) -> list[dict[str, Any]]:
+        return [
+            c.args for c in self.succeeded("chat.postEphemeral") if user is None or c.args.get("user") == user
+        ]
+
+    def response_url(self, base_url: str) -> str:
+        return f"{base_url}/hooks/commands/{uuid.uuid4().hex[:12]}"
+
+    def answers_at(self, response_url: str) -> list[dict[str, Any]]:
+        return [r["body"] for r in self.responses if r["url"].endswith(response_url.rsplit("/", 2)[-1])]
+
+    # ----- the ASGI app -----------------------------------------------------------------------------
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/api/{method}", self._api, methods=["GET", "POST"]),
+                Route("/hooks/commands/{hook}", self._hook, methods=["POST"]),
+                WebSocketRoute("/socket-mode", self._socket),
+            ]
+        )
+
+    async def _api(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        args = await _arguments(request)
+        token = _bearer(request) or args.pop("token", None)
+        planned = self._planned_failure(method)
+        if planned is not None:
+            self.calls.append(Call(method, token, args, planned.status, False, planned.error))
+            headers = (
+                {"Retry-After": str(int(planned.retry_after))} if planned.retry_after is not None else {}
+            )
+            return JSONResponse({"ok": False, "error": planned.error}, planned.status, headers=headers)
+        if method == "oauth.v2.access":
+            data = self._oauth_access(request, args)
+        elif method == "apps.connections.open":
+            data = self._connections_open(request, token)
+        else:
+            workspace = self._by_token(token)
+            data = (
+                self._method(method, workspace, args) if workspace else {"ok": False, "error": "invalid_auth"}
+            )
+        self.calls.append(Call(method, token, args, 200, bool(data.get("ok")), data.get("error")))
+        return JSONResponse(data)
+
+    def _by_token(self, token: str | None) -> Workspace | None:
+        return next((w for w in self.workspaces.values() if token and w.bot_token == token), None)
+
+    def _method(self, method: str, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": f"https://{ws.team_id.lower()}.slack.com/",
+                "team": ws.team_id,
+                "user": "teambeat",
+                "team_id": ws.team_id,
+                "user_id": ws.bot_user_id,
+                "bot_id": f"B{ws.team_id}",
+                "is_enterprise_install": False,
+            }
+        if method == "users.info":
+            user = ws.users.get(str(args.get("user")))
+            return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+        if method == "conversations.open":
+            users = str(args.get("users") or "").split(",")
+            if len(users) != 1 or users[0] not in ws.users:
+                return {"ok": False, "error": "user_not_found"}
+            channel = ws.dms.setdefault(users[0], "D" + users[0].lstrip("UW"))
+            return {"ok": True, "channel": {"id": channel}}
+        if method in ("chat.postMessage", "chat.postEphemeral"):
+            channel = str(args.get("channel") or "")
+            if channel not in ws.channels and channel not in ws.dms.values():
+                return {"ok": False, "error": "channel_not_found"}
+            if method == "chat.postEphemeral" and args.get("user") not in ws.users:
+                return {"ok": False, "error": "user_not_in_channel"}
+            problem = block_kit_problem(args)
+            if problem:
+                return {"ok": False, "error": "invalid_blocks", "detail": problem}
+            ts = f"{1_700_000_000 + next(self._ts)}.000100"
+            if method == "chat.postEphemeral":
+                return {"ok": True, "message_ts": ts}
+            return {"ok": True, "channel": channel, "ts": ts}
+        return {"ok": False, "error": "unknown_method"}
+
+    def _oauth_access(self, request: Request, args: dict[str, Any]) -> dict[str, Any]:
+        client_id, client_secret = _basic(request) or (args.get("client_id"), args.get("client_secret"))
+        if (client_id, client_secret) != (self.client_id, self.client_secret):
+            return {"ok": False, "error": "invalid_client_id"}
+        ws = self.oauth_codes.pop(str(args.get("code")), None)
+        if ws is None:
+            return {"ok": False, "error": "invalid_code"}
+        return {
+            "ok": True,
+            "app_id": "A0FAKE",
+            "authed_user": {"id": next(iter(ws.users), "U0")},
+            "scope": "commands,chat:write",
+            "token_type": "bot",
+            "access_token": ws.bot_token,
+            "bot_user_id": ws.bot_user_id,
+            "team": {"id": ws.team_id, "name": ws.team_id},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
+    def _connections_open(self, request: Request, token: str | None) -> dict[str, Any]:
+        if token != self.app_token:
+            return {"ok": False, "error": "invalid_auth"}
+        return {"ok": True, "url": f"ws://{request.url.netloc}/socket-mode?ticket={uuid.uuid4().hex}"}
+
+    async def _hook(self, request: Request) -> Response:
+        planned = self._planned_failure("response_url")
+        if planned is not None:
+            return PlainTextResponse(planned.error, planned.status)
+        body = json.loads(await request.body())
+        problem = block_kit_problem(body)
+        if problem:
+            return PlainTextResponse(f"invalid_blocks: {problem}", 400)
+        self.responses.append({"url": str(request.url), "body": body})
+        return PlainTextResponse("ok")
+
+    # ----- Socket Mode ------------------------------------------------------------------------------
+
+    async def _socket(self, ws: WebSocket) -> None:
+        await ws.accept()
+        self.socket_connections += 1
+        number = self.socket_connections
+        if number not in self.silent_connections:
+            await ws.send_json(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "debug_info": {"host": "fake-slack", "approximate_connection_time": 18060},
+                    "connection_info": {"app_id": "A0FAKE"},
+                }
+            )
+            self._live = ws
+        async with self._changed:
+            self._changed.notify_all()
+        try:
+            while True:
+                message = await ws.receive_text()
+                if number in self.silent_connections:
+                    continue
+                self.socket_acks.append(json.loads(message))
+                async with self._changed:
+                    self._changed.notify_all()
+        except WebSocketDisconnect:
+            if self._live is ws:
+                self._live = None
+
+    async def socket_send(self, envelope: dict[str, Any], timeout: float = 10.0) -> None:
+        """Deliver an envelope on the live (greeted) connection, waiting for one if needed."""
+        await self._wait(lambda: self._live is not None, timeout)
+        assert self._live is not None
+        await self._live.send_json(envelope)
+
+    async def socket_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        await self._wait(lambda: any(a.get("envelope_id") == envelope_id for a in self.socket_acks), timeout)
+        return next(a for a in self.socket_acks if a.get("envelope_id") == envelope_id)
+
+    async def _wait(self, ready: Any, timeout: float) -> None:
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(ready)
+
+
+# ----- Block Kit limits --------------------------------------------------------------------------------
+
+
+def block_kit_problem(args: dict[str, Any]) -> str | None:
+    """Why Slack would refuse (or silently cut) this message; None when it is within every limit."""
+    text = args.get("text") or ""
+    blocks = args.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if not text.strip() and not blocks:
+        return "no_text"
+    if len(text) > TEXT_MAX:
+        return f"text has {len(text)} characters"
+    if len(blocks) > BLOCKS_MAX:
+        return f"{len(blocks)} blocks"
+    for i, block in enumerate(blocks):
+        kind = block.get("type")
+        if kind == "header":
+            if block["text"]["type"] != "plain_text" or not 0 < len(block["text"]["text"]) <= HEADER_MAX:
+                return f"block {i}: header text"
+        elif kind == "section":
+            if "text" in block and not 0 < len(block["text"]["text"]) <= SECTION_MAX:
+                return f"block {i}: section text has {len(block['text']['text'])} characters"
+            fields = block.get("fields", [])
+            if len(fields) > FIELDS_MAX or any(not 0 < len(f["text"]) <= FIELD_MAX for f in fields):
+                return f"block {i}: fields"
+            if "text" not in block and not fields:
+                return f"block {i}: empty section"
+        elif kind == "context":
+            if not 0 < len(block["elements"]) <= 10:
+                return f"block {i}: context elements"
+        elif kind == "image":
+            if not block.get("image_url") or not block.get("alt_text"):
+                return f"block {i}: image"
+        elif kind != "divider":
+            return f"block {i}: unknown type {kind}"
+    return None
+
+
+def message_text(args: dict[str, Any]) -> str:
+    """Everything a message shows (blocks and fallback), as Slack received it (still escaped)."""
+    parts = [str(args.get("text") or "")]
+    blocks = args.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    for block in blocks:
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        parts.extend(f["text"] for f in block.get("fields", []))
+        parts.extend(e["text"] for e in block.get("elements", []) if "text" in e)
+    return "\n".join(parts)
+
+
+# ----- what Slack sends: signed requests ---------------------------------------------------------------
+
+
+def signed_headers(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    try:
+        signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    except UnicodeDecodeError:  # slack_sdk signs text only; Slack signs the raw bytes
+        mac = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
+        signature = "v0=" + mac.hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+
+
+def command_form(
+    team_id: str, user_id: str, channel_id: str, command: str, text: str, response_url: str
+) -> dict[str, str]:
+    """A slash command as Slack posts it (form fields)."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": team_id,
+        "team_domain": team_id.lower(),
+        "channel_id": channel_id,
+        "channel_name": "directmessage" if channel_id.startswith("D") else "sales",
+        "user_id": user_id,
+        "user_name": user_id.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": "A0FAKE",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": f"{next(_TRIGGERS)}.{uuid.uuid4().hex[:10]}",
+    }
+
+
+def encode_form(form: dict[str, str]) -> bytes:
+    return urlencode(form).encode()
+
+
+def event_callback(
+    team_id: str, event: dict[str, Any], *, event_id: str | None = None, bot_user_id: str = "UBOT"
+) -> dict[str, Any]:
+    return {
+        "token": "legacy-verification-token",
+        "team_id": team_id,
+        "api_app_id": "A0FAKE",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {"team_id": team_id, "user_id": bot_user_id, "is_bot": True, "is_enterprise_install": False}
+        ],
+    }
+
+
+def socket_envelope(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A Socket Mode frame: `slash_commands` (form fields as JSON) or `events_api`."""
+    return {
+        "envelope_id": str(uuid.uuid4()),
+        "type": kind,
+        "accepts_response_payload": kind != "events_api",
+        "retry_attempt": 0,
+        "retry_reason": "",
+        "payload": payload,
+    }
+
+
+_TRIGGERS = itertools.count(1000)
+
+
+async def _arguments(request: Request) -> dict[str, Any]:
+    args: dict[str, Any] = dict(request.query_params)
+    raw = await request.body()
+    if not raw:
+        return args
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("application/json"):
+        body = json.loads(raw)
+        if isinstance(body, dict):
+            args.update(body)
+    else:
+        args.update(dict(parse_qsl(raw.decode(), keep_blank_values=True)))
+    return args
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    return header[7:] if header.lower().startswith("bearer ") else None
+
+
+def _basic(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    return user, password

@@ -1,0 +1,260 @@
+"""The Scheduler itself: restarts and the grace window, schedule changes without a restart, a real
+AsyncIOScheduler firing in real time, and on PostgreSQL one leader among replicas, with takeover."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time as wall
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.clock import SystemClock
+from bot.services import directory
+from bot.storage.orm import OutboxRow, ScheduledPost
+from scheduling import Scheduler
+from scheduling.leadership import SoleLeader
+from tests.integration.conftest import SHANGHAI
+from tests.support.chat import open_chat, write_config
+
+FAST = {"lease_seconds": 0.05, "poll_seconds": 0.1}
+
+
+async def set_team(app, **fields) -> None:
+    async with app.uow_factory() as uow:
+        team = await directory.team_by_slug(uow.session, "east")
+        for name, value in fields.items():
+            setattr(team, name, value)
+        await uow.commit()
+
+
+async def posts(app, kind: str) -> int:
+    """Recorded posts of a kind, checked against the outbox in the same statement (one snapshot)."""
+    recorded = select(func.count()).select_from(ScheduledPost).where(ScheduledPost.kind == kind)
+    queued = select(func.count()).select_from(OutboxRow).where(OutboxRow.dedupe_key.like(f"{kind}:%"))
+    async with app.sessionmaker() as session:
+        count, outbox = (
+            await session.execute(select(recorded.scalar_subquery(), queued.scalar_subquery()))
+        ).one()
+    assert count == outbox, (kind, count, outbox)  # one outbox post per recorded post, never more
+    return int(count)
+
+
+async def eventually(check, timeout: float = 8.0) -> None:
+    deadline = wall.monotonic() + timeout
+    while not await check():
+        if wall.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+def schedule_firing_in(seconds: float, kind: str = "evening", **others: str) -> dict:
+    """A schedule whose `kind` fires `seconds` from now (Shanghai time); everything else an hour ahead,
+    which makes its latest fire yesterday's — long outside the grace window."""
+    now = datetime.now(SHANGHAI)
+    later = (now + timedelta(hours=1)).strftime("%H:%M")
+    schedule = {
+        "checkin": later,
+        "reminders": [later],
+        "morning": later,
+        "evening": later,
+        "weekly": f"{(now + timedelta(hours=1)).strftime('%a').lower()} {later}",
+        "monthly": f"last {later}",
+    }
+    schedule[kind] = (now + timedelta(seconds=seconds)).strftime("%H:%M:%S")
+    schedule.update(others)
+    return schedule
+
+
+async def test_restart_inside_the_grace_window_posts_once(chat, caplog):
+    caplog.set_level(logging.INFO)
+    chat.at(datetime(2026, 11, 23, 18, 10, tzinfo=SHANGHAI))  # the recap was due at 18:00
+    notified = []
+    first = Scheduler(chat.app, lambda: notified.append(1), **FAST)
+    await first.start()
+    await first.stop()
+    assert await posts(chat.app, "recap") == 1 and notified
+    chat.at(datetime(2026, 11, 23, 18, 20, tzinfo=SHANGHAI))
+    second = Scheduler(chat.app, **FAST)
+    await second.start()
+    await second.stop()
+    assert await posts(chat.app, "recap") == 1
+    await chat.worker.drain()
+    assert len([p for p in chat.channel_posts() if "业绩复盘" in p]) == 1
+    # Everything earlier that day (prompt 09:00, morning 09:30, reminder 10:30) was missed by hours.
+    assert await posts(chat.app, "morning") == 0
+    assert "morning for 2026-11-23" in caplog.text and "beyond the 30 min grace window" in caplog.text
+
+
+async def test_restart_outside_the_grace_window_skips_with_a_log_line(chat, caplog):
+    caplog.set_level(logging.WARNING)
+    chat.at(datetime(2026, 11, 23, 18, 45, tzinfo=SHANGHAI))
+    scheduler = Scheduler(chat.app, **FAST)
+    await scheduler.start()
+    await scheduler.stop()
+    assert await posts(chat.app, "recap") == 0
+    lines = [r.getMessage() for r in caplog.records if "recap for 2026-11-23" in r.getMessage()]
+    assert lines and "missed by 45 min" in lines[0], caplog.text
+
+
+async def test_a_schedule_change_in_chat_takes_effect_without_a_restart(chat):
+    chat.at(datetime(2026, 11, 23, 8, 40, tzinfo=SHANGHAI))
+    scheduler = Scheduler(chat.app, **FAST)
+    await scheduler.start()
+    try:
+        assert any(job.endswith("morning@09:30:00") for job, _ in scheduler.jobs())
+        chat.at(datetime(2026, 11, 23, 8, 50, tzinfo=SHANGHAI))
+        await chat.say("boss", "/team schedule morning 08:45")
+
+        async def moved() -> bool:
+            return any(job.endswith("morning@08:45:00") for job, _ in scheduler.jobs())
+
+        await eventually(moved)
+        # Reloading also caught up: 08:45 passed five minutes ago, within the grace window.
+        await eventually(lambda: _posted(chat.app, "morning"))
+        assert not any(job.endswith("morning@09:30:00") for job, _ in scheduler.jobs())
+    finally:
+        await scheduler.stop()
+
+
+async def _posted(app, kind: str) -> bool:
+    return await posts(app, kind) > 0
+
+
+async def test_a_real_asyncio_scheduler_fires_on_time(database_url, engine, tmp_path):
+    url, pg_schema = database_url
+    chat = await open_chat(write_config(tmp_path, url), SystemClock(), pg_schema)
+    notified = []
+    scheduler = Scheduler(chat.app, lambda: notified.append(wall.monotonic()), **FAST)
+    try:
+        await set_team(chat.app, calendar="everyday", schedule=schedule_firing_in(1.5))
+        started = wall.monotonic()
+        await scheduler.start()
+        assert await posts(chat.app, "recap") == 0
+        await eventually(lambda: _posted(chat.app, "recap"))
+        assert notified and 0.5 < notified[0] - started < 6
+        await asyncio.sleep(0.3)
+        assert await posts(chat.app, "recap") == 1
+    finally:
+        await scheduler.stop()
+        await chat.app.close()
+
+
+postgres_only = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+
+
+@postgres_only
+async def test_two_schedulers_on_one_postgres_database_post_once(database_url, engine, tmp_path):
+    url, pg_schema = database_url
+    config = write_config(tmp_path, url)
+    one = await open_chat(config, SystemClock(), pg_schema)
+    two = await open_chat(config, SystemClock(), pg_schema)
+    a, b = Scheduler(one.app, **FAST), Scheduler(two.app, **FAST)
+    try:
+        await set_team(one.app, calendar="everyday", schedule=schedule_firing_in(1.5))
+        await a.start()
+        await b.start()
+        assert [a.leading, b.leading] == [True, False]
+        assert b.jobs() == []
+        await eventually(lambda: _posted(one.app, "recap"))
+        await asyncio.sleep(0.5)
+        assert await posts(one.app, "recap") == 1
+    finally:
+        await a.stop()
+        await b.stop()
+        await one.app.close()
+        await two.app.close()
+
+
+@postgres_only
+async def test_even_two_leaders_firing_together_post_once(database_url, engine, tmp_path):
+    """The lock only saves work: with it bypassed, the unique row still stops the second post."""
+    url, pg_schema = database_url
+    config = write_config(tmp_path, url)
+    one = await open_chat(config, SystemClock(), pg_schema)
+    two = await open_chat(config, SystemClock(), pg_schema)
+    a = Scheduler(one.app, leadership=SoleLeader(), **FAST)
+    b = Scheduler(two.app, leadership=SoleLeader(), **FAST)
+    try:
+        await set_team(one.app, calendar="everyday", schedule=schedule_firing_in(1.5))
+        await a.start()
+        await b.start()
+        assert a.leading and b.leading
+        await eventually(lambda: _posted(one.app, "recap"))
+        await asyncio.sleep(0.5)
+        assert await posts(one.app, "recap") == 1
+    finally:
+        await a.stop()
+        await b.stop()
+        await one.app.close()
+        await two.app.close()
+
+
+REPLICA = """
+import asyncio, sys
+from bot.app import build_app
+from bot.config import load_config
+from scheduling import Scheduler
+
+async def main(path, schema):
+    app = await build_app(load_config(path, environ={}), migrate=False, pg_schema=schema)
+    scheduler = Scheduler(app, lease_seconds=0.05, poll_seconds=0.1)
+    await scheduler.start()
+    print("leading" if scheduler.leading else "standby", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+@postgres_only
+async def test_a_standby_takes_over_when_the_leader_dies_neither_missing_nor_repeating(
+    database_url, engine, tmp_path
+):
+    url, pg_schema = database_url
+    config = write_config(tmp_path, url)
+    chat = await open_chat(config, SystemClock(), pg_schema)
+    await set_team(chat.app, calendar="everyday", schedule=schedule_firing_in(3600))
+    leader = subprocess.Popen(
+        [sys.executable, "-c", REPLICA, str(config), pg_schema],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
+    )
+    # The standby checks for the lock only every 1.5 s: long enough that the morning post below falls
+    # due while nobody leads, so the takeover's catch-up is what must send it.
+    standby = Scheduler(chat.app, lease_seconds=1.5, poll_seconds=0.1)
+    try:
+        assert await asyncio.to_thread(leader.stdout.readline) == "leading\n"
+        await standby.start()
+        assert not standby.leading
+        await set_team(chat.app, schedule=schedule_firing_in(1.0))  # the recap, by the leader
+        await eventually(lambda: _posted(chat.app, "recap"))
+        schedule = schedule_firing_in(0.4, kind="morning")
+        schedule["evening"] = (await _team_schedule(chat.app))["evening"]  # the recap stays as it was
+        await set_team(chat.app, schedule=schedule)
+        leader.send_signal(signal.SIGKILL)
+        leader.wait(timeout=10)
+        await eventually(lambda: _posted(chat.app, "morning"))
+        assert standby.leading
+        await asyncio.sleep(0.5)
+        assert await posts(chat.app, "morning") == 1
+        assert await posts(chat.app, "recap") == 1  # the catch-up did not repeat the leader's post
+    finally:
+        if leader.poll() is None:
+            leader.kill()
+            leader.wait(timeout=10)
+        await standby.stop()
+        await chat.app.close()
+
+
+async def _team_schedule(app) -> dict:
+    async with app.sessionmaker() as session:
+        team = await directory.team_by_slug(session, "east")
+        return dict(team.schedule)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from adapters.console.adapter import ConsoleAdapter
 from adapters.console.session import ConsoleSession
+from adapters.console.stdin import StdinLines
 from adapters.web.serve import WebServer
 from adapters.web.server import build_web_app, http_routes_configured
 from bot.app import App, build_app
@@ -164,16 +165,11 @@ async def _console_loop(runtime: Runtime, console: ConsoleAdapter, config: Confi
     console.names = session.name_of
     if interactive:
         console.print(f"teambeat · {team.name} · /help for commands, /as NAME to switch, Ctrl-D to quit")
-    loop = asyncio.get_running_loop()
-    while not runtime.stopping.is_set():
-        if interactive:
-            try:
-                line = await loop.run_in_executor(None, input, f"{session.name_of(console.speaker)}> ")
-            except EOFError:
-                break
-        else:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if line == "":
-                break
+    if interactive:
+        prompt = lambda: input(f"{session.name_of(console.speaker)}> ") + "\n"  # noqa: E731
+        lines = StdinLines(prompt)
+    else:
+        lines = StdinLines()
+    while (line := await lines.next(runtime.stopping)) is not None:
         await session.line(line)
     await session.worker.drain()

@@ -7,8 +7,8 @@ shares a core's event loop with the load generator, exactly like `teambeat run`:
   `sendBySession` endpoint that stamps each reply's arrival with time.monotonic() (the same clock in
   every process on Linux) and `GET /bench/replies` to read the stamps back.
 - `fake-wecom`: tests/fakes' FakeWeCom (token, message/send, the team's group robot).
-- `base-dingtalk`: checks `timestamp`/`sign`, parses the JSON, answers 200, then posts a fixed reply
-  to the message's sessionWebhook — the floor of what the DingTalk adapter must do.
+- `base-dingtalk`: checks `timestamp`/`sign`, parses the JSON and answers 200 — the floor of what the
+  DingTalk adapter must do before its answer (the command and its reply come after).
 - `base-wecom`: checks `msg_signature`, decrypts, parses the XML and answers with an encrypted passive
   reply of a fixed text — the floor of what the WeCom adapter must do.
 """
@@ -23,9 +23,7 @@ import hmac
 import json
 import signal
 import time
-from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -84,16 +82,8 @@ def fake_wecom(members: int) -> Starlette:
     return Starlette(routes=[Route("/healthz", healthz), Mount("/", fake.asgi())])
 
 
-def base_dingtalk(fake_url: str) -> Starlette:
-    from adapters.dingtalk.client import rebase
+def base_dingtalk() -> Starlette:
     from tests.fakes.dingtalk import APP_SECRET
-
-    http = httpx.AsyncClient(timeout=10)
-    tasks: set[asyncio.Task[Any]] = set()
-    reply = {"msgtype": "markdown", "markdown": {"title": "排行", "text": BASELINE_REPLY}}
-
-    async def send_reply(webhook: str) -> None:
-        await http.post(rebase(webhook, fake_url), json=reply)
 
     async def callback(request: Request) -> JSONResponse:
         timestamp, sign = request.headers.get("timestamp", ""), request.headers.get("sign", "")
@@ -104,9 +94,8 @@ def base_dingtalk(fake_url: str) -> Starlette:
         ):
             return JSONResponse({"error": "bad_signature"}, status_code=401)
         payload = json.loads(await request.body())
-        task = asyncio.get_running_loop().create_task(send_reply(payload["sessionWebhook"]))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        if not payload.get("msgId"):
+            return JSONResponse({"error": "not_a_message"}, status_code=400)
         return JSONResponse({"status": "accepted"})
 
     return Starlette(
@@ -146,7 +135,7 @@ async def serve(args: argparse.Namespace) -> None:
     apps = {
         "fake-dingtalk": fake_dingtalk,
         "fake-wecom": lambda: fake_wecom(args.members),
-        "base-dingtalk": lambda: base_dingtalk(args.fake),
+        "base-dingtalk": base_dingtalk,
         "base-wecom": base_wecom,
     }
     server = WebServer(apps[args.role](), "127.0.0.1", args.port)
@@ -163,7 +152,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("role", choices=["fake-dingtalk", "fake-wecom", "base-dingtalk", "base-wecom"])
     parser.add_argument("port", type=int)
-    parser.add_argument("--fake", default="", help="the fake platform's base URL (base-dingtalk)")
     parser.add_argument("--members", type=int, default=200, help="members the fake knows (fake-wecom)")
     asyncio.run(serve(parser.parse_args()))
 

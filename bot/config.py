@@ -339,6 +339,8 @@ class DingTalkConfig(_Section):
     robot_code: str = ""
     api_base_url: HttpUrl = "https://api.dingtalk.com"
     oapi_base_url: HttpUrl = "https://oapi.dingtalk.com"
+    api_qps: int = Field(default=20, ge=1)
+    """Server-API calls per second this process makes as the app (DingTalk refuses the excess)."""
 
 
 class WeComConfig(_Section):

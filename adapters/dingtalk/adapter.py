@@ -30,6 +30,7 @@ from adapters.dingtalk.inbound import PLATFORM, to_incoming
 from adapters.dingtalk.render import MAX_MSG_PARAM_BYTES, Markdown, render
 from adapters.dingtalk.stream import HEARTBEAT_SECONDS, SILENCE_SECONDS, StreamClient
 from adapters.dingtalk.throttle import RobotWindow
+from adapters.intake import Intake
 from bot.app import App
 from bot.messages import ChannelRef, IncomingMessage, OutgoingMessage, SentMessage, UserRef
 from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
@@ -42,6 +43,8 @@ GROUP_LIMITS = ChannelLimits(max_message_bytes=MAX_MSG_PARAM_BYTES, rate_per_min
 DM_LIMITS = ChannelLimits(max_message_bytes=MAX_MSG_PARAM_BYTES, rate_per_minute=20, burst=5)
 SESSION_MARGIN_MS = 5_000  # a sessionWebhook this close to expiry is treated as expired
 HTTP_TIMEOUT_SECONDS = 10.0
+# Messages acknowledged but not yet answered; taking one more waits for room (see adapters/intake.py).
+IN_HAND = 16
 
 
 class RobotBusy(DeliveryError):
@@ -78,6 +81,7 @@ class DingTalkAdapter:
             oapi_base_url=config.oapi_base_url,
             now_ms=self._now_ms,
             monotonic=monotonic,
+            api_qps=config.api_qps,
         )
         self._stream_options = {"heartbeat": heartbeat, "silence": silence}
         if max_backoff is not None:
@@ -92,7 +96,7 @@ class DingTalkAdapter:
         self._sink: MessageSink | None = None
         self.stream: StreamClient | None = None
         self._stream_task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._intake = Intake(PLATFORM, IN_HAND)
 
     def _now_ms(self) -> int:
         return int(self._app.clock.now().timestamp() * 1000)
@@ -135,8 +139,7 @@ class DingTalkAdapter:
 
     async def settle(self) -> None:
         """Wait until every message taken so far has been handled and answered."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._intake.wait_idle()
 
     def routes(self) -> list[BaseRoute]:
         if self.mode != "http":
@@ -159,17 +162,17 @@ class DingTalkAdapter:
 
     # -- receiving -----------------------------------------------------------------------------------
 
-    def accept(self, payload: Mapping[str, Any]) -> None:
+    async def accept(self, payload: Mapping[str, Any]) -> None:
         """Take one robot message (HTTP body or Stream data): the command runs in a task, after the ACK.
 
-        Raises NotAMessage for a payload that is not a text message from a person.
+        Returns at once, unless IN_HAND messages are still being handled: then once one is done, so a
+        burst slows DingTalk down at the door instead of piling up commands that time out on the
+        database. Raises NotAMessage for a payload that is not a text message from a person.
         """
         if self._sink is None:
             raise RuntimeError("the DingTalk adapter is not started")
         message = to_incoming(payload, self._app.clock.now())
-        task = asyncio.get_running_loop().create_task(self._handle(self._sink, message))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        await self._intake.take(self._handle(self._sink, message))
 
     async def _handle(self, sink: MessageSink, message: IncomingMessage) -> None:
         try:

@@ -2,14 +2,14 @@
 
 The `timestamp` and `sign` headers are checked against the app secret within one hour (401 otherwise,
 before the body is even parsed, so nothing is recorded); a body that is not a robot message is a 400 with
-the reason. A good message is answered 200 at once; the command runs after, and its reply goes back
-through the message's sessionWebhook.
+the reason. A good message is answered 200 at once (once there is room, in a burst); the command runs
+after, and its reply goes back through the message's sessionWebhook.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -21,8 +21,9 @@ from adapters.dingtalk.sign import callback_problem
 
 PATH = "/dingtalk/callback"
 
-Accept = Callable[[Mapping[str, Any]], None]
-"""Schedules one message; raises NotAMessage for a body that is not one."""
+Accept = Callable[[Mapping[str, Any]], Awaitable[None]]
+"""Schedules one message (waiting for room when the adapter has too many in hand); raises NotAMessage
+for a body that is not one."""
 
 
 def callback_route(secret: str, now_ms: Callable[[], int], accept: Accept) -> Route:
@@ -41,7 +42,7 @@ def callback_route(secret: str, now_ms: Callable[[], int], accept: Accept) -> Ro
                 {"error": "not_json", "detail": "the body must be a JSON object"}, status_code=400
             )
         try:
-            accept(payload)
+            await accept(payload)
         except RuntimeError as exc:  # not started yet, or stopping: DingTalk retries later
             return JSONResponse({"error": "unavailable", "detail": str(exc)}, status_code=503)
         except NotAMessage as exc:

@@ -5,7 +5,8 @@
 - `POST {api}/v1.0/robot/oToMessages/batchSend` — the app robot DMs up to 20 users at once
 - `POST {oapi}/robot/send?access_token=…&timestamp=…&sign=…` — a custom group robot (a team's webhook)
 - `POST {sessionWebhook}` — the reply to one message, valid until `sessionWebhookExpiredTime`
-plus `POST {oapi}/topapi/v2/user/get` for a member's profile.
+plus `POST {oapi}/topapi/v2/user/get` for a member's profile. The calls made as the app (all but the
+robot webhooks) share the app's calls per second, `[dingtalk] api_qps` (quota.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 
 from adapters.dingtalk.errors import Failure, classify_openapi, classify_robot
+from adapters.dingtalk.quota import AppQuota
 from adapters.dingtalk.render import Markdown
 from adapters.dingtalk.sign import signed_url
 from adapters.dingtalk.token import TokenCache
@@ -25,6 +27,7 @@ from bot.ports import DeliveryError
 
 DEFAULT_OAPI = "https://oapi.dingtalk.com"
 MAX_BATCH_USERS = 20
+DEFAULT_API_QPS = 20  # an enterprise-internal app on the standard edition
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
 
 
@@ -64,6 +67,7 @@ class DingTalkClient:
         oapi_base_url: str,
         now_ms: Callable[[], int],
         monotonic: Callable[[], float] = time.monotonic,
+        api_qps: int = DEFAULT_API_QPS,
     ) -> None:
         self._http = http
         self._app_key = app_key
@@ -73,6 +77,7 @@ class DingTalkClient:
         self.oapi = oapi_base_url.rstrip("/")
         self._now_ms = now_ms
         self.tokens = TokenCache(self._fetch_token, monotonic=monotonic)
+        self.quota = AppQuota(api_qps)
 
     @property
     def has_app(self) -> bool:
@@ -88,10 +93,15 @@ class DingTalkClient:
         except httpx.TransportError as exc:
             raise DeliveryError(f"connection failed: {type(exc).__name__}: {exc}", transient=True) from exc
 
+    async def _app_post(self, url: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None):
+        """A server-API call as the app: within the app's calls per second (robot webhooks are not)."""
+        async with self.quota.call():
+            return await self._post(url, body, headers)
+
     async def _fetch_token(self) -> tuple[str, float]:
         if not self.has_app:
             raise DeliveryError("[dingtalk] app_key and app_secret are not set", transient=False)
-        response = await self._post(
+        response = await self._app_post(
             f"{self._api}/v1.0/oauth2/accessToken", {"appKey": self._app_key, "appSecret": self._app_secret}
         )
         data = _json(response)
@@ -106,7 +116,7 @@ class DingTalkClient:
         """POST to api.dingtalk.com with the app token; a refused token is refreshed once and retried."""
         for attempt in (1, 2):
             token = await self.tokens.get()
-            response = await self._post(f"{self._api}{path}", body, {TOKEN_HEADER: token})
+            response = await self._app_post(f"{self._api}{path}", body, {TOKEN_HEADER: token})
             data = _json(response)
             if response.status_code == 200:
                 return data
@@ -169,7 +179,7 @@ class DingTalkClient:
 
     async def user_get(self, user_id: str) -> dict[str, Any]:
         token = await self.tokens.get()
-        response = await self._post(
+        response = await self._app_post(
             f"{self.oapi}/topapi/v2/user/get?access_token={token}", {"userid": user_id}
         )
         data = _json(response)

@@ -20,7 +20,7 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -39,12 +39,13 @@ SILENCE_SECONDS = 90.0
 MAX_BACKOFF_SECONDS = 60.0
 OPEN_TIMEOUT_SECONDS = 15.0
 
-Accept = Callable[[Mapping[str, Any]], None]
-"""Takes one robot message payload; must not block (the work is scheduled, not done)."""
+Accept = Callable[[Mapping[str, Any]], Awaitable[None]]
+"""Takes one robot message payload: the work is scheduled, not done (waiting only for room)."""
 
 
 class ChatbotHandler(dingtalk_stream.ChatbotHandler):
-    """Hands each robot message to the adapter and ACKs it at once (DingTalk redelivers unACKed ones)."""
+    """Hands each robot message to the adapter and ACKs it once taken: at once, or when the adapter has
+    room again in a burst (DingTalk redelivers unACKed ones)."""
 
     def __init__(self, accept: Accept) -> None:
         super().__init__()
@@ -54,7 +55,7 @@ class ChatbotHandler(dingtalk_stream.ChatbotHandler):
     async def process(self, callback: CallbackMessage) -> tuple[int, str]:
         data = callback.data if isinstance(callback.data, Mapping) else {}
         try:
-            self._accept(data)
+            await self._accept(data)
         except NotAMessage as exc:
             log.info("stream: message %s ignored: %s", data.get("msgId"), exc)
         except Exception:  # a bad payload must not make DingTalk redeliver it forever

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from adapters.intake import Intake
 from adapters.slack import inbound
 from adapters.slack.bolt_app import build_bolt
 from adapters.slack.cache import TtlCache
@@ -45,6 +46,8 @@ PLATFORM = "slack"
 EVENTS_PATH = "/slack/events"
 RESPONSE_URL_USES = 5  # Slack accepts five answers per response_url
 STOP_GRACE_SECONDS = 10.0
+# Requests acknowledged but not yet answered; the acknowledgement of one more waits for room.
+IN_HAND = 16
 
 
 class SlackAdapter:
@@ -69,7 +72,7 @@ class SlackAdapter:
         self._sink: MessageSink | None = None
         self._bolt: AsyncApp | None = None
         self._socket: SocketModeRunner | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._intake = Intake("slack", IN_HAND)
         self._taken: TtlCache[bool] = TtlCache(3600.0, 20_000)  # event ids already being handled
         self._partial: TtlCache[int] = TtlCache(24 * 3600.0, 1_000)  # split posts half sent
 
@@ -101,16 +104,14 @@ class SlackAdapter:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(STOP_GRACE_SECONDS):
                 await self.wait_idle()
-        for task in list(self._tasks):
-            task.cancel()
+        self._intake.cancel()
         self._bolt = None
         self._sink = None
         await self.web.close()
 
     async def wait_idle(self) -> None:
         """Until every acknowledged request has been handled and answered."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._intake.wait_idle()
 
     async def health(self) -> dict[str, Any]:
         if self._socket is not None:
@@ -154,25 +155,18 @@ class SlackAdapter:
 
     # ----- inbound -------------------------------------------------------------------------------------
 
-    def _on_request(self, kind: str, body: dict[str, Any], context: Any) -> None:
-        """Called inside bolt's listener: note the request and return at once (bolt then acks)."""
+    async def _on_request(self, kind: str, body: dict[str, Any], context: Any) -> None:
+        """Called inside bolt's listener: hand the request to the background and return (bolt then
+        acks) — at once, unless IN_HAND requests are still being handled: then once one is done."""
         key = body.get("event_id") if kind == "event" else body.get("trigger_id")
         if isinstance(key, str) and key:
             if key in self._taken:  # a retry of something already in hand (X-Slack-Retry-Num)
                 log.info("slack: retry of %s ignored", key)
                 return
             self._taken.put(key, True)
-        self._spawn(self._handle(kind, body, context.get("bot_user_id"), context.get("bot_token")))
-
-    def _spawn(self, work: Any) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("slack: handling a request failed", exc_info=task.exception())
+        await self._intake.take(
+            self._handle(kind, body, context.get("bot_user_id"), context.get("bot_token"))
+        )
 
     async def _handle(self, kind: str, body: dict[str, Any], bot_user: str | None, token: str | None) -> None:
         if self._sink is None:

@@ -2,14 +2,16 @@
 
 Listeners only acknowledge and hand the payload on (`on_request`), which schedules the real work in the
 background: with `process_before_response=True` bolt answers Slack as soon as the listener returns, so
-every request is acknowledged in milliseconds, well inside Slack's 3 seconds, whatever the work costs.
+a request is acknowledged in milliseconds, well inside Slack's 3 seconds, whatever the work costs —
+unless a burst has filled the adapter's intake: then the answer waits until there is room, so that
+what was acknowledged is also handled (see adapters/intake.py).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -19,8 +21,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import SlackConfig
 
 log = logging.getLogger(__name__)
-OnRequest = Callable[[str, dict[str, Any], Any], None]
-"""(kind "command" | "event", payload, bolt context) → None; must not block."""
+OnRequest = Callable[[str, dict[str, Any], Any], Awaitable[None]]
+"""(kind "command" | "event", payload, bolt context): returns once the work is in hand — at once,
+or once there is room for it (back-pressure: the acknowledgement waits with it)."""
 
 
 def build_bolt(
@@ -41,16 +44,16 @@ def build_bolt(
     @bolt.command(re.compile(r"^/.+"))
     async def command(ack: Any, body: dict[str, Any], context: Any) -> None:
         await ack()
-        on_request("command", body, context)
+        await on_request("command", body, context)
 
     @bolt.event("app_mention")
     async def mention(body: dict[str, Any], context: Any) -> None:
-        on_request("event", body, context)
+        await on_request("event", body, context)
 
     @bolt.event("message")
     async def message(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         if event.get("channel_type") == "im":
-            on_request("event", body, context)
+            await on_request("event", body, context)
 
     @bolt.event(re.compile(r".*"))
     async def anything_else(body: dict[str, Any]) -> None:

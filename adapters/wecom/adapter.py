@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from adapters.intake import Intake
 from adapters.wecom.callback import open_message, passive_text_reply, verify_url
 from adapters.wecom.client import ALL_RECEIVERS_INVALID, WeComApiError, WeComClient
 from adapters.wecom.crypto import CallbackRejected, WeComCrypto
@@ -50,6 +51,8 @@ from bot.storage.uow import UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 PASSIVE_REPLY_WITHIN = 1.5
+# Messages being handled at once; the callback of one more waits for room (see adapters/intake.py).
+IN_HAND = 16
 MAX_PARTIAL_SENDS = 1000
 FORGET_EVERY = 1000
 # WeCom's own rules, whole: a member takes 30 app messages a minute and 1,000 an hour (more are dropped
@@ -107,6 +110,7 @@ class WeComAdapter:
         self._windows = SlidingWindows(monotonic)
         self._passive_within = passive_reply_within
         self._sink: MessageSink | None = None
+        self._intake = Intake(PLATFORM, IN_HAND)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._partial: dict[tuple[str, str], int] = {}
         self._robot_channels: dict[str, bool] = {}
@@ -125,6 +129,7 @@ class WeComAdapter:
 
     async def settle(self) -> None:
         """Wait until every message taken in has been handled and its reply sent (or queued)."""
+        await self._intake.wait_idle()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
@@ -176,16 +181,16 @@ class WeComAdapter:
         return await self._answer(self._sink, message)
 
     async def _answer(self, sink: MessageSink, message: IncomingMessage) -> Response:
-        """Wait briefly for the reply; answer WeCom within its 5 s either way."""
-        work = asyncio.ensure_future(sink(message))
-        self._track(work)
+        """Wait briefly for the reply; answer WeCom within its 5 s either way.
+
+        The command runs in the intake: with IN_HAND messages in hand, this one waits for room first,
+        so a burst slows WeCom down at the door instead of piling up commands that time out on the
+        database (WeCom retries an unanswered callback; the dispatcher drops the repeat)."""
+        handover: asyncio.Future[OutgoingMessage | None] = asyncio.get_running_loop().create_future()
+        await self._intake.take(self._work(sink, message, handover))
         try:
-            reply = await asyncio.wait_for(asyncio.shield(work), self._passive_within)
-        except TimeoutError:
-            self._track(asyncio.create_task(self._reply_when_done(message, work)))
-            return Response(_EMPTY)
-        except Exception:
-            log.exception("wecom: handling message %s failed", message.event_id)
+            reply = await asyncio.wait_for(handover, self._passive_within)
+        except TimeoutError:  # the handover is cancelled: the work sends the reply itself when done
             return Response(_EMPTY)
         if reply is None:
             return Response(_EMPTY)
@@ -206,13 +211,19 @@ class WeComAdapter:
             return None
         return passive_text_reply(self._crypto, message.user.id, rendered.chunks[0], self._clock.now())
 
-    async def _reply_when_done(self, message: IncomingMessage, work: asyncio.Future[Any]) -> None:
+    async def _work(
+        self, sink: MessageSink, message: IncomingMessage, handover: asyncio.Future[OutgoingMessage | None]
+    ) -> None:
+        """The command; its reply goes back through the callback's answer while that still waits for
+        it, else through the API."""
         try:
-            reply = await work
+            reply = await sink(message)
         except Exception:
             log.exception("wecom: handling message %s failed", message.event_id)
-            return
-        if reply is not None:
+            reply = None
+        if not handover.done():
+            handover.set_result(reply)
+        elif reply is not None:
             await self._deliver_reply(message, reply)
 
     async def _deliver_reply(self, message: IncomingMessage, reply: OutgoingMessage) -> None:

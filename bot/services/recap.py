@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.periods import Period
@@ -14,22 +15,29 @@ from bot.services.scope import TeamScope, person
 from bot.services.views import goal_view, group_view
 from bot.storage.orm import Checkin, CheckinAnswer, Goal, Kudos, Leave, Member
 
+KUDOS_MARGIN = timedelta(days=2)
+
 
 async def planned_amounts(session: AsyncSession, team_id: int, period: Period) -> dict[int, int]:
-    """Each member's planned amount from the period's check-ins (their `amount` answers)."""
+    """Each member's planned amount from the period's check-ins (their `amount` answers).
+
+    Each check-in's amounts are summed by a correlated subquery, one index lookup per check-in of the
+    period: joined instead, PostgreSQL hashes the answers of every check-in ever made.
+    """
+    amounts = (
+        select(func.sum(CheckinAnswer.amount_minor))
+        .where(CheckinAnswer.checkin_id == Checkin.id)
+        .scalar_subquery()
+    )
     rows = await session.execute(
-        select(Checkin.member_id, CheckinAnswer.amount_minor)
-        .join(CheckinAnswer, CheckinAnswer.checkin_id == Checkin.id)
-        .where(
-            Checkin.team_id == team_id,
-            Checkin.day >= period.start,
-            Checkin.day <= period.end,
-            CheckinAnswer.amount_minor.is_not(None),
+        select(Checkin.member_id, amounts).where(
+            Checkin.team_id == team_id, Checkin.day >= period.start, Checkin.day <= period.end
         )
     )
     planned: dict[int, int] = {}
     for member_id, amount in rows:
-        planned[member_id] = planned.get(member_id, 0) + int(amount)
+        if amount is not None:  # no amount answered
+            planned[member_id] = planned.get(member_id, 0) + int(amount)
     return planned
 
 
@@ -91,9 +99,18 @@ async def recap_context(session: AsyncSession, renderer: Renderer, scope: TeamSc
             }
         )
     groups = [group_view(scope, board, row) for row in board.group_rows("amount")]
+    # `day` decides; the instants around the period (a margin for a team whose timezone changed) let
+    # the (team_id, created_at) index start at the period instead of at the team's first kudos.
+    first, after = period.utc_bounds(scope.team.timezone)
     kudos_rows = await session.scalars(
         select(Kudos)
-        .where(Kudos.team_id == scope.team.id, Kudos.day >= period.start, Kudos.day <= period.end)
+        .where(
+            Kudos.team_id == scope.team.id,
+            Kudos.created_at >= first - KUDOS_MARGIN,
+            Kudos.created_at < after + KUDOS_MARGIN,
+            Kudos.day >= period.start,
+            Kudos.day <= period.end,
+        )
         .order_by(Kudos.created_at, Kudos.id)
         .limit(20)
     )

@@ -20,7 +20,7 @@ async def member_totals(
 ) -> dict[int, tuple[int, int]]:
     """member id -> (amount in minor units, number of deals) for live deals closed in [start, end)."""
     rows = await session.execute(
-        select(Deal.member_id, func.sum(Deal.amount_minor), func.count(Deal.id))
+        select(Deal.member_id, func.sum(Deal.amount_minor), func.count())
         .where(*_live_deals_between(team_id, start, end))
         .group_by(Deal.member_id)
     )
@@ -30,7 +30,7 @@ async def member_totals(
 async def team_total(session: AsyncSession, team_id: int, start: datetime, end: datetime) -> tuple[int, int]:
     row = (
         await session.execute(
-            select(func.coalesce(func.sum(Deal.amount_minor), 0), func.count(Deal.id)).where(
+            select(func.coalesce(func.sum(Deal.amount_minor), 0), func.count()).where(
                 *_live_deals_between(team_id, start, end)
             )
         )

@@ -2,8 +2,8 @@
 
 Each member's row is a checkpoint (bot/domain/streaks.py) moved forward when one of their check-ins
 completes (`keep_on_commit`, a before-commit hook the check-in path installs). Reading a team's streaks
-is then two queries of O(members) rows: the checkpoints with the done days after them, and the leave
-they rest on. History is walked back only for a member whose row is missing (the first read after the
+is then two queries of O(members) rows: the checkpoints, each with its latest done check-in, and the
+leave they rest on. History is walked back only for a member whose row is missing (the first read after the
 upgrade: that lazy first computation is the backfill), no longer matches its calendar-and-leave basis,
 or does not reach back to an earlier day asked about; what it finds is written back in the reader's
 transaction, so it is done once.
@@ -31,6 +31,7 @@ from bot.storage.uow import UnitOfWork
 
 FIRST_WINDOW_DAYS = 14  # the first window of history walked back; each next one doubles
 SMALL_SET = 64  # up to this many members, queries name them; beyond, they read the team's rows
+WRITE_BATCH = 1000  # rows per upsert: 6 parameters each, well under SQLite's 32,766
 
 Leaves = dict[int, list[tuple[date, date]]]
 
@@ -129,14 +130,16 @@ async def write(session: AsyncSession, team_id: int, points: dict[int, tuple[Che
         for member_id in sorted(points)
     ]
     insert = pg_insert if is_postgres(session.bind) else sqlite_insert
-    statement = insert(Streak).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Streak.member_id],
-        set_={
-            name: statement.excluded[name] for name in ("team_id", "length", "last_day", "since_day", "basis")
-        },
-    )
-    await session.execute(statement)
+    for start in range(0, len(rows), WRITE_BATCH):
+        statement = insert(Streak).values(rows[start : start + WRITE_BATCH])
+        statement = statement.on_conflict_do_update(
+            index_elements=[Streak.member_id],
+            set_={
+                name: statement.excluded[name]
+                for name in ("team_id", "length", "last_day", "since_day", "basis")
+            },
+        )
+        await session.execute(statement)
 
 
 async def keep_on_commit(uow: UnitOfWork) -> None:
@@ -181,46 +184,46 @@ def _members(column, team_column, team_id: int, ids: Collection[int]):
 async def _stored(session: AsyncSession, team_id: int, ids: set[int]) -> dict[int, _Stored]:
     """Checkpoints, each with the done days from its own day on.
 
-    Each row brings the first and last such day by two lookups on the (member_id, day) index: a
-    correlated subquery cannot become a join that reads every check-in, as a plain join to "the days
-    after each row's day" did on PostgreSQL. The first day says whether the checkpoint's own day is
-    still done; a last one after it (a row lagging behind its check-ins) has the days between fetched.
+    Each row brings the last such day by one lookup on the (member_id, day) index: a correlated
+    subquery cannot become a join that reads every check-in, as a plain join to "the days after each
+    row's day" did on PostgreSQL. Normally that day is the checkpoint's own (still done, nothing after);
+    for the rare row where it is not, the days are fetched to see which.
     """
-    done_from_row = (
-        Checkin.member_id == Streak.member_id,
-        Checkin.day >= Streak.last_day,
-        Checkin.status == "done",
+    last = (
+        select(func.max(Checkin.day))
+        .where(
+            Checkin.member_id == Streak.member_id,
+            Checkin.day >= Streak.last_day,
+            Checkin.status == "done",
+        )
+        .scalar_subquery()
     )
-    first = select(func.min(Checkin.day)).where(*done_from_row).scalar_subquery()
-    last = select(func.max(Checkin.day)).where(*done_from_row).scalar_subquery()
     rows = await session.execute(
-        select(
-            Streak.member_id, Streak.length, Streak.last_day, Streak.since_day, Streak.basis, first, last
-        ).where(_members(Streak.member_id, Streak.team_id, team_id, ids))
+        select(Streak.member_id, Streak.length, Streak.last_day, Streak.since_day, Streak.basis, last).where(
+            _members(Streak.member_id, Streak.team_id, team_id, ids)
+        )
     )
     out: dict[int, _Stored] = {}
-    lagging: dict[int, date] = {}
-    for member_id, length, last_day, since_day, fingerprint, first_done, last_done in rows:
+    unsure: dict[int, date] = {}
+    for member_id, length, last_day, since_day, fingerprint, last_done in rows:
         if member_id not in ids:
             continue
-        done = [first_done] if first_done is not None else []
+        done = [last_day] if last_done == last_day else []
         out[member_id] = _Stored(Checkpoint(last_day, length, since_day), fingerprint, done)
-        if last_done is not None and last_done != first_done:
-            lagging[member_id] = last_day
-    if lagging:
+        if last_done is not None and last_done != last_day:
+            unsure[member_id] = last_day
+    if unsure:
         found = await session.execute(
             select(Checkin.member_id, Checkin.day).where(
-                _members(Checkin.member_id, Checkin.team_id, team_id, lagging),
+                _members(Checkin.member_id, Checkin.team_id, team_id, unsure),
                 Checkin.status == "done",
-                Checkin.day >= min(lagging.values()),
+                Checkin.day >= min(unsure.values()),
             )
         )
-        for member_id in lagging:
-            out[member_id].done = []
         for member_id, day in found:
-            if member_id in lagging and day >= lagging[member_id]:
+            if member_id in unsure and day >= unsure[member_id]:
                 out[member_id].done.append(day)
-        for member_id in lagging:
+        for member_id in unsure:
             out[member_id].done.sort()
     return out
 

@@ -237,6 +237,8 @@ class OutboxRow(Base):
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
         # The rate limiter reads a destination's recent attempts; also serves lookups by destination.
         Index("ix_outbox_destination_last_attempt", "destination", "last_attempt_at"),
+        # The worker claims only a destination's head (its oldest pending row): one probe per row.
+        Index("ix_outbox_destination_status_id", "destination", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -349,3 +351,17 @@ class Streak(Base):
     last_day: Mapped[date] = mapped_column(Date)  # a done day, or since_day when length is 0
     since_day: Mapped[date] = mapped_column(Date)  # the missed workday the run followed
     basis: Mapped[str] = mapped_column(String(32))
+
+
+# A period's totals (stats.member_totals, team_total) read only these columns of its deals. With all of
+# them in one index SQLite answers from the index alone instead of fetching every deal's row (a month of
+# a 500-person team in less than half the time); PostgreSQL can do the same once a table is vacuumed.
+# It leads with ix_deals_team_closed's columns, which it makes redundant.
+Index(
+    "ix_deals_team_closed_totals",
+    Deal.team_id,
+    Deal.closed_at,
+    Deal.member_id,
+    Deal.amount_minor,
+    Deal.voided_at,
+)

@@ -1,4 +1,5 @@
-"""Streaks: each member's check-in streak as of a day, kept so that recaps read it instead of history.
+"""Streaks: each member's check-in streak as of a day, kept so that recaps read it instead of history;
+and an index that answers a period's deal totals on its own.
 
 No backfill here: a member without a row is counted from history the first time a streak is read for
 them (a recap, a summary, a check-in reply), and that row is written with the reader's transaction.
@@ -37,8 +38,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("member_id", name=op.f("pk_streaks")),
     )
     op.create_index(op.f("ix_streaks_team_id"), "streaks", ["team_id"], unique=False)
+    op.create_index(
+        "ix_deals_team_closed_totals",
+        "deals",
+        ["team_id", "closed_at", "member_id", "amount_minor", "voided_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deals_team_closed_totals", table_name="deals")
     op.drop_index(op.f("ix_streaks_team_id"), table_name="streaks")
     op.drop_table("streaks")

@@ -21,11 +21,11 @@ QPS_LIMIT_ANSWER = {"code": "Forbidden.AccessDenied.QpsLimitForApi", "message": 
 
 @dataclass
 class QpsGate:
-    """ASGI middleware: at most `per_second` requests to paths starting with `prefix` in any 1 s."""
+    """ASGI middleware: at most `per_second` requests to paths starting with one of `prefixes` in any 1 s."""
 
     app: ASGIApp
     per_second: int
-    prefix: str
+    prefixes: tuple[str, ...]
     status: int = 403
     monotonic: Callable[[], float] = time.monotonic
     passed: list[float] = field(default_factory=list)
@@ -33,7 +33,7 @@ class QpsGate:
     _window: deque[float] = field(default_factory=deque)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
         now = self.monotonic()

@@ -146,6 +146,8 @@ async def fan_out(url: str, folder: Path, args: argparse.Namespace) -> Report:
     report.figure("dm_calls_accepted", len(accepted))
     report.figure("allowed_rate_per_s", float(args.qps))
     report.figure("achieved_rate_per_s", achieved)
+    gaps = [b - a for a, b in zip(gate.passed, gate.passed[1:], strict=False)]
+    report.figure("longest_gap_between_calls_s", max(gaps, default=0.0))
     report.target("achieved_over_allowed", achieved / args.qps, at_least=0.9)
     report.target("limit_answers_pct", 100 * len(gate.refused) / max(requests, 1), at_most=1.0)
     report.target("lost", sum(1 for user in users if received[user] == 0), at_most=0)

@@ -73,10 +73,16 @@ class Announcer:
         scope = TeamScope.of(team, now)
         day = scope.period("today")
         board = await standings.board(session, scope, day)
+        team_roster = _roster_of(board)  # every other board of this deal reuses it
         people = board.people("amount")
         mine = find(people, f"member:{member.id}")
         team_goals = [
-            (goal, await standings.board(session, scope, scope.period(goal.period, goal.period_start)))
+            (
+                goal,
+                await standings.board(
+                    session, scope, scope.period(goal.period, goal.period_start), team_roster
+                ),
+            )
             for goal in await standings.goals_covering(session, scope)
             if goal.subject == "team"
         ]
@@ -117,7 +123,7 @@ class Announcer:
     async def _rank_changes(self, uow, team, scope, deal, board) -> None:
         """Top-3 changes on today's and this week's people boards and today's group board,
         at most one post per board per window."""
-        week = await standings.board(uow.session, scope, scope.period("week"))
+        week = await standings.board(uow.session, scope, scope.period("week"), _roster_of(board))
         boards = [("today", "people", board), ("week", "people", week), ("today", "groups", board)]
         if week.totals == board.totals:  # nothing earlier this week: the week board says what today's says
             del boards[1]
@@ -185,7 +191,7 @@ class Announcer:
             if not _counts_toward(goal, member):
                 continue
             goal_board = boards.get(goal.id) or await standings.board(
-                uow.session, scope, scope.period(goal.period, goal.period_start)
+                uow.session, scope, scope.period(goal.period, goal.period_start), _roster_of(board)
             )
             after = goal_board.actual_for(goal)
             before = after - (1 if goal.metric == "deals" else deal.amount_minor)
@@ -305,6 +311,11 @@ async def _locked_team(session, team_id: int) -> Team:
     if is_postgres(session.bind):
         query = query.with_for_update(of=Team, key_share=True)  # NO KEY UPDATE: FK inserts go on
     return await session.scalar(query)
+
+
+def _roster_of(board: standings.Board) -> standings.Roster:
+    """The roster a board was built on: one read of the members per deal, not one per board."""
+    return standings.Roster(board.members, board.groups)
 
 
 def _announcements(team: Team) -> dict:

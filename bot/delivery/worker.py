@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, exists, func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -238,7 +238,16 @@ class DeliveryWorker:
     def _due_heads(
         self, now: datetime, skip: list[str], limit: int, postgres: bool
     ) -> Select[tuple[OutboxRow]]:
+        # The head of a destination is its oldest pending row: one probe of ix_outbox_destination_status_id
+        # per row, however long the backlog. (Written as "no older pending row exists", PostgreSQL, which
+        # expects few pending rows, planned it as a scan of every pending row for each one: 2,000 queued
+        # DMs took seconds per claim.)
         older = aliased(OutboxRow)
+        head = (
+            select(func.min(older.id))
+            .where(older.destination == OutboxRow.destination, older.status == "pending")
+            .scalar_subquery()
+        )
         query = (
             select(OutboxRow)
             .where(
@@ -246,15 +255,7 @@ class DeliveryWorker:
                 OutboxRow.next_attempt_at <= now,
                 OutboxRow.platform.in_(list(self._adapters)),
                 or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
-                # the head of its destination: no older pending row (one probe of
-                # ix_outbox_destination_status_id per row, however long the backlog)
-                ~exists().where(
-                    and_(
-                        older.destination == OutboxRow.destination,
-                        older.status == "pending",
-                        older.id < OutboxRow.id,
-                    )
-                ),
+                OutboxRow.id == head,
             )
             .order_by(OutboxRow.id)
             .limit(limit)

@@ -1,6 +1,6 @@
 """Outbox: an index on (destination, status, id) for finding each destination's head row.
 
-The delivery worker claims a row only when no older row of its destination is pending. Without this
+The delivery worker claims a row only when it is the oldest pending row of its destination. Without this
 index both SQLite and PostgreSQL answered that from the status index, scanning every pending row for
 each one: quadratic in the backlog, seconds per claim once a check-in fan-out queued 2,000 DMs.
 

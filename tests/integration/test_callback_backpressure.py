@@ -1,0 +1,111 @@
+"""DingTalk and WeCom callbacks under a burst: what is acknowledged is handled. Beyond the number each
+adapter keeps in hand, the answer to the next callback waits until one is done (back-pressure at the
+door, adapters/intake.py) instead of piling up commands that time out on the database and are lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+import adapters.dingtalk.adapter as dingtalk_adapter
+import adapters.wecom.adapter as wecom_adapter
+from bot.clock import FixedClock
+from bot.storage.orm import Deal
+from tests.fakes.dingtalk import open_dingtalk
+from tests.fakes.wecom import wecom_bot
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+async def until(condition, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def deals_in(app) -> int:
+    async with app.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(Deal)) or 0)
+
+
+async def test_dingtalk_a_burst_beyond_the_intake_waits_at_the_door_and_none_is_lost(
+    engine, database_url, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(dingtalk_adapter, "IN_HAND", 2)
+    clock = FixedClock(datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI))
+    release = asyncio.Event()
+    async with open_dingtalk(tmp_path, database_url, clock) as dt:
+
+        async def gated(message):  # every command takes until the test lets it go
+            await release.wait()
+            return await dt.app.dispatcher.handle(message)
+
+        await dt.adapter.start(gated)
+        senders = ["alice01", "bob01", "dave01", "boss01", "alice01"]
+        payloads = [dt.message(who, f" 成交 {1000 + i} 客户{i}") for i, who in enumerate(senders)]
+        posted = [
+            asyncio.create_task(
+                dt.http.post(
+                    "/dingtalk/callback",
+                    content=json.dumps(p, ensure_ascii=False).encode(),
+                    headers=dt.headers(),
+                )
+            )
+            for p in payloads
+        ]
+
+        # Two are taken in and answered 200; the other three wait for room, unanswered.
+        await until(lambda: sum(task.done() for task in posted) == 2)
+        await asyncio.sleep(0.3)
+        assert sum(task.done() for task in posted) == 2
+        assert all(task.result().status_code == 200 for task in posted if task.done())
+
+        release.set()
+        answers = await asyncio.gather(*posted)
+        assert [a.status_code for a in answers] == [200] * len(senders)
+        await dt.adapter.settle()
+
+        assert await deals_in(dt.app) == len(senders)
+        for i, payload in enumerate(payloads):
+            (reply,) = dt.replies(payload)
+            assert f"客户{i}" in reply["markdown"]["text"]
+
+
+async def test_wecom_a_burst_beyond_the_intake_waits_at_the_door_and_every_member_gets_a_reply(
+    engine, database_url, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(wecom_adapter, "IN_HAND", 2)
+    release = asyncio.Event()
+    async with wecom_bot(tmp_path, database_url, passive_reply_within=0.2) as bot:
+
+        async def gated(message):
+            await release.wait()
+            return await bot.app.dispatcher.handle(message)
+
+        await bot.adapter.start(gated)
+        senders = ["alice", "bob", "dave", "boss"]
+        said = [
+            asyncio.create_task(bot.say(who, f"/成交 {2000 + i} 客户{i}")) for i, who in enumerate(senders)
+        ]
+
+        # The two in hand are answered with an empty 200 once the passive window is over (their
+        # replies follow through message/send); the other two are still waiting for room.
+        await until(lambda: sum(task.done() for task in said) == 2)
+        await asyncio.sleep(0.4)
+        assert sum(task.done() for task in said) == 2
+        assert [t.result().content for t in said if t.done()] == [b"", b""]
+
+        release.set()
+        answers = await asyncio.gather(*said)
+        assert [a.status_code for a in answers] == [200] * len(senders)
+        await bot.deliver()
+
+        assert await deals_in(bot.app) == len(senders)
+        for i, (who, answer) in enumerate(zip(senders, answers, strict=True)):
+            passive = bot.passive(answer)
+            replies = [passive["Content"]] if passive else [sent.content for sent in bot.fake.dms(who)]
+            assert len(replies) == 1 and f"客户{i}" in replies[0], (who, replies)

@@ -72,8 +72,11 @@ class _Pool:
 
     async def acquire(self) -> _Connection:
         await self._slots.acquire()
-        if self._idle:
-            return self._idle.pop()
+        while self._idle:
+            reader, writer = self._idle.pop()
+            if not reader.at_eof():
+                return reader, writer
+            writer.close()  # the server closed it while idle (uvicorn's keep-alive timeout is 5 s)
         try:
             connection = await asyncio.open_connection(self._host, self._port)
         except BaseException:

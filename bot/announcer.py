@@ -73,17 +73,13 @@ class Announcer:
         scope = TeamScope.of(team, now)
         day = scope.period("today")
         board = await standings.board(session, scope, day)
-        team_roster = _roster_of(board)  # every other board of this deal reuses it
+        boards = _DealBoards(session, scope, board)
         people = board.people("amount")
         mine = find(people, f"member:{member.id}")
+        goals = await standings.goals_covering(session, scope)
         team_goals = [
-            (
-                goal,
-                await standings.board(
-                    session, scope, scope.period(goal.period, goal.period_start), team_roster
-                ),
-            )
-            for goal in await standings.goals_covering(session, scope)
+            (goal, await boards.of(scope.period(goal.period, goal.period_start)))
+            for goal in goals
             if goal.subject == "team"
         ]
         goal_context = goal_view(self._renderer, scope, *team_goals[0]) if team_goals else None
@@ -116,14 +112,14 @@ class Announcer:
             team_goal=goal_context,
             group=group_context,
         )
-        await self._milestones(uow, team, scope, deal, member, board, team_goals)
-        await self._rank_changes(uow, team, scope, deal, board)
+        await self._milestones(uow, team, scope, deal, member, board, goals, boards)
+        await self._rank_changes(uow, team, scope, deal, board, boards)
         await competitions.after_deal(uow, self._renderer, team, deal, now)
 
-    async def _rank_changes(self, uow, team, scope, deal, board) -> None:
+    async def _rank_changes(self, uow, team, scope, deal, board, boards: _DealBoards) -> None:
         """Top-3 changes on today's and this week's people boards and today's group board,
         at most one post per board per window."""
-        week = await standings.board(uow.session, scope, scope.period("week"), _roster_of(board))
+        week = await boards.of(scope.period("week"))
         boards = [("today", "people", board), ("week", "people", week), ("today", "groups", board)]
         if week.totals == board.totals:  # nothing earlier this week: the week board says what today's says
             del boards[1]
@@ -168,7 +164,7 @@ class Announcer:
             ],
         )
 
-    async def _milestones(self, uow, team, scope, deal, member, board, team_goals) -> None:
+    async def _milestones(self, uow, team, scope, deal, member, board, goals, boards: _DealBoards) -> None:
         """开单 (the day's first deal) and any goal — team, group or person — passing a threshold
         (50 % and 100 % unless the team chose others), each announced once by its dedupe key."""
         now = self._clock.now()
@@ -186,13 +182,10 @@ class Announcer:
                 previous_record=None,
             )
         thresholds = _announcements(team).get("goal_thresholds") or (50, 100)
-        boards = {goal.id: goal_board for goal, goal_board in team_goals}
-        for goal in await standings.goals_covering(uow.session, scope):
+        for goal in goals:
             if not _counts_toward(goal, member):
                 continue
-            goal_board = boards.get(goal.id) or await standings.board(
-                uow.session, scope, scope.period(goal.period, goal.period_start), _roster_of(board)
-            )
+            goal_board = await boards.of(scope.period(goal.period, goal.period_start))
             after = goal_board.actual_for(goal)
             before = after - (1 if goal.metric == "deals" else deal.amount_minor)
             for threshold in crossed_thresholds(goal.target, before, after, thresholds):
@@ -313,9 +306,20 @@ async def _locked_team(session, team_id: int) -> Team:
     return await session.scalar(query)
 
 
-def _roster_of(board: standings.Board) -> standings.Roster:
-    """The roster a board was built on: one read of the members per deal, not one per board."""
-    return standings.Roster(board.members, board.groups)
+class _DealBoards:
+    """The boards one deal's announcements read, each built once on one read of the members."""
+
+    def __init__(self, session, scope: TeamScope, today: standings.Board) -> None:
+        self._session = session
+        self._scope = scope
+        self._roster = standings.Roster(today.members, today.groups)
+        self._built: dict[tuple[str, str], standings.Board] = {(today.period.name, today.period.key): today}
+
+    async def of(self, period) -> standings.Board:
+        key = (period.name, period.key)
+        if key not in self._built:
+            self._built[key] = await standings.board(self._session, self._scope, period, self._roster)
+        return self._built[key]
 
 
 def _announcements(team: Team) -> dict:

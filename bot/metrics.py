@@ -54,8 +54,8 @@ class Metrics:
         self.delivery_latency.labels(platform=platform).observe(max(seconds, 0.0))
 
     def set_outbox(self, counts: dict[str, int]) -> None:
-        for state in ("pending", "sent", "folded", "failed"):
-            self.outbox_rows.labels(state=state).set(counts.get(state, 0))
+        for state, count in counts.items():  # every state, 0 included (bot.delivery.status.state_counts)
+            self.outbox_rows.labels(state=state).set(count)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,9 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapters.web.contract import ReportsHealth, ServesHttp
 from adapters.web.limits import BodyLimit
 from bot.app import App
+from bot.delivery.status import state_counts
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.ports import Adapter
-from bot.storage.orm import OutboxRow
 
 log = logging.getLogger(__name__)
 DATABASE_CHECK_TIMEOUT = 2.0
@@ -90,8 +90,7 @@ async def _adapter_health(adapter: Adapter) -> dict[str, Any]:
 
 async def _refresh_outbox_counts(app: App) -> None:
     async with app.sessionmaker() as session:
-        rows = await session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status))
-        app.metrics.set_outbox({status: count for status, count in rows})
+        app.metrics.set_outbox(await state_counts(session))
 
 
 class CountRequests:

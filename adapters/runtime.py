@@ -77,6 +77,7 @@ class Runtime:
         self.web: WebServer | None = None
         self.stopping = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
+        self._announcing_task: asyncio.Task[None] | None = None
         self._started: list[Adapter] = []
 
     async def handle(self, message: IncomingMessage) -> OutgoingMessage | None:
@@ -87,6 +88,8 @@ class Runtime:
 
     async def start(self) -> None:
         self._worker_task = asyncio.create_task(self.worker.run_forever(self.stopping))
+        self.app.announcements.on_enqueued = self.worker.wake
+        self._announcing_task = asyncio.create_task(self.app.announcements.run_forever(self.stopping))
         for adapter in self.adapters.values():
             await adapter.start(self.handle)
             self._started.append(adapter)
@@ -114,6 +117,8 @@ class Runtime:
                 await adapter.stop()
             except Exception:
                 log.exception("stopping adapter %s", adapter.name)
+        if self._announcing_task is not None:
+            await self._announcing_task  # finishes the deal in hand; the rest wait for the next start
         if self._worker_task is not None:
             await self._worker_task
         await self.app.close()

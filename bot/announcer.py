@@ -1,13 +1,19 @@
-"""The announcer: turns a unit of work's domain events into channel posts, in the same transaction."""
+"""The announcer: turns domain events into channel posts, in the same transaction as their cause.
+
+Kudos, check-ins and voids are announced in their own transaction (a few reads). A deal's announcements
+(喜报, 开单, goal thresholds, records, rank changes, competition standings) need a dozen boards, so the deal
+only commits marked `announce_pending`, and `bot.announcement_queue` calls `announce_deal` for it in a
+transaction of its own, in the order deals were recorded.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.delivery.outbox import enqueue
-from bot.domain.events import CheckinCompleted, DealRecorded, DealVoided, KudosGiven
+from bot.domain.events import CheckinCompleted, DealVoided, KudosGiven
 from bot.domain.goals import crossed_thresholds
 from bot.domain.leaderboard import find, top3_changes
 from bot.domain.periods import local_day
@@ -22,7 +28,8 @@ from bot.storage.uow import UnitOfWork
 
 
 class Announcer:
-    """A before-commit hook: every announcement row is written atomically with the change behind it."""
+    """A before-commit hook: every announcement row is written atomically with the change behind it
+    (for deals: with the clearing of the deal's `announce_pending`)."""
 
     def __init__(self, renderer: Renderer, clock) -> None:
         self._renderer = renderer
@@ -30,9 +37,7 @@ class Announcer:
 
     async def __call__(self, uow: UnitOfWork) -> None:
         for event in list(uow.events):
-            if isinstance(event, DealRecorded) and event.announce:
-                await self._deal(uow, event)
-            elif isinstance(event, DealVoided):
+            if isinstance(event, DealVoided):
                 await self._void(uow, event)
             elif isinstance(event, KudosGiven):
                 await self._kudos(uow, event)
@@ -64,16 +69,17 @@ class Announcer:
             fold=fold,
         )
 
-    async def _deal(self, uow: UnitOfWork, event: DealRecorded) -> None:
+    async def announce_deal(self, uow: UnitOfWork, deal: Deal) -> None:
+        """Everything one recorded deal announces, as of the deals announced before it: the boards
+        leave out the other deals still waiting in the queue (they will see this one)."""
         session = uow.session
-        deal = await session.get(Deal, event.deal_id)
-        team = await _locked_team(session, event.team_id)
+        team = await _locked_team(session, deal.team_id)
         member = await session.get(Member, deal.member_id)
         now = self._clock.now()
         scope = TeamScope.of(team, now)
         day = scope.period("today")
-        board = await standings.board(session, scope, day)
-        boards = _DealBoards(session, scope, board)
+        board = await standings.board(session, scope, day, announcing=deal.id)
+        boards = _DealBoards(session, scope, board, deal.id)
         people = board.people("amount")
         mine = find(people, f"member:{member.id}")
         goals = await standings.goals_covering(session, scope)
@@ -231,8 +237,16 @@ class Announcer:
             )
 
     async def _void(self, uow: UnitOfWork, event: DealVoided) -> None:
+        """A correction for an announced deal; a deal voided while still waiting to be announced is
+        simply taken out of the queue (nobody saw it, so there is nothing to correct)."""
         session = uow.session
         deal = await session.get(Deal, event.deal_id)
+        # Read again after our own write (flushed): on PostgreSQL our UPDATE of the deal waited for a
+        # queue transaction holding it, so this sees whether that one announced it.
+        still_waiting = await session.scalar(select(Deal.announce_pending).where(Deal.id == deal.id))
+        if still_waiting:
+            await session.execute(update(Deal).where(Deal.id == deal.id).values(announce_pending=False))
+            return
         team = await session.get(Team, event.team_id)
         member = await session.get(Member, deal.member_id)
         scope = TeamScope.of(team, self._clock.now())
@@ -307,18 +321,22 @@ async def _locked_team(session, team_id: int) -> Team:
 
 
 class _DealBoards:
-    """The boards one deal's announcements read, each built once on one read of the members."""
+    """The boards one deal's announcements read, each built once on one read of the members and each
+    without the deals still waiting behind it."""
 
-    def __init__(self, session, scope: TeamScope, today: standings.Board) -> None:
+    def __init__(self, session, scope: TeamScope, today: standings.Board, announcing: int) -> None:
         self._session = session
         self._scope = scope
+        self._announcing = announcing
         self._roster = standings.Roster(today.members, today.groups)
         self._built: dict[tuple[str, str], standings.Board] = {(today.period.name, today.period.key): today}
 
     async def of(self, period) -> standings.Board:
         key = (period.name, period.key)
         if key not in self._built:
-            self._built[key] = await standings.board(self._session, self._scope, period, self._roster)
+            self._built[key] = await standings.board(
+                self._session, self._scope, period, self._roster, announcing=self._announcing
+            )
         return self._built[key]
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.announcement_queue import AnnouncementQueue
 from bot.announcer import Announcer
 from bot.clock import Clock, SystemClock
 from bot.commands import build_registry
@@ -35,6 +36,7 @@ class App:
     core: Core
     dispatcher: Dispatcher
     metrics: Metrics
+    announcements: AnnouncementQueue
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -52,6 +54,8 @@ async def build_app(
     renderer = Renderer()
     announcer = Announcer(renderer, clock)
     uow_factory = UnitOfWorkFactory(sessionmaker, before_commit=[announcer])
+    announcements = AnnouncementQueue(uow_factory, announcer)
+    uow_factory.after_commit.append(announcements.notice)
     core = Core(
         registry=build_registry(),
         renderer=renderer,
@@ -64,4 +68,6 @@ async def build_app(
         async with uow_factory() as uow:
             await seed_teams(uow, list(config.teams), clock.now())
             await uow.commit()
-    return App(config, clock, engine, sessionmaker, uow_factory, renderer, core, dispatcher, metrics)
+    return App(
+        config, clock, engine, sessionmaker, uow_factory, renderer, core, dispatcher, metrics, announcements
+    )

@@ -2,7 +2,7 @@
 
 Answers (product.md): 202 recorded, 200 duplicate or void, 400 not JSON, 401 bad or stale signature,
 413 too large (the server's BodyLimit), 422 with every invalid field. The deal and its announcement are
-committed before any 2xx leaves, so nothing acknowledged can be lost.
+committed (marked for the announcement queue) before any 2xx leaves, so nothing acknowledged can be lost.
 """
 
 from __future__ import annotations

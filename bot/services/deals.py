@@ -52,10 +52,11 @@ async def record(
         created_at=now,
         created_by_id=new.created_by.id if new.created_by else new.member.id,
     )
-    uow.session.add(deal)
-    await uow.session.flush()
     if announce is None:
         announce = now - new.closed_at <= ANNOUNCE_WITHIN
+    deal.announce_pending = announce  # the announcement queue takes it from here, after the commit
+    uow.session.add(deal)
+    await uow.session.flush()
     uow.add_event(DealRecorded(team_id=team.id, deal_id=deal.id, announce=announce))
     return deal
 

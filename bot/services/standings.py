@@ -85,6 +85,9 @@ class Board:
 
     def without(self, deal: Deal) -> Board:
         """The same board as it stood before `deal` (for what-changed questions)."""
+        start, end = self.period.utc_bounds(self.scope.team.timezone)
+        if not start <= deal.closed_at < end:
+            return self
         totals = dict(self.totals)
         amount, count = totals.get(deal.member_id, (0, 0))
         totals[deal.member_id] = (amount - deal.amount_minor, count - 1)
@@ -112,11 +115,17 @@ class Board:
 
 
 async def board(
-    session: AsyncSession, scope: TeamScope, period: Period, team_roster: Roster | None = None
+    session: AsyncSession,
+    scope: TeamScope,
+    period: Period,
+    team_roster: Roster | None = None,
+    *,
+    announcing: int | None = None,
 ) -> Board:
-    """The period's board; pass the roster when building several boards for one post."""
+    """The period's board; pass the roster when building several boards for one post, and the deal
+    being announced to leave out the deals still waiting to be announced after it."""
     start, end = period.utc_bounds(scope.team.timezone)
-    totals = await stats.member_totals(session, scope.team.id, start, end)
+    totals = await stats.member_totals(session, scope.team.id, start, end, announcing=announcing)
     if team_roster is None:
         team_roster = await roster(session, scope.team)
     return Board(scope, period, team_roster.members, team_roster.groups, totals)

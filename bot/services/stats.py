@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.leaderboard import Standing
@@ -16,15 +16,27 @@ def _live_deals_between(team_id: int, start: datetime, end: datetime):
 
 
 async def member_totals(
-    session: AsyncSession, team_id: int, start: datetime, end: datetime
+    session: AsyncSession, team_id: int, start: datetime, end: datetime, *, announcing: int | None = None
 ) -> dict[int, tuple[int, int]]:
-    """member id -> (amount in minor units, number of deals) for live deals closed in [start, end)."""
-    rows = await session.execute(
-        select(Deal.member_id, func.sum(Deal.amount_minor), func.count())
-        .where(*_live_deals_between(team_id, start, end))
-        .group_by(Deal.member_id)
-    )
-    return {member_id: (int(amount or 0), int(count)) for member_id, amount, count in rows}
+    """member id -> (amount in minor units, number of deals) for live deals closed in [start, end).
+
+    `announcing`: the totals as that deal's announcement must show them — without the other deals
+    still waiting in the announcement queue. Both parts are one statement, so one snapshot: a deal
+    committed meanwhile is either in both or in neither.
+    """
+    live = _live_deals_between(team_id, start, end)
+    everything = select(Deal.member_id, func.sum(Deal.amount_minor), func.count()).where(*live)
+    query = everything.group_by(Deal.member_id)
+    if announcing is not None:
+        waiting = select(Deal.member_id, -func.sum(Deal.amount_minor), -func.count()).where(
+            *live, Deal.announce_pending.is_(True), Deal.id != announcing
+        )
+        query = union_all(query, waiting.group_by(Deal.member_id))
+    totals: dict[int, tuple[int, int]] = {}
+    for member_id, amount, count in await session.execute(query):
+        before = totals.get(member_id, (0, 0))
+        totals[member_id] = (before[0] + int(amount or 0), before[1] + int(count))
+    return totals
 
 
 async def team_total(session: AsyncSession, team_id: int, start: datetime, end: datetime) -> tuple[int, int]:

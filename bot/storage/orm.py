@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -194,6 +195,7 @@ class Deal(Base):
         UniqueConstraint("team_id", "source", "external_id"),
         Index("ix_deals_team_closed", "team_id", "closed_at"),
         Index("ix_deals_member_closed", "member_id", "closed_at"),
+        Index("ix_deals_announce_pending", "announce_pending", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -214,6 +216,8 @@ class Deal(Base):
     voided_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), nullable=True
     )
+    # Committed with the deal; cleared once its announcements are in the outbox (bot.announcement_queue).
+    announce_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Kudos(Base):

@@ -2,7 +2,8 @@
 
 Events are only worth publishing if the change that caused them was committed, so they are collected
 here and handed out (`committed_events`) after a successful commit. `before_commit` hooks run inside the
-transaction, which is how the announcer writes outbox rows atomically with their cause.
+transaction, which is how the announcer writes outbox rows atomically with their cause; `after_commit`
+hooks see what was committed (the announcement queue wakes when a deal to announce was recorded).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 BeforeCommitHook = Callable[["UnitOfWork"], Awaitable[None]]
+AfterCommitHook = Callable[[list[object]], None]
 
 
 class UnitOfWork:
@@ -29,6 +31,7 @@ class UnitOfWork:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         before_commit: Iterable[BeforeCommitHook] = (),
+        after_commit: Iterable[AfterCommitHook] = (),
     ) -> None:
         self._sessionmaker = sessionmaker
         self._session: AsyncSession | None = None
@@ -36,6 +39,7 @@ class UnitOfWork:
         self.events: list[object] = []
         self.committed_events: list[object] = []
         self.before_commit: list[BeforeCommitHook] = list(before_commit)
+        self.after_commit: list[AfterCommitHook] = list(after_commit)
         self.committed = False
 
     @property
@@ -59,9 +63,12 @@ class UnitOfWork:
         except BaseException:
             await self.rollback()
             raise
-        self.committed_events.extend(self.events)
+        committed = list(self.events)
+        self.committed_events.extend(committed)
         self.events.clear()
         self.committed = True
+        for notify in self.after_commit:
+            notify(committed)
 
     async def rollback(self) -> None:
         """Undo everything since the last commit and forget the events it produced."""
@@ -103,9 +110,11 @@ class UnitOfWorkFactory:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         before_commit: Iterable[BeforeCommitHook] = (),
+        after_commit: Iterable[AfterCommitHook] = (),
     ) -> None:
         self.sessionmaker = sessionmaker
         self.before_commit: list[BeforeCommitHook] = list(before_commit)
+        self.after_commit: list[AfterCommitHook] = list(after_commit)
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self.sessionmaker, before_commit=self.before_commit)
+        return UnitOfWork(self.sessionmaker, before_commit=self.before_commit, after_commit=self.after_commit)

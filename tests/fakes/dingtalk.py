@@ -564,6 +564,7 @@ class DingTalkChat:
         return self.fake.session_replies(payload["sessionWebhook"].rsplit("=", 1)[1])
 
     async def deliver(self) -> int:
+        await self.app.announcements.drain()
         return await self.worker.drain()
 
 

@@ -101,10 +101,58 @@ async def test_concurrent_deals_announce_each_milestone_exactly_once(chat: Chat)
             display_name=who,
         )
 
-    replies = await asyncio.gather(*(chat.app.dispatcher.handle(deal(i, w)) for i, w in enumerate(people)))
+    # Three announcers work the queue while the deals arrive, as three replicas would.
+    deals = [chat.app.dispatcher.handle(deal(i, w)) for i, w in enumerate(people)]
+    announcers = [chat.app.announcements.drain() for _ in range(3)]
+    replies = (await asyncio.gather(*deals, *announcers))[: len(people)]
     assert all(reply is not None and "已登记成交" in reply.fallback_text for reply in replies)
-    await chat.worker.drain()
+    await chat.settle()
     assert len(posts_with(chat, "喜报")) == 10
     assert len(posts_with(chat, "开单啦")) == 1
     assert len(posts_with(chat, "目标过半")) == 1
     assert len(posts_with(chat, "目标达成")) == 1
+
+
+def said(chat: Chat, who: str, text: str, n: int) -> IncomingMessage:
+    return IncomingMessage(
+        event_id=f"queued-{n}",
+        user=UserRef("console", "W1", who),
+        channel=ChannelRef("console", "W1", "C-east", "group"),
+        text=text,
+        addressed_to_bot=True,
+        received_at=chat.clock.now(),
+        display_name=who,
+    )
+
+
+async def test_a_deal_undone_before_its_announcement_is_neither_announced_nor_corrected(chat: Chat) -> None:
+    # The bot answers at once; the announcements follow from the queue, so an undo can come between.
+    reply = await chat.app.dispatcher.handle(said(chat, "bob", "/deal 3000", 1))
+    assert reply is not None and "已登记成交" in reply.fallback_text
+    await chat.app.dispatcher.handle(said(chat, "bob", "/deal undo", 2))
+    await chat.settle()
+    assert chat.channel_posts() == []
+    await chat.say("bob", "/deal 2000")
+    await chat.say("bob", "/deal undo")
+    assert len(posts_with(chat, "喜报")) == 1
+    assert len(posts_with(chat, "已撤销")) == 1  # announced, then corrected
+
+
+async def test_an_announcement_that_fails_does_not_hold_up_the_deals_behind_it(chat: Chat, monkeypatch) -> None:
+    queue = chat.app.announcements
+    real = queue._announcer.announce_deal
+    broken: list[int] = []
+
+    async def first_one_breaks(uow, deal):
+        if not broken:
+            broken.append(deal.id)
+            raise RuntimeError("a template bug")
+        await real(uow, deal)
+
+    monkeypatch.setattr(queue._announcer, "announce_deal", first_one_breaks)
+    await chat.app.dispatcher.handle(said(chat, "alice", "/deal 1000", 1))
+    await chat.app.dispatcher.handle(said(chat, "bob", "/deal 2000", 2))
+    await chat.settle()
+    announced = posts_with(chat, "喜报")
+    assert len(announced) == 1 and "@bob" in announced[0]
+    assert "¥3,000" in await chat.say("boss", "/rank")  # the unannounced deal still counts

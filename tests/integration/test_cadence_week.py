@@ -67,7 +67,7 @@ async def tick(chat, day: date, hhmm: str) -> dict[str, str]:
             outcomes[slot.kind] = await run_slot(
                 chat.app.uow_factory, chat.app.renderer, team.id, slot, chat.clock.now()
             )
-    await chat.worker.drain()
+    await chat.settle()
     return outcomes
 
 
@@ -174,7 +174,7 @@ async def test_a_week_in_the_life(chat):
             team = await directory.team_by_slug(uow.session, "east")
             await run_post(uow, chat.app.renderer, team, "reminder", chat.clock.now(), force=True, number=2)
             await uow.commit()
-        await chat.worker.drain()
+        await chat.settle()
         assert sent_since(chat, mark, "⏰") == second
 
         for n, (who, amount) in enumerate(DEALS[i]):
@@ -252,7 +252,7 @@ async def test_answers_before_midnight_count_for_that_day(chat):
     async with chat.app.uow_factory() as uow:
         await run_post(uow, chat.app.renderer, team, "checkin", chat.clock.now())
         await uow.commit()
-    await chat.worker.drain()
+    await chat.settle()
     prompted = sent_since(chat, mark, "打卡 1/3")
     assert "carol" not in prompted  # her 00:01 answers are Wednesday's
     assert "bob" in prompted  # his 23:59 answers were Tuesday's

@@ -40,7 +40,7 @@ async def finish_due(chat: Chat) -> int:
     async with chat.app.uow_factory() as uow:
         finished = await competitions.finish_due(uow, chat.app.renderer, chat.clock.now())
         await uow.commit()
-    await chat.worker.drain()
+    await chat.settle()
     return finished
 
 
@@ -236,6 +236,6 @@ async def test_the_running_scheduler_posts_a_finished_competition_result(pk_chat
             await asyncio.sleep(0.05)
     finally:
         await scheduler.stop()
-    await chat.worker.drain()
+    await chat.settle()
     results = pk_posts(chat, RESULT)
     assert len(results) == 1 and "狼队" in results[0]

@@ -60,6 +60,8 @@ class Hook:
             return list(await session.scalars(select(Deal).order_by(Deal.id)))
 
     async def outbox_keys(self) -> list[str]:
+        """The posts enqueued once the announcement queue has caught up, as `teambeat run` would."""
+        await self.app.announcements.drain()
         async with self.app.sessionmaker() as session:
             return list(await session.scalars(select(OutboxRow.dedupe_key).order_by(OutboxRow.id)))
 
@@ -105,14 +107,14 @@ async def test_a_signed_deal_is_announced_once_and_a_resend_is_a_duplicate(hook)
     assert first.status_code == 202
     assert first.json() == {"status": "recorded", "deal": first.json()["deal"], "announced": True}
     assert hook.wakes, "the delivery worker is woken for the new outbox row"
-    await hook.chat.worker.drain()
+    await hook.chat.settle()
     [post] = [p for p in hook.chat.channel_posts() if "喜报" in p]
     assert "Alice" in post and "¥1.28万" in post and "华为" in post and "年度订阅" in post
 
     again = await hook.post(deal(amount=99999))  # a retry, even with other fields, changes nothing
     assert again.status_code == 200
     assert again.json()["status"] == "duplicate" and again.json()["deal"] == first.json()["deal"]
-    await hook.chat.worker.drain()
+    await hook.chat.settle()
     assert [p for p in hook.chat.channel_posts() if "喜报" in p] == [post]
     [stored] = await hook.deals()
     assert (
@@ -276,11 +278,11 @@ async def test_a_body_over_max_body_bytes_gets_413_and_stores_nothing(hook):
 
 async def test_a_void_posts_a_correction_once_and_voids_the_deal(hook):
     recorded = await hook.post(deal(id="crm-9", amount=5000))
-    await hook.chat.worker.drain()
+    await hook.chat.settle()
     void = await hook.post({"id": "crm-9", "team": "east", "status": "void"})
     assert void.status_code == 200
     assert void.json()["status"] == "voided" and void.json()["deal"] == recorded.json()["deal"]
-    await hook.chat.worker.drain()
+    await hook.chat.settle()
     corrections = [p for p in hook.chat.channel_posts() if "已撤销" in p]
     assert len(corrections) == 1 and "¥5,000" in corrections[0] and "Alice" in corrections[0]
     [stored] = await hook.deals()
@@ -288,7 +290,7 @@ async def test_a_void_posts_a_correction_once_and_voids_the_deal(hook):
 
     again = await hook.post({"id": "crm-9", "team": "east", "status": "void"})
     assert again.status_code == 200 and again.json()["status"] == "already_void"
-    await hook.chat.worker.drain()
+    await hook.chat.settle()
     assert len([p for p in hook.chat.channel_posts() if "已撤销" in p]) == 1
     rank = await hook.chat.say("boss", "/rank")
     assert "¥5,000" not in rank

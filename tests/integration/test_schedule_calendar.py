@@ -29,7 +29,7 @@ async def set_team(chat, **fields) -> int:
 async def morning_at(chat, team_id: int, when: datetime) -> str:
     chat.at(when)
     outcome = await run_slot(chat.app.uow_factory, chat.app.renderer, team_id, MORNING, chat.clock.now())
-    await chat.worker.drain()
+    await chat.settle()
     return outcome
 
 

@@ -85,7 +85,7 @@ async def test_restart_inside_the_grace_window_posts_once(chat, caplog):
     await second.start()
     await second.stop()
     assert await posts(chat.app, "recap") == 1
-    await chat.worker.drain()
+    await chat.settle()
     assert len([p for p in chat.channel_posts() if "业绩复盘" in p]) == 1
     # Everything earlier that day (prompt 09:00, morning 09:30, reminder 10:30) was missed by hours.
     assert await posts(chat.app, "morning") == 0

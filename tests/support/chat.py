@@ -131,8 +131,13 @@ class Chat:
     async def deliver(self, message: IncomingMessage) -> str:
         reply = await self.app.dispatcher.handle(message)
         self.last_reply = reply
-        await self.worker.drain()
+        await self.settle()
         return render_console(reply) if reply is not None else ""
+
+    async def settle(self) -> None:
+        """What `teambeat run` does in the background: announce the deals recorded, send what is due."""
+        await self.app.announcements.drain()
+        await self.worker.drain()
 
     def channel_posts(self, channel: str = "C-east") -> list[str]:
         return [render_console(m) for to, m in self.adapter.sent if to.kind == "group" and to.id == channel]

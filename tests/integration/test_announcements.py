@@ -138,7 +138,7 @@ async def test_a_deal_undone_before_its_announcement_is_neither_announced_nor_co
     assert len(posts_with(chat, "已撤销")) == 1  # announced, then corrected
 
 
-async def test_an_announcement_that_fails_does_not_hold_up_the_deals_behind_it(chat: Chat, monkeypatch) -> None:
+async def test_a_failed_announcement_does_not_hold_up_the_deals_behind_it(chat: Chat, monkeypatch) -> None:
     queue = chat.app.announcements
     real = queue._announcer.announce_deal
     broken: list[int] = []

@@ -65,6 +65,14 @@ async def fire(port: int, deals: int, rate: float, prefix: str) -> tuple[list[fl
     return [a.latency_ms for a in load.answers], [a.status for a in load.answers]
 
 
+async def warm_up(port: int, deals: int) -> None:
+    """A trickle before the burst (10/s), as a server that has been up a while has seen: connection
+    pools filled, statements compiled and prepared. Not counted in the latencies; its deals are announced
+    like the others."""
+    if deals:
+        await fire(port, deals, 10.0, "warm")
+
+
 def baseline_app() -> Starlette:
     async def hook(request: Request) -> JSONResponse:
         body = await request.body()
@@ -113,8 +121,9 @@ async def against_bot(url: str, folder, args) -> tuple[list[float], list[int], t
     bot.start()
     try:
         await bot.wait_listening(port)
+        await warm_up(port, args.warmup)
         latencies, statuses = await fire(port, args.deals, args.rate, "deal")
-        counts = await wait_announced(url, args.deals, timeout=300)
+        counts = await wait_announced(url, args.deals + args.warmup, timeout=300)
     finally:
         bot.stop()
     return latencies, statuses, counts
@@ -125,12 +134,14 @@ async def main() -> int:
     parser.add_argument("--deals", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--warmup", type=int, default=50, help="deals sent at 10/s before the burst")
     args = parser.parse_args()
     report = Report(f"P6 webhook burst: {args.deals} signed deals at {args.rate:g}/s ({args.backend})")
     folder = scratch_dir()
 
     server = WebServer(baseline_app(), "127.0.0.1", 0)
     await server.start()
+    await warm_up(server.port, args.warmup)
     base_latencies, _ = await fire(server.port, args.deals, args.rate, "base")
     await server.stop()
 
@@ -152,8 +163,10 @@ async def main() -> int:
     report.target("p99_ms", p99, at_most=100)
     report.figure("baseline_p99_ms", base_p99)
     report.figure("p99_ratio_vs_baseline", p99 / base_p99 if base_p99 else float("nan"))
-    report.target("deals_stored", deals, at_least=args.deals)
-    report.target("deals_announced", shown, at_least=args.deals)
+    report.figure("p99_ms_first_300", percentile(latencies[:300], 99))
+    report.figure("p99_ms_after_300", percentile(latencies[300:], 99))
+    report.target("deals_stored", deals, at_least=args.deals + args.warmup)
+    report.target("deals_announced", shown, at_least=args.deals + args.warmup)
     report.target("announcement_rows_per_deal", rows / max(deals, 1), at_most=1.0)
     report.target("deals_still_waiting", waiting, at_most=0)
     report.figure("all_shown_s_after_burst", catch_up)

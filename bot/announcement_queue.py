@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.announcer import Announcer
 from bot.domain.events import DealRecorded
+from bot.foreground import Foreground
 from bot.storage.db import is_postgres
 from bot.storage.orm import Deal
 from bot.storage.uow import UnitOfWorkFactory
@@ -27,14 +28,18 @@ from bot.storage.uow import UnitOfWorkFactory
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0  # deals queued by another process (an import, a replica) are found this often
 RETRY_SECONDS = 1.0  # after the database was locked or unreachable
+YIELD_AT_MOST = 2.0  # the longest the queue gives way to requests before announcing the next deal
 
 
 class AnnouncementQueue:
     """`drain()` announces every waiting deal; `run_forever()` does so whenever a deal is recorded."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, announcer: Announcer) -> None:
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, announcer: Announcer, foreground: Foreground | None = None
+    ) -> None:
         self._uow_factory = uow_factory
         self._announcer = announcer
+        self._foreground = foreground
         self._wake = asyncio.Event()
         self.on_enqueued: Callable[[], None] = lambda: None  # the delivery worker's wake, once it runs
 
@@ -47,7 +52,11 @@ class AnnouncementQueue:
         """Announce every deal waiting now (and any recorded meanwhile), or until `stop` is set (the
         rest keep waiting, in the database, for the next drain); the number announced."""
         announced = 0
-        while not (stop is not None and stop.is_set()) and await self.announce_next():
+        while not (stop is not None and stop.is_set()):
+            if self._foreground is not None:
+                await self._foreground.wait_idle(YIELD_AT_MOST)
+            if not await self.announce_next():
+                break
             announced += 1
             self.on_enqueued()  # the delivery worker sends each deal's posts as soon as they exist
         return announced

@@ -17,6 +17,7 @@ from bot.commands.context import Core, CoreSettings
 from bot.commands.help import HelpCatalog
 from bot.config import Config
 from bot.dispatcher import Dispatcher
+from bot.foreground import Foreground, polite_sessionmaker
 from bot.metrics import Metrics
 from bot.rendering.engine import Renderer
 from bot.services.seed import seed_teams
@@ -37,6 +38,9 @@ class App:
     dispatcher: Dispatcher
     metrics: Metrics
     announcements: AnnouncementQueue
+    foreground: Foreground
+    background: UnitOfWorkFactory
+    """Units of work for background jobs (announcements, delivery): their statements give way to requests."""
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -54,7 +58,9 @@ async def build_app(
     renderer = Renderer()
     announcer = Announcer(renderer, clock)
     uow_factory = UnitOfWorkFactory(sessionmaker, before_commit=[announcer])
-    announcements = AnnouncementQueue(uow_factory, announcer)
+    foreground = Foreground()
+    background = UnitOfWorkFactory(polite_sessionmaker(engine, foreground), before_commit=[announcer])
+    announcements = AnnouncementQueue(background, announcer, foreground)
     uow_factory.after_commit.append(announcements.notice)
     core = Core(
         registry=build_registry(),
@@ -69,5 +75,16 @@ async def build_app(
             await seed_teams(uow, list(config.teams), clock.now())
             await uow.commit()
     return App(
-        config, clock, engine, sessionmaker, uow_factory, renderer, core, dispatcher, metrics, announcements
+        config,
+        clock,
+        engine,
+        sessionmaker,
+        uow_factory,
+        renderer,
+        core,
+        dispatcher,
+        metrics,
+        announcements,
+        foreground,
+        background,
     )

@@ -18,6 +18,7 @@ from adapters.web.contract import ReportsHealth, ServesHttp
 from adapters.web.limits import BodyLimit
 from bot.app import App
 from bot.delivery.status import state_counts
+from bot.foreground import Foreground
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.ports import Adapter
 
@@ -60,7 +61,7 @@ def build_web_app(app: App, adapters: Mapping[str, Adapter], extra: Iterable[Bas
     ]
     starlette = Starlette(routes=routes)
     known = {getattr(route, "path", "") for route in routes}
-    counted = CountRequests(starlette, app.metrics, known)
+    counted = CountRequests(starlette, app.metrics, known, app.foreground)
     return BodyLimit(counted, app.config.server.max_body_bytes)
 
 
@@ -94,12 +95,14 @@ async def _refresh_outbox_counts(app: App) -> None:
 
 
 class CountRequests:
-    """Counts answers by route and status; unknown paths count as "other" so labels stay few."""
+    """Counts answers by route and status (unknown paths count as "other" so labels stay few), and
+    marks each request in hand as foreground work that background queues give way to."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, known_paths: set[str]) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, known_paths: set[str], foreground: Foreground) -> None:
         self.app = app
         self.metrics = metrics
         self.known = known_paths
+        self.foreground = foreground
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,4 +115,5 @@ class CountRequests:
                 self.metrics.http_requests.labels(route=route, status=str(message["status"])).inc()
             await send(message)
 
-        await self.app(scope, receive, counting_send)
+        with self.foreground.request():
+            await self.app(scope, receive, counting_send)

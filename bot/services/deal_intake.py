@@ -9,13 +9,13 @@ id is unique per team whatever door it came through, so re-sending or re-importi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation, localcontext
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -282,14 +282,25 @@ async def match_member(session: AsyncSession, team: Team, handle: str) -> list[M
     Mobiles match ignoring spaces, dashes and a country code (`+86 138-0000-0002` = `13800000002`).
     """
     in_team = Member.team_id == team.id
-    levels = [
-        select(Member).where(in_team, Member.user_id == handle),
-        select(Member).where(in_team, func.lower(Member.employee_code) == handle.lower()),
+    # One query for the kinds compared exactly; which kind matched is sorted out here.
+    kinds: list[tuple[Callable[[Member], bool], Any]] = [
+        (lambda m: m.user_id == handle, Member.user_id == handle),
+        (
+            lambda m: (m.employee_code or "").lower() == handle.lower(),
+            func.lower(Member.employee_code) == handle.lower(),
+        ),
     ]
     if "@" in handle:
-        levels.append(select(Member).where(in_team, func.lower(Member.email) == handle.lower()))
-    for query in levels:
-        found = list(await session.scalars(query.order_by(Member.id)))
+        kinds.append(
+            (lambda m: (m.email or "").lower() == handle.lower(), func.lower(Member.email) == handle.lower())
+        )
+    candidates = list(
+        await session.scalars(
+            select(Member).where(in_team, or_(*(sql for _, sql in kinds))).order_by(Member.id)
+        )
+    )
+    for matches, _ in kinds:
+        found = [m for m in candidates if matches(m)]
         if found:
             return _prefer_active(found)
     if _PHONE.match(handle):

@@ -1,0 +1,101 @@
+"""Requests being answered right now, so that background work can give way to them.
+
+One process answers webhooks and callbacks and also works off the announcement queue. On two cores a
+deal's announcements cost several times what recording it does; run side by side during a burst, they
+would make every sender wait. The queue therefore waits for a moment with no request in hand before each
+deal and, through a `PoliteSession`, before each statement of the queue and the delivery worker — never
+long, so that a sustained overload delays announcements without stopping them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+
+class Foreground:
+    def __init__(self) -> None:
+        self._serving = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def serving(self) -> int:
+        return self._serving
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """Around the answering of one request."""
+        self._serving += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._serving -= 1
+            if self._serving == 0:
+                self._idle.set()
+
+    async def wait_idle(self, at_most: float) -> None:
+        """Until no request is in hand, or `at_most` seconds, whichever comes first."""
+        if self._serving:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), at_most)
+
+
+class PoliteSession(AsyncSession):
+    """A session for background work: before each statement it waits (briefly) for no request to be in
+    hand, so a request arriving in the middle of a deal's announcements is served between two of their
+    statements instead of after all of them. Not once it has written: then it may hold locks a request
+    needs (SQLite's one write lock), and finishing quickly is the polite thing."""
+
+    foreground: Foreground
+    at_most: float = 0.1
+    _wrote = False
+
+    async def _give_way(self) -> None:
+        sync = self.sync_session
+        if not (self._wrote or sync.new or sync.dirty or sync.deleted):
+            await self.foreground.wait_idle(self.at_most)
+
+    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        await self._give_way()
+        if getattr(statement, "is_dml", False):
+            self._wrote = True
+        return await super().execute(statement, *args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        await self._give_way()
+        return await super().scalar(*args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        await self._give_way()
+        return await super().get(*args, **kwargs)
+
+    async def flush(self, *args: Any, **kwargs: Any) -> None:
+        await self._give_way()
+        sync = self.sync_session
+        if sync.new or sync.dirty or sync.deleted:
+            self._wrote = True
+        await super().flush(*args, **kwargs)
+
+    def begin_nested(self) -> Any:
+        self._wrote = True  # on SQLite a savepoint begins IMMEDIATE: it takes the write lock
+        return super().begin_nested()
+
+    async def commit(self) -> None:
+        await super().commit()
+        self._wrote = False
+
+    async def rollback(self) -> None:
+        await super().rollback()
+        self._wrote = False
+
+
+def polite_sessionmaker(engine: AsyncEngine, foreground: Foreground) -> async_sessionmaker[AsyncSession]:
+    """Sessions like `bot.storage.db.create_sessionmaker`'s that give way to `foreground` requests."""
+    polite = type("BoundPoliteSession", (PoliteSession,), {"foreground": foreground})
+    return async_sessionmaker(engine, class_=polite, expire_on_commit=False)

@@ -152,8 +152,10 @@ async def run(config: Config) -> int:
         return 1
     runtime = Runtime(app, adapters)
     console = adapters.get("console")
-    await runtime.start()
+    # Before starting: a SIGTERM that comes once the server answers, while the rest still starts,
+    # must stop the bot cleanly too, not kill it.
     _on_signals(asyncio.get_running_loop(), runtime.stopping.set)
+    await runtime.start()
     try:
         if isinstance(console, ConsoleAdapter):
             await _console_loop(runtime, console, config)

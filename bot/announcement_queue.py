@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0  # deals queued by another process (an import, a replica) are found this often
 RETRY_SECONDS = 1.0  # after the database was locked or unreachable
 YIELD_AT_MOST = 2.0  # the longest the queue gives way to requests before announcing the next deal
+QUIET_SECONDS = 0.05  # ...and the pause in requests it waits for: in a burst they come closer than that
 
 
 class AnnouncementQueue:
@@ -54,7 +55,7 @@ class AnnouncementQueue:
         announced = 0
         while not (stop is not None and stop.is_set()):
             if self._foreground is not None:
-                await self._foreground.wait_idle(YIELD_AT_MOST)
+                await self._foreground.wait_idle(YIELD_AT_MOST, QUIET_SECONDS)
             if not await self.announce_next():
                 break
             announced += 1

@@ -22,6 +22,7 @@ class Foreground:
         self._serving = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._idle_since = 0.0  # loop time of the last request's end
 
     @property
     def serving(self) -> int:
@@ -37,13 +38,23 @@ class Foreground:
         finally:
             self._serving -= 1
             if self._serving == 0:
+                self._idle_since = asyncio.get_running_loop().time()
                 self._idle.set()
 
-    async def wait_idle(self, at_most: float) -> None:
-        """Until no request is in hand, or `at_most` seconds, whichever comes first."""
-        if self._serving:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), at_most)
+    async def wait_idle(self, at_most: float, quiet: float = 0.0) -> None:
+        """Until no request has been in hand for `quiet` seconds, or `at_most` seconds have passed,
+        whichever comes first. A `quiet` moment lets a burst's requests, a few ms apart, all go first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + at_most
+        while (left := deadline - loop.time()) > 0:
+            if self._serving:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._idle.wait(), left)
+                continue
+            still_quiet_for = self._idle_since + quiet - loop.time()
+            if still_quiet_for <= 0:
+                return
+            await asyncio.sleep(min(still_quiet_for, left))
 
 
 class PoliteSession(AsyncSession):

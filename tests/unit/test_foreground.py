@@ -1,0 +1,33 @@
+"""Background work gives way to requests: how long `Foreground.wait_idle` waits, and when it stops."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.foreground import Foreground
+
+
+async def elapsed(wait) -> float:
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await wait
+    return loop.time() - began
+
+
+async def test_with_no_request_in_hand_background_work_goes_on_at_once() -> None:
+    assert await elapsed(Foreground().wait_idle(at_most=1.0, quiet=0.05)) < 0.02
+
+
+async def test_it_waits_for_a_quiet_moment_after_the_last_request() -> None:
+    foreground = Foreground()
+    with foreground.request():
+        waiting = asyncio.create_task(elapsed(foreground.wait_idle(at_most=2.0, quiet=0.1)))
+        await asyncio.sleep(0.1)
+    waited = await waiting
+    assert 0.19 <= waited < 0.5  # the request's 0.1 s, then 0.1 s without requests
+
+
+async def test_a_request_that_never_ends_delays_background_work_only_so_long() -> None:
+    foreground = Foreground()
+    with foreground.request():
+        assert 0.14 <= await elapsed(foreground.wait_idle(at_most=0.15)) < 0.4

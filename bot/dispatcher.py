@@ -37,10 +37,10 @@ class Dispatcher:
 
     async def handle(self, message: IncomingMessage) -> OutgoingMessage | None:
         """The reply meant for the person who spoke (None when there is nothing to say)."""
-        if not await self._first_delivery(message):
-            log.info("duplicate event %s ignored", message.event_id)
-            return None
         try:
+            if not await self._first_delivery(message):
+                log.info("duplicate event %s ignored", message.event_id)
+                return None
             return await self._handle(message)
         except Exception:
             log.exception("command failed (event %s)", message.event_id)

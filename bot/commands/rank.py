@@ -64,13 +64,14 @@ async def rank_command(ctx: CommandContext) -> OutgoingMessage:
 
     shown = [row for row in top(rows, 10) if row.value > 0]  # a board of zeros says nothing
     own_key = f"member:{ctx.member.id}" if subject == "people" else f"group:{ctx.member.group_id}"
-    own = find(rows, own_key)
+    own = find(rows, own_key) if shown else None  # "1st of all at ¥0" says nothing either
     return ctx.reply(
         "rank",
         period=period.value,
         subject=subject,
         metric=metric,
         rows=[view(r) for r in shown],
+        ranked=len(rows),  # people or groups on the board, with or without deals yet
         own=view(own) if own else None,
         own_shown=own is not None and own in shown,
         total=scope.money(board.team_amount),

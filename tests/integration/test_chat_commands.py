@@ -300,3 +300,17 @@ async def test_overtaking_for_first_place_is_announced_once_per_window(chat):
     chat.at(chat.clock.now() + timedelta(minutes=11))
     await chat.say("bob", "/deal 7000")
     assert len([post for post in chat.channel_posts() if "排名变动" in post]) >= 3
+
+
+async def test_when_the_database_fails_the_member_still_gets_an_apology(chat):
+    async with chat.app.engine.begin() as connection:  # the table every message is recorded in
+        await connection.exec_driver_sql("DROP TABLE processed_events")
+    reply = await chat.say("alice", "/deal 500")
+    assert "e1" in reply  # the apology names the event, for the logs
+    assert "Traceback" not in reply
+
+
+async def test_a_leaderboard_with_no_deals_yet_invites_the_first_one(chat):
+    shown = await chat.say("bob", "/排行 本月")
+    assert "本月还没有成交，下一单就是第一名" in shown
+    assert "还没有成员" not in shown and "你的位置" not in shown

@@ -18,15 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
 class Foreground:
+    """A count of requests in hand, and a way for background work to wait for none."""
+
     def __init__(self) -> None:
         self._serving = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._idle_since = 0.0  # loop time of the last request's end
-
-    @property
-    def serving(self) -> int:
-        return self._serving
 
     @contextlib.contextmanager
     def request(self) -> Iterator[None]:

@@ -1,5 +1,6 @@
 """Announcements as the channel sees them: goal progress for every kind of goal, daily records,
-the week board, the team's own switches and thresholds, and milestones once under concurrent deals."""
+the week board, the team's own switches and thresholds, milestones once under concurrent deals, and the
+announcement queue (undo before announcing, a failed announcement, giving way to requests)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,20 @@ MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
 
 def posts_with(chat: Chat, words: str) -> list[str]:
     return [post for post in chat.channel_posts() if words in post]
+
+
+def said(chat: Chat, who: str, text: str, n: int) -> IncomingMessage:
+    """What `who` types in the channel, for tests that hand it to the dispatcher without `chat.settle()`
+    (so the announcement queue runs only when the test says)."""
+    return IncomingMessage(
+        event_id=f"queued-{n}",
+        user=UserRef("console", "W1", who),
+        channel=ChannelRef("console", "W1", "C-east", "group"),
+        text=text,
+        addressed_to_bot=True,
+        received_at=chat.clock.now(),
+        display_name=who,
+    )
 
 
 async def test_group_and_personal_goals_announce_their_half_way_and_finish_once(chat: Chat) -> None:
@@ -90,19 +105,8 @@ async def test_concurrent_deals_announce_each_milestone_exactly_once(chat: Chat)
     await chat.say("boss", "/goal team 5000 today")
     people = ["alice", "bob", "carol", "dave", "erin"] * 2
 
-    def deal(i: int, who: str) -> IncomingMessage:
-        return IncomingMessage(
-            event_id=f"burst-{i}",
-            user=UserRef("console", "W1", who),
-            channel=ChannelRef("console", "W1", "C-east", "group"),
-            text="/deal 1000",
-            addressed_to_bot=True,
-            received_at=chat.clock.now(),
-            display_name=who,
-        )
-
     # Three announcers work the queue while the deals arrive, as three replicas would.
-    deals = [chat.app.dispatcher.handle(deal(i, w)) for i, w in enumerate(people)]
+    deals = [chat.app.dispatcher.handle(said(chat, who, "/deal 1000", i)) for i, who in enumerate(people)]
     announcers = [chat.app.announcements.drain() for _ in range(3)]
     replies = (await asyncio.gather(*deals, *announcers))[: len(people)]
     assert all(reply is not None and "已登记成交" in reply.fallback_text for reply in replies)
@@ -111,18 +115,6 @@ async def test_concurrent_deals_announce_each_milestone_exactly_once(chat: Chat)
     assert len(posts_with(chat, "开单啦")) == 1
     assert len(posts_with(chat, "目标过半")) == 1
     assert len(posts_with(chat, "目标达成")) == 1
-
-
-def said(chat: Chat, who: str, text: str, n: int) -> IncomingMessage:
-    return IncomingMessage(
-        event_id=f"queued-{n}",
-        user=UserRef("console", "W1", who),
-        channel=ChannelRef("console", "W1", "C-east", "group"),
-        text=text,
-        addressed_to_bot=True,
-        received_at=chat.clock.now(),
-        display_name=who,
-    )
 
 
 async def test_a_deal_undone_before_its_announcement_is_neither_announced_nor_corrected(chat: Chat) -> None:

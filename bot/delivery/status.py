@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock, SystemClock
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.migrate import check_schema_current
-from bot.storage.orm import OutboxRow
+from bot.storage.orm import Deal, OutboxRow
 
 STATES = ("pending", "sent", "folded", "failed")
 LATEST_ERRORS = 5
@@ -54,6 +54,8 @@ class OutboxStatus:
     counts: dict[str, int]
     oldest_pending: RowView | None
     latest_errors: list[RowView]
+    deals_waiting: int = 0
+    """Deals recorded whose announcements are not in the outbox yet (bot.announcement_queue)."""
 
 
 async def state_counts(session: AsyncSession) -> dict[str, int]:
@@ -79,10 +81,12 @@ async def outbox_status(session: AsyncSession, *, errors: int = LATEST_ERRORS) -
         .order_by(func.coalesce(OutboxRow.last_attempt_at, OutboxRow.created_at).desc(), OutboxRow.id.desc())
         .limit(errors)
     )
+    waiting = await session.scalar(select(func.count()).where(Deal.announce_pending.is_(True)))
     return OutboxStatus(
         await state_counts(session),
         RowView.of(oldest) if oldest is not None else None,
         [RowView.of(row) for row in failing],
+        int(waiting or 0),
     )
 
 
@@ -113,6 +117,8 @@ def render_status(status: OutboxStatus, now: datetime) -> str:
     extra = {k: v for k, v in counts.items() if k not in STATES}
     if extra:  # a state this version does not know: show it rather than hide rows
         lines[0] += "".join(f" · {v} {k}" for k, v in sorted(extra.items()))
+    if status.deals_waiting:
+        lines.append(f"deals waiting for their announcements: {status.deals_waiting}")
     oldest = status.oldest_pending
     if oldest is None:
         lines.append("oldest pending: none")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from bot.delivery.status import outbox_status, render_status
 from bot.messages import ChannelRef, IncomingMessage, UserRef
 from tests.integration.conftest import SHANGHAI
 from tests.support.chat import Chat
@@ -160,3 +161,15 @@ async def test_announcements_wait_while_a_request_is_being_answered(chat: Chat) 
     assert await announcing == 1
     await chat.settle()
     assert len(posts_with(chat, "喜报")) == 1
+
+
+async def test_teambeat_status_shows_deals_still_waiting_for_their_announcements(chat: Chat) -> None:
+    async def status() -> str:
+        async with chat.app.sessionmaker() as session:
+            return render_status(await outbox_status(session), chat.clock.now())
+
+    await chat.app.dispatcher.handle(said(chat, "erin", "/deal 800", 1))
+    await chat.app.dispatcher.handle(said(chat, "dave", "/deal 900", 2))
+    assert "deals waiting for their announcements: 2" in await status()
+    await chat.settle()
+    assert "waiting" not in await status()

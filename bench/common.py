@@ -133,3 +133,19 @@ async def postgres_database(url: str) -> AsyncIterator[str]:
             await connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.dispose()
+
+
+async def measure_on(
+    backend: str, folder: Path, name: str, title: str, measure: Callable[[str], Awaitable[Report]]
+) -> int:
+    """Run `measure(url)` on a fresh SQLite file or a fresh PostgreSQL database; the exit code of its
+    report (a missed target, or no PostgreSQL server answering, is 1)."""
+    if backend == "sqlite":
+        return (await measure(f"sqlite:///{folder / f'{name}.db'}")).finish()
+    server = postgres_url()
+    if not await postgres_available(server):
+        report = Report(f"{title} (postgres)")
+        report.missed.append(f"postgres: no server answers at {server}")
+        return report.finish()
+    async with postgres_database(server) as url:
+        return (await measure(url)).finish()

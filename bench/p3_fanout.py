@@ -27,9 +27,7 @@ from sqlalchemy import func, select
 
 from bench.common import (
     Report,
-    postgres_available,
-    postgres_database,
-    postgres_url,
+    measure_on,
     run,
     scratch_dir,
 )
@@ -166,15 +164,7 @@ async def main() -> int:
     parser.add_argument("--timeout", type=float, default=0.0, help="seconds (0: 3 × the ideal time + 120)")
     args = parser.parse_args()
     folder = scratch_dir()
-    if args.backend == "sqlite":
-        return (await fan_out(f"sqlite:///{folder / 'p3.db'}", folder, args)).finish()
-    server = postgres_url()
-    if not await postgres_available(server):
-        report = Report("P3 fan-out (postgres)")
-        report.missed.append(f"postgres: no server answers at {server}")
-        return report.finish()
-    async with postgres_database(server) as url:
-        return (await fan_out(url, folder, args)).finish()
+    return await measure_on(args.backend, folder, "p3", "P3 fan-out", lambda url: fan_out(url, folder, args))
 
 
 if __name__ == "__main__":

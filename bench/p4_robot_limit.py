@@ -26,9 +26,7 @@ from sqlalchemy import func, select
 from adapters.web.deals_hook import sign
 from bench.common import (
     Report,
-    postgres_available,
-    postgres_database,
-    postgres_url,
+    measure_on,
     run,
     scratch_dir,
 )
@@ -219,15 +217,9 @@ async def main() -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
     folder = scratch_dir()
-    if args.backend == "sqlite":
-        return (await against_bot(f"sqlite:///{folder / 'p4.db'}", folder, args)).finish()
-    server = postgres_url()
-    if not await postgres_available(server):
-        report = Report("P4 robot limit (postgres)")
-        report.missed.append(f"postgres: no server answers at {server}")
-        return report.finish()
-    async with postgres_database(server) as url:
-        return (await against_bot(url, folder, args)).finish()
+    return await measure_on(
+        args.backend, folder, "p4", "P4 robot limit", lambda url: against_bot(url, folder, args)
+    )
 
 
 if __name__ == "__main__":

@@ -13,12 +13,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from bot.storage.sqlite_driver import InlineSQLiteDBAPI
+
 SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
 ACCEPTED_SCHEMES = ("sqlite", SQLITE_DRIVER, "postgresql", "postgres", POSTGRES_DRIVER)
 
-# How long a SQLite connection waits for another writer before giving up ("database is locked").
-SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_POOL_SIZE = 5
 SQLITE_MAX_OVERFLOW = 5
 POSTGRES_POOL_SIZE = 5
@@ -92,7 +92,9 @@ def _create_sqlite_engine(url: URL) -> AsyncEngine:
         # The default StaticPool is right for :memory: (one connection = one database); a file gets a
         # small pool, since SQLite serialises writers anyway and more connections only add contention.
         kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_MAX_OVERFLOW, pool_pre_ping=False)
-    engine = create_async_engine(url, **kwargs)
+    # The driver runs statements on the loop's thread and waits for other writers without blocking it
+    # (see bot.storage.sqlite_driver); `?timeout=` in the URL still sets how long it waits.
+    engine = create_async_engine(url, module=InlineSQLiteDBAPI(), **kwargs)
     _install_sqlite_listeners(engine, wal=not memory)
     return engine
 
@@ -101,11 +103,11 @@ def _install_sqlite_listeners(engine: AsyncEngine, *, wal: bool) -> None:
     """Per-connection PRAGMAs, and a fix for savepoints in the sqlite3 module's transaction handling.
 
     We keep the sqlite3 module's own rule for *when* a transaction begins (just before the first write),
-    deliberately: reads then run without holding anything, and the first write waits up to busy_timeout
-    for the write lock. A transaction begun earlier (BEGIN at the first SELECT) would instead fail at once
-    with "database is locked" whenever another writer committed between its read and its write, and one
-    begun with BEGIN IMMEDIATE would make every read-only session queue behind the writers. The price is
-    that reads before a unit of work's first write are not a snapshot; unique constraints, not reads,
+    deliberately: reads then run without holding anything, and the first write waits (up to the driver's
+    busy budget) for the write lock. A transaction begun earlier (BEGIN at the first SELECT) would fail
+    at once with "database is locked" whenever another writer committed between its read and its write,
+    and one begun with BEGIN IMMEDIATE would make every read-only session queue behind the writers. The
+    price is that reads before a unit of work's first write are not a snapshot; unique constraints, not reads,
     guard against duplicates. The one thing that rule gets wrong, a SAVEPOINT opened before any write
     (which would escape the transaction and commit on RELEASE), is fixed by beginning first.
     """
@@ -114,8 +116,7 @@ def _install_sqlite_listeners(engine: AsyncEngine, *, wal: bool) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
-            # busy_timeout first: switching to WAL needs a moment's exclusive lock, so it may have to wait.
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            # Switching to WAL needs a moment's exclusive lock: the driver waits for it like for any write.
             if wal:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")

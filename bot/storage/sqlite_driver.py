@@ -1,0 +1,293 @@
+"""SQLite for the async engine, run on the event loop's own thread instead of one thread hop per call.
+
+aiosqlite hands every call (cursor, execute, fetch, close, commit) to a worker thread and back: about
+0.3 ms a hop on a 2-core machine, four hops a statement, where the statement itself takes 20–50 µs. A
+command or a webhook runs a dozen statements, so the hops, not SQLite, set teambeat's throughput on its
+embedded default. This DBAPI keeps SQLAlchemy's aiosqlite dialect (SQL, types, pool) and replaces only
+the driver underneath it (`create_async_engine(..., module=InlineSQLiteDBAPI())`):
+
+- statements run directly on the loop's thread, which is cheaper than waking another one;
+- a statement that once took longer than `SLOW_STATEMENT_S` (a report over a year of deals) runs on a
+  worker thread from then on, so the loop keeps serving requests while it runs;
+- nothing ever blocks on a lock: SQLite's busy timeout is 0, writers of this engine take turns on an
+  asyncio queue (`WriteTurn`), and a writer in another process (`teambeat post`, an import) is waited
+  for with asyncio sleeps, up to the same budget the busy timeout gave (then "database is locked").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
+from sqlalchemy.util.concurrency import await_, in_greenlet
+
+T = TypeVar("T")
+
+# A statement slower than this on the loop's thread runs on a worker thread from then on.
+SLOW_STATEMENT_S = 0.004
+DEFAULT_BUSY_BUDGET_S = 5.0
+# Waits between tries while another process holds the write lock: short first, then steady.
+BUSY_RETRY_DELAYS_S = (0.001, 0.002, 0.005, 0.01, 0.02)
+# Statements that do not wait for a write turn: reads, and PRAGMAs (a new connection's setup must not
+# queue behind a writer; the one PRAGMA that writes, switching a new file to WAL, retries while busy).
+NO_TURN_FIRST_WORDS = frozenset({"SELECT", "WITH", "EXPLAIN", "VALUES", "PRAGMA"})
+
+
+class WriteTurn:
+    """One writing transaction at a time per engine, waited for on the event loop (first come, first served).
+
+    SQLite allows one writer per database; taking turns here, rather than in SQLite's busy handler, keeps
+    the waiting off the loop's thread and wakes the next writer the moment the previous one finishes.
+    """
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def try_take(self) -> bool:
+        if self._held:
+            return False
+        self._held = True
+        return True
+
+    async def take(self, timeout_s: float) -> None:
+        """Wait for the turn; `sqlite3.OperationalError` ("database is locked") after `timeout_s`."""
+        if self.try_take():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
+        except TimeoutError:
+            if waiter.done() and not waiter.cancelled():
+                return  # handed over just as the wait ran out: keep the turn
+            waiter.cancel()
+            raise sqlite3.OperationalError("database is locked") from None
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.give_back()  # cancelled after being handed the turn: pass it on
+            else:
+                waiter.cancel()
+            raise
+
+    def give_back(self) -> None:
+        """Hand the turn to the next writer still waiting, or free it."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._held = False
+
+
+class InlineSQLiteDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """The DBAPI module SQLAlchemy's aiosqlite dialect drives; one instance per engine."""
+
+    def __init__(self) -> None:
+        super().__init__(aiosqlite, sqlite3)
+        self.write_turn = WriteTurn()
+        self.slow_statements: set[str] = set()
+
+    def connect(self, *args: Any, **kwargs: Any) -> InlineConnection:
+        budget_s = float(kwargs.pop("timeout", DEFAULT_BUSY_BUDGET_S))
+        kwargs.pop("async_creator_fn", None)
+        # Used from the loop's thread and, for slow statements, from a worker thread (never both at once).
+        kwargs["check_same_thread"] = False
+        raw = sqlite3.connect(*args, timeout=0, **kwargs)
+        return InlineConnection(self, raw, budget_s)
+
+
+class InlineConnection:
+    """A DBAPI connection over one `sqlite3.Connection`, safe to use from SQLAlchemy's async engine."""
+
+    def __init__(self, dbapi: InlineSQLiteDBAPI, raw: sqlite3.Connection, busy_budget_s: float) -> None:
+        self._dbapi = dbapi
+        self._connection = raw  # the name SQLAlchemy's dialect reads the driver connection from
+        self._busy_budget_s = busy_budget_s
+        self._has_turn = False
+
+    @property
+    def driver_connection(self) -> sqlite3.Connection:
+        return self._connection
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._connection.in_transaction
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._connection.isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, value: str | None) -> None:
+        self._connection.isolation_level = value
+
+    def create_function(self, *args: Any, **kwargs: Any) -> None:
+        self._connection.create_function(*args, **kwargs)
+
+    def cursor(self, server_side: bool = False) -> InlineCursor:
+        """A buffered cursor (rows are fetched with the statement), whatever `server_side` asks for."""
+        return InlineCursor(self)
+
+    def commit(self) -> None:
+        if not self._connection.in_transaction:
+            return  # a read-only unit of work: nothing to commit, and no turn to wait for
+        try:
+            self.run("COMMIT", self._connection.commit)
+        finally:
+            self._end_turn_if_done()
+
+    def rollback(self) -> None:
+        try:
+            self._connection.rollback()
+        finally:
+            self._end_turn_if_done()
+
+    def close(self) -> None:
+        try:
+            self._connection.close()
+        finally:
+            self._end_turn()
+
+    def terminate(self) -> None:
+        self.close()
+
+    def run(self, statement: str, call: Callable[[], T]) -> T:
+        """Run `call` (which executes `statement`) after taking this engine's write turn if it may write."""
+        if not self._has_turn and not self._connection.in_transaction and _may_write(statement):
+            turn = self._dbapi.write_turn
+            if not turn.try_take():
+                await_(turn.take(self._busy_budget_s))
+            self._has_turn = True
+        try:
+            return self._run_through_busy(statement, call)
+        finally:
+            self._end_turn_if_done()
+
+    def _run_through_busy(self, statement: str, call: Callable[[], T]) -> T:
+        """Retry while another process holds the write lock, sleeping on the loop, within the budget."""
+        deadline = time.monotonic() + self._busy_budget_s
+        tries = 0
+        began_here = not self._connection.in_transaction
+        while True:
+            try:
+                return self._timed(statement, call)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+                if self._connection.in_transaction:
+                    if not began_here:
+                        raise  # a transaction that has written cannot simply retry
+                    self._connection.rollback()  # sqlite3 began it just before the write that failed
+                delay = BUSY_RETRY_DELAYS_S[min(tries, len(BUSY_RETRY_DELAYS_S) - 1)]
+                tries += 1
+                await_(asyncio.sleep(delay))
+
+    def _timed(self, statement: str, call: Callable[[], T]) -> T:
+        slow = self._dbapi.slow_statements
+        if statement in slow:
+            return await_(asyncio.get_running_loop().run_in_executor(None, call))
+        started = time.perf_counter()
+        result = call()
+        if time.perf_counter() - started > SLOW_STATEMENT_S and statement != "COMMIT":
+            slow.add(statement)
+        return result
+
+    def _end_turn_if_done(self) -> None:
+        if self._has_turn and not self._connection.in_transaction:
+            self._end_turn()
+
+    def _end_turn(self) -> None:
+        if self._has_turn:
+            self._has_turn = False
+            self._dbapi.write_turn.give_back()
+
+
+class InlineCursor:
+    """A DBAPI cursor whose rows are fetched together with the statement (so a slow one can move threads)."""
+
+    arraysize = 1
+
+    def __init__(self, connection: InlineConnection) -> None:
+        self._connection = connection
+        self._cursor = connection.driver_connection.cursor()
+        self._rows: collections.deque[Any] = collections.deque()
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+
+    def execute(self, operation: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
+        cursor = self._cursor
+        params = () if parameters is None else parameters
+
+        def call() -> list[Any]:
+            cursor.execute(operation, params)
+            return cursor.fetchall() if cursor.description else []
+
+        self._finish(self._connection.run(operation, call))
+        return self
+
+    def executemany(self, operation: str, seq_of_parameters: Iterable[Sequence[Any]]) -> InlineCursor:
+        cursor = self._cursor
+        rows = list(seq_of_parameters)
+
+        def call() -> list[Any]:
+            cursor.executemany(operation, rows)
+            return []
+
+        self._finish(self._connection.run(operation, call))
+        return self
+
+    def _finish(self, rows: list[Any]) -> None:
+        if in_greenlet():
+            # SQLAlchemy's AsyncConnection.execute insists that an async driver awaited something; a
+            # coroutine that is already done satisfies it without a trip through the event loop.
+            await_(_done())
+        self._rows = collections.deque(rows)
+        self.description = self._cursor.description
+        self.rowcount = self._cursor.rowcount
+        self.lastrowid = self._cursor.lastrowid
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        count = self.arraysize if size is None else size
+        return [self._rows.popleft() for _ in range(min(count, len(self._rows)))]
+
+    def fetchall(self) -> list[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+    def setinputsizes(self, *sizes: Any) -> None:
+        """Part of the DBAPI; SQLite has nothing to set."""
+
+    async def _async_soft_close(self) -> None:
+        """Called by SQLAlchemy's AsyncConnection on async drivers' cursors; ours hold no open statement."""
+
+    def close(self) -> None:
+        self._rows.clear()
+        self._cursor.close()
+
+
+async def _done() -> None:
+    """Nothing to wait for (see InlineCursor._finish)."""
+
+
+def _may_write(statement: str) -> bool:
+    first = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+    return first not in NO_TURN_FIRST_WORDS
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == sqlite3.SQLITE_BUSY
+    return "database is locked" in str(error)

@@ -67,7 +67,11 @@ class PoliteSession(AsyncSession):
 
     async def _give_way(self) -> None:
         sync = self.sync_session
-        if not (self._wrote or sync.new or sync.dirty or sync.deleted):
+        if sync.new or sync.dirty or sync.deleted:
+            # This statement autoflushes them first: from then on the session holds the write lock, so
+            # it must not wait before its later statements either (requests would queue behind it).
+            self._wrote = True
+        if not self._wrote:
             await self.foreground.wait_idle(self.at_most)
 
     async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:

@@ -9,6 +9,8 @@ the driver underneath it (`create_async_engine(..., module=InlineSQLiteDBAPI())`
 - statements run directly on the loop's thread, which is cheaper than waking another one;
 - a statement that once took longer than `SLOW_STATEMENT_S` (an export of a year of deals) runs on a
   worker thread from then on, so the loop keeps serving requests while it runs;
+- since no statement ever waits, statements let the loop run every `YIELD_EVERY_S` (a background loop
+  of them would otherwise keep every request out until it finished);
 - nothing ever blocks on a lock: SQLite's busy timeout is 0, writers of this engine take turns on an
   asyncio queue (`WriteTurn`), and a writer in another process (`teambeat post`, an import) is waited
   for with asyncio sleeps, up to the same budget the busy timeout gave (then "database is locked").
@@ -20,7 +22,7 @@ import asyncio
 import collections
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -33,6 +35,8 @@ T = TypeVar("T")
 # hop costs more than it saves on the 5–15 ms queries of a recap or a month's ranking (P5 ran 40 % slower
 # and twice as noisy with 4 ms), and stalling the loop for 20 ms keeps every request within its budget.
 SLOW_STATEMENT_S = 0.02
+# Statements let the event loop run at least this often (a turn of the loop costs ~0.1 ms: not each time).
+YIELD_EVERY_S = 0.002
 DEFAULT_BUSY_BUDGET_S = 5.0
 # Waits between tries while another process holds the write lock: short first, then steady.
 BUSY_RETRY_DELAYS_S = (0.001, 0.002, 0.005, 0.01, 0.02)
@@ -95,6 +99,7 @@ class InlineSQLiteDBAPI(AsyncAdapt_aiosqlite_dbapi):
         super().__init__(aiosqlite, sqlite3)
         self.write_turn = WriteTurn()
         self.slow_statements: set[str] = set()
+        self.last_yield = 0.0  # perf_counter() when a statement last let the event loop run
 
     def connect(self, *args: Any, **kwargs: Any) -> InlineConnection:
         budget_s = float(kwargs.pop("timeout", DEFAULT_BUSY_BUDGET_S))
@@ -201,6 +206,16 @@ class InlineConnection:
             slow.add(statement)
         return result
 
+    def pause(self) -> Awaitable[None]:
+        """What to await after a statement: usually nothing; a turn of the event loop when this engine's
+        statements have run for `YIELD_EVERY_S` without one. Statements never wait here, so a background
+        loop of them (a queue being drained) would otherwise keep every request out until it was done."""
+        now = time.perf_counter()
+        if now - self._dbapi.last_yield < YIELD_EVERY_S:
+            return _done()
+        self._dbapi.last_yield = now
+        return asyncio.sleep(0)
+
     def _end_turn_if_done(self) -> None:
         if self._has_turn and not self._connection.in_transaction:
             self._end_turn()
@@ -248,9 +263,8 @@ class InlineCursor:
 
     def _finish(self, rows: list[Any]) -> None:
         if in_greenlet():
-            # SQLAlchemy's AsyncConnection.execute insists that an async driver awaited something; a
-            # coroutine that is already done satisfies it without a trip through the event loop.
-            await_(_done())
+            # SQLAlchemy's AsyncConnection.execute insists that an async driver awaited something.
+            await_(self._connection.pause())
         self._rows = collections.deque(rows)
         self.description = self._cursor.description
         self.rowcount = self._cursor.rowcount
@@ -280,7 +294,7 @@ class InlineCursor:
 
 
 async def _done() -> None:
-    """Nothing to wait for (see InlineCursor._finish)."""
+    """Nothing to wait for (see InlineConnection.pause)."""
 
 
 def _may_write(statement: str) -> bool:

@@ -45,15 +45,23 @@ def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_URL_ENV) or None
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    """Which database: `sqlite`, or `postgres` (skipped, saying why, when no server is configured)."""
-    name: str = request.param
+BACKEND_PARAMS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+"""`params=` for a fixture of any scope that runs once per backend (pass its param to `chosen_backend`)."""
+
+
+def chosen_backend(name: str) -> str:
+    """`name` checked: `sqlite`, or `postgres` (skipped, saying why, when no server is configured)."""
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}: use one of {BACKENDS}")
     if name == "postgres" and postgres_url() is None:
         pytest.skip(f"{POSTGRES_URL_ENV} not set")
     return name
+
+
+@pytest.fixture(params=BACKEND_PARAMS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which database: `sqlite`, or `postgres` (skipped, saying why, when no server is configured)."""
+    return chosen_backend(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -337,6 +337,27 @@ name = "Will"
 """
 
 
+def text_message(user: str, text: str, msg_id: str, create_time: str, *, chat_id: str | None = None) -> str:
+    """The plaintext XML WeCom encrypts for a member's text message (a group one carries ChatId)."""
+    chat = f"<ChatId><![CDATA[{chat_id}]]></ChatId>" if chat_id else ""
+    return (
+        f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+        f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId><AgentID>{AGENT_ID}</AgentID>{chat}</xml>"
+    )
+
+
+def passive_reply(oracle: WeChatCrypto, response: httpx.Response) -> dict[str, str] | None:
+    """The passive reply in a callback answer, verified and decrypted by `oracle` (None: empty answer)."""
+    if not response.content:
+        return None
+    envelope = parse_xml(response.content)
+    plain = oracle.decrypt_message(
+        response.text, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"]
+    )
+    return parse_xml(plain.encode())
+
+
 @dataclass
 class WeComBot:
     """A member's side of the app chat: `say` encrypts and posts a message the way WeCom does."""
@@ -353,13 +374,7 @@ class WeComBot:
 
     def message(self, user: str, text: str, *, msg_id: str | None = None, chat_id: str | None = None) -> str:
         """The plaintext XML WeCom encrypts for a text message (a group one carries ChatId)."""
-        msg_id = msg_id or str(next(self._ids))
-        chat = f"<ChatId><![CDATA[{chat_id}]]></ChatId>" if chat_id else ""
-        return (
-            f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
-            f"<CreateTime>{self.timestamp()}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId><AgentID>{AGENT_ID}</AgentID>{chat}</xml>"
-        )
+        return text_message(user, text, msg_id or str(next(self._ids)), self.timestamp(), chat_id=chat_id)
 
     def timestamp(self) -> str:
         return str(int(self.clock.now().timestamp()))
@@ -401,13 +416,7 @@ class WeComBot:
 
     def passive(self, response: httpx.Response) -> dict[str, str] | None:
         """The passive reply in a callback answer, verified and decrypted by wechatpy (None: empty answer)."""
-        if not response.content:
-            return None
-        envelope = parse_xml(response.content)
-        plain = self.oracle.decrypt_message(
-            response.text, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"]
-        )
-        return parse_xml(plain.encode())
+        return passive_reply(self.oracle, response)
 
     async def deliver(self) -> None:
         """Replies still being worked on, then every post that is due."""

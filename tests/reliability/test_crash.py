@@ -10,24 +10,17 @@ SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import random
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
 
 from bot.storage.db import create_engine
 from bot.storage.orm import Deal, OutboxRow
+from tests.support.bot_process import Bot, cleanup, free_port
 from tests.support.databases import database_for_subprocess
 from tests.support.deals import body_of, signed_headers, write_deals_config
 
@@ -35,81 +28,8 @@ BURST = 300
 CONCURRENCY = 40
 KILL_AFTER_ACKS = BURST // 3
 HANDLES = ("alice", "bob@example.com", "+86 138 0000 0003", "E002", "carol", "boss")
-START_TIMEOUT = 90.0
 STALL = 5.0
 RETRY_UNANSWERED = 30
-EXIT_TIMEOUT = 240.0
-
-
-@dataclass
-class Bot:
-    """One `teambeat run` process; its output goes to files, so a full pipe can never stall it."""
-
-    process: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
-
-    @classmethod
-    def start(cls, config: Path, cwd: Path, run: int) -> Bot:
-        stdout, stderr = cwd / f"run{run}.out", cwd / f"run{run}.err"
-        with stdout.open("wb") as out, stderr.open("wb") as err:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "adapters.cli", "run", "-c", str(config)],
-                cwd=cwd,
-                stdin=subprocess.PIPE,  # never written to, closed only at the very end
-                stdout=out,
-                stderr=err,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        return cls(process, stdout, stderr)
-
-    def output(self) -> str:
-        return self.stdout.read_text("utf-8", errors="replace")
-
-    def errors(self) -> str:
-        return self.stderr.read_text("utf-8", errors="replace")
-
-    async def wait_listening(self, base: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        async with httpx.AsyncClient(base_url=base, timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise AssertionError(f"teambeat run exited {self.process.returncode}:\n{self.errors()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/healthz")).status_code == 200:
-                        return
-                await asyncio.sleep(0.2)
-        raise AssertionError(f"teambeat run did not listen within {START_TIMEOUT} s:\n{self.errors()}")
-
-    def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-
-    async def end_input_and_wait(self) -> int:
-        """Close stdin: the console loop ends, drains what is due and stops."""
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        return await asyncio.to_thread(self.process.wait, EXIT_TIMEOUT)
-
-    def stop_if_running(self) -> None:
-        if self.process.poll() is None:
-            self.kill()
-            self.process.wait()
-
-
-@contextlib.contextmanager
-def cleanup(*bots: list[Bot]) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        for group in bots:
-            for bot in group:
-                bot.stop_if_running()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def tag(external_id: str) -> str:

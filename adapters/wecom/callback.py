@@ -29,10 +29,21 @@ class NotConfigured(CallbackRejected):
     status = 404
 
 
+class MissingSignature(CallbackRejected):
+    """No signature at all is as unauthenticated as a wrong one: 401, like every other endpoint."""
+
+    status = 401
+
+
+SIGNATURE_PARAMETERS = ("msg_signature", "timestamp", "nonce")
+
+
 def _params(query: Mapping[str, str], *names: str) -> list[str]:
     values = []
     for name in names:
         value = query.get(name, "")
+        if not value and name in SIGNATURE_PARAMETERS:
+            raise MissingSignature("missing_signature", f"missing query parameter {name}: unsigned request")
         if not value:
             raise CallbackRejected("missing_parameter", f"missing query parameter {name}")
         values.append(value)

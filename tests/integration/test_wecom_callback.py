@@ -242,7 +242,7 @@ def _case(bot: WeComBot, name: str) -> tuple[str, bytes, dict[str, str]]:
     if name == "no encrypt":
         return "missing_encrypt", b"<xml><ToUserName>x</ToUserName></xml>", params
     if name == "missing signature":
-        return "missing_parameter", body, {k: v for k, v in params.items() if k != "msg_signature"}
+        return "missing_signature", body, {k: v for k, v in params.items() if k != "msg_signature"}
     raise AssertionError(name)
 
 
@@ -256,7 +256,7 @@ CASES = {
     "external entity": 400,
     "not xml": 400,
     "no encrypt": 400,
-    "missing signature": 400,
+    "missing signature": 401,
     "oversized body": 413,
 }
 
@@ -291,7 +291,7 @@ async def test_garbage_never_causes_a_500(bot):
             response = await bot.client.post("/wecom/callback", params=params, content=body)
             assert 400 <= response.status_code < 500, (body, params, response.status_code)
     response = await bot.client.get("/wecom/callback")
-    assert response.status_code == 400
+    assert response.status_code == 401 and response.json()["error"] == "missing_signature"
     assert await nothing_recorded(bot)
 
 

@@ -5,11 +5,10 @@ One bot process per backend serves all four signed doors at once — Slack in HT
 /wecom/callback`) and the deal webhook (`POST /hooks/deals`) — with every platform's API pointed at a fake
 served by this test on loopback. For each door, a member's request is forged in each way R7 names: a
 wrong or missing signature, a timestamp outside the window, a WeCom message encrypted for another corp
-id. Each answer is a 4xx naming the reason (401; 400 where WeCom's callback lacks `msg_signature`), and
-afterwards nothing changed: no row in processed_events, members, deals, kudos, checkins or the outbox,
-and no call reached any fake platform. Then the genuine request is sent twice at once and a third time
-later, byte for byte (a replay inside the window, or the platform retrying): it has exactly one effect —
-one row, one reply, one post.
+id. Each answer is a 401 naming the reason, and afterwards nothing changed: no row in processed_events,
+members, deals, kudos, checkins or the outbox, and no call reached any fake platform. Then the genuine
+request is sent twice at once and a third time later, byte for byte (a replay inside the window, or the
+platform retrying): it has exactly one effect — one row, one reply, one post.
 
 Every day around the test is a holiday for the teams, so no scheduled post can add rows of its own.
 """
@@ -517,9 +516,9 @@ async def test_wecom_refuses_forged_stale_and_misaddressed_callbacks_and_handles
     }
     for why, query in url_checks.items():
         answers[why] = await doors.http.get("/wecom/callback", params=query)
-    # A missing parameter is a malformed request (400); everything signed wrongly is a 401.
-    assert_refused(answers, {**dict.fromkeys(answers, 401), "no msg_signature": 400})
+    assert_refused(answers, dict.fromkeys(answers, 401))  # unsigned or signed wrongly: all 401
     reasons = {why: answer.json()["error"] for why, answer in answers.items()}
+    assert reasons["no msg_signature"] == "missing_signature"
     assert reasons["encrypted for another corp id"] == "wrong_receiver"
     assert reasons["URL check for another corp id"] == "wrong_receiver"
     assert reasons["an hour old"] == reasons["an hour ahead"] == "stale_timestamp"

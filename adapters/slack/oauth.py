@@ -1,10 +1,10 @@
 """Multi-workspace installs (`[slack] oauth = true`): slack_sdk's SQLAlchemy stores on our own database.
 
 slack_sdk ships asyncio variants of both stores (`AsyncSQLAlchemyInstallationStore`,
-`AsyncSQLAlchemyOAuthStateStore`) that take an `AsyncEngine`, so they share teambeat's engine (SQLite via
-aiosqlite or PostgreSQL via asyncpg, same schema) — no second, synchronous engine. Their tables
-(`slack_installations`, `slack_bots`, `slack_oauth_states`) belong to slack_sdk and are created by it
-(CREATE TABLE IF NOT EXISTS) when the adapter starts, not by our migrations.
+`AsyncSQLAlchemyOAuthStateStore`) that take an `AsyncEngine`, so they share teambeat's engine (SQLite
+through bot.storage.sqlite_driver, or PostgreSQL via asyncpg; same schema) — no second, synchronous
+engine. Their tables (`slack_installations`, `slack_bots`, `slack_oauth_states`) belong to slack_sdk and
+are created by it (CREATE TABLE IF NOT EXISTS) when the adapter starts, not by our migrations.
 """
 
 from __future__ import annotations

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import text
+
 from bot.config import TeamConfig
 from bot.services import directory
+from bot.storage.db import is_postgres
 from bot.storage.orm import Group, Team
 from bot.storage.uow import UnitOfWork
+
+# First key of the PostgreSQL advisory lock held while seeding (the second is the schema name's hash).
+SEED_LOCK_KEY = 0x74627364  # "tbsd"
 
 
 def _schedule(team: TeamConfig) -> dict[str, object]:
@@ -34,6 +40,12 @@ def _questions(team: TeamConfig) -> list[dict[str, object]] | None:
 
 async def seed_teams(uow: UnitOfWork, teams: list[TeamConfig], now: datetime) -> list[Team]:
     session = uow.session
+    if teams and is_postgres(session.bind):
+        # Replicas that start together seed the same teams: one at a time, until its commit, so that the
+        # later ones find the rows (READ COMMITTED) instead of failing on their unique keys.
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"), {"key": SEED_LOCK_KEY}
+        )
     seeded = []
     for cfg in teams:
         team = await directory.team_by_slug(session, cfg.id)

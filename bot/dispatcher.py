@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import delete
@@ -14,7 +17,7 @@ from bot.commands.context import CommandContext, Core
 from bot.commands.errors import CommandError, PermissionDenied, Refused, UnknownCommand, WrongPlace
 from bot.commands.parser import split_command
 from bot.commands.registry import CommandSpec, role_at_least
-from bot.messages import IncomingMessage, OutgoingMessage
+from bot.messages import ChannelRef, IncomingMessage, OutgoingMessage, UserRef
 from bot.metrics import Metrics
 from bot.services import directory
 from bot.storage.orm import Member, ProcessedEvent, Team
@@ -23,6 +26,11 @@ from bot.storage.uow import UnitOfWork, UnitOfWorkFactory
 log = logging.getLogger(__name__)
 DEDUPE_KEEP = timedelta(hours=48)
 _PRUNE_EVERY = 500
+# What no database stores: NUL (PostgreSQL refuses it) and lone surrogates (JSON's "\ud800" escapes; not
+# UTF-8, so neither SQLite nor PostgreSQL can take them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+LONGEST_ID = 128  # the narrowest column an id goes into (members.user_id, workspaces.external_id)
+LONGEST_NAME = 200  # members.name
 
 
 class Dispatcher:
@@ -37,6 +45,7 @@ class Dispatcher:
 
     async def handle(self, message: IncomingMessage) -> OutgoingMessage | None:
         """The reply meant for the person who spoke (None when there is nothing to say)."""
+        message = storable(message)
         try:
             if not await self._first_delivery(message):
                 log.info("duplicate event %s ignored", message.event_id)
@@ -161,3 +170,31 @@ class Dispatcher:
         return self._core.renderer.render(
             "error", locale, code=error.code, detail=error.detail, usage=usage, example=example
         )
+
+
+def storable(message: IncomingMessage) -> IncomingMessage:
+    """The message as the database can store it: every character it cannot (NUL, lone surrogates)
+    replaced by U+FFFD, as undecodable bytes are by the platforms' own decoding; an id longer than any
+    platform's (so longer than its column) replaced by its digest, still the same for the same id; an
+    over-long display name cut. What the person typed stays readable, and is answered."""
+
+    def clean(text: str) -> str:
+        return _UNSTORABLE.sub("\ufffd", text)
+
+    def an_id(text: str) -> str:
+        text = clean(text)
+        return text if len(text) <= LONGEST_ID else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+    def person(ref: UserRef) -> UserRef:
+        return UserRef(ref.platform, an_id(ref.workspace), an_id(ref.id))
+
+    where = message.channel
+    return replace(
+        message,
+        event_id=an_id(message.event_id),
+        user=person(message.user),
+        channel=ChannelRef(where.platform, an_id(where.workspace), an_id(where.id), where.kind),
+        text=clean(message.text),
+        display_name=None if message.display_name is None else clean(message.display_name)[:LONGEST_NAME],
+        mentions=tuple(person(ref) for ref in message.mentions),
+    )

@@ -191,7 +191,7 @@ class DingTalkAdapter:
             expires = int(message.raw.get("sessionWebhookExpiredTime") or 0)
         except (TypeError, ValueError):
             expires = 0
-        if isinstance(webhook, str) and webhook and expires > self._now_ms() + SESSION_MARGIN_MS:
+        if _callable_url(webhook) and expires > self._now_ms() + SESSION_MARGIN_MS:
             for part in render(reply, notify=True):
                 await self.client.session_send(webhook, part)
             return
@@ -309,3 +309,14 @@ class DingTalkAdapter:
             email=info.get("email") or info.get("org_email") or None,
             mobile=info.get("mobile") or None,
         )
+
+
+def _callable_url(url: object) -> bool:
+    """A sessionWebhook we can call: an http(s) URL in printable ASCII, as DingTalk's always are."""
+    return (
+        isinstance(url, str)
+        and url.startswith(("https://", "http://"))
+        and url.isascii()
+        and url.isprintable()
+        and " " not in url
+    )

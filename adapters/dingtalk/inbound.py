@@ -49,8 +49,9 @@ def message_text(payload: Mapping[str, Any]) -> str | None:
 def _people(payload: Mapping[str, Any]) -> list[str]:
     """staffIds of the people @-mentioned (not the robot, not outsiders without a staffId), in order."""
     robot = payload.get("chatbotUserId")
+    listed = payload.get("atUsers")
     people = []
-    for user in payload.get("atUsers") or ():
+    for user in listed if isinstance(listed, list) else ():
         if not isinstance(user, Mapping):
             continue
         staff_id = user.get("staffId")

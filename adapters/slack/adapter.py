@@ -139,7 +139,12 @@ class SlackAdapter:
         body = await request.body()
         try:
             bolt_request = to_async_bolt_request(request, body)
-        except Exception:  # not UTF-8, not JSON, not a form: but first, was it even from Slack?
+            # bolt reads `event` as an object and its type as text: anything else fails in bolt, as a 500
+            event = bolt_request.body.get("event", {})
+            readable = isinstance(event, dict) and isinstance(event.get("type", ""), str)
+        except Exception:  # not UTF-8, not JSON, not a form
+            readable = False
+        if not readable:  # but first, was it even from Slack?
             if not signed_by_slack(self._config.signing_secret, body, request.headers):
                 return JSONResponse({"error": "invalid_signature"}, 401)
             return JSONResponse({"error": "bad_request", "detail": "the body is not a Slack payload"}, 400)

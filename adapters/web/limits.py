@@ -22,6 +22,10 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.limit:
+            # Refused unread, but the client is still sending: unless that is beyond the budget, drop
+            # what it sends so it reads the 413 instead of a connection reset.
+            if declared <= self.limit * DISCARD_FACTOR:
+                await _discard_rest(receive, {"more_body": True}, declared)
             await too_large(send, self.limit)
             return
         chunks: list[bytes] = []

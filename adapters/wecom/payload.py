@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ElementTree
 
 MAX_XML_BYTES = 64 * 1024
 _DECLARATIONS = re.compile(rb"<!(?!\[CDATA\[)")
+_CDATA_SECTION = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.DOTALL)  # member text: may hold `<!channel>`
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -23,7 +24,7 @@ def parse_xml(data: bytes, limit: int = MAX_XML_BYTES) -> dict[str, str]:
     """`<xml><A>1</A><From><UserId>u</UserId></From></xml>` -> {"A": "1", "From.UserId": "u"}."""
     if len(data) > limit:
         raise UnsafeXml(f"XML over {limit} bytes")
-    if _DECLARATIONS.search(data):
+    if _DECLARATIONS.search(_CDATA_SECTION.sub(b"", data)):
         raise UnsafeXml("DTDs, entities and comments are not accepted")
     try:
         root = ElementTree.fromstring(data)

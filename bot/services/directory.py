@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import ChannelRef, UserRef
+from bot.storage.db import is_postgres
 from bot.storage.orm import Group, Member, Team, Workspace
 
 
@@ -99,9 +102,12 @@ async def join_team(
     """Add a person to a team (or reactivate them), the first time they speak in its channel."""
     member = await member_of(session, team, user_id)
     if member is None:
-        member = Member(team_id=team.id, user_id=user_id, name=name, role=role, joined_at=now, active=True)
-        session.add(member)
-        await session.flush()
+        # Their other first message may be adding them right now: the unique index lets one insert in.
+        insert = pg_insert if is_postgres(session.bind) else sqlite_insert
+        values = {"team_id": team.id, "user_id": user_id, "name": name, "role": role, "joined_at": now}
+        await session.execute(insert(Member).values(**values, active=True).on_conflict_do_nothing())
+        member = await member_of(session, team, user_id)
+        assert member is not None
     elif not member.active:
         member.active = True
     return member

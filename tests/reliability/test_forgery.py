@@ -21,246 +21,36 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy import Row, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 
-from adapters.dingtalk.sign import callback_sign
 from adapters.wecom.crypto import signature as wecom_signature
-from adapters.wecom.payload import parse_xml
-from bot.clock import SystemClock
-from bot.storage.db import create_engine
-from bot.storage.orm import Checkin, Deal, Kudos, Member, OutboxRow, ProcessedEvent, Team
 from tests.conftest import BACKEND_PARAMS, chosen_backend
 from tests.fakes import dingtalk, slack_bot, wecom
-from tests.fakes.dingtalk import FakeDingTalk
-from tests.fakes.slack import FakeSlack, command_form, encode_form, event_callback, message_text
+from tests.fakes.slack import command_form, encode_form, event_callback, message_text
 from tests.fakes.slack import signed_headers as slack_headers
-from tests.fakes.wecom import FakeWeCom, WeComBot, passive_reply, text_message
+from tests.fakes.wecom import passive_reply, text_message
 from tests.support import deals
-from tests.support.bot_process import Bot, cleanup, free_port
-from tests.support.databases import database_for_subprocess
-from tests.support.loopback import serve
+from tests.support.doors import (
+    SHANGHAI,
+    Doors,
+    dingtalk_headers,
+    now_s,
+    open_doors,
+    post_to_dingtalk,
+    post_to_slack,
+    sealed,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-QUIET = 0.5  # seconds in which nothing changed: the bot has finished with what it was sent
-SETTLE_TIMEOUT = 60.0
 OTHER_CORP = "wwSOMEONEELSE00000"
 WECOM_ECHO = "1288432023552776189"
-RECORDS = {
-    "processed_events": ProcessedEvent,
-    "members": Member,
-    "deals": Deal,
-    "kudos": Kudos,
-    "checkins": Checkin,
-    "outbox": OutboxRow,
-}
-
-CONFIG = """
-[database]
-url = "{url}"
-
-[server]
-host = "127.0.0.1"
-port = {port}
-
-[hooks]
-deals_secret = "{deals_secret}"
-
-[slack]
-mode = "http"
-bot_token = "{slack_token}"
-signing_secret = "{slack_secret}"
-api_base_url = "{slack_api}/api/"
-
-[dingtalk]
-mode = "http"
-app_key = "{ding_key}"
-app_secret = "{ding_secret}"
-robot_code = "{ding_robot}"
-api_base_url = "{ding_api}"
-oapi_base_url = "{ding_api}"
-
-[wecom]
-corp_id = "{corp_id}"
-agent_id = {agent_id}
-secret = "{wecom_secret}"
-token = "{wecom_token}"
-encoding_aes_key = "{aes_key}"
-api_base_url = "{wecom_api}"
-
-[[teams]]
-id = "slack-east"
-name = "East Sales"
-platform = "slack"
-workspace = "{slack_team}"
-channel = "{slack_channel}"
-locale = "en"
-calendar = "everyday"
-extra_holidays = {holidays}
-leaders = ["U0001"]
-[[teams.members]]
-id = "U0001"
-name = "Boss"
-[[teams.members]]
-id = "U0002"
-name = "Alice"
-email = "alice@example.com"
-[[teams.members]]
-id = "U0003"
-name = "Bob"
-
-[[teams]]
-id = "dingtalk-east"
-name = "华东一部"
-platform = "dingtalk"
-workspace = "{ding_corp}"
-channel = "{ding_channel}"
-calendar = "everyday"
-extra_holidays = {holidays}
-leaders = ["boss01"]
-[[teams.members]]
-id = "boss01"
-name = "王总"
-[[teams.members]]
-id = "alice01"
-name = "alice"
-
-[[teams]]
-id = "wecom-east"
-name = "华东二部"
-platform = "wecom"
-workspace = "{corp_id}"
-channel = "{wecom_channel}"
-channel_webhook = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={robot_key}"
-calendar = "everyday"
-extra_holidays = {holidays}
-leaders = ["boss"]
-[[teams.members]]
-id = "boss"
-name = "Boss"
-[[teams.members]]
-id = "alice"
-name = "Alice"
-"""
-
-
-def now_s() -> int:
-    return int(time.time())
-
-
-def holidays_around_today() -> str:
-    """Yesterday, today and tomorrow in the teams' timezone: no check-in, recap or summary is due."""
-    today = datetime.now(SHANGHAI).date()
-    return json.dumps([(today + timedelta(days=d)).isoformat() for d in (-1, 0, 1)])
-
-
-def write_config(tmp_path: Path, url: str, port: int, slack_api: str, ding_api: str, wecom_api: str) -> Path:
-    path = tmp_path / "teambeat.toml"
-    text = CONFIG.format(
-        url=url,
-        port=port,
-        deals_secret=deals.SECRET,
-        slack_token=slack_bot.BOT_TOKEN,
-        slack_secret=slack_bot.SECRET,
-        slack_api=slack_api,
-        slack_team=slack_bot.TEAM,
-        slack_channel=slack_bot.CHANNEL,
-        ding_key=dingtalk.APP_KEY,
-        ding_secret=dingtalk.APP_SECRET,
-        ding_robot=dingtalk.ROBOT_CODE,
-        ding_api=ding_api,
-        ding_corp=dingtalk.CORP,
-        ding_channel=dingtalk.EAST,
-        corp_id=wecom.CORP_ID,
-        agent_id=wecom.AGENT_ID,
-        wecom_secret=wecom.SECRET,
-        wecom_token=wecom.TOKEN,
-        aes_key=wecom.AES_KEY,
-        wecom_api=wecom_api,
-        wecom_channel=wecom.EAST_CHANNEL,
-        robot_key=wecom.ROBOT_KEY,
-        holidays=holidays_around_today(),
-    )
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-@dataclass(frozen=True)
-class Trace:
-    """Everything a request can leave behind: rows per table, and how often each fake platform was called."""
-
-    rows: dict[str, int]
-    pending: int
-    platforms: dict[str, int]
-
-
-@dataclass
-class Doors:
-    """The running bot's four signed doors, its database, and the fake platforms it talks to."""
-
-    bot: Bot
-    http: httpx.AsyncClient
-    engine: AsyncEngine
-    slack: FakeSlack
-    slack_url: str
-    dingtalk: FakeDingTalk
-    wecom: FakeWeCom
-
-    async def trace(self) -> Trace:
-        async with self.engine.connect() as connection:
-            rows = {
-                name: int(await connection.scalar(select(func.count()).select_from(model)) or 0)
-                for name, model in RECORDS.items()
-            }
-            pending = await connection.scalar(
-                select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "pending")
-            )
-        platforms = {
-            "slack api": len(self.slack.calls),
-            "slack response_url": len(self.slack.responses),
-            "dingtalk": len(self.dingtalk.calls),
-            "wecom sent": len(self.wecom.sent) + len(self.wecom.dropped),
-            "wecom refused": len(self.wecom.refused),
-            "wecom tokens": self.wecom.token_requests,
-        }
-        return Trace(rows, int(pending or 0), platforms)
-
-    async def settled(self, until: Callable[[], bool] = lambda: True) -> Trace:
-        """The trace once the bot is idle: `until` holds (the effect the test waits for is visible), its
-        outbox is delivered, and nothing changed for QUIET seconds."""
-        deadline = time.monotonic() + SETTLE_TIMEOUT
-        last = await self.trace()
-        while True:
-            await asyncio.sleep(QUIET)
-            now = await self.trace()
-            if now == last and now.pending == 0 and until():
-                return now
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the bot never settled: {now}\n{self.bot.errors()}")
-            last = now
-
-    async def deals_of(self, team: str) -> list[Row[Any]]:
-        """The deals stored for the team with this slug, oldest first."""
-        of_team = select(Team.id).where(Team.slug == team).scalar_subquery()
-        query = select(Deal).where(Deal.team_id == of_team).order_by(Deal.id)
-        async with self.engine.connect() as connection:
-            return list((await connection.execute(query)).all())
-
-    async def kudos(self) -> list[str]:
-        async with self.engine.connect() as connection:
-            return list(await connection.scalars(select(Kudos.reason)))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKEND_PARAMS)
@@ -269,39 +59,8 @@ async def doors(
 ) -> AsyncIterator[Doors]:
     """One `teambeat run` with every HTTP entry point configured, on a fresh database of the backend."""
     backend = chosen_backend(request.param)
-    tmp_path = tmp_path_factory.mktemp(f"forgery-{backend}")
-    fake_slack = FakeSlack([slack_bot.workspace()])
-    fake_dingtalk = FakeDingTalk(SystemClock(), users=dict(dingtalk.PEOPLE))
-    fake_wecom = FakeWeCom(
-        clock=SystemClock(),
-        corp_id=wecom.CORP_ID,
-        secret=wecom.SECRET,
-        agent_id=wecom.AGENT_ID,
-        users=dict(wecom.PEOPLE),
-        robot_keys={wecom.ROBOT_KEY},
-    )
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    running: list[Bot] = []
-    async with (
-        database_for_subprocess(backend, tmp_path) as url,
-        serve(fake_slack.app()) as slack_url,
-        serve(fake_dingtalk.asgi()) as dingtalk_url,
-        serve(fake_wecom.asgi()) as wecom_url,
-    ):
-        config = write_config(tmp_path, url, port, slack_url, dingtalk_url, wecom_url)
-        with cleanup(running):
-            running.append(Bot.start(config, tmp_path, 1))
-            bot = running[0]
-            await bot.wait_listening(base)
-            engine = create_engine(url)
-            try:
-                async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-                    yield Doors(bot, http, engine, fake_slack, slack_url, fake_dingtalk, fake_wecom)
-            finally:
-                await engine.dispose()
-            assert await bot.terminate_and_wait() == 0, bot.errors()
-            assert "Traceback" not in bot.errors(), bot.errors()
+    async with open_doors(backend, tmp_path_factory.mktemp(f"forgery-{backend}")) as running:
+        yield running
 
 
 def assert_refused(answers: dict[str, httpx.Response], expected: dict[str, int]) -> None:
@@ -327,11 +86,6 @@ def mention_event(text: str) -> bytes:
     event = {"type": "app_mention", "user": "U0002", "text": f"<@{slack_bot.BOT_USER}> {text}"}
     event |= {"channel": slack_bot.CHANNEL, "ts": f"{time.time():.6f}"}
     return json.dumps(event_callback(slack_bot.TEAM, event, bot_user_id=slack_bot.BOT_USER)).encode()
-
-
-async def post_to_slack(doors: Doors, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    kind = "application/json" if body.startswith(b"{") else "application/x-www-form-urlencoded"
-    return await doors.http.post("/slack/events", content=body, headers={"Content-Type": kind, **headers})
 
 
 async def test_slack_refuses_forged_and_stale_requests_and_handles_a_repeated_command_once(
@@ -400,21 +154,9 @@ def dingtalk_message(text: str, msg_id: str) -> dict[str, Any]:
     return dingtalk.robot_message(text, sender="alice01", msg_id=msg_id, session=msg_id, expires_at=expires)
 
 
-def dingtalk_headers(secret: str = dingtalk.APP_SECRET, *, shift_ms: int = 0) -> dict[str, str]:
-    timestamp = int(time.time() * 1000) + shift_ms
-    return {"timestamp": str(timestamp), "sign": callback_sign(secret, timestamp)}
-
-
 def shifted(headers: dict[str, str], ms: int) -> dict[str, str]:
     """The same sign with another timestamp: a captured sign reused later."""
     return headers | {"timestamp": str(int(headers["timestamp"]) + ms)}
-
-
-async def post_to_dingtalk(doors: Doors, payload: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
-    body = json.dumps(payload, ensure_ascii=False).encode()
-    return await doors.http.post(
-        "/dingtalk/callback", content=body, headers={"Content-Type": "application/json", **headers}
-    )
 
 
 async def test_dingtalk_refuses_forged_and_stale_callbacks_and_handles_a_redelivery_once(
@@ -461,17 +203,6 @@ async def test_dingtalk_refuses_forged_and_stale_callbacks_and_handles_a_redeliv
 
 
 # ----- WeCom: msg_signature = sha1(sorted token, timestamp, nonce, Encrypt); AES with the corp id inside ---
-
-
-def sealed(
-    plain: str, *, token: str = wecom.TOKEN, corp_id: str = wecom.CORP_ID, shift: int = 0
-) -> tuple[bytes, dict[str, str]]:
-    """A callback as WeCom sends it, encrypted and signed by wechatpy (the independent oracle)."""
-    timestamp, nonce = str(now_s() + shift), uuid.uuid4().hex[:10]
-    crypto = WeChatCrypto(token, wecom.AES_KEY, corp_id)
-    sent = parse_xml(crypto.encrypt_message(plain, nonce, timestamp).encode())
-    query = {"msg_signature": sent["MsgSignature"], "timestamp": sent["TimeStamp"], "nonce": sent["Nonce"]}
-    return WeComBot.envelope(sent["Encrypt"]), query
 
 
 def unsigned(plain: str) -> tuple[bytes, dict[str, str]]:

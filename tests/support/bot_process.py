@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -14,10 +15,13 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 START_TIMEOUT = 90.0
 EXIT_TIMEOUT = 240.0
 
@@ -101,3 +105,10 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def holidays_around_today(zone: ZoneInfo = SHANGHAI) -> str:
+    """Yesterday, today and tomorrow in the teams' timezone, as a TOML list for a team's `extra_holidays`:
+    no check-in, recap or summary is due while the test runs."""
+    today = datetime.now(zone).date()
+    return json.dumps([(today + timedelta(days=d)).isoformat() for d in (-1, 0, 1)])

@@ -84,7 +84,7 @@ def deal_hook_routes(app: App, on_enqueued: Callable[[], None] = lambda: None) -
         if problem:
             return _error(401, "bad_signature", problem)
         try:
-            data = json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+            data = json.loads(body, parse_float=Decimal, parse_int=_json_int, parse_constant=_refuse_constant)
         except (ValueError, RecursionError):
             return _error(400, "not_json", "the body must be a UTF-8 JSON object")
         if not isinstance(data, dict):
@@ -107,6 +107,15 @@ def deal_hook_routes(app: App, on_enqueued: Callable[[], None] = lambda: None) -
         )
 
     return [Route(PATH, deals_hook, methods=["POST"])]
+
+
+def _json_int(digits: str) -> int | Decimal:
+    """An integer, or a Decimal past Python's int-conversion limit: still a number, so the field it
+    is in gets its own 422 (an amount "too_large") instead of the whole body being called not JSON."""
+    try:
+        return int(digits)
+    except ValueError:
+        return Decimal(digits)
 
 
 def _refuse_constant(name: str) -> object:

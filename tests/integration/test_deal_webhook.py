@@ -31,7 +31,7 @@ from tests.support.loopback import serve
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WEDNESDAY = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI)
-MAX_BODY = 4096
+MAX_BODY = 16_384  # room for a 5,000-digit amount, still small enough to test 413 cheaply
 
 
 @dataclass
@@ -245,6 +245,16 @@ async def test_a_422_names_every_invalid_field_at_once_with_what_is_allowed(hook
     assert await hook.nothing_stored()
 
 
+async def test_an_amount_of_five_thousand_digits_is_422_too_large_not_a_json_error(hook):
+    body = deal()
+    body["amount"] = 1
+    raw = json.dumps(body).replace('"amount": 1', '"amount": ' + "9" * 5000).encode()
+    answer = await hook.post(raw)
+    assert answer.status_code == 422
+    assert [(f["field"], f["code"]) for f in answer.json()["fields"]] == [("amount", "too_large")]
+    assert await hook.nothing_stored()
+
+
 async def test_text_no_database_can_store_gets_422_not_500(hook):
     nul = await hook.post(deal(customer="a\u0000b"))
     assert nul.status_code == 422
@@ -260,15 +270,15 @@ async def test_text_no_database_can_store_gets_422_not_500(hook):
 
 
 async def test_a_body_over_max_body_bytes_gets_413_and_stores_nothing(hook):
-    big = deal(customer="客" * 2000)  # 6 KB of UTF-8 > 4096 bytes
+    big = deal(customer="客" * (MAX_BODY // 3 + 1))  # 3 bytes of UTF-8 each: over MAX_BODY
     answer = await hook.post(big)
     assert answer.status_code == 413
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit holds while streaming
-        for _ in range(10):
+        for _ in range(MAX_BODY // 1000 + 1):
             yield b" " * 1000
 
-    body = b" " * 10_000
+    body = b" " * ((MAX_BODY // 1000 + 1) * 1000)
     streamed = await hook.client.post(
         "/hooks/deals", content=chunks(), headers=signed_headers(body, int(hook.clock.now().timestamp()))
     )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from bot.config import ConfigError
 
 GRACEFUL_SECONDS = 10
 
@@ -34,12 +37,13 @@ class WebServer:
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
+        self._host = host
         self.port = port
 
     async def start(self, sock: socket.socket | None = None) -> None:
         """Listen, and return once the socket accepts connections."""
-        sockets = [sock] if sock is not None else None
-        self._task = asyncio.create_task(self._server.serve(sockets=sockets))
+        sock = sock if sock is not None else self._listen()
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():
                 self._task.result()  # raises the bind error
@@ -47,6 +51,21 @@ class WebServer:
             await asyncio.sleep(0.02)
         if self.port == 0:
             self.port = self._server.servers[0].sockets[0].getsockname()[1]
+
+    def _listen(self) -> socket.socket:
+        """Bind here rather than in uvicorn, which answers a taken port with sys.exit from inside a task
+        (a traceback, and the rest of the bot left half started): a taken port is a setting to change."""
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        try:
+            return socket.create_server((self._host, self.port), family=family, backlog=2048)
+        except OSError as error:
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise ConfigError(
+                [
+                    f"server: cannot listen on {self._host}:{self.port} ({reason}): another program (or "
+                    "another teambeat) may be using it; stop it or choose another [server] port"
+                ]
+            ) from None
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (up to GRACEFUL_SECONDS)."""

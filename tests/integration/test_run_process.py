@@ -75,3 +75,22 @@ async def test_sigterm_stops_a_waiting_bot_and_its_server(tmp_path: Path) -> Non
             process.kill()
             process.wait()
         process.stdin.close()
+
+
+def test_a_port_already_taken_is_a_one_line_answer_naming_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "run.toml"
+        config.write_text(CONFIG.format(db=tmp_path / "run.db", port=port), encoding="utf-8")
+        finished = subprocess.run(
+            [sys.executable, "-m", "adapters.cli", "run", "-c", str(config)],
+            input=b"",
+            capture_output=True,
+            timeout=60,
+        )
+    errors = finished.stderr.decode()
+    assert finished.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in errors and "[server] port" in errors
+    assert "Traceback" not in errors

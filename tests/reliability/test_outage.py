@@ -39,8 +39,9 @@ from tests.fakes.dingtalk import FakeDingTalk
 from tests.fakes.slack import FakeSlack, message_text
 from tests.fakes.wecom import FakeWeCom
 from tests.support import deals
-from tests.support.bot_process import Bot, cleanup, free_port, holidays_around_today
+from tests.support.bot_process import Bot, cleanup, free_port
 from tests.support.databases import database_for_subprocess
+from tests.support.doors import config_values
 from tests.support.outage import Switched, serve_switched
 
 PHASE = 3.0  # seconds each kind of outage lasts at least (500s, then refused connections)
@@ -280,33 +281,14 @@ class Stage:
 def write_config(tmp_path: Path, url: str, port: int, slack_api: str, ding_api: str, wecom_api: str) -> Path:
     path = tmp_path / "teambeat.toml"
     text = CONFIG.format(
-        url=url,
-        port=port,
-        deals_secret=deals.SECRET,
-        delivery=DELIVERY,
-        only_deals=ONLY_DEALS,
-        holidays=holidays_around_today(),
-        slack_token=slack_bot.BOT_TOKEN,
-        slack_secret=slack_bot.SECRET,
-        slack_api=slack_api,
-        slack_team=slack_bot.TEAM,
-        slack_channel=slack_bot.CHANNEL,
-        ding_key=dingtalk.APP_KEY,
-        ding_secret=dingtalk.APP_SECRET,
-        ding_robot=dingtalk.ROBOT_CODE,
-        ding_api=ding_api,
-        ding_corp=dingtalk.CORP,
-        ding_channel=dingtalk.WEST,
-        ding_robot_token=dingtalk.WEST_ROBOT_TOKEN,
-        ding_robot_secret=dingtalk.WEST_ROBOT_SECRET,
-        corp_id=wecom.CORP_ID,
-        agent_id=wecom.AGENT_ID,
-        wecom_secret=wecom.SECRET,
-        wecom_token=wecom.TOKEN,
-        aes_key=wecom.AES_KEY,
-        wecom_api=wecom_api,
-        wecom_channel=wecom.EAST_CHANNEL,
-        robot_key=wecom.ROBOT_KEY,
+        **config_values(url, port, slack_api, ding_api, wecom_api)
+        | {
+            "delivery": DELIVERY,
+            "only_deals": ONLY_DEALS,
+            "ding_channel": dingtalk.WEST,
+            "ding_robot_token": dingtalk.WEST_ROBOT_TOKEN,
+            "ding_robot_secret": dingtalk.WEST_ROBOT_SECRET,
+        }
     )
     path.write_text(text, encoding="utf-8")
     return path

@@ -154,6 +154,36 @@ def now_s() -> int:
     return int(time.time())
 
 
+def config_values(url: str, port: int, slack_api: str, ding_api: str, wecom_api: str) -> dict[str, object]:
+    """What a config template of these tests may name: the database, the port and each fake's settings."""
+    return {
+        "url": url,
+        "port": port,
+        "deals_secret": deals.SECRET,
+        "slack_token": slack_bot.BOT_TOKEN,
+        "slack_oauth": "",
+        "slack_secret": slack_bot.SECRET,
+        "slack_api": slack_api,
+        "slack_team": slack_bot.TEAM,
+        "slack_channel": slack_bot.CHANNEL,
+        "ding_key": dingtalk.APP_KEY,
+        "ding_secret": dingtalk.APP_SECRET,
+        "ding_robot": dingtalk.ROBOT_CODE,
+        "ding_api": ding_api,
+        "ding_corp": dingtalk.CORP,
+        "ding_channel": dingtalk.EAST,
+        "corp_id": wecom.CORP_ID,
+        "agent_id": wecom.AGENT_ID,
+        "wecom_secret": wecom.SECRET,
+        "wecom_token": wecom.TOKEN,
+        "aes_key": wecom.AES_KEY,
+        "wecom_api": wecom_api,
+        "wecom_channel": wecom.EAST_CHANNEL,
+        "robot_key": wecom.ROBOT_KEY,
+        "holidays": holidays_around_today(),
+    }
+
+
 def write_config(
     tmp_path: Path,
     url: str,
@@ -168,32 +198,10 @@ def write_config(
     With `slack_oauth`, Slack is a multi-workspace app: no bot token, each workspace's comes with its
     install."""
     path = tmp_path / "teambeat.toml"
-    text = (CONFIG + extra_teams).format(
-        url=url,
-        port=port,
-        deals_secret=deals.SECRET,
-        slack_token="" if slack_oauth else slack_bot.BOT_TOKEN,
-        slack_oauth=SLACK_OAUTH if slack_oauth else "",
-        slack_secret=slack_bot.SECRET,
-        slack_api=slack_api,
-        slack_team=slack_bot.TEAM,
-        slack_channel=slack_bot.CHANNEL,
-        ding_key=dingtalk.APP_KEY,
-        ding_secret=dingtalk.APP_SECRET,
-        ding_robot=dingtalk.ROBOT_CODE,
-        ding_api=ding_api,
-        ding_corp=dingtalk.CORP,
-        ding_channel=dingtalk.EAST,
-        corp_id=wecom.CORP_ID,
-        agent_id=wecom.AGENT_ID,
-        wecom_secret=wecom.SECRET,
-        wecom_token=wecom.TOKEN,
-        aes_key=wecom.AES_KEY,
-        wecom_api=wecom_api,
-        wecom_channel=wecom.EAST_CHANNEL,
-        robot_key=wecom.ROBOT_KEY,
-        holidays=holidays_around_today(),
-    )
+    values = config_values(url, port, slack_api, ding_api, wecom_api)
+    if slack_oauth:
+        values.update(slack_token="", slack_oauth=SLACK_OAUTH)
+    text = (CONFIG + extra_teams).format(**values)
     path.write_text(text, encoding="utf-8")
     return path
 

@@ -74,6 +74,8 @@ class Runtime:
             metrics=app.metrics,
             folder=DealDigestFolder(app.renderer),
         )
+        for factory in (app.uow_factory, app.background):
+            factory.on_outbox.append(self.worker.wake)
         self.scheduler = Scheduler(app, on_enqueued=self.worker.wake)
         self.web: WebServer | None = None
         self.stopping = asyncio.Event()
@@ -82,11 +84,9 @@ class Runtime:
         self._started: list[Adapter] = []
 
     async def handle(self, message: IncomingMessage) -> OutgoingMessage | None:
-        """The sink every adapter feeds: dispatch, then wake the worker for whatever was enqueued."""
+        """The sink every adapter feeds (the worker is woken by the commit that queued a post, if any)."""
         with self.app.foreground.request():
-            reply = await self.app.dispatcher.handle(message)
-        self.worker.wake()
-        return reply
+            return await self.app.dispatcher.handle(message)
 
     async def start(self) -> None:
         self._worker_task = asyncio.create_task(self.worker.run_forever(self.stopping))

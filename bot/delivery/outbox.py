@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.messages import ChannelRef, OutgoingMessage
 from bot.storage.db import is_postgres
 from bot.storage.orm import OutboxRow
+from bot.storage.uow import mark_enqueued
 
 
 def destination_key(channel: ChannelRef) -> str:
@@ -55,4 +56,7 @@ async def enqueue(
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
-    return result.rowcount == 1
+    added = result.rowcount == 1
+    if added:
+        mark_enqueued(session)
+    return added

@@ -18,6 +18,15 @@ BeforeCommitHook = Callable[["UnitOfWork"], Awaitable[None]]
 AfterCommitHook = Callable[[list[object]], None]
 
 
+OUTBOX_ENQUEUED = "teambeat.outbox_enqueued"
+"""`session.info` key set when the transaction added outbox rows: the unit of work rings `on_outbox`
+after it commits, so the delivery worker looks for work only when there is some."""
+
+
+def mark_enqueued(session: AsyncSession) -> None:
+    session.info[OUTBOX_ENQUEUED] = True
+
+
 class UnitOfWork:
     """`async with UnitOfWork(sessionmaker) as uow: …; await uow.commit()`.
 
@@ -32,6 +41,7 @@ class UnitOfWork:
         *,
         before_commit: Iterable[BeforeCommitHook] = (),
         after_commit: Iterable[AfterCommitHook] = (),
+        on_outbox: Iterable[Callable[[], None]] = (),
     ) -> None:
         self._sessionmaker = sessionmaker
         self._session: AsyncSession | None = None
@@ -40,6 +50,7 @@ class UnitOfWork:
         self.committed_events: list[object] = []
         self.before_commit: list[BeforeCommitHook] = list(before_commit)
         self.after_commit: list[AfterCommitHook] = list(after_commit)
+        self.on_outbox: list[Callable[[], None]] = list(on_outbox)
         self.committed = False
 
     @property
@@ -63,6 +74,9 @@ class UnitOfWork:
         except BaseException:
             await self.rollback()
             raise
+        if session.info.pop(OUTBOX_ENQUEUED, False):
+            for ring in self.on_outbox:
+                ring()
         committed = list(self.events)
         self.committed_events.extend(committed)
         self.events.clear()
@@ -73,6 +87,7 @@ class UnitOfWork:
     async def rollback(self) -> None:
         """Undo everything since the last commit and forget the events it produced."""
         self.events.clear()
+        self.session.info.pop(OUTBOX_ENQUEUED, None)
         await self.session.rollback()
 
     async def __aenter__(self) -> Self:
@@ -92,6 +107,7 @@ class UnitOfWork:
         try:
             # Whatever was not committed never happened, whether the block raised or just ended.
             self.events.clear()
+            session.info.pop(OUTBOX_ENQUEUED, None)
             if session.in_transaction():
                 await session.rollback()
         finally:
@@ -111,10 +127,17 @@ class UnitOfWorkFactory:
         *,
         before_commit: Iterable[BeforeCommitHook] = (),
         after_commit: Iterable[AfterCommitHook] = (),
+        on_outbox: Iterable[Callable[[], None]] = (),
     ) -> None:
         self.sessionmaker = sessionmaker
         self.before_commit: list[BeforeCommitHook] = list(before_commit)
         self.after_commit: list[AfterCommitHook] = list(after_commit)
+        self.on_outbox: list[Callable[[], None]] = list(on_outbox)
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self.sessionmaker, before_commit=self.before_commit, after_commit=self.after_commit)
+        return UnitOfWork(
+            self.sessionmaker,
+            before_commit=self.before_commit,
+            after_commit=self.after_commit,
+            on_outbox=self.on_outbox,
+        )

@@ -12,6 +12,8 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.delivery.outbox import enqueue
+from bot.messages import ChannelRef, OutgoingMessage, Paragraph, Text
 from bot.storage.db import create_engine, create_sessionmaker, is_postgres
 from bot.storage.migrate import check_schema_current, upgrade_engine
 from bot.storage.orm import (
@@ -399,6 +401,33 @@ async def test_factory_hooks_apply_to_each_new_unit_of_work(
                 uow.add_event(n)
             await uow.commit()
     assert calls == [2, 2, 1]
+
+
+async def test_the_outbox_bell_rings_once_after_a_commit_that_queued_a_post(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """The delivery worker is woken by the commit that queued something, not by every command."""
+    rings: list[int] = []
+    factory = UnitOfWorkFactory(uow_factory.sessionmaker, on_outbox=[lambda: rings.append(1)])
+    to = ChannelRef("console", "W1", "C-east", "group")
+    post = OutgoingMessage(blocks=(Paragraph((Text("开单喜报"),)),), fallback_text="开单喜报")
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+
+    async def queue(key: str, *, commit: bool) -> None:
+        async with factory() as uow:
+            await enqueue(uow.session, channel=to, message=post, dedupe_key=key, now=now)
+            if commit:
+                await uow.commit()
+
+    await queue("post:rolled-back", commit=False)
+    assert rings == []
+    await queue("post:1", commit=True)
+    assert rings == [1]
+    await queue("post:1", commit=True)  # already queued: nothing new to send
+    async with factory() as uow:  # a commit without outbox rows
+        uow.session.add(make_outbox("written-directly"))
+        await uow.commit()
+    assert rings == [1]
 
 
 async def test_concurrent_read_then_write_units_wait_instead_of_failing(

@@ -9,10 +9,11 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from bot.config import Config, ConfigError, check_config, load_config, problems_only
 
@@ -63,6 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _serve(main: Coroutine[Any, Any, int]) -> int:
+    """`teambeat run` on uvloop where it exists (not on Windows): a server's per-request event-loop
+    work costs about half as much on it as on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -83,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from adapters.runtime import run
 
-            return asyncio.run(run(config))
+            return _serve(run(config))
         if args.command == "post":
             return asyncio.run(_post(config, args))
         if args.command == "status":

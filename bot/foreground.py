@@ -21,6 +21,9 @@ class Foreground:
     """A count of requests in hand, and a way for background work to wait for none."""
 
     def __init__(self) -> None:
+        self._at_door = 0
+        self._door_idle = asyncio.Event()
+        self._door_idle.set()
         self._serving = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -38,6 +41,26 @@ class Foreground:
             if self._serving == 0:
                 self._idle_since = asyncio.get_running_loop().time()
                 self._idle.set()
+
+    @contextlib.contextmanager
+    def door(self) -> Iterator[None]:
+        """Around one HTTP request being answered: work acknowledged earlier (the inbox) waits for
+        these, so a platform's acknowledgement never queues behind the handling of older requests."""
+        self._at_door += 1
+        self._door_idle.clear()
+        try:
+            with self.request():
+                yield
+        finally:
+            self._at_door -= 1
+            if self._at_door == 0:
+                self._door_idle.set()
+
+    async def wait_door_idle(self, at_most: float) -> None:
+        """Until no HTTP request is being answered, or `at_most` seconds have passed."""
+        if self._at_door:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._door_idle.wait(), at_most)
 
     async def wait_idle(self, at_most: float, quiet: float = 0.0) -> None:
         """Until no request has been in hand for `quiet` seconds, or `at_most` seconds have passed,

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -30,7 +30,7 @@ from adapters.dingtalk.inbound import PLATFORM, to_incoming
 from adapters.dingtalk.render import MAX_MSG_PARAM_BYTES, Markdown, render
 from adapters.dingtalk.stream import HEARTBEAT_SECONDS, SILENCE_SECONDS, StreamClient
 from adapters.dingtalk.throttle import RobotWindow
-from adapters.intake import Intake
+from adapters.inbox import Inbox
 from bot.app import App
 from bot.messages import ChannelRef, IncomingMessage, OutgoingMessage, SentMessage, UserRef
 from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
@@ -43,8 +43,6 @@ GROUP_LIMITS = ChannelLimits(max_message_bytes=MAX_MSG_PARAM_BYTES, rate_per_min
 DM_LIMITS = ChannelLimits(max_message_bytes=MAX_MSG_PARAM_BYTES, rate_per_minute=20, burst=5)
 SESSION_MARGIN_MS = 5_000  # a sessionWebhook this close to expiry is treated as expired
 HTTP_TIMEOUT_SECONDS = 10.0
-# Messages acknowledged but not yet answered; taking one more waits for room (see adapters/intake.py).
-IN_HAND = 16
 
 
 class RobotBusy(DeliveryError):
@@ -96,7 +94,7 @@ class DingTalkAdapter:
         self._sink: MessageSink | None = None
         self.stream: StreamClient | None = None
         self._stream_task: asyncio.Task[None] | None = None
-        self._intake = Intake(PLATFORM, IN_HAND)
+        self._inbox = Inbox(PLATFORM, app, self._from_inbox)
 
     def _now_ms(self) -> int:
         return int(self._app.clock.now().timestamp() * 1000)
@@ -108,6 +106,7 @@ class DingTalkAdapter:
 
     async def start(self, sink: MessageSink) -> None:
         self._sink = sink
+        await self._inbox.start()
         if self.mode != "stream":
             return
         if not self.client.has_app:
@@ -132,6 +131,7 @@ class DingTalkAdapter:
                 await self._stream_task
             self._stream_task = None
         await self.settle()
+        await self._inbox.stop()
         self._sink = None
         await self._batcher.close()
         if self._owns_http:
@@ -139,7 +139,7 @@ class DingTalkAdapter:
 
     async def settle(self) -> None:
         """Wait until every message taken so far has been handled and answered."""
-        await self._intake.wait_idle()
+        await self._inbox.wait_idle()
 
     def routes(self) -> list[BaseRoute]:
         if self.mode != "http":
@@ -163,16 +163,18 @@ class DingTalkAdapter:
     # -- receiving -----------------------------------------------------------------------------------
 
     async def accept(self, payload: Mapping[str, Any]) -> None:
-        """Take one robot message (HTTP body or Stream data): the command runs in a task, after the ACK.
-
-        Returns at once, unless IN_HAND messages are still being handled: then once one is done, so a
-        burst slows DingTalk down at the door instead of piling up commands that time out on the
-        database. Raises NotAMessage for a payload that is not a text message from a person.
+        """Take one robot message (HTTP body or Stream data) into the inbox, to be handled after the ACK
+        (see adapters/inbox.py). Raises NotAMessage for a payload that is not a text message from a
+        person, and the database's error when the message could not be kept (DingTalk sends it again).
         """
         if self._sink is None:
             raise RuntimeError("the DingTalk adapter is not started")
-        message = to_incoming(payload, self._app.clock.now())
-        await self._intake.take(self._handle(self._sink, message))
+        to_incoming(payload, self._app.clock.now())  # NotAMessage now, not after the ACK
+        await self._inbox.take(dict(payload))
+
+    async def _from_inbox(self, payload: dict[str, Any], received_at: datetime) -> None:
+        if self._sink is not None:
+            await self._handle(self._sink, to_incoming(payload, received_at))
 
     async def _handle(self, sink: MessageSink, message: IncomingMessage) -> None:
         try:

@@ -9,9 +9,11 @@ after, and its reply goes back through the message's sessionWebhook.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -19,11 +21,12 @@ from starlette.routing import Route
 from adapters.dingtalk.inbound import NotAMessage
 from adapters.dingtalk.sign import callback_problem
 
+log = logging.getLogger(__name__)
 PATH = "/dingtalk/callback"
 
 Accept = Callable[[Mapping[str, Any]], Awaitable[None]]
-"""Schedules one message (waiting for room when the adapter has too many in hand); raises NotAMessage
-for a body that is not one."""
+"""Keeps one message for handling after the answer (waiting for room when too many are waiting); raises
+NotAMessage for a body that is not one."""
 
 
 def callback_route(secret: str, now_ms: Callable[[], int], accept: Accept) -> Route:
@@ -49,6 +52,10 @@ def callback_route(secret: str, now_ms: Callable[[], int], accept: Accept) -> Ro
             if payload.get("msgtype") not in (None, "text", "richText"):
                 return JSONResponse({"status": "ignored", "detail": str(exc)})  # a picture: nothing to do
             return JSONResponse({"error": "not_a_message", "detail": str(exc)}, status_code=400)
+        except SQLAlchemyError as exc:  # not kept, so not acknowledged: DingTalk sends it again
+            log.warning("dingtalk: could not keep a message: %s", exc)
+            detail = "the message could not be stored; send it again"
+            return JSONResponse({"error": "unavailable", "detail": detail}, status_code=503)
         return JSONResponse({"status": "accepted"})
 
     return Route(PATH, callback, methods=["POST"])

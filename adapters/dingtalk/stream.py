@@ -29,6 +29,7 @@ import httpx
 import websockets
 from dingtalk_stream import AckMessage, CallbackMessage, ChatbotMessage, SystemMessage
 from dingtalk_stream.version import VERSION_STRING
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.dingtalk.inbound import NotAMessage
 
@@ -58,6 +59,9 @@ class ChatbotHandler(dingtalk_stream.ChatbotHandler):
             await self._accept(data)
         except NotAMessage as exc:
             log.info("stream: message %s ignored: %s", data.get("msgId"), exc)
+        except SQLAlchemyError as exc:  # not kept: not ACKed, so that DingTalk sends it again
+            log.warning("stream: could not keep message %s: %s", data.get("msgId"), exc)
+            return AckMessage.STATUS_SYSTEM_EXCEPTION, "not stored; send it again"
         except Exception:  # a bad payload must not make DingTalk redeliver it forever
             log.exception("stream: could not take message %s", data.get("msgId"))
         return AckMessage.STATUS_OK, "OK"

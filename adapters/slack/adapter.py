@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.adapter.starlette.async_handler import (
@@ -29,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from adapters.intake import Intake
+from adapters.inbox import Inbox
 from adapters.slack import inbound
 from adapters.slack.bolt_app import build_bolt
 from adapters.slack.cache import TtlCache
@@ -46,8 +47,6 @@ PLATFORM = "slack"
 EVENTS_PATH = "/slack/events"
 RESPONSE_URL_USES = 5  # Slack accepts five answers per response_url
 STOP_GRACE_SECONDS = 10.0
-# Requests acknowledged but not yet answered; the acknowledgement of one more waits for room.
-IN_HAND = 16
 
 
 class SlackAdapter:
@@ -72,7 +71,7 @@ class SlackAdapter:
         self._sink: MessageSink | None = None
         self._bolt: AsyncApp | None = None
         self._socket: SocketModeRunner | None = None
-        self._intake = Intake("slack", IN_HAND)
+        self._inbox = Inbox("slack", app, self._from_inbox)
         self._taken: TtlCache[bool] = TtlCache(3600.0, 20_000)  # event ids already being handled
         self._partial: TtlCache[int] = TtlCache(24 * 3600.0, 1_000)  # split posts half sent
 
@@ -85,6 +84,7 @@ class SlackAdapter:
         self._sink = sink
         if self._oauth is not None:
             await self._oauth.prepare()
+        await self._inbox.start()
         token = None if self._oauth else self._config.bot_token
         self._bolt = build_bolt(
             self._config,
@@ -104,14 +104,14 @@ class SlackAdapter:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(STOP_GRACE_SECONDS):
                 await self.wait_idle()
-        self._intake.cancel()
+        await self._inbox.stop()
         self._bolt = None
         self._sink = None
         await self.web.close()
 
     async def wait_idle(self) -> None:
         """Until every acknowledged request has been handled and answered."""
-        await self._intake.wait_idle()
+        await self._inbox.wait_idle()
 
     async def health(self) -> dict[str, Any]:
         if self._socket is not None:
@@ -161,29 +161,40 @@ class SlackAdapter:
     # ----- inbound -------------------------------------------------------------------------------------
 
     async def _on_request(self, kind: str, body: dict[str, Any], context: Any) -> None:
-        """Called inside bolt's listener: hand the request to the background and return (bolt then
-        acks) — at once, unless IN_HAND requests are still being handled: then once one is done."""
+        """Called inside bolt's listener: keep the request in the inbox and return (bolt then acks);
+        the inbox hands it to `_handle` in the background (see adapters/inbox.py)."""
         key = body.get("event_id") if kind == "event" else body.get("trigger_id")
         if isinstance(key, str) and key:
             if key in self._taken:  # a retry of something already in hand (X-Slack-Retry-Num)
                 log.info("slack: retry of %s ignored", key)
                 return
             self._taken.put(key, True)
-        await self._intake.take(
-            self._handle(kind, body, context.get("bot_user_id"), context.get("bot_token"))
-        )
+        who = inbound.speaker(body)
+        if who is None:
+            return
+        if self._oauth is not None:
+            self._oauth.tokens.remember(who[0], context.get("bot_token"))
+        try:
+            await self._inbox.take({"kind": kind, "body": body, "bot_user_id": context.get("bot_user_id")})
+        except BaseException:
+            if isinstance(key, str) and key:
+                self._taken.pop(key)  # not acknowledged: Slack's retry must be taken
+            raise
 
-    async def _handle(self, kind: str, body: dict[str, Any], bot_user: str | None, token: str | None) -> None:
+    async def _from_inbox(self, taken: dict[str, Any], received_at: datetime) -> None:
+        await self._handle(taken["kind"], taken["body"], taken.get("bot_user_id"), received_at)
+
+    async def _handle(
+        self, kind: str, body: dict[str, Any], bot_user: str | None, received_at: datetime
+    ) -> None:
         if self._sink is None:
             return
         who = inbound.speaker(body)
         if who is None:
             return
         workspace, user = who
-        if self._oauth is not None:
-            self._oauth.tokens.remember(workspace, token)
         name = await self._name(UserRef(PLATFORM, workspace, user), body.get("user_name"))
-        now = self._app.clock.now()
+        now = received_at
         if kind == "command":
             channel = str(body.get("channel_id") or "")
             private = await self._is_bot_dm(workspace, user, channel)

@@ -115,5 +115,5 @@ class CountRequests:
                 self.metrics.http_requests.labels(route=route, status=str(message["status"])).inc()
             await send(message)
 
-        with self.foreground.request():
+        with self.foreground.door():
             await self.app(scope, receive, counting_send)

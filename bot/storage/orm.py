@@ -285,6 +285,19 @@ class ScheduledPost(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class InboxRow(Base):
+    """A request acknowledged to its platform and not yet handled (see adapters/inbox.py)."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_adapter_owner_id", "adapter", "owner", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(64))  # the process that took it in
+    payload: Mapped[str] = mapped_column(Text)  # the request as JSON, as the adapter needs it again
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ProcessedEvent(Base):
     """Inbound event ids already handled: platforms retry, and a retry must not run a command twice."""
 

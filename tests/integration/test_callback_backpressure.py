@@ -1,6 +1,6 @@
-"""DingTalk and WeCom callbacks under a burst: what is acknowledged is handled. Beyond the number each
-adapter keeps in hand, the answer to the next callback waits until one is done (back-pressure at the
-door, adapters/intake.py) instead of piling up commands that time out on the database and are lost."""
+"""DingTalk and WeCom callbacks under a burst: what is acknowledged is handled. Beyond DingTalk's inbox
+backlog (adapters/inbox.py) or the number of WeCom commands in hand (adapters/intake.py), the answer to
+the next callback waits until one is done (back-pressure at the door) instead of piling up work."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-import adapters.dingtalk.adapter as dingtalk_adapter
+import adapters.inbox as inbox
 import adapters.wecom.adapter as wecom_adapter
 from bot.clock import FixedClock
 from bot.storage.orm import Deal
@@ -35,7 +35,7 @@ async def deals_in(app) -> int:
 async def test_dingtalk_a_burst_beyond_the_intake_waits_at_the_door_and_none_is_lost(
     engine, database_url, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(dingtalk_adapter, "IN_HAND", 2)
+    monkeypatch.setattr(inbox, "MAX_BACKLOG", 2)
     clock = FixedClock(datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI))
     release = asyncio.Event()
     async with open_dingtalk(tmp_path, database_url, clock) as dt:

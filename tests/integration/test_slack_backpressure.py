@@ -1,6 +1,8 @@
-"""Slack in HTTP mode under a burst: acknowledged requests are never dropped. Beyond the number the
-adapter keeps in hand, the next acknowledgement waits until one is done (back-pressure at the door)
-instead of piling up work that then times out on the database and is lost."""
+"""Slack in HTTP mode under a burst and across a restart: what was acknowledged is never lost.
+
+Requests are kept in the inbox before they are acknowledged and handled after; beyond the inbox's
+backlog, the next acknowledgement waits until one is done (back-pressure at the door), and a stop with
+requests still unhandled leaves them for the next start."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ import asyncio
 
 from sqlalchemy import func, select
 
+import adapters.inbox as inbox
 import adapters.slack.adapter as slack_adapter
-from bot.storage.orm import Kudos
-from tests.fakes.slack import command_form, encode_form, message_text
-from tests.fakes.slack_bot import CHANNEL, TEAM, slack_bot
+from bot.storage.orm import InboxRow, Kudos
+from tests.fakes.slack import FakeSlack, command_form, encode_form, message_text
+from tests.fakes.slack_bot import APP_TOKEN, CHANNEL, TEAM, slack_bot, workspace
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -22,12 +25,12 @@ async def until(condition, timeout: float = 5.0) -> None:
             await asyncio.sleep(0.01)
 
 
-async def test_a_burst_beyond_the_intake_waits_at_the_door_and_none_is_lost(
-    engine, database_url, tmp_path, monkeypatch
-):
-    monkeypatch.setattr(slack_adapter, "IN_HAND", 2)
-    release = asyncio.Event()
+async def count(app, table) -> int:
+    async with app.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(table)) or 0)
 
+
+def gated_by(release: asyncio.Event):
     def gated(app):
         async def sink(message):
             await release.wait()
@@ -35,7 +38,15 @@ async def test_a_burst_beyond_the_intake_waits_at_the_door_and_none_is_lost(
 
         return sink
 
-    async with slack_bot(tmp_path, database_url, sink=gated) as bot:
+    return gated
+
+
+async def test_a_burst_beyond_the_backlog_waits_at_the_door_and_none_is_lost(
+    engine, database_url, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(inbox, "MAX_BACKLOG", 2)
+    release = asyncio.Event()
+    async with slack_bot(tmp_path, database_url, sink=gated_by(release)) as bot:
         givers = ["U0001", "U0002", "U0004", "U0005", "U0002"]
         urls = [bot.fake.response_url(bot.fake_url) for _ in givers]
         sent = [
@@ -48,19 +59,45 @@ async def test_a_burst_beyond_the_intake_waits_at_the_door_and_none_is_lost(
             for giver, url in zip(givers, urls, strict=True)
         ]
 
-        # Two are taken in and acknowledged; the other three wait for room, unanswered.
+        # Two are kept and acknowledged; the other three wait for room, unanswered.
         await until(lambda: sum(task.done() for task in sent) == 2)
         await asyncio.sleep(0.3)
         assert sum(task.done() for task in sent) == 2
         assert all(task.result().status_code == 200 for task in sent if task.done())
+        assert await count(bot.app, InboxRow) == 2
 
         release.set()
         answers = await asyncio.gather(*sent)
         assert [a.status_code for a in answers] == [200] * len(givers)
         await bot.settle()
 
-        async with bot.app.sessionmaker() as session:
-            assert await session.scalar(select(func.count()).select_from(Kudos)) == len(givers)
+        assert await count(bot.app, Kudos) == len(givers)
         for url in urls:
             (answer,) = bot.fake.answers_at(url)
             assert "Bob" in message_text(answer)
+        await until(lambda: not bot.adapter._inbox._to_delete)
+        assert await count(bot.app, InboxRow) == 0
+
+
+async def test_commands_acknowledged_before_a_stop_are_handled_after_the_restart(
+    engine, database_url, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(slack_adapter, "STOP_GRACE_SECONDS", 0.2)
+    fake = FakeSlack([workspace()], app_token=APP_TOKEN)
+    stuck = asyncio.Event()  # never set: the first run handles nothing
+    givers = ["U0001", "U0002", "U0004"]
+    async with slack_bot(tmp_path, database_url, fake=fake, sink=gated_by(stuck)) as bot:
+        for giver in givers:
+            url = fake.response_url(bot.fake_url)
+            form = command_form(TEAM, giver, CHANNEL, "/kudos", "<@U0003|bob> great call", url)
+            assert (await bot.post(encode_form(form), FORM)).status_code == 200
+        assert await count(bot.app, Kudos) == 0
+    # The first run stopped with three acknowledged commands unhandled; the next one handles them.
+    async with slack_bot(tmp_path, database_url, fake=fake) as bot:
+        await bot.settle()
+        assert await count(bot.app, Kudos) == len(givers)
+        for giver in givers:  # the first run's response_urls are gone with its fake: ephemerals
+            (answer,) = fake.ephemerals(giver)
+            assert "Bob" in message_text(answer)
+        await until(lambda: not bot.adapter._inbox._to_delete)
+        assert await count(bot.app, InboxRow) == 0

@@ -13,7 +13,7 @@ from collections.abc import Coroutine, Sequence
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.config import Config, ConfigError, check_config, load_config, problems_only
 
@@ -64,9 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(main: Coroutine[Any, Any, int]) -> int:
-    """`teambeat run` on uvloop where it exists (not on Windows): a server's per-request event-loop
-    work costs about half as much on it as on asyncio's own loop."""
+T = TypeVar("T")
+
+
+def run_on_server_loop(main: Coroutine[Any, Any, T]) -> T:
+    """`teambeat run` on uvloop where it exists (not on Windows): the event loop's own work per request
+    (sockets, callbacks, timers) is cheaper on it than on asyncio's pure-Python loop."""
     try:
         import uvloop
     except ImportError:
@@ -95,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from adapters.runtime import run
 
-            return _serve(run(config))
+            return run_on_server_loop(run(config))
         if args.command == "post":
             return asyncio.run(_post(config, args))
         if args.command == "status":

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adapters.cli import run_on_server_loop
 from adapters.web.serve import WebServer
 
 
@@ -66,7 +67,7 @@ def main() -> None:
     parser.add_argument("--secret", required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--api-base-url", required=True)
-    asyncio.run(serve(parser.parse_args()))
+    run_on_server_loop(serve(parser.parse_args()))  # the loop `teambeat run` uses
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from adapters.cli import run_on_server_loop
 from adapters.web.serve import WebServer
 
 BASELINE_REPLY = "本月排行（金额）\n" + "\n".join(
@@ -153,7 +154,7 @@ def main() -> None:
     parser.add_argument("role", choices=["fake-dingtalk", "fake-wecom", "base-dingtalk", "base-wecom"])
     parser.add_argument("port", type=int)
     parser.add_argument("--members", type=int, default=200, help="members the fake knows (fake-wecom)")
-    asyncio.run(serve(parser.parse_args()))
+    run_on_server_loop(serve(parser.parse_args()))  # the loop `teambeat run` uses
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -45,6 +46,11 @@ BUSY_RETRY_DELAYS_S = (0.001, 0.002, 0.005, 0.01, 0.02)
 NO_TURN_FIRST_WORDS = frozenset({"SELECT", "WITH", "EXPLAIN", "VALUES", "PRAGMA"})
 
 
+JUMP_THE_QUEUE: contextvars.ContextVar[bool] = contextvars.ContextVar("jump_the_queue", default=False)
+"""Set in a task whose writes someone is waiting for right now (the inbox storing requests before they
+are acknowledged): its writes go next, ahead of the background writers already waiting."""
+
+
 class WriteTurn:
     """One writing transaction at a time per engine, waited for on the event loop (first come, first served).
 
@@ -67,7 +73,10 @@ class WriteTurn:
         if self.try_take():
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        if JUMP_THE_QUEUE.get():
+            self._waiters.appendleft(waiter)
+        else:
+            self._waiters.append(waiter)
         try:
             await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
         except TimeoutError:

@@ -70,7 +70,8 @@ class Inbox:
         self._to_delete: list[int] = []
         self._inserting = 0  # rows in a write not yet committed
         self._flusher: asyncio.Task[None] | None = None
-        self._taken: set[int] = set()  # rows in hand, or handled and not yet deleted
+        self._taken: set[int] = set()  # rows in hand, or handled (and not yet known to be deleted)
+        self._gone: set[int] = set()  # rows deleted since the last read began
         self._tasks: set[asyncio.Task[None]] = set()
         self._arrived = asyncio.Event()
         self._backlog = 0  # own rows not handled yet (taken in, or adopted)
@@ -111,7 +112,8 @@ class Inbox:
     async def take(self, payload: dict[str, Any]) -> None:
         """Return once `payload` is in the database (so the caller may acknowledge it); raises when it
         could not be stored — then nothing was acknowledged, and the platform will send it again."""
-        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        # ASCII: a lone surrogate (JSON allows "\ud800") must not make the database refuse the text.
+        text = json.dumps(payload, separators=(",", ":"))
         while self._backlog >= self._max_backlog:
             self._room.clear()
             await self._room.wait()
@@ -125,9 +127,10 @@ class Inbox:
         except BaseException:
             if not done.done() or done.exception() is not None:
                 self._backlog -= 1
-            self._arrived.set()  # the consumer looks again (and may find all handled)
+                if not (self._backlog or self._to_insert or self._inserting or self._tasks):
+                    self._idle.set()  # nothing of ours is waiting to be handled
+            self._arrived.set()  # the consumer looks again
             raise
-        self._arrived.set()
 
     def _schedule_write(self) -> None:
         if self._flusher is None or self._flusher.done():
@@ -138,9 +141,10 @@ class Inbox:
         while self._to_insert or self._to_delete:
             try:
                 await self._write()
-            except Exception:
-                log.exception("%s: could not write the inbox; trying again in %ss", self._name, RETRY_AFTER)
-                await asyncio.sleep(RETRY_AFTER)
+            except Exception:  # the senders of the rows it held got the error (a 503: sent again)
+                log.exception("%s: could not write the inbox", self._name)
+                if not self._to_insert:  # only deletes are left: no hurry, and the database may be down
+                    await asyncio.sleep(RETRY_AFTER)
 
     async def _write(self) -> None:
         """One transaction: the rows waiting to be added, and the handled rows to delete."""
@@ -167,7 +171,9 @@ class Inbox:
             raise
         finally:
             self._inserting = 0
-        self._taken.difference_update(deleting)
+        self._gone.update(deleting)
+        if adding:
+            self._arrived.set()  # before the senders resume: the consumer must not think all is handled
         for _, _, done in adding:
             if not done.done():
                 done.set_result(None)
@@ -210,6 +216,7 @@ class Inbox:
 
     async def _fetch(self) -> list[tuple[int, str, datetime]]:
         """The oldest own rows not in hand (a few more than in hand are read, then filtered)."""
+        gone_before = set(self._gone)  # deleted before this read began: it cannot see them
         async with self._app.sessionmaker() as session:
             result = await session.execute(
                 select(InboxRow.id, InboxRow.payload, InboxRow.received_at)
@@ -218,6 +225,8 @@ class Inbox:
                 .limit(FETCH + len(self._taken))
             )
             rows = [(row_id, payload, at) for row_id, payload, at in result if row_id not in self._taken]
+        self._taken.difference_update(gone_before)
+        self._gone.difference_update(gone_before)
         return rows[:FETCH]
 
     async def _handle(self, row_id: int, payload: str, received_at: datetime) -> None:

@@ -289,7 +289,12 @@ class InboxRow(Base):
     """A request acknowledged to its platform and not yet handled (see adapters/inbox.py)."""
 
     __tablename__ = "inbox"
-    __table_args__ = (Index("ix_inbox_adapter_owner_id", "adapter", "owner", "id"),)
+    # AUTOINCREMENT: SQLite would otherwise give a new row the id of one just deleted, and the inbox
+    # tells rows apart by id while it handles them.
+    __table_args__ = (
+        Index("ix_inbox_adapter_owner_id", "adapter", "owner", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     adapter: Mapped[str] = mapped_column(String(16))

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest_asyncio
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.clock import FixedClock
 from bot.storage.orm import Deal, Kudos, Member, OutboxRow, ProcessedEvent
@@ -179,3 +179,21 @@ async def test_bad_bodies_get_a_4xx_with_the_reason(dt):
     ignored = await dt.post(picture)
     assert ignored.status_code == 200 and ignored.json()["status"] == "ignored"
     assert await count(dt, ProcessedEvent) == 0
+
+
+async def test_a_message_that_cannot_be_kept_is_refused_so_dingtalk_sends_it_again(dt):
+    """The 200 means "kept": when the inbox cannot store the message, DingTalk gets a 503 and redelivers."""
+    async with dt.app.engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE inbox RENAME TO inbox_away"))
+    payload = dt.message("alice01", " 成交 12800 客户甲")
+    refused = await dt.post(payload)
+    assert refused.status_code == 503 and refused.json()["error"] == "unavailable"
+    assert "send it again" in refused.json()["detail"]
+    async with dt.app.engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE inbox_away RENAME TO inbox"))
+    again = await dt.post(payload)  # DingTalk's redelivery
+    assert again.status_code == 200
+    await dt.adapter.settle()
+    assert await count(dt, Deal) == 1
+    (reply,) = dt.replies(payload)
+    assert "客户甲" in reply["markdown"]["text"]

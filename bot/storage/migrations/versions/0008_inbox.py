@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("received_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbox")),
+        sqlite_autoincrement=True,  # ids never reused: the inbox tells rows in hand apart by id
     )
     op.create_index("ix_inbox_adapter_owner_id", "inbox", ["adapter", "owner", "id"], unique=False)
 

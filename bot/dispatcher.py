@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -47,9 +47,6 @@ class Dispatcher:
         """The reply meant for the person who spoke (None when there is nothing to say)."""
         message = storable(message)
         try:
-            if not await self._first_delivery(message):
-                log.info("duplicate event %s ignored", message.event_id)
-                return None
             return await self._handle(message)
         except Exception:
             log.exception("command failed (event %s)", message.event_id)
@@ -65,24 +62,35 @@ class Dispatcher:
         if self._metrics is not None:
             self._metrics.command(command, outcome)
 
-    async def _first_delivery(self, message: IncomingMessage) -> bool:
-        """Record the event id; a platform's retry of the same event finds it and is dropped."""
-        now = self._clock.now()
+    async def _first_delivery(self, uow: UnitOfWork, message: IncomingMessage, now: datetime) -> bool:
+        """Record the event id in the command's own transaction: a platform's retry of the same event
+        finds it and is dropped, and a crash before the commit leaves neither the id nor the effects
+        (so the redelivered or re-read event is carried out, not taken for a duplicate)."""
+        session = uow.session
+        session.add(
+            ProcessedEvent(platform=message.user.platform, event_id=message.event_id, received_at=now)
+        )
+        try:
+            await session.flush()  # the first statement of the transaction: a rollback loses nothing else
+        except IntegrityError:
+            await uow.rollback()
+            return False
+        return True
+
+    async def _record_refused(self, message: IncomingMessage, now: datetime) -> None:
+        """A command answered with an error changed nothing, but its retries get no second answer."""
         async with self._uow_factory() as uow:
-            uow.session.add(
-                ProcessedEvent(platform=message.user.platform, event_id=message.event_id, received_at=now)
-            )
-            try:
-                await uow.session.commit()
-            except IntegrityError:
-                return False
-            self._seen += 1
-            if self._seen % _PRUNE_EVERY == 0:
+            if await self._first_delivery(uow, message, now):
+                await uow.commit()
+
+    async def _prune(self, now: datetime) -> None:
+        self._seen += 1
+        if self._seen % _PRUNE_EVERY == 0:
+            async with self._uow_factory() as uow:
                 await uow.session.execute(
                     delete(ProcessedEvent).where(ProcessedEvent.received_at < now - DEDUPE_KEEP)
                 )
-                await uow.session.commit()
-        return True
+                await uow.commit()
 
     async def _handle(self, message: IncomingMessage) -> OutgoingMessage | None:
         parsed = split_command(message.text)
@@ -93,6 +101,9 @@ class Dispatcher:
             return None
         now = self._clock.now()
         async with self._uow_factory() as uow:
+            if not await self._first_delivery(uow, message, now):
+                log.info("duplicate event %s ignored", message.event_id)
+                return None
             team, member = await self._who(uow, message)
             locale = team.locale if team else self._core.settings.default_locale
             spec = self._core.registry.resolve(parsed.word)
@@ -105,6 +116,7 @@ class Dispatcher:
                         if reply is not None:
                             await uow.commit()
                             self._count("checkin_answer", "ok")
+                            await self._prune(now)
                             return reply
                     raise UnknownCommand(parsed.word, self._core.registry.suggest(parsed.word))
                 self._check(spec, message, team, member)
@@ -112,10 +124,12 @@ class Dispatcher:
                 reply = await spec.handler(ctx)
                 await uow.commit()
                 self._count(spec.name, "ok")
+                await self._prune(now)
                 return reply
             except CommandError as error:
                 await uow.rollback()
                 self._count(spec.name if spec else "unknown", error.code)
+                await self._record_refused(message, now)
                 return self._error_reply(error, spec, locale)
 
     async def _who(self, uow: UnitOfWork, message: IncomingMessage) -> tuple[Team | None, Member | None]:

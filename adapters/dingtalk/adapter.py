@@ -43,6 +43,7 @@ GROUP_LIMITS = ChannelLimits(max_message_bytes=MAX_MSG_PARAM_BYTES, rate_per_min
 DM_LIMITS = ChannelLimits(max_message_bytes=MAX_MSG_PARAM_BYTES, rate_per_minute=20, burst=5)
 SESSION_MARGIN_MS = 5_000  # a sessionWebhook this close to expiry is treated as expired
 HTTP_TIMEOUT_SECONDS = 10.0
+STOP_GRACE_SECONDS = 10.0  # a stop waits this long for the messages taken in to be handled
 
 
 class RobotBusy(DeliveryError):
@@ -124,13 +125,16 @@ class DingTalkAdapter:
         self._stream_task = asyncio.create_task(self.stream.start())
 
     async def stop(self) -> None:
-        """Stop receiving, finish the commands already taken (and their replies), then close."""
+        """Stop receiving, finish the commands already taken (and their replies) within the grace
+        period, then close."""
         if self._stream_task is not None:
             self._stream_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._stream_task
             self._stream_task = None
-        await self.settle()
+        with contextlib.suppress(TimeoutError):  # what is left stays in the inbox for the next start
+            async with asyncio.timeout(STOP_GRACE_SECONDS):
+                await self.settle()
         await self._inbox.stop()
         self._sink = None
         await self._batcher.close()

@@ -1,10 +1,10 @@
 """The slack-bolt AsyncApp: signature checks, url_verification, authorization — and thin listeners.
 
-Listeners only acknowledge and hand the payload on (`on_request`), which schedules the real work in the
-background: with `process_before_response=True` bolt answers Slack as soon as the listener returns, so
-a request is acknowledged in milliseconds, well inside Slack's 3 seconds, whatever the work costs —
-unless a burst has filled the adapter's intake: then the answer waits until there is room, so that
-what was acknowledged is also handled (see adapters/intake.py).
+Listeners only acknowledge and hand the payload on (`on_request`), which keeps it in the adapter's inbox
+for the real work to happen in the background: with `process_before_response=True` bolt answers Slack as
+soon as the listener returns, so a request is acknowledged in milliseconds, well inside Slack's 3
+seconds, whatever the work costs — unless a burst has filled the inbox's backlog: then the answer waits
+until there is room (see adapters/inbox.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from bot.config import SlackConfig
 
 log = logging.getLogger(__name__)
 OnRequest = Callable[[str, dict[str, Any], Any], Awaitable[None]]
-"""(kind "command" | "event", payload, bolt context): returns once the work is in hand — at once,
-or once there is room for it (back-pressure: the acknowledgement waits with it)."""
+"""(kind "command" | "event", payload, bolt context): returns once the request is stored for handling —
+at once, or once there is room for it (back-pressure: the acknowledgement waits with it)."""
 
 
 def build_bolt(

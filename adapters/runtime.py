@@ -90,7 +90,6 @@ class Runtime:
 
     async def start(self) -> None:
         self._worker_task = asyncio.create_task(self.worker.run_forever(self.stopping))
-        self.app.announcements.on_enqueued = self.worker.wake
         self._announcing_task = asyncio.create_task(self.app.announcements.run_forever(self.stopping))
         for adapter in self.adapters.values():
             await adapter.start(self.handle)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
@@ -42,7 +41,6 @@ class AnnouncementQueue:
         self._announcer = announcer
         self._foreground = foreground
         self._wake = asyncio.Event()
-        self.on_enqueued: Callable[[], None] = lambda: None  # the delivery worker's wake, once it runs
 
     def notice(self, committed: list[object]) -> None:
         """An after-commit hook: wake up when a committed unit of work recorded a deal to announce."""
@@ -58,8 +56,7 @@ class AnnouncementQueue:
                 await self._foreground.wait_idle(YIELD_AT_MOST, QUIET_SECONDS)
             if not await self.announce_next():
                 break
-            announced += 1
-            self.on_enqueued()  # the delivery worker sends each deal's posts as soon as they exist
+            announced += 1  # its commit woke the delivery worker (UnitOfWork.on_outbox)
         return announced
 
     async def run_forever(self, stop: asyncio.Event, poll_seconds: float = POLL_SECONDS) -> None:

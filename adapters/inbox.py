@@ -9,8 +9,10 @@ dispatcher's event-id check makes a request handled twice count once).
 
 - Cheap at the door: requests taken in the same turn of the event loop share one INSERT and one commit,
   and the deletes of handled rows ride along with the next one.
-- Acknowledgements first: before it starts the next request, the inbox lets the HTTP requests being
-  answered finish, so an acknowledgement never queues behind the handling of older requests.
+- Acknowledgements first: before it starts the next request, the inbox waits for a short moment with no
+  HTTP request being answered, so an acknowledgement never queues behind the handling of older requests
+  and a stream of them (a flood of slash commands) is acknowledged first; its work follows in the gaps,
+  and at the latest after `DOOR_WAIT`, so that it is never starved.
 - Bounded: with `max_backlog` requests taken and not yet handled, taking one more waits for one to be
   done (back-pressure at the door), so a flood slows its sender down instead of piling up without end.
 """
@@ -38,9 +40,13 @@ Handler = Callable[[dict[str, Any], datetime], Awaitable[None]]
 """(the payload as taken, when it was received): handles one request; errors are logged and dropped."""
 
 IN_HAND = 4  # requests handled at once
-MAX_BACKLOG = 20_000  # requests taken and not yet handled before `take` waits for room
+# Requests taken and not yet handled before `take` waits for room. The rows are on disk (about 1 kB
+# each); what bounds them is how late an answer may come: Slack's response_url is good for 30 minutes,
+# and at the ~130 commands/s one worker handles, 100,000 is worked off in under 15.
+MAX_BACKLOG = 100_000
 FETCH = 64  # rows read at once
 DOOR_WAIT = 0.5  # longest wait for the HTTP requests in hand before starting the next request
+DOOR_QUIET = 0.005  # ... and for a moment with none: under a stream of requests, acknowledging goes first
 ADOPT_AFTER = timedelta(seconds=60)  # another process's rows this old are adopted (it is gone)
 ADOPT_EVERY = 30.0  # seconds between looks for such rows
 RETRY_AFTER = 1.0  # seconds before reading again after a database error
@@ -208,7 +214,7 @@ class Inbox:
                 continue
             for row_id, payload, received_at in rows:
                 await self._in_hand.acquire()
-                await self._app.foreground.wait_door_idle(DOOR_WAIT)
+                await self._app.foreground.wait_door_idle(DOOR_WAIT, DOOR_QUIET)
                 self._taken.add(row_id)
                 task = asyncio.create_task(self._handle(row_id, payload, received_at))
                 self._tasks.add(task)

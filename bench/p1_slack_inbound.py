@@ -46,7 +46,7 @@ CHANNEL = "C0BENCH"
 RECEIVER = "U2"
 GIVERS = [f"U{100 + i}" for i in range(40)]
 HOST = "127.0.0.1"
-MAX_RATE = 5000  # requests built per second of load: far above what one uvicorn worker answers here
+MAX_RATE = 10_000  # requests built per second of load: far above what one uvicorn worker answers here
 
 
 def slack_config(db: Path, port: int, fake_port: int) -> str:
@@ -221,7 +221,7 @@ async def main() -> int:
             await bot.wait_listening(bot_port)
             answered_before = await answers_sent(fake_port)
             result, bot_cpu, acked = await measured(bot_port, fake_port, bot.process.pid, args, "t")
-            drain_s = await drained(db, fake_port, acked, answered_before, timeout=300)
+            drain_s = await drained(db, fake_port, acked, answered_before, timeout=1200)
             stored = kudos_stored(db)
             answered = await answers_sent(fake_port) - answered_before
         finally:

@@ -17,65 +17,73 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
-class Foreground:
-    """A count of requests in hand, and a way for background work to wait for none."""
+class _Quiet:
+    """A count of things in hand, and a way to wait for a moment with none."""
 
     def __init__(self) -> None:
-        self._at_door = 0
-        self._door_idle = asyncio.Event()
-        self._door_idle.set()
-        self._serving = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._idle_since = 0.0  # loop time of the last request's end
+        self._in_hand = 0
+        self._none = asyncio.Event()
+        self._none.set()
+        self._none_since = 0.0  # loop time the last one ended
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        self._in_hand += 1
+        self._none.clear()
+        try:
+            yield
+        finally:
+            self._in_hand -= 1
+            if self._in_hand == 0:
+                self._none_since = asyncio.get_running_loop().time()
+                self._none.set()
+
+    async def wait(self, at_most: float, quiet: float) -> None:
+        """Until none has been in hand for `quiet` seconds, or `at_most` seconds have passed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + at_most
+        while (left := deadline - loop.time()) > 0:
+            if self._in_hand:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._none.wait(), left)
+                continue
+            still_quiet_for = self._none_since + quiet - loop.time()
+            if still_quiet_for <= 0:
+                return
+            await asyncio.sleep(min(still_quiet_for, left))
+
+
+class Foreground:
+    """Requests in hand — all of them, and those at the HTTP door — and ways for background work to
+    wait for none."""
+
+    def __init__(self) -> None:
+        self._serving = _Quiet()
+        self._door = _Quiet()
 
     @contextlib.contextmanager
     def request(self) -> Iterator[None]:
         """Around the answering of one request."""
-        self._serving += 1
-        self._idle.clear()
-        try:
+        with self._serving.holding():
             yield
-        finally:
-            self._serving -= 1
-            if self._serving == 0:
-                self._idle_since = asyncio.get_running_loop().time()
-                self._idle.set()
 
     @contextlib.contextmanager
     def door(self) -> Iterator[None]:
         """Around one HTTP request being answered: work acknowledged earlier (the inbox) waits for
         these, so a platform's acknowledgement never queues behind the handling of older requests."""
-        self._at_door += 1
-        self._door_idle.clear()
-        try:
-            with self.request():
-                yield
-        finally:
-            self._at_door -= 1
-            if self._at_door == 0:
-                self._door_idle.set()
+        with self._door.holding(), self.request():
+            yield
 
-    async def wait_door_idle(self, at_most: float) -> None:
-        """Until no HTTP request is being answered, or `at_most` seconds have passed."""
-        if self._at_door:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._door_idle.wait(), at_most)
+    async def wait_door_idle(self, at_most: float, quiet: float = 0.0) -> None:
+        """Until no HTTP request has been answered for `quiet` seconds, or `at_most` seconds have
+        passed, whichever comes first. With a `quiet` moment, a stream of requests a few ms apart is
+        acknowledged first and the work they brought waits (bounded) for a gap in it."""
+        await self._door.wait(at_most, quiet)
 
     async def wait_idle(self, at_most: float, quiet: float = 0.0) -> None:
         """Until no request has been in hand for `quiet` seconds, or `at_most` seconds have passed,
         whichever comes first. A `quiet` moment lets a burst's requests, a few ms apart, all go first."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + at_most
-        while (left := deadline - loop.time()) > 0:
-            if self._serving:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._idle.wait(), left)
-                continue
-            still_quiet_for = self._idle_since + quiet - loop.time()
-            if still_quiet_for <= 0:
-                return
-            await asyncio.sleep(min(still_quiet_for, left))
+        await self._serving.wait(at_most, quiet)
 
 
 class PoliteSession(AsyncSession):

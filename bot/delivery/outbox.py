@@ -36,6 +36,7 @@ async def enqueue(
     nothing, instead of failing the deal that came second.
     """
     insert = pg_insert if is_postgres(session.bind) else sqlite_insert
+    destination = destination_key(channel)
     result = await session.execute(
         insert(OutboxRow)
         .values(
@@ -45,7 +46,7 @@ async def enqueue(
             workspace=channel.workspace,
             channel_id=channel.id,
             channel_kind=channel.kind,
-            destination=destination_key(channel),
+            destination=destination,
             payload=message.to_json(),
             status="pending",
             attempts=0,
@@ -58,5 +59,5 @@ async def enqueue(
     )
     added = result.rowcount == 1
     if added:
-        mark_enqueued(session)
+        mark_enqueued(session, destination)
     return added

@@ -57,6 +57,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             finalize=_finalize,
+            auto_reload=False,  # packaged templates never change while we run: no stat() per render
         )
         env.filters["pct"] = percent
         env.filters["signed_pct"] = _signed_percent

@@ -19,12 +19,16 @@ AfterCommitHook = Callable[[list[object]], None]
 
 
 OUTBOX_ENQUEUED = "teambeat.outbox_enqueued"
-"""`session.info` key set when the transaction added outbox rows: the unit of work rings `on_outbox`
-after it commits, so the delivery worker looks for work only when there is some."""
+"""`session.info` key holding the destinations the transaction added outbox rows for: the unit of work
+rings `on_outbox` with them after it commits, so the delivery worker looks for work only when there is
+some it may send."""
+
+OutboxBell = Callable[[frozenset[str]], None]
+"""Told, after a commit, which destinations got new outbox rows."""
 
 
-def mark_enqueued(session: AsyncSession) -> None:
-    session.info[OUTBOX_ENQUEUED] = True
+def mark_enqueued(session: AsyncSession, destination: str) -> None:
+    session.info.setdefault(OUTBOX_ENQUEUED, set()).add(destination)
 
 
 class UnitOfWork:
@@ -41,7 +45,7 @@ class UnitOfWork:
         *,
         before_commit: Iterable[BeforeCommitHook] = (),
         after_commit: Iterable[AfterCommitHook] = (),
-        on_outbox: Iterable[Callable[[], None]] = (),
+        on_outbox: Iterable[OutboxBell] = (),
     ) -> None:
         self._sessionmaker = sessionmaker
         self._session: AsyncSession | None = None
@@ -50,7 +54,7 @@ class UnitOfWork:
         self.committed_events: list[object] = []
         self.before_commit: list[BeforeCommitHook] = list(before_commit)
         self.after_commit: list[AfterCommitHook] = list(after_commit)
-        self.on_outbox: list[Callable[[], None]] = list(on_outbox)
+        self.on_outbox: list[OutboxBell] = list(on_outbox)
         self.committed = False
 
     @property
@@ -74,9 +78,10 @@ class UnitOfWork:
         except BaseException:
             await self.rollback()
             raise
-        if session.info.pop(OUTBOX_ENQUEUED, False):
+        destinations = session.info.pop(OUTBOX_ENQUEUED, None)
+        if destinations:
             for ring in self.on_outbox:
-                ring()
+                ring(frozenset(destinations))
         committed = list(self.events)
         self.committed_events.extend(committed)
         self.events.clear()
@@ -127,12 +132,12 @@ class UnitOfWorkFactory:
         *,
         before_commit: Iterable[BeforeCommitHook] = (),
         after_commit: Iterable[AfterCommitHook] = (),
-        on_outbox: Iterable[Callable[[], None]] = (),
+        on_outbox: Iterable[OutboxBell] = (),
     ) -> None:
         self.sessionmaker = sessionmaker
         self.before_commit: list[BeforeCommitHook] = list(before_commit)
         self.after_commit: list[AfterCommitHook] = list(after_commit)
-        self.on_outbox: list[Callable[[], None]] = list(on_outbox)
+        self.on_outbox: list[OutboxBell] = list(on_outbox)
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(

@@ -132,6 +132,44 @@ async def test_a_destinations_rate_holds_across_a_restart(uow_factory):
     assert [text for _, text in adapter.sent[4:]] == ["a3", "a4"]
 
 
+async def test_posts_for_a_destination_at_its_rate_limit_do_not_wake_the_worker(uow_factory):
+    """A burst of posts to one channel at its limit: each commit rings the bell, but the worker only
+    looks again for a destination that may send now (a claim query per post would be wasted)."""
+    clock = FixedClock(datetime(2026, 11, 23, 2, tzinfo=UTC))
+    adapter = FlakyAdapter({}, ChannelLimits(4000, rate_per_minute=2, burst=2))
+    worker = DeliveryWorker(uow_factory, {"console": adapter}, clock)
+    uow_factory.on_outbox.append(worker.wake)
+    for i in range(3):
+        await put(uow_factory, clock, "A", f"a{i}")
+    assert await worker.drain() == 2  # a0, a1; channel A may send again in a minute
+    claims = 0
+    claim = worker._claim
+
+    async def counted(limit: int) -> list[OutboxRow]:
+        nonlocal claims
+        claims += 1
+        return await claim(limit)
+
+    worker._claim = counted  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run_forever(stop))
+    await asyncio.sleep(0.1)  # the first look, then asleep until A's slot
+    assert claims == 1
+    for i in range(3, 8):
+        await put(uow_factory, clock, "A", f"a{i}")
+    await asyncio.sleep(0.1)
+    assert claims == 1  # nothing A may send yet: no look
+    await put(uow_factory, clock, "B", "b0")
+    for _ in range(100):
+        if ("B", "b0") in adapter.sent:
+            break
+        await asyncio.sleep(0.01)
+    assert ("B", "b0") in adapter.sent and claims >= 2
+    stop.set()
+    await asyncio.wait_for(running, timeout=5)
+    assert [text for _, text in adapter.sent] == ["a0", "a1", "b0"]
+
+
 async def test_failed_attempts_count_against_the_rate_too(uow_factory):
     """A platform may count refused posts: two a minute means two attempts, failed or not."""
     start = datetime(2026, 11, 23, 2, tzinfo=UTC)

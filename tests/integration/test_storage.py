@@ -406,9 +406,10 @@ async def test_factory_hooks_apply_to_each_new_unit_of_work(
 async def test_the_outbox_bell_rings_once_after_a_commit_that_queued_a_post(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
-    """The delivery worker is woken by the commit that queued something, not by every command."""
-    rings: list[int] = []
-    factory = UnitOfWorkFactory(uow_factory.sessionmaker, on_outbox=[lambda: rings.append(1)])
+    """The delivery worker is woken by the commit that queued something, not by every command, and is
+    told where the posts go."""
+    rings: list[frozenset[str]] = []
+    factory = UnitOfWorkFactory(uow_factory.sessionmaker, on_outbox=[rings.append])
     to = ChannelRef("console", "W1", "C-east", "group")
     post = OutgoingMessage(blocks=(Paragraph((Text("开单喜报"),)),), fallback_text="开单喜报")
     now = datetime(2026, 11, 22, tzinfo=UTC)
@@ -422,12 +423,12 @@ async def test_the_outbox_bell_rings_once_after_a_commit_that_queued_a_post(
     await queue("post:rolled-back", commit=False)
     assert rings == []
     await queue("post:1", commit=True)
-    assert rings == [1]
+    assert rings == [frozenset({"console:W1:C-east"})]
     await queue("post:1", commit=True)  # already queued: nothing new to send
     async with factory() as uow:  # a commit without outbox rows
         uow.session.add(make_outbox("written-directly"))
         await uow.commit()
-    assert rings == [1]
+    assert rings == [frozenset({"console:W1:C-east"})]
 
 
 async def test_concurrent_read_then_write_units_wait_instead_of_failing(

@@ -31,3 +31,27 @@ async def test_a_request_that_never_ends_delays_background_work_only_so_long() -
     foreground = Foreground()
     with foreground.request():
         assert 0.14 <= await elapsed(foreground.wait_idle(at_most=0.15)) < 0.4
+
+
+async def test_acknowledged_work_waits_for_a_gap_in_a_stream_of_http_requests() -> None:
+    foreground = Foreground()
+
+    async def stream_of_requests(until: float) -> None:
+        loop = asyncio.get_running_loop()
+        while loop.time() < until:
+            with foreground.door():
+                await asyncio.sleep(0.002)
+            await asyncio.sleep(0.001)  # a gap shorter than the quiet moment asked for
+
+    loop = asyncio.get_running_loop()
+    stream = asyncio.create_task(stream_of_requests(loop.time() + 0.2))
+    await asyncio.sleep(0)
+    waited = await elapsed(foreground.wait_door_idle(at_most=1.0, quiet=0.02))
+    await stream
+    assert 0.21 <= waited < 0.5  # the stream's 0.2 s, then 0.02 s without a request
+
+
+async def test_a_request_outside_the_door_does_not_hold_acknowledged_work() -> None:
+    foreground = Foreground()
+    with foreground.request():  # e.g. the handling of an earlier request: not an HTTP request
+        assert await elapsed(foreground.wait_door_idle(at_most=1.0, quiet=0.0)) < 0.02

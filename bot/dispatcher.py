@@ -8,7 +8,7 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
@@ -66,12 +66,13 @@ class Dispatcher:
         """Record the event id in the command's own transaction: a platform's retry of the same event
         finds it and is dropped, and a crash before the commit leaves neither the id nor the effects
         (so the redelivered or re-read event is carried out, not taken for a duplicate)."""
-        session = uow.session
-        session.add(
-            ProcessedEvent(platform=message.user.platform, event_id=message.event_id, received_at=now)
+        seen = insert(ProcessedEvent).values(
+            platform=message.user.platform, event_id=message.event_id, received_at=now
         )
         try:
-            await session.flush()  # the first statement of the transaction: a rollback loses nothing else
+            # The first statement of the transaction: a rollback loses nothing else. A Core INSERT, not
+            # session.add + flush: nothing reads the row back, and the ORM's flush costs several times more.
+            await uow.session.execute(seen)
         except IntegrityError:
             await uow.rollback()
             return False
@@ -136,13 +137,13 @@ class Dispatcher:
         """The team of this channel (or, in a DM, the person's team) and the person as its member."""
         session = uow.session
         if message.channel.kind == "group":
-            team = await directory.team_for_channel(session, message.channel)
+            team, member = await directory.team_and_member_for_channel(
+                session, message.channel, message.user.id
+            )
         else:
-            teams = await directory.teams_of_user(session, message.user)
-            team = teams[0] if teams else None
+            team, member = await directory.first_team_of_user(session, message.user)
         if team is None:
             return None, None
-        member = await directory.member_of(session, team, message.user.id)
         if (member is None or not member.active) and message.channel.kind == "group":
             name = message.display_name or message.user.id
             member = await directory.join_team(session, team, message.user.id, name, self._clock.now())

@@ -26,17 +26,15 @@ class _Quiet:
         self._none.set()
         self._none_since = 0.0  # loop time the last one ended
 
-    @contextlib.contextmanager
-    def holding(self) -> Iterator[None]:
+    def enter(self) -> None:
         self._in_hand += 1
         self._none.clear()
-        try:
-            yield
-        finally:
-            self._in_hand -= 1
-            if self._in_hand == 0:
-                self._none_since = asyncio.get_running_loop().time()
-                self._none.set()
+
+    def leave(self) -> None:
+        self._in_hand -= 1
+        if self._in_hand == 0:
+            self._none_since = asyncio.get_running_loop().time()
+            self._none.set()
 
     async def wait(self, at_most: float, quiet: float) -> None:
         """Until none has been in hand for `quiet` seconds, or `at_most` seconds have passed."""
@@ -64,15 +62,22 @@ class Foreground:
     @contextlib.contextmanager
     def request(self) -> Iterator[None]:
         """Around the answering of one request."""
-        with self._serving.holding():
+        self._serving.enter()
+        try:
             yield
+        finally:
+            self._serving.leave()
 
-    @contextlib.contextmanager
-    def door(self) -> Iterator[None]:
-        """Around one HTTP request being answered: work acknowledged earlier (the inbox) waits for
-        these, so a platform's acknowledgement never queues behind the handling of older requests."""
-        with self._door.holding(), self.request():
-            yield
+    def enter_door(self) -> None:
+        """One HTTP request is being answered (call `leave_door` when it is): work acknowledged earlier
+        (the inbox) waits for these, so a platform's acknowledgement never queues behind the handling
+        of older requests. Two plain calls rather than a context manager: this is on every request."""
+        self._door.enter()
+        self._serving.enter()
+
+    def leave_door(self) -> None:
+        self._serving.leave()
+        self._door.leave()
 
     async def wait_door_idle(self, at_most: float, quiet: float = 0.0) -> None:
         """Until no HTTP request has been answered for `quiet` seconds, or `at_most` seconds have

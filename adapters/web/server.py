@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -103,6 +104,7 @@ class CountRequests:
         self.metrics = metrics
         self.known = known_paths
         self.foreground = foreground
+        self._counters: dict[tuple[str, int], Counter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,8 +114,19 @@ class CountRequests:
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self.metrics.http_requests.labels(route=route, status=str(message["status"])).inc()
+                self._counter(route, message["status"]).inc()
             await send(message)
 
-        with self.foreground.door():
+        self.foreground.enter_door()
+        try:
             await self.app(scope, receive, counting_send)
+        finally:
+            self.foreground.leave_door()
+
+    def _counter(self, route: str, status: int) -> Counter:
+        """The counter of one (route, status): looked up once, not on every request."""
+        key = (route, status)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self.metrics.http_requests.labels(route=route, status=str(status))
+        return counter

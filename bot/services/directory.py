@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,21 +42,44 @@ async def team_for_channel(session: AsyncSession, channel: ChannelRef) -> Team |
     )
 
 
-async def teams_of_user(session: AsyncSession, user: UserRef) -> list[Team]:
-    """Every team this person belongs to on this platform and workspace, oldest membership first."""
-    rows = await session.scalars(
-        select(Team)
-        .join(Workspace, Team.workspace_id == Workspace.id)
-        .join(Member, Member.team_id == Team.id)
-        .where(
-            Workspace.platform == user.platform,
-            Workspace.external_id == user.workspace,
-            Member.user_id == user.id,
-            Member.active.is_(True),
+async def team_and_member_for_channel(
+    session: AsyncSession, channel: ChannelRef, user_id: str
+) -> tuple[Team | None, Member | None]:
+    """The team of this channel and the person's membership of it, active or not (one query)."""
+    row = (
+        await session.execute(
+            select(Team, Member)
+            .join(Workspace, Team.workspace_id == Workspace.id)
+            .outerjoin(Member, and_(Member.team_id == Team.id, Member.user_id == user_id))
+            .where(
+                Workspace.platform == channel.platform,
+                Workspace.external_id == channel.workspace,
+                Team.channel_id == channel.id,
+            )
+            .limit(1)
         )
-        .order_by(Member.joined_at, Team.id)
-    )
-    return list(rows)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+async def first_team_of_user(session: AsyncSession, user: UserRef) -> tuple[Team | None, Member | None]:
+    """The person's oldest active membership on this platform and workspace, with its team (one query)."""
+    row = (
+        await session.execute(
+            select(Team, Member)
+            .join(Workspace, Team.workspace_id == Workspace.id)
+            .join(Member, Member.team_id == Team.id)
+            .where(
+                Workspace.platform == user.platform,
+                Workspace.external_id == user.workspace,
+                Member.user_id == user.id,
+                Member.active.is_(True),
+            )
+            .order_by(Member.joined_at, Team.id)
+            .limit(1)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 async def member_of(session: AsyncSession, team: Team, user_id: str) -> Member | None:

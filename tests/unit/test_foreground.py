@@ -39,8 +39,9 @@ async def test_acknowledged_work_waits_for_a_gap_in_a_stream_of_http_requests() 
     async def stream_of_requests(until: float) -> None:
         loop = asyncio.get_running_loop()
         while loop.time() < until:
-            with foreground.door():
-                await asyncio.sleep(0.002)
+            foreground.enter_door()
+            await asyncio.sleep(0.002)
+            foreground.leave_door()
             await asyncio.sleep(0.001)  # a gap shorter than the quiet moment asked for
 
     loop = asyncio.get_running_loop()

@@ -7,17 +7,18 @@ independent of input order, so the same numbers always produce the same board on
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Metric = Literal["amount", "deals", "per_capita"]
 
 METRICS: tuple[Metric, ...] = ("amount", "deals", "per_capita")
 
 
-@dataclass(frozen=True)
-class Standing:
-    """One entry's totals for a period; `key` is a stable id such as "member:5" or "group:2"."""
+class Standing(NamedTuple):
+    """One entry's totals for a period; `key` is a stable id such as "member:5" or "group:2".
+
+    Named tuples, not frozen dataclasses: a board makes one per member on every /rank and announcement,
+    and a frozen dataclass's __init__ costs several times a tuple's."""
 
     key: str
     name: str
@@ -26,8 +27,7 @@ class Standing:
     members: int = 1
 
 
-@dataclass(frozen=True)
-class RankRow:
+class RankRow(NamedTuple):
     """A ranked entry. `gap_to_next` is what it needs to strictly pass the next better value."""
 
     rank: int
@@ -69,17 +69,24 @@ def _order_key(standing: Standing, metric: Metric) -> tuple[int, int, str, str, 
     )
 
 
+def _first(
+    pair: tuple[tuple[int, int, str, str, int, int, int], Standing],
+) -> tuple[int, int, str, str, int, int, int]:
+    return pair[0]
+
+
 def rank(standings: Iterable[Standing], metric: Metric) -> list[RankRow]:
     """Best first; ties share a rank (1, 1, 3) and are ordered by the other metric, then name, then key."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}")
-    ordered = sorted(standings, key=lambda s: _order_key(s, metric))
+    keyed = [(_order_key(s, metric), s) for s in standings]
+    keyed.sort(key=_first)
     rows: list[RankRow] = []
     current_rank = 0
     previous_value: int | None = None
     better_value: int | None = None  # the value of the tie group directly above the current one
-    for position, standing in enumerate(ordered, start=1):
-        value = metric_value(standing, metric)
+    for position, (key, standing) in enumerate(keyed, start=1):
+        value = -key[0]
         if value != previous_value:
             better_value = previous_value
             current_rank = position

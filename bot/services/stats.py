@@ -51,15 +51,8 @@ async def team_total(session: AsyncSession, team_id: int, start: datetime, end: 
 
 
 def people_standings(members: list[Member], totals: dict[int, tuple[int, int]]) -> list[Standing]:
-    return [
-        Standing(
-            key=f"member:{m.id}",
-            name=m.name,
-            amount_minor=totals.get(m.id, (0, 0))[0],
-            deals=totals.get(m.id, (0, 0))[1],
-        )
-        for m in members
-    ]
+    none = (0, 0)
+    return [Standing(f"member:{m.id}", m.name, *totals.get(m.id, none)) for m in members]
 
 
 def group_standings(

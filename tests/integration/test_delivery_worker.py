@@ -137,7 +137,7 @@ async def test_posts_for_a_destination_at_its_rate_limit_do_not_wake_the_worker(
     looks again for a destination that may send now (a claim query per post would be wasted)."""
     clock = FixedClock(datetime(2026, 11, 23, 2, tzinfo=UTC))
     adapter = FlakyAdapter({}, ChannelLimits(4000, rate_per_minute=2, burst=2))
-    worker = DeliveryWorker(uow_factory, {"console": adapter}, clock)
+    worker = DeliveryWorker(uow_factory, {"console": adapter}, clock, poll_interval=60)  # no polls here
     uow_factory.on_outbox.append(worker.wake)
     for i in range(3):
         await put(uow_factory, clock, "A", f"a{i}")
@@ -153,7 +153,11 @@ async def test_posts_for_a_destination_at_its_rate_limit_do_not_wake_the_worker(
     worker._claim = counted  # type: ignore[method-assign]
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run_forever(stop))
-    await asyncio.sleep(0.1)  # the first look, then asleep until A's slot
+    for _ in range(200):  # the first look, then asleep until A's slot
+        if claims:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
     assert claims == 1
     for i in range(3, 8):
         await put(uow_factory, clock, "A", f"a{i}")

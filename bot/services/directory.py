@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,8 +30,8 @@ async def team_by_slug(session: AsyncSession, slug: str) -> Team | None:
     return await session.scalar(select(Team).where(Team.slug == slug))
 
 
-async def team_for_channel(session: AsyncSession, channel: ChannelRef) -> Team | None:
-    return await session.scalar(
+def _team_of_channel(channel: ChannelRef) -> Select[tuple[Team]]:
+    return (
         select(Team)
         .join(Workspace, Team.workspace_id == Workspace.id)
         .where(
@@ -42,23 +42,21 @@ async def team_for_channel(session: AsyncSession, channel: ChannelRef) -> Team |
     )
 
 
+async def team_for_channel(session: AsyncSession, channel: ChannelRef) -> Team | None:
+    return await session.scalar(_team_of_channel(channel))
+
+
 async def team_and_member_for_channel(
     session: AsyncSession, channel: ChannelRef, user_id: str
 ) -> tuple[Team | None, Member | None]:
     """The team of this channel and the person's membership of it, active or not (one query)."""
-    row = (
-        await session.execute(
-            select(Team, Member)
-            .join(Workspace, Team.workspace_id == Workspace.id)
-            .outerjoin(Member, and_(Member.team_id == Team.id, Member.user_id == user_id))
-            .where(
-                Workspace.platform == channel.platform,
-                Workspace.external_id == channel.workspace,
-                Team.channel_id == channel.id,
-            )
-            .limit(1)
-        )
-    ).first()
+    query = (
+        _team_of_channel(channel)
+        .add_columns(Member)
+        .outerjoin(Member, and_(Member.team_id == Team.id, Member.user_id == user_id))
+        .limit(1)
+    )
+    row = (await session.execute(query)).first()
     return (row[0], row[1]) if row is not None else (None, None)
 
 

@@ -35,7 +35,6 @@ from tests.fakes import dingtalk, slack_bot, wecom
 from tests.fakes.dingtalk import FakeDingTalk
 from tests.fakes.slack import FakeSlack, command_form, encode_form
 from tests.fakes.slack import signed_headers as slack_headers
-from tests.fakes.wecom import FakeWeCom
 from tests.support import doors
 from tests.support.bot_process import Bot, cleanup, free_port
 from tests.support.databases import database_for_subprocess
@@ -394,14 +393,7 @@ async def test_sigkill_with_acknowledged_chat_commands_unhandled_loses_and_repea
     成交 is stored exactly once, and the inbox ends empty."""
     fake_slack = FakeSlack([slack_bot.workspace(channels=(slack_bot.CHANNEL, doors.SLACK_WEST))])
     fake_dingtalk = FakeDingTalk(SystemClock(), users=dict(dingtalk.PEOPLE))
-    fake_wecom = FakeWeCom(
-        clock=SystemClock(),
-        corp_id=wecom.CORP_ID,
-        secret=wecom.SECRET,
-        agent_id=wecom.AGENT_ID,
-        users=dict(wecom.PEOPLE),
-        robot_keys={wecom.ROBOT_KEY, doors.WECOM_WEST_KEY},
-    )
+    fake_wecom = doors.wecom_fake(wecom.ROBOT_KEY, doors.WECOM_WEST_KEY)
     slow_slack = SlowAnswers(fake_slack.app(), "/hooks/commands/", answer_delay)
     slow_dingtalk = SlowAnswers(fake_dingtalk.asgi(), "/robot/sendBySession", answer_delay)
     port = free_port()

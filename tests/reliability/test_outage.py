@@ -38,7 +38,7 @@ from tests.fakes import dingtalk, slack_bot, wecom
 from tests.fakes.dingtalk import FakeDingTalk
 from tests.fakes.slack import FakeSlack, message_text
 from tests.fakes.wecom import FakeWeCom
-from tests.support import deals
+from tests.support import deals, doors
 from tests.support.bot_process import Bot, cleanup, free_port
 from tests.support.databases import database_for_subprocess
 from tests.support.doors import config_values
@@ -300,14 +300,7 @@ async def staged(backend: str, tmp_path: Path) -> AsyncIterator[Stage]:
     with SIGTERM afterwards (and killed if the test failed first)."""
     slack = FakeSlack([slack_bot.workspace()])
     ding = FakeDingTalk(SystemClock(), users=dict(dingtalk.PEOPLE))
-    wecom_fake = FakeWeCom(
-        clock=SystemClock(),
-        corp_id=wecom.CORP_ID,
-        secret=wecom.SECRET,
-        agent_id=wecom.AGENT_ID,
-        users=dict(wecom.PEOPLE),
-        robot_keys={wecom.ROBOT_KEY},
-    )
+    wecom_fake = doors.wecom_fake(wecom.ROBOT_KEY)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     async with (

@@ -150,6 +150,18 @@ name = "Alice"
 """
 
 
+def wecom_fake(*robot_keys: str) -> FakeWeCom:
+    """The fake WeCom of the corp every test config names, with these group robots."""
+    return FakeWeCom(
+        clock=SystemClock(),
+        corp_id=wecom.CORP_ID,
+        secret=wecom.SECRET,
+        agent_id=wecom.AGENT_ID,
+        users=dict(wecom.PEOPLE),
+        robot_keys=set(robot_keys),
+    )
+
+
 def now_s() -> int:
     return int(time.time())
 
@@ -301,14 +313,7 @@ async def open_doors(
     fake_slack = FakeSlack(workspaces)
     fake_slack.oauth_codes = {f"code-{ws.team_id}": ws for ws in workspaces} if slack_oauth else {}
     fake_dingtalk = FakeDingTalk(SystemClock(), users=dict(dingtalk.PEOPLE))
-    fake_wecom = FakeWeCom(
-        clock=SystemClock(),
-        corp_id=wecom.CORP_ID,
-        secret=wecom.SECRET,
-        agent_id=wecom.AGENT_ID,
-        users=dict(wecom.PEOPLE),
-        robot_keys={wecom.ROBOT_KEY, WECOM_WEST_KEY},
-    )
+    fake_wecom = wecom_fake(wecom.ROBOT_KEY, WECOM_WEST_KEY)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     running: list[Bot] = []

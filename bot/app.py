@@ -21,6 +21,7 @@ from bot.foreground import Foreground, polite_sessionmaker
 from bot.metrics import Metrics
 from bot.rendering.engine import Renderer
 from bot.services.seed import seed_teams
+from bot.services.standings import ROSTER_CACHE, RosterCache
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.migrate import upgrade
 from bot.storage.uow import UnitOfWorkFactory
@@ -54,12 +55,13 @@ async def build_app(
     if migrate:
         await upgrade(config.database.url, pg_schema=pg_schema)
     engine = create_engine(config.database.url, pg_schema=pg_schema)
-    sessionmaker = create_sessionmaker(engine)
+    shared = {ROSTER_CACHE: RosterCache()}  # every session of this process, foreground or background
+    sessionmaker = create_sessionmaker(engine, shared)
     renderer = Renderer()
     announcer = Announcer(renderer, clock)
     uow_factory = UnitOfWorkFactory(sessionmaker, before_commit=[announcer])
     foreground = Foreground()
-    background = UnitOfWorkFactory(polite_sessionmaker(engine, foreground), before_commit=[announcer])
+    background = UnitOfWorkFactory(polite_sessionmaker(engine, foreground, shared), before_commit=[announcer])
     announcements = AnnouncementQueue(background, announcer, foreground)
     uow_factory.after_commit.append(announcements.notice)
     core = Core(

@@ -7,8 +7,9 @@ import logging
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Insert, delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
@@ -31,6 +32,11 @@ _PRUNE_EVERY = 500
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 LONGEST_ID = 128  # the narrowest column an id goes into (members.user_id, workspaces.external_id)
 LONGEST_NAME = 200  # members.name
+
+
+@cache
+def _record_event_id() -> Insert:
+    return insert(ProcessedEvent.__table__)
 
 
 class Dispatcher:
@@ -66,14 +72,12 @@ class Dispatcher:
         """Record the event id in the command's own transaction: a platform's retry of the same event
         finds it and is dropped, and a crash before the commit leaves neither the id nor the effects
         (so the redelivered or re-read event is carried out, not taken for a duplicate)."""
-        seen = insert(ProcessedEvent.__table__).values(
-            platform=message.user.platform, event_id=message.event_id, received_at=now
-        )
+        seen = {"platform": message.user.platform, "event_id": message.event_id, "received_at": now}
         try:
             # The first statement of the transaction: a rollback loses nothing else. A Core INSERT on the
-            # table (not session.add + flush, nor the entity's bulk-insert path): nothing reads the row
-            # back, and the ORM's paths cost more.
-            await uow.session.execute(seen)
+            # table (not session.add + flush, nor the entity's bulk-insert path), built once: nothing
+            # reads the row back, and the ORM's paths cost more.
+            await uow.session.execute(_record_event_id(), seen)
         except IntegrityError:
             await uow.rollback()
             return False

@@ -144,7 +144,9 @@ class PoliteSession(AsyncSession):
         self._wrote = False
 
 
-def polite_sessionmaker(engine: AsyncEngine, foreground: Foreground) -> async_sessionmaker[AsyncSession]:
+def polite_sessionmaker(
+    engine: AsyncEngine, foreground: Foreground, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
     """Sessions like `bot.storage.db.create_sessionmaker`'s that give way to `foreground` requests."""
     polite = type("BoundPoliteSession", (PoliteSession,), {"foreground": foreground})
-    return async_sessionmaker(engine, class_=polite, expire_on_commit=False)
+    return async_sessionmaker(engine, class_=polite, expire_on_commit=False, info=info)

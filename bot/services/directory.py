@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,53 +31,74 @@ async def team_by_slug(session: AsyncSession, slug: str) -> Team | None:
     return await session.scalar(select(Team).where(Team.slug == slug))
 
 
-def _team_of_channel(channel: ChannelRef) -> Select[tuple[Team]]:
+def _team_of_channel() -> Select[tuple[Team]]:
+    """The team of the channel given as `platform`, `workspace` and `channel` parameters."""
     return (
         select(Team)
         .join(Workspace, Team.workspace_id == Workspace.id)
         .where(
-            Workspace.platform == channel.platform,
-            Workspace.external_id == channel.workspace,
-            Team.channel_id == channel.id,
+            Workspace.platform == bindparam("platform"),
+            Workspace.external_id == bindparam("workspace"),
+            Team.channel_id == bindparam("channel"),
         )
     )
 
 
+def _channel_parameters(channel: ChannelRef) -> dict[str, str]:
+    return {"platform": channel.platform, "workspace": channel.workspace, "channel": channel.id}
+
+
+@cache
+def _team_of_channel_query() -> Select[tuple[Team]]:
+    return _team_of_channel()
+
+
+@cache
+def _team_and_member_of_channel_query() -> Select[tuple[Team, Member]]:
+    """Built once, like the next one: every command runs one of them, and building the statement took
+    longer than running it (about 0.5 ms of a 3 ms command)."""
+    return (
+        _team_of_channel()
+        .add_columns(Member)
+        .outerjoin(Member, and_(Member.team_id == Team.id, Member.user_id == bindparam("user_id")))
+        .limit(1)
+    )
+
+
+@cache
+def _first_team_of_user_query() -> Select[tuple[Team, Member]]:
+    return (
+        select(Team, Member)
+        .join(Workspace, Team.workspace_id == Workspace.id)
+        .join(Member, Member.team_id == Team.id)
+        .where(
+            Workspace.platform == bindparam("platform"),
+            Workspace.external_id == bindparam("workspace"),
+            Member.user_id == bindparam("user_id"),
+            Member.active.is_(True),
+        )
+        .order_by(Member.joined_at, Team.id)
+        .limit(1)
+    )
+
+
 async def team_for_channel(session: AsyncSession, channel: ChannelRef) -> Team | None:
-    return await session.scalar(_team_of_channel(channel))
+    return await session.scalar(_team_of_channel_query(), _channel_parameters(channel))
 
 
 async def team_and_member_for_channel(
     session: AsyncSession, channel: ChannelRef, user_id: str
 ) -> tuple[Team | None, Member | None]:
     """The team of this channel and the person's membership of it, active or not (one query)."""
-    query = (
-        _team_of_channel(channel)
-        .add_columns(Member)
-        .outerjoin(Member, and_(Member.team_id == Team.id, Member.user_id == user_id))
-        .limit(1)
-    )
-    row = (await session.execute(query)).first()
+    parameters = {**_channel_parameters(channel), "user_id": user_id}
+    row = (await session.execute(_team_and_member_of_channel_query(), parameters)).first()
     return (row[0], row[1]) if row is not None else (None, None)
 
 
 async def first_team_of_user(session: AsyncSession, user: UserRef) -> tuple[Team | None, Member | None]:
     """The person's oldest active membership on this platform and workspace, with its team (one query)."""
-    row = (
-        await session.execute(
-            select(Team, Member)
-            .join(Workspace, Team.workspace_id == Workspace.id)
-            .join(Member, Member.team_id == Team.id)
-            .where(
-                Workspace.platform == user.platform,
-                Workspace.external_id == user.workspace,
-                Member.user_id == user.id,
-                Member.active.is_(True),
-            )
-            .order_by(Member.joined_at, Team.id)
-            .limit(1)
-        )
-    ).first()
+    parameters = {"platform": user.platform, "workspace": user.workspace, "user_id": user.id}
+    row = (await session.execute(_first_team_of_user_query(), parameters)).first()
     return (row[0], row[1]) if row is not None else (None, None)
 
 

@@ -7,9 +7,12 @@ objects: boards only read them, and a 500-person team loads several times faster
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.goals import GoalProgress, goal_progress
@@ -39,22 +42,75 @@ class TeamGroup:
 
 @dataclass(frozen=True, slots=True)
 class Roster:
-    """A team's active members (by id) and its groups (by id), as of one read."""
+    """A team's active members (by id) and its groups (by id), as of one read; shared through the
+    process's RosterCache, hence tuples."""
 
-    members: list[TeamMember]
-    groups: list[TeamGroup]
+    members: tuple[TeamMember, ...]
+    groups: tuple[TeamGroup, ...]
+
+
+ROSTER_CACHE = "teambeat.roster_cache"
+"""`session.info` key of the process's `RosterCache`, given to its sessions by `build_app`."""
+
+
+class RosterCache:
+    """Rosters as read under their team's `roster_version`, which the database changes with every change
+    to the team's members or groups (migration 0009). A roster is read again only when that token
+    differs; a 200-person team's roster took over a millisecond of every /rank to read."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._capacity = capacity
+        self._rosters: OrderedDict[int, tuple[str, Roster]] = OrderedDict()
+
+    def get(self, team_id: int, version: str) -> Roster | None:
+        found = self._rosters.get(team_id)
+        if found is None or found[0] != version:
+            return None
+        self._rosters.move_to_end(team_id)
+        return found[1]
+
+    def put(self, team_id: int, version: str, roster: Roster) -> None:
+        self._rosters[team_id] = (version, roster)
+        self._rosters.move_to_end(team_id)
+        while len(self._rosters) > self._capacity:
+            self._rosters.popitem(last=False)
+
+
+@cache
+def _roster_queries() -> tuple[Select, Select, Select]:
+    """Built once: every /rank and post runs them, and building them took about as long as running them."""
+    version = select(Team.roster_version).where(Team.id == bindparam("team_id"))
+    members = (
+        select(Member.id, Member.user_id, Member.name, Member.group_id)
+        .where(Member.team_id == bindparam("team_id"), Member.active.is_(True))
+        .order_by(Member.id)
+    )
+    groups = (
+        select(Group.id, Group.name, Group.slogan)
+        .where(Group.team_id == bindparam("team_id"))
+        .order_by(Group.id)
+    )
+    return version, members, groups
 
 
 async def roster(session: AsyncSession, team: Team) -> Roster:
-    members = await session.execute(
-        select(Member.id, Member.user_id, Member.name, Member.group_id)
-        .where(Member.team_id == team.id, Member.active.is_(True))
-        .order_by(Member.id)
-    )
-    groups = await session.execute(
-        select(Group.id, Group.name, Group.slogan).where(Group.team_id == team.id).order_by(Group.id)
-    )
-    return Roster([TeamMember(*row) for row in members], [TeamGroup(*row) for row in groups])
+    """The team's active members and groups; from the process's cache while the team's roster version is
+    the one it was read under. The version is read first, so what is read after it is never older."""
+    version_query, members_query, groups_query = _roster_queries()
+    parameters = {"team_id": team.id}
+    cache: RosterCache | None = session.info.get(ROSTER_CACHE)
+    version = ""
+    if cache is not None:
+        version = await session.scalar(version_query, parameters) or ""
+        found = cache.get(team.id, version)
+        if found is not None:
+            return found
+    members = await session.execute(members_query, parameters)
+    groups = await session.execute(groups_query, parameters)
+    found = Roster(tuple(TeamMember(*row) for row in members), tuple(TeamGroup(*row) for row in groups))
+    if cache is not None:
+        cache.put(team.id, version, found)
+    return found
 
 
 @dataclass(slots=True)
@@ -63,8 +119,8 @@ class Board:
 
     scope: TeamScope
     period: Period
-    members: list[TeamMember]
-    groups: list[TeamGroup]
+    members: Sequence[TeamMember]
+    groups: Sequence[TeamGroup]
     totals: dict[int, tuple[int, int]]
     _members_by_key: dict[str, TeamMember] | None = field(default=None, repr=False, compare=False)
     _groups_by_key: dict[str, TeamGroup] | None = field(default=None, repr=False, compare=False)

@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import ColumnElement, CompoundSelect, Select, bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.leaderboard import Standing
 from bot.storage.orm import Deal, Group, Member
 
 
-def _live_deals_between(team_id: int, start: datetime, end: datetime):
-    return (Deal.team_id == team_id, Deal.closed_at >= start, Deal.closed_at < end, Deal.voided_at.is_(None))
+def _live_deals() -> tuple[ColumnElement[bool], ...]:
+    """Live deals of the team `team_id` closed in [`start`, `end`) (bound when the query runs)."""
+    return (
+        Deal.team_id == bindparam("team_id"),
+        Deal.closed_at >= bindparam("start"),
+        Deal.closed_at < bindparam("end"),
+        Deal.voided_at.is_(None),
+    )
+
+
+@cache
+def _member_totals_query(announcing: bool) -> CompoundSelect | Select:
+    """Built once per shape: every /rank and announcement runs it, and building
+    it cost about as much as running it."""
+    live = _live_deals()
+    everything = select(Deal.member_id, func.sum(Deal.amount_minor), func.count()).where(*live)
+    query = everything.group_by(Deal.member_id)
+    if not announcing:
+        return query
+    waiting = select(Deal.member_id, -func.sum(Deal.amount_minor), -func.count()).where(
+        *live, Deal.announce_pending.is_(True), Deal.id != bindparam("announcing")
+    )
+    return union_all(query, waiting.group_by(Deal.member_id))
 
 
 async def member_totals(
@@ -24,30 +46,15 @@ async def member_totals(
     still waiting in the announcement queue. Both parts are one statement, so one snapshot: a deal
     committed meanwhile is either in both or in neither.
     """
-    live = _live_deals_between(team_id, start, end)
-    everything = select(Deal.member_id, func.sum(Deal.amount_minor), func.count()).where(*live)
-    query = everything.group_by(Deal.member_id)
+    parameters: dict[str, object] = {"team_id": team_id, "start": start, "end": end}
     if announcing is not None:
-        waiting = select(Deal.member_id, -func.sum(Deal.amount_minor), -func.count()).where(
-            *live, Deal.announce_pending.is_(True), Deal.id != announcing
-        )
-        query = union_all(query, waiting.group_by(Deal.member_id))
+        parameters["announcing"] = announcing
+    rows = await session.execute(_member_totals_query(announcing is not None), parameters)
     totals: dict[int, tuple[int, int]] = {}
-    for member_id, amount, count in await session.execute(query):
+    for member_id, amount, count in rows:
         before = totals.get(member_id, (0, 0))
         totals[member_id] = (before[0] + int(amount or 0), before[1] + int(count))
     return totals
-
-
-async def team_total(session: AsyncSession, team_id: int, start: datetime, end: datetime) -> tuple[int, int]:
-    row = (
-        await session.execute(
-            select(func.coalesce(func.sum(Deal.amount_minor), 0), func.count()).where(
-                *_live_deals_between(team_id, start, end)
-            )
-        )
-    ).one()
-    return int(row[0]), int(row[1])
 
 
 def people_standings(members: list[Member], totals: dict[int, tuple[int, int]]) -> list[Standing]:

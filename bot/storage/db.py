@@ -62,9 +62,12 @@ def create_engine(url: str, *, pg_schema: str | None = None) -> AsyncEngine:
     return _create_postgres_engine(async_url, pg_schema)
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose objects stay readable after commit: events and replies are built after the commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_sessionmaker(
+    engine: AsyncEngine, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit: events and replies are built after the commit.
+    `info` is given to every session (a process's shared caches)."""
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def is_postgres(engine: AsyncEngine) -> bool:

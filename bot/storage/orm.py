@@ -84,6 +84,8 @@ class Team(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     checkin_questions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Changed by triggers whenever the team's members or groups change (migration 0009); never written here.
+    roster_version: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
     workspace: Mapped[Workspace] = relationship(lazy="joined")
 
@@ -375,7 +377,7 @@ class Streak(Base):
     basis: Mapped[str] = mapped_column(String(32))
 
 
-# A period's totals (stats.member_totals, team_total) read only these columns of its deals. With all of
+# A period's totals (stats.member_totals) read only these columns of its deals. With all of
 # them in one index SQLite answers from the index alone instead of fetching every deal's row (a month of
 # a 500-person team in less than half the time); PostgreSQL can do the same once a table is vacuumed.
 # It leads with ix_deals_team_closed's columns, which it makes redundant.

@@ -6,7 +6,7 @@ independent of input order, so the same numbers always produce the same board on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal, NamedTuple
 
 Metric = Literal["amount", "deals", "per_capita"]
@@ -54,45 +54,41 @@ def metric_value(standing: Standing, metric: Metric) -> int:
     raise ValueError(f"unknown metric {metric!r}")
 
 
-def _order_key(standing: Standing, metric: Metric) -> tuple[int, int, str, str, int, int, int]:
-    value = metric_value(standing, metric)
-    other = standing.deals if metric == "amount" else standing.amount_minor
-    # The trailing fields only matter for malformed input (duplicate keys); they keep the order total.
-    return (
-        -value,
-        -other,
-        standing.name,
-        standing.key,
-        -standing.amount_minor,
-        -standing.deals,
-        standing.members,
+def _sort_key(metric: Metric) -> Callable[[Standing], tuple]:
+    """Best first by the metric, then by the other metric, then name, then key; the trailing fields only
+    matter for malformed input (duplicate keys) and keep the order total. One lambda per metric: a board
+    sorts every member on every /rank and announcement."""
+    if metric == "amount":
+        return lambda s: (-s.amount_minor, -s.deals, s.name, s.key, s.members)
+    if metric == "deals":
+        return lambda s: (-s.deals, -s.amount_minor, s.name, s.key, s.members)
+    return lambda s: (
+        -per_capita(s.amount_minor, s.members),
+        -s.amount_minor,
+        s.name,
+        s.key,
+        -s.deals,
+        s.members,
     )
-
-
-def _first(
-    pair: tuple[tuple[int, int, str, str, int, int, int], Standing],
-) -> tuple[int, int, str, str, int, int, int]:
-    return pair[0]
 
 
 def rank(standings: Iterable[Standing], metric: Metric) -> list[RankRow]:
     """Best first; ties share a rank (1, 1, 3) and are ordered by the other metric, then name, then key."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}")
-    keyed = [(_order_key(s, metric), s) for s in standings]
-    keyed.sort(key=_first)
+    ordered = sorted(standings, key=_sort_key(metric))
     rows: list[RankRow] = []
     current_rank = 0
     previous_value: int | None = None
     better_value: int | None = None  # the value of the tie group directly above the current one
-    for position, (key, standing) in enumerate(keyed, start=1):
-        value = -key[0]
+    for position, standing in enumerate(ordered, start=1):
+        value = metric_value(standing, metric)
         if value != previous_value:
             better_value = previous_value
             current_rank = position
             previous_value = value
         gap = None if better_value is None else better_value - value + 1
-        rows.append(RankRow(rank=current_rank, standing=standing, value=value, gap_to_next=gap))
+        rows.append(RankRow(current_rank, standing, value, gap))
     return rows
 
 

@@ -232,8 +232,7 @@ async def apply(
             [FieldError("id", "unknown_deal", "the id of a deal already recorded for this team")]
         )
     # A void that overtook its deal (or an exported void re-imported): keep the history, announce nothing.
-    deal = await _record(uow, request, now, source=source, announce=False)
-    deal.voided_at = now
+    deal = await _record(uow, request, now, source=source, announce=False, voided=True)
     return IntakeResult("voided", deal.id)
 
 
@@ -317,7 +316,13 @@ async def match_member(session: AsyncSession, team: Team, handle: str) -> list[M
 
 
 async def _record(
-    uow: UnitOfWork, request: DealRequest, now: datetime, *, source: str, announce: bool | None
+    uow: UnitOfWork,
+    request: DealRequest,
+    now: datetime,
+    *,
+    source: str,
+    announce: bool | None,
+    voided: bool = False,
 ) -> Deal:
     fields = request.fields
     assert fields is not None
@@ -336,6 +341,7 @@ async def _record(
         ),
         now,
         announce=announce,
+        voided=voided,
     )
 
 

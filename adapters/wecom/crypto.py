@@ -86,8 +86,9 @@ class WeComCrypto:
             raise ValueError("EncodingAESKey must decode to 32 bytes")
         self.token = token
         self.receive_id = receive_id
-        self._key = key
-        self._iv = key[:16]
+        # WeCom's IV is the key's first 16 bytes, so one Cipher serves every message (each still gets its
+        # own single-use encryptor or decryptor).
+        self._cipher = Cipher(algorithms.AES(key), modes.CBC(key[:16]))
 
     # ----- signatures ---------------------------------------------------------------------------------
 
@@ -107,7 +108,7 @@ class WeComCrypto:
         if len(random16) != RANDOM_BYTES:
             raise ValueError("the random prefix must be 16 bytes")
         plain = random16 + len(message).to_bytes(LENGTH_BYTES, "big") + message + self.receive_id.encode()
-        encryptor = Cipher(algorithms.AES(self._key), modes.CBC(self._iv)).encryptor()
+        encryptor = self._cipher.encryptor()
         return base64.b64encode(encryptor.update(pad(plain)) + encryptor.finalize()).decode("ascii")
 
     def decrypt(self, encrypt: str) -> bytes:
@@ -118,7 +119,7 @@ class WeComCrypto:
             raise BadCiphertext("bad_base64", "Encrypt is not valid base64") from None
         if not raw or len(raw) % 16:
             raise BadCiphertext("bad_ciphertext", "ciphertext length is not a multiple of 16")
-        decryptor = Cipher(algorithms.AES(self._key), modes.CBC(self._iv)).decryptor()
+        decryptor = self._cipher.decryptor()
         plain = unpad(decryptor.update(raw) + decryptor.finalize())
         if len(plain) < RANDOM_BYTES + LENGTH_BYTES:
             raise BadCiphertext("bad_frame", "plaintext shorter than its header")

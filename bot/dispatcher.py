@@ -71,23 +71,36 @@ class Dispatcher:
     async def _first_delivery(self, uow: UnitOfWork, message: IncomingMessage, now: datetime) -> bool:
         """Record the event id in the command's own transaction: a platform's retry of the same event
         finds it and is dropped, and a crash before the commit leaves neither the id nor the effects
-        (so the redelivered or re-read event is carried out, not taken for a duplicate)."""
+        (so the redelivered or re-read event is carried out, not taken for a duplicate).
+
+        The last statement before the commit, not the first: on SQLite the first write takes the
+        database's one write lock until the commit, and taken first it made every command's reads and
+        rendering hold it, so commands ran one at a time (at 200 WeCom callbacks a second the lock was
+        held all the time with the CPU a third idle). A retry running alongside its original does the
+        command's work, then fails here and rolls all of it back."""
         seen = {"platform": message.user.platform, "event_id": message.event_id, "received_at": now}
         try:
-            # The first statement of the transaction: a rollback loses nothing else. A Core INSERT on the
-            # table (not session.add + flush, nor the entity's bulk-insert path), built once: nothing
-            # reads the row back, and the ORM's paths cost more.
+            # A Core INSERT on the table (not session.add + flush, nor the entity's bulk-insert path),
+            # built once: nothing reads the row back, and the ORM's paths cost more.
             await uow.session.execute(_record_event_id(), seen)
         except IntegrityError:
             await uow.rollback()
             return False
         return True
 
-    async def _record_refused(self, message: IncomingMessage, now: datetime) -> None:
-        """A command answered with an error changed nothing, but its retries get no second answer."""
+    async def _commit_first(self, uow: UnitOfWork, message: IncomingMessage, now: datetime) -> bool:
+        """Commit the command's work unless the event was handled before (then it is all rolled back)."""
+        if not await self._first_delivery(uow, message, now):
+            log.info("duplicate event %s ignored", message.event_id)
+            return False
+        await uow.commit()
+        return True
+
+    async def _record_refused(self, message: IncomingMessage, now: datetime) -> bool:
+        """A command answered with an error changed nothing, but its retries get no second answer
+        (False: this was such a retry)."""
         async with self._uow_factory() as uow:
-            if await self._first_delivery(uow, message, now):
-                await uow.commit()
+            return await self._commit_first(uow, message, now)
 
     async def _prune(self, now: datetime) -> None:
         self._seen += 1
@@ -107,9 +120,6 @@ class Dispatcher:
             return None
         now = self._clock.now()
         async with self._uow_factory() as uow:
-            if not await self._first_delivery(uow, message, now):
-                log.info("duplicate event %s ignored", message.event_id)
-                return None
             team, member = await self._who(uow, message)
             locale = team.locale if team else self._core.settings.default_locale
             spec = self._core.registry.resolve(parsed.word)
@@ -120,7 +130,8 @@ class Dispatcher:
                         ctx = self._context(message, checkin_spec, parsed, uow, now, team, member)
                         reply = await answer_in_conversation(ctx)
                         if reply is not None:
-                            await uow.commit()
+                            if not await self._commit_first(uow, message, now):
+                                return None
                             self._count("checkin_answer", "ok")
                             await self._prune(now)
                             return reply
@@ -128,14 +139,16 @@ class Dispatcher:
                 self._check(spec, message, team, member)
                 ctx = self._context(message, spec, parsed, uow, now, team, member)
                 reply = await spec.handler(ctx)
-                await uow.commit()
+                if not await self._commit_first(uow, message, now):
+                    return None
                 self._count(spec.name, "ok")
                 await self._prune(now)
                 return reply
             except CommandError as error:
                 await uow.rollback()
+                if not await self._record_refused(message, now):
+                    return None
                 self._count(spec.name if spec else "unknown", error.code)
-                await self._record_refused(message, now)
                 return self._error_reply(error, spec, locale)
 
     async def _who(self, uow: UnitOfWork, message: IncomingMessage) -> tuple[Team | None, Member | None]:

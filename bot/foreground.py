@@ -116,9 +116,11 @@ class PoliteSession(AsyncSession):
             self._wrote = True
         return await super().execute(statement, *args, **kwargs)
 
-    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+    async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
         await self._give_way()
-        return await super().scalar(*args, **kwargs)
+        if getattr(statement, "is_dml", False):  # an INSERT … RETURNING, as deals.record runs
+            self._wrote = True
+        return await super().scalar(statement, *args, **kwargs)
 
     async def get(self, *args: Any, **kwargs: Any) -> Any:
         await self._give_way()

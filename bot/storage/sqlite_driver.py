@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextvars
+import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -31,6 +32,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 from sqlalchemy.util.concurrency import await_, in_greenlet
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # A statement slower than this on the loop's thread runs on a worker thread from then on. Not lower: a
 # hop costs more than it saves on the 5–15 ms queries of a recap or a month's ranking (P5 ran 40 % slower
@@ -211,8 +213,14 @@ class InlineConnection:
             return await_(asyncio.get_running_loop().run_in_executor(None, call))
         started = time.perf_counter()
         result = call()
-        if time.perf_counter() - started > SLOW_STATEMENT_S and statement != "COMMIT":
+        took = time.perf_counter() - started
+        if took > SLOW_STATEMENT_S and statement != "COMMIT":
             slow.add(statement)
+            log.warning(
+                "sqlite: a statement took %.0f ms; it runs on a worker thread from now on: %s",
+                took * 1000,
+                " ".join(statement.split())[:200],
+            )
         return result
 
     def pause(self) -> Awaitable[None]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from bot.messages import ChannelRef, IncomingMessage, UserRef
 from bot.storage.orm import Deal, Goal, Kudos, Leave, Member
 from tests.integration.conftest import SHANGHAI
 
@@ -280,6 +282,55 @@ async def test_duplicate_event_runs_once(chat):
     await chat.deliver(message)
     assert await chat.deliver(message) == ""
     assert await count(chat, Deal) == 1
+
+
+def _alice_says(text: str, event_id: str) -> IncomingMessage:
+    return IncomingMessage(
+        event_id=event_id,
+        user=UserRef("console", "W1", "alice"),
+        channel=ChannelRef("console", "W1", "C-east", "group"),
+        text=text,
+        addressed_to_bot=True,
+        received_at=datetime(2026, 11, 23, 10, tzinfo=SHANGHAI),
+    )
+
+
+async def test_a_retry_running_alongside_its_original_changes_nothing_twice(chat):
+    message = _alice_says("/deal 100", "twice")
+    replies = await asyncio.gather(chat.app.dispatcher.handle(message), chat.app.dispatcher.handle(message))
+    await chat.settle()
+    assert sorted(reply is None for reply in replies) == [False, True]  # one answer, one silence
+    assert await count(chat, Deal) == 1
+    assert len([post for post in chat.channel_posts() if "喜报" in post]) == 1
+
+
+async def test_a_refused_command_is_answered_once_however_often_it_is_retried(chat):
+    message = _alice_says("/deal abc", "refused")
+    assert "/成交" in await chat.deliver(message)
+    assert await chat.deliver(message) == ""
+
+
+async def test_a_slow_command_does_not_hold_up_the_others(chat, monkeypatch):
+    """Alice's /rank is stuck in its reads; Bob's /deal is recorded and answered meanwhile (a command
+    takes SQLite's one write lock only for its last writes and the commit, not for its reads)."""
+    from bot.services import standings
+
+    stuck, release = asyncio.Event(), asyncio.Event()
+    board = standings.board
+
+    async def slow_board(*args, **kwargs):
+        if not stuck.is_set():  # Alice's board only: Bob's 喜报 builds boards too
+            stuck.set()
+            await release.wait()
+        return await board(*args, **kwargs)
+
+    monkeypatch.setattr(standings, "board", slow_board)
+    rank = asyncio.create_task(chat.say("alice", "/rank"))
+    await asyncio.wait_for(stuck.wait(), 5)
+    reply = await asyncio.wait_for(chat.say("bob", "/deal 3000"), 5)
+    assert "¥3,000" in reply
+    release.set()
+    assert "bob" in await rank
 
 
 async def test_same_user_id_in_another_workspace_is_another_person(chat):

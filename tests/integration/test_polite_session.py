@@ -47,3 +47,31 @@ async def test_once_its_changes_are_flushed_a_polite_session_no_longer_waits_for
 
     assert before_writing >= 0.09  # gave way to the request (at most 0.1 s)
     assert after_writing < 0.05  # five reads holding the lock, none of them waiting
+
+
+async def test_an_insert_returning_run_as_a_scalar_counts_as_writing(tmp_path: Path) -> None:
+    """deals.record writes with `session.scalar(INSERT … RETURNING)`: no autoflush shows that write."""
+    from sqlalchemy import insert
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'polite.db'}")
+    await upgrade_engine(engine)
+    foreground = Foreground()
+    background = polite_sessionmaker(engine, foreground)
+    loop = asyncio.get_running_loop()
+    events = ProcessedEvent.__table__
+    try:
+        async with background() as session:
+            with foreground.request():
+                await session.scalar(
+                    insert(events).returning(events.c.event_id),
+                    {"platform": "console", "event_id": "e1", "received_at": NOW},
+                )
+                began = loop.time()
+                for _ in range(5):
+                    await session.scalar(select(func.count()).select_from(ProcessedEvent))
+                after_writing = loop.time() - began
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+    assert after_writing < 0.05

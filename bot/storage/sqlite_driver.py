@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 SLOW_STATEMENT_S = 0.02
 # Statements let the event loop run at least this often (a turn of the loop costs ~0.1 ms: not each time).
 YIELD_EVERY_S = 0.002
+# ... and far less often while their transaction holds the write turn: every turn of the loop taken then
+# (other requests' parsing, decryption, reads) lengthens the time every other writer waits. Letting it
+# run every 2 ms kept the turn held all the time at 200 WeCom callbacks a second, a /deal holding it for
+# 2–4 ms instead of its own 0.6. A long transaction still lets the loop run every 20 ms.
+YIELD_EVERY_HOLDING_TURN_S = 0.02
 DEFAULT_BUSY_BUDGET_S = 5.0
 # Waits between tries while another process holds the write lock: short first, then steady.
 BUSY_RETRY_DELAYS_S = (0.001, 0.002, 0.005, 0.01, 0.02)
@@ -54,10 +59,16 @@ are acknowledged): its writes go next, ahead of the background writers already w
 
 
 class WriteTurn:
-    """One writing transaction at a time per engine, waited for on the event loop (first come, first served).
+    """One writing transaction at a time per engine, waited for on the event loop.
 
     SQLite allows one writer per database; taking turns here, rather than in SQLite's busy handler, keeps
-    the waiting off the loop's thread and wakes the next writer the moment the previous one finishes.
+    the waiting off the loop's thread. A writer that finishes frees the turn and wakes the writer that
+    has waited longest (waiters keep their order, and one woken but beaten to the turn waits at the
+    head again). Freed rather than handed over: a waiter woken is only a callback queued on the loop,
+    and a turn reserved for it stays unused until the loop gets round to it, behind every other request
+    in hand. Handed over, the turn was held all the time at 200 WeCom callbacks a second, mostly by
+    writers not yet running, and commands queued behind it for seconds (a lock convoy); freed, a command
+    already running takes it at once.
     """
 
     def __init__(self) -> None:
@@ -74,33 +85,45 @@ class WriteTurn:
         """Wait for the turn; `sqlite3.OperationalError` ("database is locked") after `timeout_s`."""
         if self.try_take():
             return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if JUMP_THE_QUEUE.get():
-            self._waiters.appendleft(waiter)
-        else:
-            self._waiters.append(waiter)
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
-        except TimeoutError:
-            if waiter.done() and not waiter.cancelled():
-                return  # handed over just as the wait ran out: keep the turn
-            waiter.cancel()
-            raise sqlite3.OperationalError("database is locked") from None
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                self.give_back()  # cancelled after being handed the turn: pass it on
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        at_head = JUMP_THE_QUEUE.get()
+        while True:
+            waiter: asyncio.Future[None] = loop.create_future()
+            if at_head:
+                self._waiters.appendleft(waiter)
             else:
+                self._waiters.append(waiter)
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), deadline - loop.time())
+            except TimeoutError:
                 waiter.cancel()
-            raise
+                if self.try_take():
+                    return  # freed just as the wait ran out
+                raise sqlite3.OperationalError("database is locked") from None
+            except BaseException:
+                woken = waiter.done() and not waiter.cancelled()
+                waiter.cancel()
+                if woken:
+                    self._wake_next()  # woken for a turn it will not take: the next one may
+                raise
+            if self.try_take():
+                return
+            at_head = True  # woken, but a running writer took it first: next in line again
 
     def give_back(self) -> None:
-        """Hand the turn to the next writer still waiting, or free it."""
+        """Free the turn and wake the writer that has waited longest."""
+        self._held = False
+        self._wake_next()
+
+    def _wake_next(self) -> None:
+        if self._held:
+            return
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
                 return
-        self._held = False
 
 
 class InlineSQLiteDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -179,6 +202,9 @@ class InlineConnection:
     def run(self, statement: str, call: Callable[[], T]) -> T:
         """Run `call` (which executes `statement`) after taking this engine's write turn if it may write."""
         if not self._has_turn and not self._connection.in_transaction and _may_write(statement):
+            if in_greenlet():
+                # The loop's turn is due: take it now, before the write turn, not while holding it.
+                await_(self._pause(YIELD_EVERY_S))
             turn = self._dbapi.write_turn
             if not turn.try_take():
                 await_(turn.take(self._busy_budget_s))
@@ -225,10 +251,15 @@ class InlineConnection:
 
     def pause(self) -> Awaitable[None]:
         """What to await after a statement: usually nothing; a turn of the event loop when this engine's
-        statements have run for `YIELD_EVERY_S` without one. Statements never wait here, so a background
-        loop of them (a queue being drained) would otherwise keep every request out until it was done."""
+        statements have run for `YIELD_EVERY_S` without one (`YIELD_EVERY_HOLDING_TURN_S` while this
+        transaction holds the write turn; a new one takes the loop's turn before the write turn). Statements
+        never wait here, so a background loop of them (a queue being drained) would otherwise keep every
+        request out until it was done."""
+        return self._pause(YIELD_EVERY_HOLDING_TURN_S if self._has_turn else YIELD_EVERY_S)
+
+    def _pause(self, every: float) -> Awaitable[None]:
         now = time.perf_counter()
-        if now - self._dbapi.last_yield < YIELD_EVERY_S:
+        if now - self._dbapi.last_yield < every:
             return _done()
         self._dbapi.last_yield = now
         return asyncio.sleep(0)

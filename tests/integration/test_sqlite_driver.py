@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.storage import sqlite_driver
 from bot.storage.db import create_engine
 from bot.storage.sqlite_driver import SLOW_STATEMENT_S, InlineSQLiteDBAPI, WriteTurn
 
@@ -159,6 +160,36 @@ async def test_a_long_run_of_statements_lets_other_tasks_in(engine: AsyncEngine)
     assert ticker.longest_gap < 0.03
 
 
+async def test_a_transaction_holding_the_write_turn_lets_the_loop_run_far_less_often(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every turn of the loop a writer lets run while it holds the write turn is time every other
+    writer waits: it lets the loop run before taking the turn, and while holding it only rarely."""
+    monkeypatch.setattr(sqlite_driver, "YIELD_EVERY_S", 0.0)  # outside a transaction: after every statement
+    monkeypatch.setattr(sqlite_driver, "YIELD_EVERY_HOLDING_TURN_S", 3600.0)  # holding it: never
+    others_ran: list[str] = []
+
+    async def other() -> None:
+        while True:
+            await asyncio.sleep(0)
+            others_ran.append("tick")
+
+    ticking = asyncio.create_task(other())
+    await asyncio.sleep(0)
+    async with engine.connect() as connection:
+        for _ in range(3):
+            await connection.execute(text("SELECT count(*) FROM notes"))
+        reads = len(others_ran)
+        for n in range(20):
+            await connection.execute(text("INSERT INTO notes (body) VALUES (:body)"), {"body": f"{n}"})
+        during_writes = len(others_ran) - reads
+        await connection.commit()
+    ticking.cancel()
+
+    assert reads >= 3  # the loop ran after each read
+    assert during_writes == 1  # once, before the turn was taken; never while it was held
+
+
 async def test_write_turn_is_handed_over_in_arrival_order() -> None:
     turn = WriteTurn()
     order: list[int] = []
@@ -177,6 +208,52 @@ async def test_write_turn_is_handed_over_in_arrival_order() -> None:
 
     assert order == [0, 1, 2]
     assert turn.try_take()  # free again once everybody is done
+
+
+async def test_a_freed_turn_goes_to_a_writer_already_running_and_the_woken_waiter_stays_first() -> None:
+    """Not reserved for a waiter the loop has not run yet (a lock convoy): a running writer takes it at
+    once; the waiter it beat is next, ahead of everyone who came after it."""
+    turn = WriteTurn()
+    order: list[str] = []
+    assert turn.try_take()
+
+    async def writer(name: str) -> None:
+        await turn.take(timeout_s=1)
+        order.append(name)
+        turn.give_back()
+
+    first = asyncio.create_task(writer("first waiter"))
+    await asyncio.sleep(0.01)
+    later = asyncio.create_task(writer("later waiter"))
+    await asyncio.sleep(0.01)
+    turn.give_back()  # wakes the first waiter, which is not running yet
+    assert turn.try_take()  # a writer already running takes the freed turn
+    order.append("running writer")
+    await asyncio.sleep(0.01)  # the woken waiter runs, finds it taken, waits again at the head
+    turn.give_back()
+    await asyncio.gather(first, later)
+
+    assert order == ["running writer", "first waiter", "later waiter"]
+    assert turn.try_take()
+
+
+async def test_a_waiter_cancelled_after_being_woken_wakes_the_next() -> None:
+    turn = WriteTurn()
+    turn.try_take()
+
+    async def writer() -> None:
+        await turn.take(timeout_s=1)
+        turn.give_back()
+
+    # On Python 3.11 wait_for lets a waiter that was already woken finish taking the turn despite the
+    # cancellation (then it writes and frees it); on 3.12 it is cancelled and passes the wake on.
+    doomed = asyncio.create_task(writer())
+    patient = asyncio.create_task(turn.take(timeout_s=1))
+    await asyncio.sleep(0.01)
+    turn.give_back()  # wakes `doomed`...
+    doomed.cancel()  # ...which is cancelled before it runs
+    await asyncio.gather(doomed, return_exceptions=True)
+    await asyncio.wait_for(patient, 1)  # the turn reached the next waiter
 
 
 async def test_a_cancelled_waiter_does_not_keep_the_turn() -> None:

@@ -6,7 +6,7 @@ from bot.commands.competition import competition_board
 from bot.commands.context import CommandContext
 from bot.commands.errors import InvalidArgument
 from bot.commands.registry import CommandRegistry, CommandSpec
-from bot.domain.leaderboard import find, top
+from bot.domain.leaderboard import excerpt
 from bot.domain.periods import PeriodName, parse_period
 from bot.messages import OutgoingMessage
 from bot.services import standings
@@ -48,7 +48,9 @@ async def rank_command(ctx: CommandContext) -> OutgoingMessage:
         subject = "groups"
     scope = ctx.scope
     board = await standings.board(ctx.session, scope, scope.period(period))
-    rows = board.people(metric) if subject == "people" else board.group_rows(metric)
+    entries = board.people_standings() if subject == "people" else board.group_standings()
+    own_key = f"member:{ctx.member.id}" if subject == "people" else f"group:{ctx.member.group_id}"
+    rows = excerpt(entries, metric, 10, own_key)
 
     def show(value: int) -> str:
         return str(value) if metric == "deals" else scope.money(value)
@@ -62,16 +64,15 @@ async def rank_command(ctx: CommandContext) -> OutgoingMessage:
             "gap": show(row.gap_to_next) if row.gap_to_next else None,
         }
 
-    shown = [row for row in top(rows, 10) if row.value > 0]  # a board of zeros says nothing
-    own_key = f"member:{ctx.member.id}" if subject == "people" else f"group:{ctx.member.group_id}"
-    own = find(rows, own_key) if shown else None  # "1st of all at ¥0" says nothing either
+    shown = [row for row in rows.top if row.value > 0]  # a board of zeros says nothing
+    own = rows.own if shown else None  # "1st of all at ¥0" says nothing either
     return ctx.reply(
         "rank",
         period=period.value,
         subject=subject,
         metric=metric,
         rows=[view(r) for r in shown],
-        ranked=len(rows),  # people or groups on the board, with or without deals yet
+        ranked=rows.ranked,  # people or groups on the board, with or without deals yet
         own=view(own) if own else None,
         own_shown=own is not None and own in shown,
         total=scope.money(board.team_amount),

@@ -6,7 +6,8 @@ independent of input order, so the same numbers always produce the same board on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import heapq
+from collections.abc import Callable, Iterable, Sequence
 from typing import Literal, NamedTuple
 
 Metric = Literal["amount", "deals", "per_capita"]
@@ -76,7 +77,11 @@ def rank(standings: Iterable[Standing], metric: Metric) -> list[RankRow]:
     """Best first; ties share a rank (1, 1, 3) and are ordered by the other metric, then name, then key."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}")
-    ordered = sorted(standings, key=_sort_key(metric))
+    return _ranked(sorted(standings, key=_sort_key(metric)), metric)
+
+
+def _ranked(ordered: Iterable[Standing], metric: Metric) -> list[RankRow]:
+    """Rows for standings already in board order, from the top of the board."""
     rows: list[RankRow] = []
     current_rank = 0
     previous_value: int | None = None
@@ -90,6 +95,30 @@ def rank(standings: Iterable[Standing], metric: Metric) -> list[RankRow]:
         gap = None if better_value is None else better_value - value + 1
         rows.append(RankRow(current_rank, standing, value, gap))
     return rows
+
+
+class Excerpt(NamedTuple):
+    """What a /rank shows: the board's first rows, one entry's row, and how many are on the board."""
+
+    top: list[RankRow]
+    own: RankRow | None
+    ranked: int
+
+
+def excerpt(standings: Sequence[Standing], metric: Metric, n: int, key: str) -> Excerpt:
+    """`top(rank(standings, metric), n)` and `find(…, key)` without ranking everyone: a /rank shows ten
+    rows of a 200-person board. The entry's rank is one more than the entries with a strictly better
+    value, and its gap is to the nearest strictly better value, as `rank` has them."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}")
+    top_rows = _ranked(heapq.nsmallest(max(n, 0), standings, key=_sort_key(metric)), metric)
+    own = next((row for row in top_rows if row.standing.key == key), None)
+    mine = None if own is not None else next((s for s in standings if s.key == key), None)
+    if mine is not None:
+        value = metric_value(mine, metric)
+        better = [v for v in (metric_value(s, metric) for s in standings) if v > value]
+        own = RankRow(len(better) + 1, mine, value, min(better) - value + 1 if better else None)
+    return Excerpt(top_rows, own, len(standings))
 
 
 def find(rows: Iterable[RankRow], key: str) -> RankRow | None:

@@ -16,7 +16,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.goals import GoalProgress, goal_progress
-from bot.domain.leaderboard import Metric, RankRow, rank
+from bot.domain.leaderboard import Metric, RankRow, Standing, rank
 from bot.domain.periods import Period, PeriodName, period_containing
 from bot.services import stats
 from bot.services.scope import TeamScope
@@ -136,10 +136,16 @@ class Board:
         return sum(d for _, d in self.totals.values())
 
     def people(self, metric: Metric = "amount") -> list[RankRow]:
-        return rank(stats.people_standings(self.members, self.totals), metric)
+        return rank(self.people_standings(), metric)
 
     def group_rows(self, metric: Metric = "amount") -> list[RankRow]:
-        return rank(stats.group_standings(self.groups, self.members, self.totals), metric)
+        return rank(self.group_standings(), metric)
+
+    def people_standings(self) -> list[Standing]:
+        return stats.people_standings(self.members, self.totals)
+
+    def group_standings(self) -> list[Standing]:
+        return stats.group_standings(self.groups, self.members, self.totals)
 
     def without(self, deal: Deal) -> Board:
         """The same board as it stood before `deal` (for what-changed questions)."""

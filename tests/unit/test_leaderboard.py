@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 from bot.domain.leaderboard import (
     RankRow,
     Standing,
+    excerpt,
     find,
     per_capita,
     rank,
@@ -232,6 +233,25 @@ def test_rank_invariants(items: list[Standing], metric: str) -> None:
             assert row.gap_to_next == above - row.value + 1
             assert row.gap_to_next > 0
     assert [r.value for r in rows] == sorted((r.value for r in rows), reverse=True)
+
+
+@given(
+    standings, metrics, st.integers(min_value=0, max_value=14), st.text(alphabet="abcdef:0123", max_size=6)
+)
+def test_an_excerpt_is_the_boards_top_and_the_entrys_row(
+    items: list[Standing], metric: str, n: int, key: str
+) -> None:
+    rows = rank(items, metric)  # type: ignore[arg-type]
+    assert excerpt(items, metric, n, key) == (top(rows, n), find(rows, key), len(items))  # type: ignore[arg-type]
+
+
+def test_an_excerpt_of_a_board_of_two_hundred() -> None:
+    board = [s(f"member:{i}", amount=(i * 37) % 500, deals=i % 7) for i in range(200)]
+    shown = excerpt(board, "amount", 10, "member:57")
+    assert keys(shown.top) == keys(rank(board, "amount"))[:10]
+    assert shown.own == find(rank(board, "amount"), "member:57")
+    assert shown.ranked == 200
+    assert excerpt(board, "amount", 10, "member:999").own is None
 
 
 @given(standings, standings, metrics)

@@ -26,6 +26,9 @@ from bot.storage.db import is_postgres
 from bot.storage.orm import Checkin, Deal, Goal, Kudos, Member, Team
 from bot.storage.uow import UnitOfWork
 
+_HELD_POSTS = "teambeat.held_posts"
+"""`session.info` key: while set, the announcer's posts wait in this list (see `announce_deal`)."""
+
 
 class Announcer:
     """A before-commit hook: every announcement row is written atomically with the change behind it
@@ -58,20 +61,43 @@ class Announcer:
     ) -> None:
         if not _wants(team, switch or _KIND_SETTING.get(template, "")):
             return
-        message = self._renderer.render(template, team.locale, **context)
-        await enqueue(
-            uow.session,
-            channel=team_channel(team),
-            message=message,
-            dedupe_key=key,
-            now=now,
-            team_id=team.id,
-            fold=fold,
-        )
+        post = {
+            "channel": team_channel(team),
+            "message": self._renderer.render(template, team.locale, **context),
+            "dedupe_key": key,
+            "now": now,
+            "team_id": team.id,
+            "fold": fold,
+        }
+        held = uow.session.info.get(_HELD_POSTS)
+        if held is not None:
+            held.append(post)
+        else:
+            await enqueue(uow.session, **post)
+
+    async def _post_held(self, uow: UnitOfWork) -> None:
+        for post in uow.session.info.pop(_HELD_POSTS, []):
+            await enqueue(uow.session, **post)
 
     async def announce_deal(self, uow: UnitOfWork, deal: Deal) -> None:
         """Everything one recorded deal announces, as of the deals announced before it: the boards
-        leave out the other deals still waiting in the queue (they will see this one)."""
+        leave out the other deals still waiting in the queue (they will see this one).
+
+        Its posts (and a raised daily record) are written together at the end, in order: on SQLite the
+        first write holds the one write lock until the commit, and the boards and renders after an early
+        post held it 15–30 ms, every command's own write waiting behind them."""
+        session = uow.session
+        session.info[_HELD_POSTS] = []
+        try:
+            with session.no_autoflush:  # a raised daily record is written with the posts, not before
+                team, now = await self._work_out_deal(uow, deal)
+        except BaseException:
+            session.info.pop(_HELD_POSTS, None)
+            raise
+        await self._post_held(uow)
+        await competitions.after_deal(uow, self._renderer, team, deal, now)
+
+    async def _work_out_deal(self, uow: UnitOfWork, deal: Deal) -> tuple[Team, datetime]:
         session = uow.session
         team = await _locked_team(session, deal.team_id)
         member = await session.get(Member, deal.member_id)
@@ -120,7 +146,7 @@ class Announcer:
         )
         await self._milestones(uow, team, scope, deal, member, board, goals, boards)
         await self._rank_changes(uow, team, scope, deal, board, boards)
-        await competitions.after_deal(uow, self._renderer, team, deal, now)
+        return team, now
 
     async def _rank_changes(self, uow, team, scope, deal, board, boards: _DealBoards) -> None:
         """Top-3 changes on today's and this week's people boards and today's group board,

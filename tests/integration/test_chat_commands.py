@@ -333,6 +333,46 @@ async def test_a_slow_command_does_not_hold_up_the_others(chat, monkeypatch):
     assert "bob" in await rank
 
 
+async def test_a_deal_being_announced_does_not_hold_up_commands(chat, monkeypatch):
+    """Alice's 喜报 is being worked out (stuck on its week board, after the day's board and first post
+    are ready); Bob's /deal is recorded meanwhile: the announcement writes its posts together at the end
+    (on SQLite the first write holds the one write lock until the commit)."""
+    from bot.services import standings
+
+    await chat.say("alice", "/deal 100")  # the day's first deal and records: written once, before
+    await chat.app.dispatcher.handle(_alice_says("/deal 5000", "alice-deal"))
+    stuck, release = asyncio.Event(), asyncio.Event()
+    board = standings.board
+    calls = 0
+
+    async def slow_second_board(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            stuck.set()
+            await release.wait()
+        return await board(*args, **kwargs)
+
+    monkeypatch.setattr(standings, "board", slow_second_board)
+    announcing = asyncio.create_task(chat.app.announcements.drain())
+    await asyncio.wait_for(stuck.wait(), 5)
+    bobs = IncomingMessage(
+        event_id="bob-deal",
+        user=UserRef("console", "W1", "bob"),
+        channel=ChannelRef("console", "W1", "C-east", "group"),
+        text="/deal 3000",
+        addressed_to_bot=True,
+        received_at=datetime(2026, 11, 23, 10, tzinfo=SHANGHAI),
+    )
+    reply = await asyncio.wait_for(chat.app.dispatcher.handle(bobs), 5)
+    assert reply is not None and await count(chat, Deal) == 3
+    release.set()
+    await announcing
+    await chat.settle()
+    announced = [post for post in chat.channel_posts() if "喜报" in post]
+    assert len(announced) == 3 and "¥5,000" in announced[1] and "bob" in announced[2]
+
+
 async def test_same_user_id_in_another_workspace_is_another_person(chat):
     chat.workspace = "W2"
     reply = await chat.say("alice", "/deal 100")

@@ -284,10 +284,11 @@ async def test_duplicate_event_runs_once(chat):
     assert await count(chat, Deal) == 1
 
 
-def _alice_says(text: str, event_id: str) -> IncomingMessage:
+def _says(who: str, text: str, event_id: str) -> IncomingMessage:
+    """What `who` typing `text` in the team channel arrives as, with a platform event id of our choosing."""
     return IncomingMessage(
         event_id=event_id,
-        user=UserRef("console", "W1", "alice"),
+        user=UserRef("console", "W1", who),
         channel=ChannelRef("console", "W1", "C-east", "group"),
         text=text,
         addressed_to_bot=True,
@@ -296,7 +297,7 @@ def _alice_says(text: str, event_id: str) -> IncomingMessage:
 
 
 async def test_a_retry_running_alongside_its_original_changes_nothing_twice(chat):
-    message = _alice_says("/deal 100", "twice")
+    message = _says("alice", "/deal 100", "twice")
     replies = await asyncio.gather(chat.app.dispatcher.handle(message), chat.app.dispatcher.handle(message))
     await chat.settle()
     assert sorted(reply is None for reply in replies) == [False, True]  # one answer, one silence
@@ -305,7 +306,7 @@ async def test_a_retry_running_alongside_its_original_changes_nothing_twice(chat
 
 
 async def test_a_refused_command_is_answered_once_however_often_it_is_retried(chat):
-    message = _alice_says("/deal abc", "refused")
+    message = _says("alice", "/deal abc", "refused")
     assert "/成交" in await chat.deliver(message)
     assert await chat.deliver(message) == ""
 
@@ -340,7 +341,7 @@ async def test_a_deal_being_announced_does_not_hold_up_commands(chat, monkeypatc
     from bot.services import standings
 
     await chat.say("alice", "/deal 100")  # the day's first deal and records: written once, before
-    await chat.app.dispatcher.handle(_alice_says("/deal 5000", "alice-deal"))
+    await chat.app.dispatcher.handle(_says("alice", "/deal 5000", "alice-deal"))
     stuck, release = asyncio.Event(), asyncio.Event()
     board = standings.board
     calls = 0
@@ -356,14 +357,7 @@ async def test_a_deal_being_announced_does_not_hold_up_commands(chat, monkeypatc
     monkeypatch.setattr(standings, "board", slow_second_board)
     announcing = asyncio.create_task(chat.app.announcements.drain())
     await asyncio.wait_for(stuck.wait(), 5)
-    bobs = IncomingMessage(
-        event_id="bob-deal",
-        user=UserRef("console", "W1", "bob"),
-        channel=ChannelRef("console", "W1", "C-east", "group"),
-        text="/deal 3000",
-        addressed_to_bot=True,
-        received_at=datetime(2026, 11, 23, 10, tzinfo=SHANGHAI),
-    )
+    bobs = _says("bob", "/deal 3000", "bob-deal")
     reply = await asyncio.wait_for(chat.app.dispatcher.handle(bobs), 5)
     assert reply is not None and await count(chat, Deal) == 3
     release.set()

@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from adapters.dingtalk.adapter import GROUP_LIMITS, RobotBusy
 from adapters.dingtalk.errors import classify_openapi, classify_robot
 from bot.clock import FixedClock
+from bot.delivery.worker import MAX_DIGEST_LINES
 from bot.messages import ChannelRef, Heading, OutgoingMessage, Paragraph, Text, UserRef
 from bot.ports import DeliveryError
 from bot.storage.orm import OutboxRow
@@ -175,6 +176,32 @@ async def test_a_burst_of_deals_through_the_outbox_stays_under_the_robot_limit(d
     assert len(times) == len([r for r in rows if r.status == "sent"])
     for i, start in enumerate(times):
         assert len([t for t in times[i:] if t < start + timedelta(seconds=60)]) <= 20
+
+
+async def test_folding_a_long_burst_loads_no_more_rows_at_once_than_one_digest_takes(dt):
+    """Hundreds of 喜报 waiting for a 20/minute robot: each digest takes 40 of them, and the worker loads
+    those, not every waiting row (loading them all stalled the event loop for 50–100 ms per fold)."""
+    for n in range(150):
+        await dt.say("zhao01", f" 成交 {1000 + n}", group=WEST)
+    per_statement: list[int] = [0]
+
+    def statement(*_args) -> None:
+        per_statement.append(0)
+
+    def loaded(*_args) -> None:
+        per_statement[-1] += 1
+
+    engine = dt.app.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(OutboxRow, "load", loaded)
+    try:
+        await dt.deliver()
+    finally:
+        event.remove(OutboxRow, "load", loaded)
+        event.remove(engine, "before_cursor_execute", statement)
+    rows = await outbox(dt)
+    assert any(r.status == "folded" for r in rows)
+    assert max(per_statement) <= MAX_DIGEST_LINES
 
 
 async def test_a_long_post_is_split_and_resumes_after_a_failure_part_way(dt):

@@ -330,8 +330,8 @@ class DeliveryWorker:
             OutboxRow.id != head.id,
         )
         # Only the rows one digest takes are loaded, and the others counted: a burst of 喜报 leaves
-        # thousands waiting, and loading them all as entities stalled the event loop for 50–100 ms
-        # every time the channel's limit let one post out.
+        # hundreds or thousands waiting, all loaded as entities in one step of the event loop every
+        # time the channel's limit let one post out.
         foldable = list(
             await session.scalars(
                 select(OutboxRow)

@@ -101,7 +101,10 @@ class PoliteSession(AsyncSession):
     at_most: float = 0.1
     _wrote = False
 
-    async def _give_way(self) -> None:
+    async def _give_way(self, statement: Any = None) -> None:
+        """Wait for the requests in hand unless this session holds (or is about to take) the lock;
+        `statement` writing (an INSERT … RETURNING run as a scalar, as deals.record does, included)
+        counts as taking it from then on."""
         sync = self.sync_session
         if sync.new or sync.dirty or sync.deleted:
             # This statement autoflushes them first: from then on the session holds the write lock, so
@@ -109,17 +112,15 @@ class PoliteSession(AsyncSession):
             self._wrote = True
         if not self._wrote:
             await self.foreground.wait_idle(self.at_most)
-
-    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        await self._give_way()
         if getattr(statement, "is_dml", False):
             self._wrote = True
+
+    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        await self._give_way(statement)
         return await super().execute(statement, *args, **kwargs)
 
     async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        await self._give_way()
-        if getattr(statement, "is_dml", False):  # an INSERT … RETURNING, as deals.record runs
-            self._wrote = True
+        await self._give_way(statement)
         return await super().scalar(statement, *args, **kwargs)
 
     async def get(self, *args: Any, **kwargs: Any) -> Any:

@@ -31,6 +31,7 @@ async def team_by_slug(session: AsyncSession, slug: str) -> Team | None:
     return await session.scalar(select(Team).where(Team.slug == slug))
 
 
+@cache
 def _team_of_channel() -> Select[tuple[Team]]:
     """The team of the channel given as `platform`, `workspace` and `channel` parameters."""
     return (
@@ -46,11 +47,6 @@ def _team_of_channel() -> Select[tuple[Team]]:
 
 def _channel_parameters(channel: ChannelRef) -> dict[str, str]:
     return {"platform": channel.platform, "workspace": channel.workspace, "channel": channel.id}
-
-
-@cache
-def _team_of_channel_query() -> Select[tuple[Team]]:
-    return _team_of_channel()
 
 
 @cache
@@ -83,7 +79,7 @@ def _first_team_of_user_query() -> Select[tuple[Team, Member]]:
 
 
 async def team_for_channel(session: AsyncSession, channel: ChannelRef) -> Team | None:
-    return await session.scalar(_team_of_channel_query(), _channel_parameters(channel))
+    return await session.scalar(_team_of_channel(), _channel_parameters(channel))
 
 
 async def team_and_member_for_channel(

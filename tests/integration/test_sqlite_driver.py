@@ -190,18 +190,20 @@ async def test_a_transaction_holding_the_write_turn_lets_the_loop_run_far_less_o
     assert during_writes == 1  # once, before the turn was taken; never while it was held
 
 
-async def test_write_turn_is_handed_over_in_arrival_order() -> None:
+async def write_in_turn(turn: WriteTurn, order: list, who: object) -> None:
+    """A writer: waits for the turn, notes that it had it, lets the loop run once, gives it back."""
+    await turn.take(timeout_s=1)
+    order.append(who)
+    await asyncio.sleep(0)
+    turn.give_back()
+
+
+async def test_waiters_get_the_turn_in_arrival_order() -> None:
     turn = WriteTurn()
     order: list[int] = []
     assert turn.try_take()
 
-    async def writer(n: int) -> None:
-        await turn.take(timeout_s=1)
-        order.append(n)
-        await asyncio.sleep(0)
-        turn.give_back()
-
-    waiting = [asyncio.create_task(writer(n)) for n in range(3)]
+    waiting = [asyncio.create_task(write_in_turn(turn, order, n)) for n in range(3)]
     await asyncio.sleep(0.01)
     turn.give_back()
     await asyncio.gather(*waiting)
@@ -217,14 +219,9 @@ async def test_a_freed_turn_goes_to_a_writer_already_running_and_the_woken_waite
     order: list[str] = []
     assert turn.try_take()
 
-    async def writer(name: str) -> None:
-        await turn.take(timeout_s=1)
-        order.append(name)
-        turn.give_back()
-
-    first = asyncio.create_task(writer("first waiter"))
+    first = asyncio.create_task(write_in_turn(turn, order, "first waiter"))
     await asyncio.sleep(0.01)
-    later = asyncio.create_task(writer("later waiter"))
+    later = asyncio.create_task(write_in_turn(turn, order, "later waiter"))
     await asyncio.sleep(0.01)
     turn.give_back()  # wakes the first waiter, which is not running yet
     assert turn.try_take()  # a writer already running takes the freed turn
@@ -240,14 +237,9 @@ async def test_a_freed_turn_goes_to_a_writer_already_running_and_the_woken_waite
 async def test_a_waiter_cancelled_after_being_woken_wakes_the_next() -> None:
     turn = WriteTurn()
     turn.try_take()
-
-    async def writer() -> None:
-        await turn.take(timeout_s=1)
-        turn.give_back()
-
     # On Python 3.11 wait_for lets a waiter that was already woken finish taking the turn despite the
     # cancellation (then it writes and frees it); on 3.12 it is cancelled and passes the wake on.
-    doomed = asyncio.create_task(writer())
+    doomed = asyncio.create_task(write_in_turn(turn, [], "doomed"))
     patient = asyncio.create_task(turn.take(timeout_s=1))
     await asyncio.sleep(0.01)
     turn.give_back()  # wakes `doomed`...

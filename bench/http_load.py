@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from bench.collector import collector_paused
+
 
 @dataclass
 class LoadResult:
@@ -91,7 +93,8 @@ async def closed_loop(
         finally:
             writer.close()
 
-    await asyncio.gather(*(client() for _ in range(connections)))
+    with collector_paused():
+        await asyncio.gather(*(client() for _ in range(connections)))
     result.wall_s = time.perf_counter() - began
     result.client_cpu_s = time.process_time() - cpu_start
     return result

@@ -15,6 +15,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bench.collector import collector_paused
+
 _Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
@@ -137,14 +139,15 @@ async def open_loop(
         done = time.monotonic()
         answers[index] = Answer(status, body, scheduled, (done - scheduled) * 1000, lag)
 
-    began = time.monotonic() + 0.05
-    tasks = []
-    for index in range(len(requests)):
-        scheduled = began + index / rate
-        delay = scheduled - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(index, scheduled)))
-    await asyncio.gather(*tasks)
+    with collector_paused():
+        began = time.monotonic() + 0.05
+        tasks = []
+        for index in range(len(requests)):
+            scheduled = began + index / rate
+            delay = scheduled - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(index, scheduled)))
+        await asyncio.gather(*tasks)
     await pool.close()
     return Load([a for a in answers if a is not None], pool.opened)

@@ -12,7 +12,9 @@ dispatcher's event-id check makes a request handled twice count once).
 - Acknowledgements first: before it starts the next request, the inbox waits for a short moment with no
   HTTP request being answered, so an acknowledgement never queues behind the handling of older requests
   and a stream of them (a flood of slash commands) is acknowledged first; its work follows in the gaps,
-  and at the latest after `DOOR_WAIT`, so that it is never starved.
+  and at the latest after `DOOR_WAIT`, so that it is never starved. A stream that leaves the door idle
+  most of the time does not wait for gaps that long: any gap will do, so its replies keep pace with it
+  (at 200 DingTalk callbacks a second, evenly spaced, they used to wait for the stream to end).
 - Bounded: with `max_backlog` requests taken and not yet handled, taking one more waits for one to be
   done (back-pressure at the door), so a flood slows its sender down instead of piling up without end.
 """
@@ -47,6 +49,7 @@ MAX_BACKLOG = 100_000
 FETCH = 64  # rows read at once
 DOOR_WAIT = 0.5  # longest wait for the HTTP requests in hand before starting the next request
 DOOR_QUIET = 0.005  # ... and for a moment with none: under a stream of requests, acknowledging goes first
+DOOR_BUSY_BELOW = 0.5  # ... unless the door was busy less than half the time lately: then any gap will do
 ADOPT_AFTER = timedelta(seconds=60)  # another process's rows this old are adopted (it is gone)
 ADOPT_EVERY = 30.0  # seconds between looks for such rows
 RETRY_AFTER = 1.0  # seconds before reading again after a database error
@@ -214,7 +217,7 @@ class Inbox:
                 continue
             for row_id, payload, received_at in rows:
                 await self._in_hand.acquire()
-                await self._app.foreground.wait_door_idle(DOOR_WAIT, DOOR_QUIET)
+                await self._app.foreground.wait_door_idle(DOOR_WAIT, DOOR_QUIET, DOOR_BUSY_BELOW)
                 self._taken.add(row_id)
                 task = asyncio.create_task(self._handle(row_id, payload, received_at))
                 self._tasks.add(task)

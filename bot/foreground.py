@@ -11,33 +11,54 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+BUSY_HORIZON = 0.02  # seconds: how far back "how busy lately" looks (exponentially weighted)
+
 
 class _Quiet:
-    """A count of things in hand, and a way to wait for a moment with none."""
+    """A count of things in hand, how much of the recent past had any, and a way to wait for a moment
+    with none."""
 
     def __init__(self) -> None:
         self._in_hand = 0
         self._none = asyncio.Event()
         self._none.set()
         self._none_since = 0.0  # loop time the last one ended
+        self._busy = 0.0  # share of the recent past with one in hand, as of `_busy_at`
+        self._busy_at = 0.0
 
     def enter(self) -> None:
+        if self._in_hand == 0:
+            self._note_busy(asyncio.get_running_loop().time(), was_busy=False)
         self._in_hand += 1
         self._none.clear()
 
     def leave(self) -> None:
         self._in_hand -= 1
         if self._in_hand == 0:
-            self._none_since = asyncio.get_running_loop().time()
+            now = asyncio.get_running_loop().time()
+            self._note_busy(now, was_busy=True)
+            self._none_since = now
             self._none.set()
 
-    async def wait(self, at_most: float, quiet: float) -> None:
-        """Until none has been in hand for `quiet` seconds, or `at_most` seconds have passed."""
+    def _note_busy(self, now: float, was_busy: bool) -> None:
+        """Fold the time since the last change (busy or not) into the share."""
+        kept = math.exp(-(now - self._busy_at) / BUSY_HORIZON)
+        self._busy = self._busy * kept + (1.0 - kept if was_busy else 0.0)
+        self._busy_at = now
+
+    def busy_lately(self, now: float) -> float:
+        """The share of about the last `BUSY_HORIZON` seconds with one in hand, while none is."""
+        return self._busy * math.exp(-(now - self._busy_at) / BUSY_HORIZON)
+
+    async def wait(self, at_most: float, quiet: float, busy_below: float = 0.0) -> None:
+        """Until none has been in hand for `quiet` seconds, or none is and they were in hand less than
+        `busy_below` of the recent past, or `at_most` seconds have passed."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + at_most
         while (left := deadline - loop.time()) > 0:
@@ -45,8 +66,9 @@ class _Quiet:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._none.wait(), left)
                 continue
-            still_quiet_for = self._none_since + quiet - loop.time()
-            if still_quiet_for <= 0:
+            now = loop.time()
+            still_quiet_for = self._none_since + quiet - now
+            if still_quiet_for <= 0 or self.busy_lately(now) < busy_below:
                 return
             await asyncio.sleep(min(still_quiet_for, left))
 
@@ -79,11 +101,15 @@ class Foreground:
         self._serving.leave()
         self._door.leave()
 
-    async def wait_door_idle(self, at_most: float, quiet: float = 0.0) -> None:
+    async def wait_door_idle(self, at_most: float, quiet: float = 0.0, busy_below: float = 0.0) -> None:
         """Until no HTTP request has been answered for `quiet` seconds, or `at_most` seconds have
         passed, whichever comes first. With a `quiet` moment, a stream of requests a few ms apart is
-        acknowledged first and the work they brought waits (bounded) for a gap in it."""
-        await self._door.wait(at_most, quiet)
+        acknowledged first and the work they brought waits (bounded) for a gap in it. With `busy_below`,
+        a moment with no request in hand is enough if requests were in hand less than that share of
+        the last ~20 ms: a steady stream that leaves the door mostly idle (DingTalk callbacks
+        at 200/s, 1–2 ms each) has its work done in step with it, while a flood that keeps the door
+        busy (16 connections of slash commands) is still acknowledged first."""
+        await self._door.wait(at_most, quiet, busy_below)
 
     async def wait_idle(self, at_most: float, quiet: float = 0.0) -> None:
         """Until no request has been in hand for `quiet` seconds, or `at_most` seconds have passed,

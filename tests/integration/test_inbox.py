@@ -64,6 +64,47 @@ async def test_a_burst_is_one_write_and_each_request_is_handled_once_in_order(ch
     assert await rows_left(chat) == 0
 
 
+async def test_a_steady_stream_is_handled_while_it_lasts_and_a_flood_is_acknowledged_first(
+    chat: Chat,
+) -> None:
+    """Callbacks ~5 ms apart, each ~1 ms at the door (DingTalk's at 200/s): their work keeps pace with
+    them. Callbacks back to back, each in hand until the next (a flood): their work waits for the
+    flood to end (but for its first ~10 ms, before the door counts as busy, and for `DOOR_WAIT` at
+    most per request)."""
+    handled = Handled()
+    box = Inbox("dingtalk", chat.app, handled)
+    foreground = chat.app.foreground
+    loop = asyncio.get_running_loop()
+
+    async def callbacks(label: str, count: int, each: float, gap: float) -> float:
+        for i in range(count):
+            foreground.enter_door()
+            await asyncio.sleep(each)
+            await box.take({"text": f"{label}{i}"})
+            foreground.leave_door()
+            await asyncio.sleep(gap)
+        return loop.time()
+
+    def handled_by(label: str) -> int:
+        return sum(1 for p in handled.seen if p["text"].startswith(label))
+
+    await box.start()
+    try:
+        await callbacks("steady", 60, each=0.0005, gap=0.004)
+        steady_during = handled_by("steady")
+        await settled(box)
+        flood = asyncio.create_task(callbacks("flood", 60, each=0.004, gap=0.0))
+        while not flood.done():
+            flood_during = handled_by("flood")
+            await asyncio.sleep(0.001)
+        await settled(box)
+    finally:
+        await box.stop()
+    assert steady_during >= 50  # of 60, while they were coming (before the change: none or one)
+    assert flood_during <= 5  # a few as it starts; then one every DOOR_WAIT (0.5 s), the flood ~0.3 s
+    assert handled_by("steady") == handled_by("flood") == 60
+
+
 async def test_what_a_stopped_run_left_is_handled_by_the_next_one(chat: Chat) -> None:
     first = Handled()
     first.gate.clear()  # the first run never gets to handle anything

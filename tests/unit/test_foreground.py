@@ -33,23 +33,37 @@ async def test_a_request_that_never_ends_delays_background_work_only_so_long() -
         assert 0.14 <= await elapsed(foreground.wait_idle(at_most=0.15)) < 0.4
 
 
+async def stream_of_requests(foreground: Foreground, seconds: float, each: float, gap: float) -> None:
+    """HTTP requests at the door one after another: `each` seconds in hand, `gap` seconds apart."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    while loop.time() < until:
+        foreground.enter_door()
+        await asyncio.sleep(each)
+        foreground.leave_door()
+        await asyncio.sleep(gap)
+
+
 async def test_acknowledged_work_waits_for_a_gap_in_a_stream_of_http_requests() -> None:
     foreground = Foreground()
-
-    async def stream_of_requests(until: float) -> None:
-        loop = asyncio.get_running_loop()
-        while loop.time() < until:
-            foreground.enter_door()
-            await asyncio.sleep(0.002)
-            foreground.leave_door()
-            await asyncio.sleep(0.001)  # a gap shorter than the quiet moment asked for
-
-    loop = asyncio.get_running_loop()
-    stream = asyncio.create_task(stream_of_requests(loop.time() + 0.2))
-    await asyncio.sleep(0)
-    waited = await elapsed(foreground.wait_door_idle(at_most=1.0, quiet=0.02))
+    # in hand four fifths of the time, with gaps shorter than the quiet moment asked for: a flood
+    stream = asyncio.create_task(stream_of_requests(foreground, 0.25, each=0.004, gap=0.001))
+    await asyncio.sleep(0.05)  # the flood is on
+    waited = await elapsed(foreground.wait_door_idle(at_most=1.0, quiet=0.02, busy_below=0.5))
     await stream
-    assert 0.21 <= waited < 0.5  # the stream's 0.2 s, then 0.02 s without a request
+    assert 0.2 <= waited < 0.5  # the rest of the stream (0.2 s), then 0.02 s without a request
+
+
+async def test_acknowledged_work_keeps_pace_with_a_stream_that_leaves_the_door_mostly_idle() -> None:
+    foreground = Foreground()
+    # in hand a fifth of the time, the gaps still shorter than the quiet moment: CPU to spare
+    stream = asyncio.create_task(stream_of_requests(foreground, 0.3, each=0.001, gap=0.004))
+    await asyncio.sleep(0.02)  # a few requests in: the door has a history
+    waited = await elapsed(foreground.wait_door_idle(at_most=1.0, quiet=0.02, busy_below=0.5))
+    at_once = await elapsed(foreground.wait_door_idle(at_most=1.0, quiet=0.02))
+    await stream
+    assert waited < 0.05  # the next gap, not the end of the stream
+    assert at_once > 0.25  # without `busy_below` the same stream holds the work until it ends
 
 
 async def test_a_request_outside_the_door_does_not_hold_acknowledged_work() -> None:

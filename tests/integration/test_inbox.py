@@ -67,41 +67,48 @@ async def test_a_burst_is_one_write_and_each_request_is_handled_once_in_order(ch
 async def test_a_steady_stream_is_handled_while_it_lasts_and_a_flood_is_acknowledged_first(
     chat: Chat,
 ) -> None:
-    """Callbacks ~5 ms apart, each ~1 ms at the door (DingTalk's at 200/s): their work keeps pace with
-    them. Callbacks back to back, each in hand until the next (a flood): their work waits for the
-    flood to end (but for its first ~10 ms, before the door counts as busy, and for `DOOR_WAIT` at
-    most per request)."""
+    """Callbacks ~4 ms apart, each ~1 ms at the door (DingTalk's at 200/s): their work keeps pace with
+    them. Callbacks that keep the door busy (a flood): their work waits for the flood to end, but for
+    `DOOR_WAIT` at most per request."""
     handled = Handled()
     box = Inbox("dingtalk", chat.app, handled)
     foreground = chat.app.foreground
 
     async def callbacks(label: str, count: int, each: float, gap: float) -> None:
-        """Each callback `each` seconds at the door, kept in the inbox, then `gap` seconds to the next."""
+        """Each callback `each` seconds at the door and `gap` seconds to the next, kept in the inbox
+        meanwhile. (An adapter keeps it while at the door; here the door's timing is set apart from the
+        database's, which differs between backends and a loaded machine stretches.)"""
+        taking = []
         for i in range(count):
             foreground.enter_door()
             await asyncio.sleep(each)
-            await box.take({"text": f"{label}{i}"})
             foreground.leave_door()
+            taking.append(asyncio.create_task(box.take({"text": f"{label}{i}"})))
             await asyncio.sleep(gap)
+        await asyncio.gather(*taking)
 
     def handled_by(label: str) -> int:
         return sum(1 for p in handled.seen if p["text"].startswith(label))
 
     await box.start()
     try:
-        await callbacks("steady", 60, each=0.0005, gap=0.004)
+        await callbacks("steady", 60, each=0.001, gap=0.003)
         steady_during = handled_by("steady")
         await settled(box)
-        flood = asyncio.create_task(callbacks("flood", 60, each=0.004, gap=0.0))
-        flood_during = 0
-        while not flood.done():
-            flood_during = handled_by("flood")
-            await asyncio.sleep(0.001)
+        foreground.enter_door()  # a flood: more connections than one, so always a request at the door
+        try:
+            flood = asyncio.create_task(callbacks("flood", 60, each=0.004, gap=0.0))
+            flood_during = 0
+            while not flood.done():
+                flood_during = handled_by("flood")
+                await asyncio.sleep(0.001)
+        finally:
+            foreground.leave_door()
         await settled(box)
     finally:
         await box.stop()
     assert steady_during >= 50  # of 60, while they were coming (waiting for 5 ms gaps: none or one)
-    assert flood_during <= 5  # a few as it starts; then one every DOOR_WAIT (0.5 s), the flood ~0.3 s
+    assert flood_during <= 3  # one every DOOR_WAIT (0.5 s), the flood lasting ~0.3 s (~1 s loaded)
     assert handled_by("steady") == handled_by("flood") == 60
 
 

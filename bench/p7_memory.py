@@ -29,8 +29,11 @@ GROUPS_PER_TEAM = 20
 
 def idle_schedule(now: datetime) -> list[str]:
     """Every scheduled post hours away (and the weekly/monthly ones on other days): nothing falls due."""
-    at = (now + timedelta(hours=6)).strftime("%H:%M")
-    later = (now + timedelta(hours=7)).strftime("%H:%M")
+    first = now + timedelta(hours=6)
+    if first.hour == 23:  # the reminder an hour later must fall on the same day (after the check-in)
+        first = now + timedelta(hours=4)
+    at = first.strftime("%H:%M")
+    later = (first + timedelta(hours=1)).strftime("%H:%M")
     weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[(now.weekday() + 3) % 7]
     day = 15 if now.day != 15 else 16
     return [

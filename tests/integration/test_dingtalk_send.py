@@ -180,7 +180,7 @@ async def test_a_burst_of_deals_through_the_outbox_stays_under_the_robot_limit(d
 
 async def test_folding_a_long_burst_loads_no_more_rows_at_once_than_one_digest_takes(dt):
     """Hundreds of 喜报 waiting for a 20/minute robot: each digest takes 40 of them, and the worker loads
-    those, not every waiting row (loading them all stalled the event loop for 50–100 ms per fold)."""
+    those, not every waiting row (hundreds, loaded as entities in one step of the event loop per fold)."""
     for n in range(150):
         await dt.say("zhao01", f" 成交 {1000 + n}", group=WEST)
     per_statement: list[int] = [0]

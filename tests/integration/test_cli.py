@@ -66,3 +66,15 @@ def test_db_upgrade_and_post_once(tmp_path):
         *recap[:1], "morning", *recap[2:4], "--date", "2026-10-01", "-c", str(config), cwd=tmp_path
     )
     assert holiday.stdout.strip() == "skipped: not a workday"
+
+
+def test_a_second_run_on_the_same_database_answers_its_first_commands(tmp_path):
+    """Console event ids are remembered in the database: a restart counting from 1 again was taken for a
+    platform retry, and its first commands went unanswered."""
+    first = teambeat("run", cwd=tmp_path, stdin="/deal 12800\n/rank\n")
+    assert first.returncode == 0, first.stderr
+    assert "已登记成交 #1" in first.stdout
+    second = teambeat("run", cwd=tmp_path, stdin="/deal 12800\n/rank\n")
+    assert second.returncode == 0, second.stderr
+    assert "已登记成交 #2" in second.stdout
+    assert "lily ¥2.56万 · 2单" in second.stdout

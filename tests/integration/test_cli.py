@@ -78,3 +78,83 @@ def test_a_second_run_on_the_same_database_answers_its_first_commands(tmp_path):
     assert second.returncode == 0, second.stderr
     assert "已登记成交 #2" in second.stdout
     assert "lily ¥2.56万 · 2单" in second.stdout
+
+
+def test_locale_en_runs_the_english_sample_team(tmp_path):
+    result = teambeat("run", "--locale", "en", cwd=tmp_path, stdin="/help\n/deal 1200 Acme\n/rank\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Log a closed deal" in out and "Deal #1 $1,200 logged" in out
+    assert "[#east-sales]" in out and "New deal!" in out and "🥇 lily $1,200" in out
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in out), out  # not one Chinese character
+
+
+def test_demo_locale_en_is_english_through_the_day(tmp_path):
+    result = teambeat("demo", "--locale", "en", "--days", "1", "--start", "2026-11-23", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for expected in (
+        "Morning huddle",
+        "New deal!",
+        "We're on the board!",
+        "Recap",
+        "groups",
+        "Check-in done!",
+    ):
+        assert expected in out, expected
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in out), out
+
+
+def test_locale_with_a_config_file_says_where_the_language_is_set(tmp_path):
+    example = Path(__file__).parents[2] / "config.example.toml"
+    result = teambeat("run", "--locale", "en", "-c", str(example), cwd=tmp_path)
+    assert result.returncode == 1 and "set `locale` in each [[teams]]" in result.stderr
+
+
+def test_bad_dates_name_the_expected_format(tmp_path):
+    for args in (
+        ("post", "recap", "--team", "sample", "--date", "2026-13-01"),
+        ("post", "recap", "--team", "sample", "--date", "20261123"),
+        ("export", "deals", "--team", "sample", "--from", "x", "--to", "2026-11-30"),
+        ("export", "deals", "--team", "sample", "--from", "2026-11-01", "--to", "2026-02-30"),
+        ("demo", "--start", "tomorrow"),
+    ):
+        result = teambeat(*args, cwd=tmp_path)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "expected YYYY-MM-DD, e.g. 2026-11-23" in result.stderr, (args, result.stderr)
+        for python_says in ("fromisoformat", "month must be", "day is out of range", "Traceback"):
+            assert python_says not in result.stderr, (args, result.stderr)
+    assert not (tmp_path / "teambeat.db").exists()  # refused before anything was opened
+
+
+def test_version_comes_from_the_package_metadata(tmp_path):
+    from importlib.metadata import version
+
+    result = teambeat("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"teambeat {version('teambeat')}" == "teambeat 0.1.0"
+
+
+def test_every_option_of_every_subcommand_has_a_description():
+    import argparse
+
+    from adapters.cli import _parser
+
+    def parsers(parser: argparse.ArgumentParser, name: str):
+        yield name, parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    yield from parsers(sub, f"{name} {sub_name}")
+
+    seen = 0
+    for name, parser in parsers(_parser(), "teambeat"):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                continue
+            seen += 1
+            assert action.help and action.help != argparse.SUPPRESS, (
+                name,
+                action.option_strings or action.dest,
+            )
+    assert seen > 20

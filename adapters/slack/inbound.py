@@ -17,6 +17,8 @@ from bot.messages import ChannelRef, IncomingMessage, UserRef
 
 PLATFORM = "slack"
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+# Slack keeps /leave and /me for its own built-in commands: the manifest registers these names instead.
+SLASH_RENAMED = {"/timeoff": "/leave", "/mystats": "/me"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,7 @@ def from_command(
             event_id=f"cmd:{event_id}",
             user=UserRef(PLATFORM, workspace, user),
             channel=_where(workspace, channel, user),
-            text=f"{command} {args}".strip(),
+            text=f"{SLASH_RENAMED.get(command, command)} {args}".strip(),
             addressed_to_bot=True,
             received_at=now,
             display_name=display_name,

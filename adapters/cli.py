@@ -213,10 +213,14 @@ async def _post(config: Config, args: argparse.Namespace) -> int:
             app.uow_factory, app.renderer, team_id, args.kind, at, force=args.force, now=app.clock.now()
         )
         adapters = build_adapters(app)
-        worker = DeliveryWorker.from_config(
-            app.uow_factory, adapters, app.clock, config.delivery, folder=DealDigestFolder(app.renderer)
-        )
-        await worker.drain()
+        try:
+            worker = DeliveryWorker.from_config(
+                app.uow_factory, adapters, app.clock, config.delivery, folder=DealDigestFolder(app.renderer)
+            )
+            await worker.drain()
+        finally:
+            for adapter in adapters.values():
+                await adapter.stop()  # closes the HTTP sessions sending opened (never started: nothing else)
         print(outcome)
         return 0
     finally:

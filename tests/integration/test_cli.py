@@ -158,3 +158,54 @@ def test_every_option_of_every_subcommand_has_a_description():
                 action.option_strings or action.dest,
             )
     assert seen > 20
+
+
+SLACK_TEAM_CONFIG = """
+[database]
+url = "sqlite:///{db}"
+[slack]
+mode = "http"
+bot_token = "{token}"
+signing_secret = "s"
+api_base_url = "{api}/api/"
+[[teams]]
+id = "east"
+name = "East"
+platform = "slack"
+workspace = "{team}"
+channel = "{channel}"
+locale = "en"
+leaders = ["U0001"]
+"""
+
+
+async def test_post_through_slack_ends_without_unclosed_session_warnings(tmp_path):
+    """`teambeat post` sends through the platform's HTTP session, then closes it: aiohttp complained
+    "Unclosed client session" on every post to Slack."""
+    import asyncio
+
+    from tests.fakes.slack import FakeSlack
+    from tests.fakes.slack_bot import BOT_TOKEN, CHANNEL, TEAM, workspace
+    from tests.support.loopback import serve
+
+    fake = FakeSlack([workspace()])
+    async with serve(fake.app()) as base:
+        config = tmp_path / "slack.toml"
+        config.write_text(
+            SLACK_TEAM_CONFIG.format(
+                db=tmp_path / "s.db", token=BOT_TOKEN, api=base, team=TEAM, channel=CHANNEL
+            ),
+            encoding="utf-8",
+        )
+        process = await asyncio.create_subprocess_exec(
+            *CLI,
+            *("post", "recap", "--team", "east", "--date", "2026-11-23", "-c", str(config)),
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().strip() == "posted"
+    assert len(fake.posts(CHANNEL)) == 1  # it really went through the session
+    assert "Unclosed" not in err.decode(), err.decode()

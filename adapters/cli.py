@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import re
 import sys
 from collections.abc import Coroutine, Sequence
@@ -16,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
+from adapters.logs import setup_logging
 from bot.config import Config, ConfigError, check_config, load_config, problems_only
 
 SAMPLE = "sample.toml"
@@ -142,7 +142,7 @@ def run_on_server_loop(main: Coroutine[Any, Any, T]) -> T:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     try:
         if args.command == "check-config":
             return _check_config(args.config)

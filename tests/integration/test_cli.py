@@ -209,3 +209,84 @@ async def test_post_through_slack_ends_without_unclosed_session_warnings(tmp_pat
     assert out.decode().strip() == "posted"
     assert len(fake.posts(CHANNEL)) == 1  # it really went through the session
     assert "Unclosed" not in err.decode(), err.decode()
+
+
+def test_a_fresh_run_says_one_ready_line_and_nothing_else(tmp_path):
+    """It printed six warnings on every start (posts "missed" before the team existed, driver notes)."""
+    result = teambeat("run", cwd=tmp_path, stdin="/rank\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "INFO teambeat: ready: console (team sample), scheduler; database sqlite:///teambeat.db"
+    ]
+    again = teambeat("run", cwd=tmp_path, stdin="/rank\n")  # the team was made seconds ago: nothing missed
+    assert again.stderr.splitlines() == result.stderr.splitlines()
+
+
+UNREACHABLE_PLATFORMS = """
+[database]
+url = "sqlite:///{db}"
+[server]
+host = "127.0.0.1"
+port = {port}
+[hooks]
+deals_secret = "s3cret"
+[slack]
+mode = "socket"
+bot_token = "xoxb-1"
+app_token = "xapp-1"
+api_base_url = "http://127.0.0.1:{closed}/api/"
+[dingtalk]
+mode = "stream"
+app_key = "k"
+app_secret = "s"
+api_base_url = "http://127.0.0.1:{closed}"
+oapi_base_url = "http://127.0.0.1:{closed}"
+[[teams]]
+id = "east"
+name = "East"
+platform = "slack"
+workspace = "T1"
+channel = "C1"
+leaders = ["U1"]
+"""
+
+
+async def test_connection_retries_are_one_line_each_and_the_ready_line_names_what_runs(tmp_path):
+    """Slack's Socket Mode client logged a full traceback on every retry to connect."""
+    import asyncio
+    import signal
+    import socket
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    port, closed = free_port(), free_port()
+    config = tmp_path / "down.toml"
+    config.write_text(
+        UNREACHABLE_PLATFORMS.format(db=tmp_path / "d.db", port=port, closed=closed), encoding="utf-8"
+    )
+    process = await asyncio.create_subprocess_exec(
+        *CLI, "run", "-c", str(config), cwd=tmp_path, stderr=asyncio.subprocess.PIPE
+    )
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(90):
+            while sum("slack_bolt" in line and "Failed to connect" in line for line in lines) < 2:
+                line = await process.stderr.readline()
+                assert line, lines
+                lines.append(line.decode().rstrip("\n"))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest = await asyncio.wait_for(process.stderr.read(), 30)
+        await process.wait()
+    lines += rest.decode().splitlines()
+    ready = [line for line in lines if " ready: " in line]
+    assert ready == [
+        "INFO teambeat: ready: slack (socket mode), dingtalk (stream mode), "
+        f"HTTP on http://127.0.0.1:{port}, scheduler; database sqlite:///{tmp_path / 'd.db'}"
+    ]
+    assert not any("Traceback" in line or line.startswith(" ") for line in lines), lines
+    assert all(line.split(" ", 1)[0] in {"INFO", "WARNING", "ERROR"} for line in lines), lines
+    assert any("dingtalk" in line and "connection failed" in line for line in lines), lines

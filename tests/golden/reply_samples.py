@@ -132,6 +132,18 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"goal": _GOAL, "label": "本月团队目标"},
         {"goal": _GOAL_REACHED, "label": "本周狼队目标（单数）"},
         {"goal": {**_GOAL_OVER, "label": EVIL}, "label": EVIL},
+        {"goal": _GOAL, "label": "本月团队目标", "previous": "¥250,000"},
+    ],
+    "goal_cleared": [
+        {"removed": [{"label": "本月团队目标", "target": "¥300,000"}], "label": "本月团队目标"},
+        {
+            "removed": [
+                {"label": "本周狼队目标（单数）", "target": "50"},
+                {"label": "本周狼队目标", "target": "¥100,000"},
+            ],
+            "label": "本周狼队目标",
+        },
+        {"removed": [], "label": EVIL},
     ],
     "deal_recorded": [
         {"id": 12, "amount": "¥12,800", "member": ALICE, "customer": "华为年度采购", "for_other": False},

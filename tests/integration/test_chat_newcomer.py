@@ -2,6 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import pytest_asyncio
+from sqlalchemy import func, select
+
+from bot.clock import FixedClock
+from bot.storage.orm import Goal
+from tests.integration.conftest import SHANGHAI
+from tests.support.chat import Chat, open_chat, write_config
+
+
+@pytest_asyncio.fixture
+async def en_chat(engine, database_url, tmp_path) -> AsyncIterator[Chat]:
+    """The sample team in English, Monday 2026-11-23 10:00 Shanghai time."""
+    url, pg_schema = database_url
+    clock = FixedClock(datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI))
+    chat = await open_chat(write_config(tmp_path, url, locale="en"), clock, pg_schema)
+    try:
+        yield chat
+    finally:
+        await chat.app.close()
+
+
+async def count(chat: Chat, model, *where) -> int:
+    async with chat.app.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
 
 def lines(text: str) -> list[str]:
     return text.splitlines()
@@ -60,3 +88,37 @@ async def test_checkin_edit_in_one_line_replaces_every_answer(chat):
         "想修改回答？发送 /打卡 edit。祝今天开单大吉！🧧",
     ]
     assert "• dave：¥0（0 单，计划 ¥4万）" in lines(await chat.say("boss", "/recap"))
+
+
+async def test_changing_a_goal_says_what_it_replaced_and_zero_or_clear_removes_it(chat):
+    await chat.say("boss", "/goal team 300000 month")
+    changed = await chat.say("boss", "/goal team 350000 month")
+    assert lines(changed) == [
+        "🎯 本月团队目标已从 ¥30万 改为 ¥35万",
+        "░░░░░░░░░░ 0% 本月团队目标 ¥0/¥35万",
+        "⏱ 还需每天 ¥5.83万（剩余 6 个工作日），冲！💪",
+    ]
+    assert await chat.say("boss", "/goal team 0 month") == "🗑 已清除本月团队目标（原为 ¥35万）"
+    assert await count(chat, Goal) == 0
+    nothing = await chat.say("boss", "/目标 团队 清除 月")
+    assert nothing == "还没有本月团队目标，无需清除。发送 /目标 查看现有目标。"
+    await chat.say("boss", "/目标 团队 10单 本周")
+    await chat.say("boss", "/目标 团队 30万 本周")
+    cleared = await chat.say("boss", "/目标 团队 清除 本周")  # no metric named: both of the week's go
+    assert lines(cleared) == [
+        "🗑 已清除本周团队目标（单数）（原为 10）",
+        "🗑 已清除本周团队目标（原为 ¥30万）",
+    ]
+    assert await count(chat, Goal) == 0
+    refused = await chat.say("bob", "/goal team clear month")
+    assert "团队长" in refused  # clearing needs the same role as setting
+
+
+async def test_goal_change_and_removal_in_english(en_chat):
+    await en_chat.say("boss", "/goal team 300000 month")
+    changed = await en_chat.say("boss", "/goal team 350000 month")
+    assert lines(changed)[0] == "🎯 Team goal this month changed from ¥300,000 to ¥350,000"
+    removed = await en_chat.say("boss", "/goal team clear month")
+    assert removed == "🗑 Goal removed: Team goal this month (was ¥350,000)"
+    nothing = await en_chat.say("boss", "/goal team 0 month")
+    assert nothing == "Nothing to remove: Team goal this month is not set. /goal shows the goals set now."

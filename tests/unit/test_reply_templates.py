@@ -24,6 +24,7 @@ REPLY_TEMPLATES = (
     "period_label",
     "goal_list",
     "goal_set",
+    "goal_cleared",
     "deal_recorded",
     "deal_voided",
     "kudos_sent",

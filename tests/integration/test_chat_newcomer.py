@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest_asyncio
 from sqlalchemy import func, select
 
 from bot.clock import FixedClock
+from bot.services import directory
+from bot.services.posts import fire_time, post_once
 from bot.storage.orm import Goal
 from tests.integration.conftest import SHANGHAI
 from tests.support.chat import Chat, open_chat, write_config
@@ -122,3 +124,116 @@ async def test_goal_change_and_removal_in_english(en_chat):
     assert removed == "🗑 Goal removed: Team goal this month (was ¥350,000)"
     nothing = await en_chat.say("boss", "/goal team 0 month")
     assert nothing == "Nothing to remove: Team goal this month is not set. /goal shows the goals set now."
+
+
+async def post(chat: Chat, kind: str, day: date) -> str:
+    """What `teambeat post KIND --date DAY` does now: the post as of that day's scheduled time."""
+    async with chat.app.sessionmaker() as session:
+        team = await directory.team_by_slug(session, "east")
+    before = len(chat.channel_posts())
+    outcome = await post_once(
+        chat.app.uow_factory,
+        chat.app.renderer,
+        team.id,
+        kind,
+        fire_time(team, kind, day),
+        now=chat.clock.now(),
+        force=True,
+    )
+    assert outcome == "posted"
+    await chat.settle()
+    posts = chat.channel_posts()[before:]
+    assert len(posts) == 1
+    return posts[0]
+
+
+async def test_posts_for_a_past_date_stop_at_its_end_and_a_new_team_is_not_held_to_days_before_it(chat):
+    await chat.say("alice", "/deal 12800")
+    await chat.say("dave", "/checkin 打了50个电话; 3万; 无")
+    chat.at(datetime(2026, 11, 25, 15, 0, tzinfo=SHANGHAI))  # Wednesday: a deal after Monday
+    await chat.say("bob", "/deal 6000")
+    recap = await post(chat, "recap", date(2026, 11, 23))  # teambeat post recap --date 2026-11-23
+    assert lines(recap) == [
+        "【📊 业绩复盘 · 今日 11月23日】",
+        "总业绩: ¥1.28万",
+        "成交单数: 1 单",
+        "早会承诺: ¥3万（完成 43%）",
+        "────────────",
+        "👤 个人战绩",
+        "• alice：¥1.28万（1 单）",
+        "• dave：¥0（0 单，计划 ¥3万）",
+        "────────────",
+        "⚔️ 小组PK",
+        "• 🥇 狼队 ¥1.28万（人均 ¥6,400）「狼性出击」",
+        "• – 虎队 ¥0（人均 ¥0）「虎虎生威」",
+        "• – 鹰队 ¥0（人均 ¥0）",
+        "📝 打卡参与：1/6（17%），未打卡：Boss、alice、bob、carol、erin",
+        "────────────",
+        "📈 阶段进度",
+        "• 本周累计 ¥1.28万（1 单）",
+        "• 本月累计 ¥1.28万（1 单）",
+        "辛苦了！复盘得失，明天再战！🔥",
+    ]
+    morning = lines(await post(chat, "morning", date(2026, 11, 23)))
+    assert morning[6:10] == [
+        "⚔️ 小组PK",
+        "• 🥇 狼队 ¥1.28万「狼性出击」",
+        "• – 虎队 ¥0「虎虎生威」",
+        "• – 鹰队 ¥0",
+    ]
+    # The team was set up on 2026-11-23: the week before has no check-ins to miss.
+    weekly = await post(chat, "weekly", date(2026, 11, 23))
+    assert lines(weekly) == [
+        "【📅 周会总结 · 11月16日–11月22日】",
+        "本期业绩: ¥0",
+        "成交单数: 0 单",
+        "新的一周，继续冲刺！🚀",
+    ]
+    chat.at(datetime(2026, 12, 1, 15, 0, tzinfo=SHANGHAI))
+    monthly = await post(chat, "monthly", date(2026, 12, 1))
+    assert lines(monthly) == [
+        "【📅 月会总结 · 2026年11月】",
+        "本期业绩: ¥1.88万",
+        "成交单数: 2 单",
+        "────────────",
+        "🏆 冠军榜",
+        "• 个人冠军：@alice ¥1.28万 👑",
+        "• 冠军小组：狼队 ¥1.28万 🚩",
+        "📝 打卡参与：1/36（3%）",  # 6 members × the 6 workdays from 11-23 to 11-30
+        "新的一个月，再创佳绩！🚀",
+    ]
+
+
+async def test_group_board_and_recap_agree_with_the_team_total(chat):
+    recap = lines(await chat.say("boss", "/recap"))
+    assert recap[recap.index("⚔️ 小组PK") + 1 :][:3] == [  # nobody sold: no medals, no places
+        "• – 狼队 ¥0（人均 ¥0）「狼性出击」",
+        "• – 虎队 ¥0（人均 ¥0）「虎虎生威」",
+        "• – 鹰队 ¥0（人均 ¥0）",
+    ]
+    await chat.say("boss", "/deal 5000")  # Boss is in no group
+    board = await chat.say("boss", "/rank week groups")
+    assert lines(board) == [
+        "【🏆 本周小组排行（金额）】",
+        "本周的成交都来自未分组的成员，小组还没有业绩。"
+        "团队长可以用 /团队 group join 组名 @成员 把他们分进小组。",
+        "💰 团队本周总业绩：¥5,000（未分组成员的 1 单 ¥5,000 不计入排行）",
+    ]
+    await chat.say("bob", "/deal 3000")
+    board = await chat.say("boss", "/rank week groups")
+    assert lines(board) == [
+        "【🏆 本周小组排行（金额）】",
+        "• 🥇 虎队 ¥3,000 · 1单",
+        "💰 团队本周总业绩：¥8,000（未分组成员的 1 单 ¥5,000 不计入排行）",
+    ]
+
+
+async def test_group_board_in_english_says_where_the_total_comes_from(en_chat):
+    await en_chat.say("boss", "/deal 5000")
+    board = await en_chat.say("boss", "/rank week groups")
+    assert lines(board) == [
+        "【🏆 Leaderboard this week · groups (amount)】",
+        "The deals this week all come from members in no group, so no group has any yet. A team leader can "
+        "put them in one with /team group join GROUP @member.",
+        "💰 Team total this week: ¥5,000 (¥5,000 of it, 1 deal, from members in no group, not on the board)",
+    ]

@@ -404,6 +404,14 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
             ],
             "streaks": [{"member": LI, "days": 2}],
         },
+        {  # groups that sold nothing have no place
+            **_RECAP,
+            "groups": [
+                {"rank": 1, "name": "狼队", "slogan": "", "total": "¥36,000", "per_capita": "¥18,000"},
+                {"rank": None, "name": "虎队", "slogan": "", "total": "¥0", "per_capita": "¥0"},
+                {"rank": None, "name": "鹰队", "slogan": "", "total": "¥0", "per_capita": "¥0"},
+            ],
+        },
     ],
     "summary": [
         _SUMMARY,

@@ -237,3 +237,43 @@ async def test_group_board_in_english_says_where_the_total_comes_from(en_chat):
         "put them in one with /team group join GROUP @member.",
         "💰 Team total this week: ¥5,000 (¥5,000 of it, 1 deal, from members in no group, not on the board)",
     ]
+
+
+async def week_of_alice(chat: Chat) -> None:
+    """Monday: a deal and a check-in; Tuesday: nothing; Wednesday: a deal and a check-in; Thursday: one."""
+    await chat.say("alice", "/deal 12800")
+    await chat.say("alice", "/checkin 打了50个电话; 3万; 无")
+    chat.at(datetime(2026, 11, 25, 15, 0, tzinfo=SHANGHAI))
+    await chat.say("alice", "/deal 3000")
+    await chat.say("alice", "/checkin a; 3000; b")
+    chat.at(datetime(2026, 11, 26, 15, 0, tzinfo=SHANGHAI))
+    await chat.say("alice", "/checkin a; 3000; b")
+
+
+async def test_me_shows_my_deals_checkins_and_streak_this_week_and_month(chat):
+    assert lines(await chat.say("alice", "/me")) == [
+        "【👤 alice 的战绩】",
+        "• 本周：成交 0 单，¥0 · 打卡 0/1 个工作日",
+        "• 本月：成交 0 单，¥0 · 打卡 0/1 个工作日",
+        "🌱 还没有连续打卡，今天就开始吧：/打卡",
+    ]
+    await week_of_alice(chat)
+    assert lines(await chat.say("alice", "/我的")) == [
+        "【👤 alice 的战绩】",
+        "• 本周：成交 2 单，¥1.58万 · 打卡 3/4 个工作日",
+        "• 本月：成交 2 单，¥1.58万 · 打卡 3/4 个工作日",
+        "🔥 已连续打卡 2 个工作日",
+    ]
+    shown = lines(await chat.say("alice", "/help"))
+    mine = shown.index("• /我的 — 我的战绩：本周、本月的成交、打卡和连续打卡")
+    assert shown[mine + 1] == "例：/我的"
+
+
+async def test_me_in_english(en_chat):
+    await week_of_alice(en_chat)
+    assert lines(await en_chat.say("alice", "/me")) == [
+        "【👤 alice's numbers】",
+        "• This week: 2 deals, ¥15,800 · checked in 3 of 4 workdays",
+        "• This month: 2 deals, ¥15,800 · checked in 3 of 4 workdays",
+        "🔥 Check-in streak: 2 workdays in a row",
+    ]

@@ -25,6 +25,7 @@ REPLY_TEMPLATES = (
     "goal_list",
     "goal_set",
     "goal_cleared",
+    "me",
     "deal_recorded",
     "deal_voided",
     "kudos_sent",

@@ -20,6 +20,8 @@ PLATFORM = "slack"
 _ENTITY = re.compile(r"<([^<>]*)>")  # what the person typed has its own `<` and `>` escaped
 _USER = re.compile(r"@([UW][A-Z0-9]+)(?:\|.*)?", re.DOTALL)
 _LABELLED = re.compile(r"!(?:subteam|date)\^")  # a user group or a date, shown as its label
+_CHANNEL = re.compile(r"#[CGD][A-Z0-9]+")
+_LINK = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S")  # `https://…`, `mailto:…`, `tel:…`, any scheme
 _BARE_SCHEMES = ("mailto:", "tel:")  # shown without the scheme when the link has no label
 # A message with one of these subtypes is still a person talking: a file shared with words, or a thread
 # reply also sent to the channel. Every other subtype is an edit, a deletion, a join or a bot.
@@ -69,14 +71,14 @@ def display_text(inner: str) -> str | None:
     """What Slack shows for an entity other than a user mention (given without its `<` `>`), or None to
     keep it as it came: `<!channel>` and `<!here>` stay, and are escaped wherever they are shown."""
     target, bar, label = inner.partition("|")
-    if inner.startswith("#"):  # a channel: `<#C123|general>`, or `<#C123>` / `<#C123|>` by id alone
+    if _CHANNEL.fullmatch(target):  # `<#C123|general>`, or `<#C123>` / `<#C123|>` by its id alone
         return "#" + (label or target[1:])
     if inner.startswith("!"):
         return label if bar and label and _LABELLED.match(target) else None
+    if _LINK.match(target) is None:  # not an entity Slack makes: text as it came
+        return None
     if bar and label:
         return label
-    if not target or inner.startswith("@"):
-        return None
     for scheme in _BARE_SCHEMES:
         if target.startswith(scheme):
             return target[len(scheme) :]

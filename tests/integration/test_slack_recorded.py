@@ -134,17 +134,19 @@ async def test_a_mention_in_a_channel_thread_is_answered_in_that_thread(slack):
 
 
 def test_auto_linked_text_becomes_what_the_person_saw_and_mentions_stay_mentions():
+    """What Slack made (links, channels, user groups, dates) becomes its text; anything else in `<…>` is
+    not Slack's (Slack escapes what people type) and stays as it came."""
     text = (
         "<@UBOT> <mailto:a@b.com|a@b.com> <https://x.com|x.com> <https://x.com>"
         " <tel:+8613800000000|138 0000 0000>"
         " <#C123|general> <#C456> <#C789|> <mailto:c@d.com> <@U0003|bob> <@W0004> <!channel> <!here>"
         " <!subteam^S123|@sales> <!date^1392734382^{date_short}|Feb 18, 2014> Q&amp;A &lt;b&gt;"
-        " <https://x.com/?a=1&amp;b=2|a &amp; b>"
+        ' <https://x.com/?a=1&amp;b=2|a &amp; b> <script> <font color="red"> <#general>'
     )
     plain, mentioned = clean_text(text, "UBOT")
     assert plain == (
         "a@b.com x.com https://x.com 138 0000 0000 #general #C456 #C789 c@d.com <@U0003> <@W0004>"
-        " <!channel> <!here> @sales Feb 18, 2014 Q&A <b> a & b"
+        ' <!channel> <!here> @sales Feb 18, 2014 Q&A <b> a & b <script> <font color="red"> <#general>'
     )
     assert mentioned == ("U0003", "W0004")
 

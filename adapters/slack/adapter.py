@@ -166,7 +166,7 @@ class SlackAdapter:
             return JSONResponse({"error": "invalid_signature"}, 401)
         self._app.metrics.events_dropped(PLATFORM)
         log.warning(
-            "slack: Slack dropped events for workspace %s in the minute from %s (app_rate_limited)",
+            "slack: Slack dropped events for workspace %r in the minute from %r (app_rate_limited)",
             payload.get("team_id"),
             payload.get("minute_rate_limited"),
         )

@@ -136,7 +136,7 @@ def from_event(
     if not (in_dm or (kind == "app_mention" and not channel.startswith("D"))):
         return None
     subtype = event.get("subtype")
-    if (subtype and subtype not in _SPOKEN_SUBTYPES) or event.get("bot_id"):
+    if (subtype and not (isinstance(subtype, str) and subtype in _SPOKEN_SUBTYPES)) or event.get("bot_id"):
         return None
     text, mentions = clean_text(_str(event, "text"), bot_user_id)
     event_id = _str(body, "event_id") or f"{channel}:{_str(event, 'ts')}"

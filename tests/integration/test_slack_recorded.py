@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,7 +19,7 @@ import pytest_asyncio
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import func, select
 
-from adapters.slack.inbound import clean_text
+from adapters.slack.inbound import clean_text, from_event
 from bot.storage.orm import Deal, Kudos, ProcessedEvent
 from tests.fakes.slack import encode_form, message_text, signed_headers
 from tests.fakes.slack_bot import BOT_USER, CHANNEL, SECRET, TEAM, SlackBot, slack_bot
@@ -118,6 +119,16 @@ async def test_an_edit_in_the_bots_dm_is_not_a_message(slack):
     ids = {"T111": TEAM, "U222": "U0002", "W111": BOT_USER, "D111": dm}
     await replay(slack, recorded_event("message_changed_im.json", ids))
     assert said_anything(slack) == [] and await count(slack, ProcessedEvent) == 0
+
+
+def test_only_a_file_share_or_a_broadcast_reply_among_subtypes_is_someone_talking():
+    ids = {"T111": TEAM, "U111": "U0002", "U222": BOT_USER, "C111": "D0002"}
+    event = recorded_event("message_file_share.json", ids, channel_type="im")
+    now = datetime.now(UTC)
+    assert from_event(event, bot_user_id=BOT_USER, now=now, display_name="Alice") is not None
+    for subtype in ("message_changed", "bot_message", "channel_join", ["file_share"], {"a": 1}, 7):
+        event["event"]["subtype"] = subtype
+        assert from_event(event, bot_user_id=BOT_USER, now=now, display_name="Alice") is None, subtype
 
 
 async def test_a_mention_in_a_channel_thread_is_answered_in_that_thread(slack):

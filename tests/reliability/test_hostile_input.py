@@ -12,10 +12,10 @@ literally, inside the template's own formatting, which is intact; nobody but the
 notified; `{{ 7*7 }}` never became 49; and the tables are all still there.
 
 R6 bad input: malformed bodies, every field of a genuine payload given the wrong JSON type, huge bodies,
-invalid UTF-8 and hypothesis-fuzzed command text. Each request gets a clear reply or a 4xx naming the
-reason — never a 5xx; refused ones leave no trace; the process keeps answering /healthz; no reply and no
-answer shows a traceback or an exception name; and at the end it exits 0 on SIGTERM without a traceback
-in its log (tests/support/doors.py).
+invalid UTF-8, hypothesis-fuzzed command text, and fuzzed timestamps and query strings on every route.
+Each request gets a clear reply or a 4xx naming the reason — never a 5xx; refused ones leave no trace;
+the process keeps answering /healthz; no reply and no answer shows a traceback or an exception name; and
+at the end it exits 0 on SIGTERM without a traceback in its log (tests/support/doors.py).
 """
 
 from __future__ import annotations

@@ -519,7 +519,7 @@ def robot_message(
         "conversationId": group or f"cidDM-{sender}",
         "senderId": f"$:LWCP_v1:${sender}",
         "senderStaffId": sender,
-        "senderNick": nick or PEOPLE.get(sender, sender),
+        "senderNick": nick or names.get(sender, sender),
         "senderCorpId": CORP,
         "chatbotCorpId": CORP,
         "chatbotUserId": BOT_ID,
@@ -549,6 +549,8 @@ class DingTalkChat:
             app.uow_factory, {"dingtalk": adapter}, app.clock, folder=DealDigestFolder(app.renderer)
         )
         self._ids = itertools.count(1)
+        self.names = dict(PEOPLE)
+        """staffId → name of the people in the groups: their `@name` in a message is a real mention."""
 
     def message(
         self,
@@ -568,7 +570,8 @@ class DingTalkChat:
             session=f"s{n}",
             expires_at=self.clock.now() + timedelta(minutes=90),
             group=group,
-            at_users=mentioned_in(text) if at is None else at,
+            at_users=mentioned_in(text, self.names) if at is None else at,
+            names=self.names,
         )
 
     def headers(self, timestamp_ms: int | None = None, secret: str = APP_SECRET) -> dict[str, str]:

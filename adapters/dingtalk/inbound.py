@@ -9,10 +9,10 @@
   `chatbotUserId`, and it has no staffId). They become the message's mentions, robot left out; a person
   from outside the organisation (no staffId) by their dingtalkId, so that the command says it cannot find
   them rather than take the next person in their place.
-- What is read: `text.content`; a `richText`'s text items joined by spaces, an item that is only an
-  @name (the robot's, or anyone's: the people come from atUsers) left out; an `audio` message's
-  `recognition`. A picture, video or file alone has nothing to read: it is passed on with
-  `unreadable` set, and the core decides whether to say so.
+- What is read: `text.content`; a `richText`'s text items joined by spaces, leaving out an item that is
+  only an @name and @names at the very start (the robot's, or anyone's: the people come from atUsers);
+  an `audio` message's `recognition`. A picture, video or file alone has nothing to read: it is passed
+  on with `unreadable` set, and the core decides whether to say so.
 - `msgId` is the event id: DingTalk redelivers the same message with the same msgId, and the dispatcher
   drops the repeat.
 """
@@ -29,6 +29,7 @@ from bot.messages import ChannelRef, IncomingMessage, UserRef
 PLATFORM = "dingtalk"
 DM, GROUP = "1", "2"
 _ONLY_AN_AT = re.compile(r"[@＠]\S+")
+_LEADING_ATS = re.compile(r"^(?:[@＠]\S+\s*)+")  # "@robot 成交 …" in one item: no command starts with @
 UNREADABLE = {"picture": "picture", "video": "video", "file": "file"}
 """msgtypes with nothing to read, and what the core is told the message held."""
 
@@ -55,7 +56,7 @@ def message_text(payload: Mapping[str, Any]) -> str | None:
             return None
         words = [item.get("text") for item in items if isinstance(item, Mapping)]
         kept = [w.strip() for w in words if isinstance(w, str) and not _ONLY_AN_AT.fullmatch(w.strip())]
-        return " ".join(w for w in kept if w)
+        return _LEADING_ATS.sub("", " ".join(w for w in kept if w))
     if kind == "audio":
         recognition = _content(payload).get("recognition")
         return recognition if isinstance(recognition, str) else None

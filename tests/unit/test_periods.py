@@ -366,7 +366,9 @@ def test_local_day_of_the_calendars_first_and_last_instants_does_not_overflow(tz
 @pytest.mark.parametrize("tz", ["America/Los_Angeles", "Asia/Tokyo", "Pacific/Kiritimati"])
 @pytest.mark.parametrize("name", list(PeriodName))
 @pytest.mark.parametrize("day", [date.min, date.max])
-def test_periods_at_the_ends_of_the_calendar_have_clamped_bounds(tz: str, name: PeriodName, day: date) -> None:
+def test_periods_at_the_ends_of_the_calendar_have_clamped_bounds(
+    tz: str, name: PeriodName, day: date
+) -> None:
     period = period_containing(name, day)
     assert period.contains(day)
     start, end = period.utc_bounds(tz)

@@ -15,12 +15,15 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select, update
+import sqlalchemy as sa
+from sqlalchemy import func, insert, select, text, update
 
 from bot.announcer import Announcer
 from bot.delivery.status import outbox_status, render_status
 from bot.services import csv_io, deal_intake, deals
-from bot.storage.orm import Deal, Member, OutboxRow, Team
+from bot.storage.db import create_engine
+from bot.storage.migrate import upgrade
+from bot.storage.orm import Deal, Member, OutboxRow, Team, Workspace
 from tests.integration import test_deal_webhook
 from tests.integration.test_deal_webhook import Hook, deal
 
@@ -326,3 +329,80 @@ async def test_stored_line_breaks_are_rendered_on_one_line_in_the_post_and_the_d
     assert any("客户0 2. 假的" in p for p in posts), posts
     for post in posts:
         assert not [line for line in post.splitlines() if line.lstrip().startswith("2. 假的")], post
+
+
+OLD_DEALS = sa.table(
+    "deals",
+    *(
+        sa.column(name)
+        for name in (
+            "team_id",
+            "member_id",
+            "amount_minor",
+            "currency",
+            "customer",
+            "product",
+            "source",
+            "external_id",
+            "closed_at",
+            "created_at",
+        )
+    ),
+)
+"""The deals table's columns at revision 0009 (`announce_pending` has a server default)."""
+
+
+async def test_the_migration_keeps_the_first_of_each_id_recorded_twice(database_url):
+    """A database where the race already recorded ids twice (through two doors) upgrades to one deal each."""
+    url, pg_schema = database_url
+    await upgrade(url, pg_schema=pg_schema, revision="0009")
+    engine = create_engine(url, pg_schema=pg_schema)
+    at = datetime(2026, 11, 25, 2, tzinfo=UTC)
+    try:
+        async with engine.begin() as connection:
+            workspace = await connection.scalar(
+                insert(Workspace)
+                .values(platform="console", external_id="W1", name="")
+                .returning(Workspace.id)
+            )
+            team = await connection.scalar(
+                insert(Team)
+                .values(slug="east", name="East", workspace_id=workspace, created_at=at)
+                .returning(Team.id)
+            )
+            alice = await connection.scalar(
+                insert(Member)
+                .values(team_id=team, user_id="alice", name="Alice", joined_at=at)
+                .returning(Member.id)
+            )
+            rows = [
+                ("crm-1", "webhook", 100),
+                ("crm-1", "csv", 200),
+                ("crm-2", "csv", 300),
+                ("crm-1", "chat", 400),
+            ]
+            for external_id, source, amount in rows:
+                await connection.execute(
+                    insert(OLD_DEALS).values(
+                        team_id=team,
+                        member_id=alice,
+                        amount_minor=amount,
+                        currency="CNY",
+                        customer="",
+                        product="",
+                        source=source,
+                        external_id=external_id,
+                        closed_at=at.replace(tzinfo=None),
+                        created_at=at.replace(tzinfo=None),
+                    )
+                )
+        await upgrade(url, pg_schema=pg_schema)
+        async with engine.connect() as connection:
+            kept = (
+                await connection.execute(
+                    text("SELECT external_id, source, amount_minor FROM deals ORDER BY id")
+                )
+            ).all()
+        assert [tuple(row) for row in kept] == [("crm-1", "webhook", 100), ("crm-2", "csv", 300)]
+    finally:
+        await engine.dispose()

@@ -73,7 +73,7 @@ async def deal_command(ctx: CommandContext) -> OutgoingMessage:
         id=deal.id,
         amount=scope.money(deal.amount_minor),
         member={"user_id": member.user_id, "name": member.name},
-        customer=note,
+        customer=deal.customer,  # as stored: on one line
         for_other=member.id != ctx.member.id,
     )
 

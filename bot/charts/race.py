@@ -1,0 +1,80 @@
+"""The 小组PK race: every group toward its goal, total and per capita side by side, leader in gold."""
+
+from __future__ import annotations
+
+from bot.charts import canvas
+from bot.charts.labels import labels
+from bot.charts.model import RaceChart
+
+ROW_IN = 0.26
+
+
+def race_png(data: RaceChart) -> bytes:
+    words = labels(data.locale)
+    groups = data.groups
+    rows = max(len(groups), 1)
+    names = [canvas.short(g.name) for g in groups]
+    ys = list(range(len(groups)))
+    height = 1.3 + ROW_IN * rows
+    with canvas.style():
+        fig = canvas.figure(height)
+        fig.suptitle(
+            words["race_title"].format(name=data.title),
+            x=0.02,
+            ha="left",
+            y=1 - 0.1 / height,
+            va="top",
+            fontsize=13,
+        )
+        total_ax, capita_ax = fig.subplots(
+            1, 2, sharey=True, gridspec_kw={"width_ratios": [1.4, 1], "wspace": 0.08}
+        )
+        fig.subplots_adjust(left=0.17, right=0.97, top=1 - 0.75 / height, bottom=0.45 / height)
+        first = groups[0].total if groups else 0
+        colors = [canvas.LEADER if i == 0 and first > 0 else canvas.ACTUAL for i in range(len(groups))]
+        _panel(total_ax, data, ys, [g.total for g in groups], colors, words["race_total"])
+        goals = [(g.goal, y) for g, y in zip(groups, ys, strict=True) if g.goal]
+        if goals:
+            total_ax.scatter(
+                [g for g, _ in goals],
+                [y for _, y in goals],
+                marker="|",
+                s=160,
+                color=canvas.GOAL,
+                linewidths=2,
+                label=words["goal"],
+                zorder=3,
+            )
+            total_ax.set_xlim(right=max(total_ax.get_xlim()[1], max(g for g, _ in goals) * 1.1))
+            total_ax.legend(loc="lower right", bbox_to_anchor=(1, 1.0), frameon=False, fontsize=9)
+        _panel(
+            capita_ax,
+            data,
+            ys,
+            [g.per_capita for g in groups],
+            colors,
+            words["race_per_capita"],
+        )
+        total_ax.set_yticks(ys, names)
+        total_ax.set_ylim(rows - 0.5, -0.5)
+        total_ax.tick_params(axis="y", length=0)
+        capita_ax.tick_params(axis="y", length=0)
+        return canvas.png(fig)
+
+
+def _panel(
+    ax,
+    data: RaceChart,
+    ys: list[int],
+    values: list[int],
+    colors: list[str],
+    title: str,
+) -> None:
+    unit = data.unit
+    ax.barh(ys, values, height=0.66, color=colors)
+    ax.set_title(title, loc="left", fontsize=10)
+    canvas.value_axis(ax, unit, data.locale)
+    top = max([*values, 1])
+    ax.set_xlim(0, top * 1.25)
+    for y, value in zip(ys, values, strict=True):
+        ax.text(value + top * 0.01, y, canvas.show(unit, data.locale, value), va="center", fontsize=7)

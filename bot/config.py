@@ -321,6 +321,12 @@ class DeliveryConfig(_Section):
     rates: DeliveryRates = Field(default_factory=DeliveryRates)
 
 
+class ImagesConfig(_Section):
+    """Charts beside recaps, summaries and 小组PK posts where the destination can show pictures."""
+
+    enabled: bool = True
+
+
 class SlackConfig(_Section):
     mode: Literal["socket", "http"] = "socket"
     bot_token: str = ""
@@ -445,6 +451,7 @@ class Config(_Section):
     hooks: HooksConfig = Field(default_factory=HooksConfig)
     bot: BotConfig = Field(default_factory=BotConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     dingtalk: DingTalkConfig = Field(default_factory=DingTalkConfig)
     wecom: WeComConfig = Field(default_factory=WeComConfig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -27,6 +28,8 @@ LEADER = "#f59e0b"
 OWN = "#16a34a"
 TEXT = "#1f2937"
 GRID = "#e5e7eb"
+# matplotlib's settings are the process's: charts drawn on worker threads take turns.
+_DRAWING = threading.Lock()
 
 
 @contextmanager
@@ -49,7 +52,7 @@ def style() -> Iterator[None]:
         "path.simplify": True,
         "savefig.facecolor": "white",
     }
-    with matplotlib.rc_context(settings):
+    with _DRAWING, matplotlib.rc_context(settings):
         yield
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.charts.labels import labels
 from bot.charts.model import (
     COUNT,
     GroupRace,
@@ -17,11 +21,15 @@ from bot.charts.model import (
     RecapChart,
     SummaryChart,
 )
+from bot.charts.race import race_png
+from bot.charts.recap import recap_png
+from bot.charts.summary import summary_png
 from bot.domain.leaderboard import RankRow, per_capita
 from bot.domain.periods import Period, local_day
+from bot.messages import OutgoingMessage, png_image
 from bot.services import recap, standings, summaries
 from bot.services.scope import TeamScope
-from bot.storage.orm import Deal, Goal
+from bot.storage.orm import Deal, Goal, Team
 
 GOAL_ORDER = ("today", "week", "month", "quarter")  # the nearest goal sets the day's line
 
@@ -166,3 +174,41 @@ def rank_chart(
     return RankChart(
         locale=scope.locale, unit=COUNT if metric == "deals" else scope.team.currency, title=title, rows=bars
     )
+
+
+# ----- pictures in posts -----------------------------------------------------------------------------
+
+
+def images_on(team: Team) -> bool:
+    """`[images] enabled` as seeded on the team (default on)."""
+    return bool((team.settings or {}).get("images", True))
+
+
+async def with_chart(
+    message: OutgoingMessage, draw: Callable[[Any], bytes], data: Any, alt: str
+) -> OutgoingMessage:
+    """The message with the chart after its text (drawn on a thread: a chart takes a few hundred ms)."""
+    png = await asyncio.to_thread(draw, data)
+    return OutgoingMessage(blocks=(*message.blocks, png_image(png, alt)), fallback_text=message.fallback_text)
+
+
+async def recap_post_chart(
+    session: AsyncSession, scope: TeamScope, message: OutgoingMessage
+) -> OutgoingMessage:
+    data = await recap_chart(session, scope)
+    return await with_chart(message, recap_png, data, labels(data.locale)["recap_title"].format(day=data.day))
+
+
+async def summary_post_chart(
+    session: AsyncSession, scope: TeamScope, kind: str, message: OutgoingMessage
+) -> OutgoingMessage:
+    data = await summary_chart(session, scope, kind)
+    alt = labels(data.locale)[f"{kind}_title"].format(period=data.period)
+    return await with_chart(message, summary_png, data, alt)
+
+
+async def race_post_chart(
+    session: AsyncSession, scope: TeamScope, name: str, rows: list[RankRow], message: OutgoingMessage
+) -> OutgoingMessage:
+    data = await race_chart(session, scope, name, rows)
+    return await with_chart(message, race_png, data, labels(data.locale)["race_title"].format(name=name))

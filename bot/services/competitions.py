@@ -19,7 +19,7 @@ from bot.delivery.outbox import enqueue
 from bot.domain.leaderboard import Metric, RankRow, per_capita, rank, top3_changes
 from bot.domain.periods import local_day
 from bot.rendering.engine import Renderer
-from bot.services import directory, stats
+from bot.services import charts, directory, stats
 from bot.services.directory import team_channel
 from bot.services.scope import TeamScope
 from bot.storage.orm import Competition, Deal, Group, Member, Team
@@ -192,9 +192,21 @@ def _announcements(team: Team) -> dict[str, Any]:
 
 
 async def _post(
-    uow: UnitOfWork, renderer: Renderer, team: Team, template: str, key: str, now: datetime, **context
+    uow: UnitOfWork,
+    renderer: Renderer,
+    team: Team,
+    template: str,
+    key: str,
+    now: datetime,
+    *,
+    race: tuple[str, list[RankRow]] | None = None,
+    **context,
 ) -> bool:
+    """Enqueue the post once per key; `race` (name, ranked rows) adds the race chart where images are on."""
     message = renderer.render(template, team.locale, **context)
+    if race is not None and charts.images_on(team):
+        scope = TeamScope.of(team, now)
+        message = await charts.race_post_chart(uow.session, scope, race[0], race[1], message)
     return await enqueue(
         uow.session, channel=team_channel(team), message=message, dedupe_key=key, now=now, team_id=team.id
     )
@@ -245,6 +257,7 @@ async def after_deal(uow: UnitOfWork, renderer: Renderer, team: Team, deal: Deal
             "pk_standing",
             f"pk:{competition.id}:{slot}",
             now,
+            race=(competition.name, after_rows),
             competition=competition_view(competition, scope.today),
             changes=[{"overtaker": names[a], "overtaken": names[b], "rank": r} for a, b, r in changes],
             rows=row_views(scope, board, after_rows),
@@ -285,6 +298,7 @@ async def finish_due(uow: UnitOfWork, renderer: Renderer, now: datetime) -> int:
             "pk_result",
             f"pk_result:{competition.id}",
             now,
+            race=(competition.name, rows),
             competition=competition_view(competition, scope.today),
             winners=[{"name": w.standing.name, "slogan": board.slogan_of(w.standing.key)} for w in first],
             rows=row_views(scope, board, rows),

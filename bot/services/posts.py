@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import enqueue
 from bot.rendering.engine import Renderer
-from bot.services import prompts, standings, summaries
+from bot.services import charts, prompts, standings, summaries
 from bot.services.directory import team_channel
 from bot.services.recap import participation, recap_context
 from bot.services.schedule import local_fire, reminder_count, slot_for
@@ -169,9 +169,13 @@ async def run_post(
     elif kind == "recap":
         context = await recap_context(uow.session, renderer, scope, scope.period("today"))
         message = renderer.render("recap", team.locale, **context)
+        if charts.images_on(team):
+            message = await charts.recap_post_chart(uow.session, scope, message)
     else:
         context = await summaries.summary_context(uow.session, renderer, scope, kind)
         message = renderer.render("summary", team.locale, **context)
+        if charts.images_on(team):
+            message = await charts.summary_post_chart(uow.session, scope, kind, message)
     await enqueue(
         uow.session,
         channel=team_channel(team),

@@ -63,6 +63,8 @@ async def run_demo(days: int, start: date | None = None, *, seed: int = 42) -> i
                 day = calendar.next_workday(day)
         finally:
             await app.close()
+    if adapter.pictures is not None:  # the charts outlive the demo's database
+        adapter.print(f"\n📊 charts / 图表: {adapter.pictures}")
     return 0
 
 
@@ -113,7 +115,7 @@ async def _one_day(session, clock, day: date, index: int, members: list[str], rn
             giver, receiver = rng.sample(members, 2)
             await _as(session, giver, f"/点赞 @{receiver} {rng.choice(KUDOS)}")
     await _at(session, clock, day, 17, 50)
-    await _as(session, rng.choice(members), "/排行 本周 小组")
+    await _as(session, rng.choice(members), "/排行 本周 小组 图表")
     await _at(session, clock, day, 18, 0)
     await _post(session, "recap")
     clock.advance(timedelta(hours=1))

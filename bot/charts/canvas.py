@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 DPI = 100
 WIDTH_IN = 8.0  # 800 px wide: readable in a chat window without zooming
 MAX_NAME = 14
+PALETTE = 128
 
 ACTUAL = "#2563eb"
 PLANNED = "#cbd5e1"
@@ -66,9 +67,17 @@ def figure(height_in: float, width_in: float = WIDTH_IN) -> Figure:
 
 
 def png(fig: Figure) -> bytes:
-    """The figure's PNG, identical for identical figures: no Software tag, no date."""
+    """The figure's PNG, identical for identical figures: no Software tag, no date. Flat colours and
+    antialiased edges fit a 128-colour palette: a third of the bytes of RGBA, and quicker to compress."""
+    from PIL import Image
+
+    fig.canvas.draw()
+    width, height = fig.canvas.get_width_height()
+    rgb = Image.frombuffer("RGBA", (width, height), fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert(
+        "RGB"
+    )
     out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
+    rgb.quantize(colors=PALETTE, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(out, "PNG")
     return out.getvalue()
 
 

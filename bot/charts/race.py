@@ -7,6 +7,9 @@ from bot.charts.labels import labels
 from bot.charts.model import RaceChart
 
 ROW_IN = 0.26
+# Past this many groups the per-capita bars go without figures (the text has them): each label costs
+# as much to draw as a bar chart's worth of rectangles.
+LABELLED_CAPITA = 20
 
 
 def race_png(data: RaceChart) -> bytes:
@@ -26,9 +29,7 @@ def race_png(data: RaceChart) -> bytes:
             va="top",
             fontsize=13,
         )
-        total_ax, capita_ax = fig.subplots(
-            1, 2, sharey=True, gridspec_kw={"width_ratios": [1.4, 1], "wspace": 0.08}
-        )
+        total_ax, capita_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1], "wspace": 0.08})
         fig.subplots_adjust(left=0.17, right=0.97, top=1 - 0.75 / height, bottom=0.45 / height)
         first = groups[0].total if groups else 0
         colors = [canvas.LEADER if i == 0 and first > 0 else canvas.ACTUAL for i in range(len(groups))]
@@ -54,11 +55,13 @@ def race_png(data: RaceChart) -> bytes:
             [g.per_capita for g in groups],
             colors,
             words["race_per_capita"],
+            labelled=len(groups) <= LABELLED_CAPITA,
         )
         total_ax.set_yticks(ys, names)
         total_ax.set_ylim(rows - 0.5, -0.5)
         total_ax.tick_params(axis="y", length=0)
-        capita_ax.tick_params(axis="y", length=0)
+        capita_ax.set_yticks([])  # the names on the left serve both panels
+        capita_ax.set_ylim(rows - 0.5, -0.5)
         return canvas.png(fig)
 
 
@@ -69,6 +72,7 @@ def _panel(
     values: list[int],
     colors: list[str],
     title: str,
+    labelled: bool = True,
 ) -> None:
     unit = data.unit
     ax.barh(ys, values, height=0.66, color=colors)
@@ -76,5 +80,7 @@ def _panel(
     canvas.value_axis(ax, unit, data.locale)
     top = max([*values, 1])
     ax.set_xlim(0, top * 1.25)
+    if not labelled:
+        return
     for y, value in zip(ys, values, strict=True):
         ax.text(value + top * 0.01, y, canvas.show(unit, data.locale, value), va="center", fontsize=7)

@@ -16,7 +16,8 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,15 @@ from adapters.dingtalk.stream import HEARTBEAT_SECONDS, SILENCE_SECONDS, StreamC
 from adapters.dingtalk.throttle import RobotWindow
 from adapters.inbox import Inbox
 from bot.app import App
-from bot.messages import ChannelRef, IncomingMessage, OutgoingMessage, SentMessage, UserRef
+from bot.messages import (
+    ChannelRef,
+    Image,
+    IncomingMessage,
+    OutgoingMessage,
+    SentMessage,
+    UserRef,
+    png_bytes,
+)
 from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
 from bot.services import directory
 
@@ -44,6 +53,13 @@ DM_LIMITS = ChannelLimits(max_message_bytes=MAX_MSG_PARAM_BYTES, rate_per_minute
 SESSION_MARGIN_MS = 5_000  # a sessionWebhook this close to expiry is treated as expired
 HTTP_TIMEOUT_SECONDS = 10.0
 STOP_GRACE_SECONDS = 10.0  # a stop waits this long for the messages taken in to be handled
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """A chart to post after a message's text (the app robot's `sampleImageMsg`)."""
+
+    png: bytes
 
 
 class RobotBusy(DeliveryError):
@@ -223,7 +239,9 @@ class DingTalkAdapter:
                     "[dingtalk] app_key/app_secret are not set",
                     transient=False,
                 )
-            parts = render(msg, notify=bool(webhook))
+            parts: list[Markdown | Picture] = list(render(msg, notify=bool(webhook)))
+            if not webhook:  # the app robot shows pictures; a custom robot would need a public URL
+                parts += [Picture(png) for b in msg.blocks if isinstance(b, Image) and (png := png_bytes(b))]
             return await self._send_parts(to, msg, parts, self._group_sender(to, webhook, secret), robot=True)
         except RobotBusy:
             raise
@@ -239,8 +257,11 @@ class DingTalkAdapter:
 
     def _group_sender(
         self, to: ChannelRef, webhook: str, secret: str
-    ) -> Callable[[Markdown], Awaitable[str]]:
-        async def send(part: Markdown) -> str:
+    ) -> Callable[[Markdown | Picture], Awaitable[str]]:
+        async def send(part: Markdown | Picture) -> str:
+            if isinstance(part, Picture):  # media upload, then the image naming its media id
+                name = f"chart-{hashlib.sha256(part.png).hexdigest()[:12]}.png"
+                return await self.client.group_image(to.id, await self.client.upload_image(name, part.png))
             if webhook:
                 await self.client.robot_send(webhook, secret, part)
                 return ""
@@ -252,8 +273,8 @@ class DingTalkAdapter:
         self,
         to: ChannelRef,
         msg: OutgoingMessage,
-        parts: list[Markdown],
-        send: Callable[[Markdown], Awaitable[str]],
+        parts: Sequence[Markdown | Picture],
+        send: Callable[[Any], Awaitable[str]],
         *,
         robot: bool = False,
     ) -> SentMessage:

@@ -292,6 +292,7 @@ class ServerConfig(_Section):
     host: NonEmpty = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    public_url: HttpUrl = ""  # how the internet reaches this server (pictures for DingTalk custom robots)
 
 
 class HooksConfig(_Section):

@@ -44,6 +44,7 @@ from bot.messages import (
 )
 from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
 from bot.services import directory
+from bot.services.media import media_url, store_png
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ GROUP_LIMITS = ChannelLimits(max_message_bytes=MAX_MSG_PARAM_BYTES, rate_per_min
 DM_LIMITS = ChannelLimits(max_message_bytes=MAX_MSG_PARAM_BYTES, rate_per_minute=20, burst=5)
 SESSION_MARGIN_MS = 5_000  # a sessionWebhook this close to expiry is treated as expired
 HTTP_TIMEOUT_SECONDS = 10.0
+MAX_MEDIA_TOKENS = 256
 STOP_GRACE_SECONDS = 10.0  # a stop waits this long for the messages taken in to be handled
 
 
@@ -108,6 +110,7 @@ class DingTalkAdapter:
         )
         self._window = RobotWindow()
         self._sent_parts: dict[tuple[str, str], int] = {}
+        self._media_tokens: dict[str, str] = {}  # picture digest -> its /media token (retries reuse it)
         self._sink: MessageSink | None = None
         self.stream: StreamClient | None = None
         self._stream_task: asyncio.Task[None] | None = None
@@ -239,7 +242,10 @@ class DingTalkAdapter:
                     "[dingtalk] app_key/app_secret are not set",
                     transient=False,
                 )
-            parts: list[Markdown | Picture] = list(render(msg, notify=bool(webhook)))
+            shown = msg
+            if webhook and self._app.config.server.public_url:  # markdown shows pictures by URL only
+                shown = await self._picture_links(msg)
+            parts: list[Markdown | Picture] = list(render(shown, notify=bool(webhook)))
             if not webhook:  # the app robot shows pictures; a custom robot would need a public URL
                 parts += [Picture(png) for b in msg.blocks if isinstance(b, Image) and (png := png_bytes(b))]
             return await self._send_parts(to, msg, parts, self._group_sender(to, webhook, secret), robot=True)
@@ -248,6 +254,27 @@ class DingTalkAdapter:
         except DeliveryError as exc:
             self._count(exc)
             raise
+
+    async def _picture_links(self, msg: OutgoingMessage) -> OutgoingMessage:
+        """The message with each chart kept for a week at <public_url>/media/<token>.png and linked from
+        there (a retry links the same picture again, not a copy)."""
+        blocks = []
+        for block in msg.blocks:
+            png = png_bytes(block) if isinstance(block, Image) else None
+            if png is None or not isinstance(block, Image):
+                blocks.append(block)
+                continue
+            digest = hashlib.sha256(png).hexdigest()
+            token = self._media_tokens.get(digest)
+            if token is None:
+                async with self._app.uow_factory() as uow:
+                    token = await store_png(uow.session, png, self._app.clock.now())
+                    await uow.commit()
+                self._media_tokens[digest] = token
+                while len(self._media_tokens) > MAX_MEDIA_TOKENS:
+                    self._media_tokens.pop(next(iter(self._media_tokens)))
+            blocks.append(Image(media_url(self._app.config.server.public_url, token), block.alt))
+        return OutgoingMessage(tuple(blocks), msg.fallback_text)
 
     def _dm_sender(self, to: ChannelRef) -> Callable[[Markdown], Awaitable[str]]:
         async def send(part: Markdown) -> str:

@@ -5,8 +5,9 @@ a custom robot (no public URL for the picture) and a DM get the text, complete, 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -69,3 +70,23 @@ async def test_a_custom_robot_and_a_dm_get_the_text_only(dt):
     (text,) = dt.fake.dms("alice01")
     assert text.endswith("你的本周") or "你的本周" in text
     assert dt.fake.ok("/media/upload") == []
+
+
+async def test_a_custom_robot_links_the_chart_under_public_url_which_serves_it_for_a_week(dt):
+    server = dt.app.config.server.model_copy(update={"public_url": str(dt.http.base_url).rstrip("/")})
+    dt.app.config = dt.app.config.model_copy(update={"server": server})  # the bot's server is the public one
+    await dt.adapter.send(group(WEST), charted("西区复盘"))
+    (post,) = dt.fake.robot_posts()
+    text = post["markdown"]["text"]
+    (url,) = re.findall(r"!\[本周走势\]\((\S+?)\)", text)
+    assert url.startswith(f"{dt.app.config.server.public_url}/media/") and url.endswith(".png")
+    assert "西区复盘" in text and dt.fake.ok("/media/upload") == []
+    served = await dt.http.get(url)
+    assert served.status_code == 200 and served.content == PNG
+    assert served.headers["content-type"] == "image/png"
+    token = url.rsplit("/", 1)[1].removesuffix(".png")
+    assert len(token) >= 40  # 32 random bytes
+    wrong = await dt.http.get(url.replace(token, token[:-4] + "AAAA"))
+    assert wrong.status_code == 404 and (await dt.http.get("/media/x.png")).status_code == 404
+    dt.app.clock.advance(timedelta(days=7, seconds=1))
+    assert (await dt.http.get(url)).status_code == 404  # kept 7 days

@@ -26,7 +26,7 @@ from bot.charts.recap import recap_png
 from bot.charts.summary import summary_png
 from bot.domain.leaderboard import RankRow, per_capita
 from bot.domain.periods import Period, local_day
-from bot.messages import OutgoingMessage, png_image
+from bot.messages import Image, OutgoingMessage, png_image
 from bot.services import recap, standings, summaries
 from bot.services.scope import TeamScope
 from bot.storage.orm import Deal, Goal, Team
@@ -184,31 +184,26 @@ def images_on(team: Team) -> bool:
     return bool((team.settings or {}).get("images", True))
 
 
-async def with_chart(
-    message: OutgoingMessage, draw: Callable[[Any], bytes], data: Any, alt: str
-) -> OutgoingMessage:
-    """The message with the chart after its text (drawn on a thread: a chart takes a few hundred ms)."""
-    png = await asyncio.to_thread(draw, data)
-    return OutgoingMessage(blocks=(*message.blocks, png_image(png, alt)), fallback_text=message.fallback_text)
+async def picture(draw: Callable[[Any], bytes], data: Any, alt: str) -> Image:
+    """The chart as an Image block, drawn on a thread (a chart takes a few hundred ms)."""
+    return png_image(await asyncio.to_thread(draw, data), alt)
 
 
-async def recap_post_chart(
-    session: AsyncSession, scope: TeamScope, message: OutgoingMessage
-) -> OutgoingMessage:
+def with_picture(message: OutgoingMessage, block: Image) -> OutgoingMessage:
+    """The message with the chart after its text (the text stays complete without it)."""
+    return OutgoingMessage(blocks=(*message.blocks, block), fallback_text=message.fallback_text)
+
+
+async def recap_picture(session: AsyncSession, scope: TeamScope) -> Image:
     data = await recap_chart(session, scope)
-    return await with_chart(message, recap_png, data, labels(data.locale)["recap_title"].format(day=data.day))
+    return await picture(recap_png, data, labels(data.locale)["recap_title"].format(day=data.day))
 
 
-async def summary_post_chart(
-    session: AsyncSession, scope: TeamScope, kind: str, message: OutgoingMessage
-) -> OutgoingMessage:
+async def summary_picture(session: AsyncSession, scope: TeamScope, kind: str) -> Image:
     data = await summary_chart(session, scope, kind)
-    alt = labels(data.locale)[f"{kind}_title"].format(period=data.period)
-    return await with_chart(message, summary_png, data, alt)
+    return await picture(summary_png, data, labels(data.locale)[f"{kind}_title"].format(period=data.period))
 
 
-async def race_post_chart(
-    session: AsyncSession, scope: TeamScope, name: str, rows: list[RankRow], message: OutgoingMessage
-) -> OutgoingMessage:
+async def race_picture(session: AsyncSession, scope: TeamScope, name: str, rows: list[RankRow]) -> Image:
     data = await race_chart(session, scope, name, rows)
-    return await with_chart(message, race_png, data, labels(data.locale)["race_title"].format(name=name))
+    return await picture(race_png, data, labels(data.locale)["race_title"].format(name=name))

@@ -205,7 +205,7 @@ async def _message(
     message = renderer.render(template, team.locale, **context)
     if race is not None and charts.images_on(team):
         scope = TeamScope.of(team, now)
-        message = await charts.race_post_chart(uow.session, scope, race[0], race[1], message)
+        message = charts.with_picture(message, await charts.race_picture(uow.session, scope, *race))
     return message
 
 

@@ -147,6 +147,13 @@ async def run_post(
     existing = await already_posted(uow.session, team, kind, key)
     if existing and not force:
         return "skipped: already posted"
+    # A chart takes a few hundred ms to draw: drawn before the first write, which on SQLite holds the
+    # write lock until the commit.
+    chart = None
+    if charts.images_on(team) and kind == "recap":
+        chart = await charts.recap_picture(uow.session, scope)
+    elif charts.images_on(team) and kind in summaries.SUMMARY_PERIODS:
+        chart = await charts.summary_picture(uow.session, scope, kind)
     if not existing:
         uow.session.add(ScheduledPost(team_id=team.id, kind=kind, period_key=key, created_at=stamp))
         try:
@@ -169,13 +176,11 @@ async def run_post(
     elif kind == "recap":
         context = await recap_context(uow.session, renderer, scope, scope.period("today"))
         message = renderer.render("recap", team.locale, **context)
-        if charts.images_on(team):
-            message = await charts.recap_post_chart(uow.session, scope, message)
     else:
         context = await summaries.summary_context(uow.session, renderer, scope, kind)
         message = renderer.render("summary", team.locale, **context)
-        if charts.images_on(team):
-            message = await charts.summary_post_chart(uow.session, scope, kind, message)
+    if chart is not None:
+        message = charts.with_picture(message, chart)
     await enqueue(
         uow.session,
         channel=team_channel(team),

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 import warnings
 from pathlib import Path
 
@@ -95,3 +96,6 @@ def test_the_font_is_a_small_subset_that_covers_every_template_character() -> No
     wanted.update(chars)
     assert sorted(c for c in wanted if ord(c) not in cmap) == []
     assert len([c for c in chars if "\u4e00" <= c <= "\u9fff"]) >= 3755
+    # `pip install .` carries it: the font and its license are package data
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    assert "charts/fonts/*" in pyproject["tool"]["setuptools"]["package-data"]["bot"]

@@ -20,8 +20,11 @@ from fontTools.ttLib import TTFont
 from PIL import Image
 
 from bot.charts.font import font_path
-from bot.charts.model import PersonDay, RecapChart
+from bot.charts.model import GroupRace, PersonDay, RaceChart, RankChart, RecapChart, SummaryChart
+from bot.charts.race import race_png
+from bot.charts.rank import rank_png
 from bot.charts.recap import recap_png
+from bot.charts.summary import summary_png
 from tests.golden.chart_samples import samples
 
 EXPECTED = Path(__file__).parent / "expected" / "charts.json"
@@ -99,3 +102,23 @@ def test_the_font_is_a_small_subset_that_covers_every_template_character() -> No
     # `pip install .` carries it: the font and its license are package data
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
     assert "charts/fonts/*" in pyproject["tool"]["setuptools"]["package-data"]["bot"]
+
+
+FEBRUARY = tuple(f"2/{d:02d}" for d in range(1, 29))
+EMPTY = {
+    "recap, nobody yet": lambda: recap_png(RecapChart("zh-CN", "CNY", "12/04", (), 0)),
+    "summary, nothing this month, a longer last month": lambda: summary_png(
+        SummaryChart(
+            "en", "USD", "monthly", "2/01–2/28", tuple(f"2/{d:02d}" for d in range(1, 29)), (), (5,) * 31
+        )
+    ),
+    "race, no groups": lambda: race_png(RaceChart("zh-CN", "CNY", "空", ())),
+    "race, nothing sold": lambda: race_png(RaceChart("en", "JPY", "x", (GroupRace("A", 0, 0),))),
+    "rank, empty board": lambda: rank_png(RankChart("en", "JPY", "t", ())),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EMPTY))
+def test_charts_of_empty_days_still_draw(case: str) -> None:
+    data, missing = render_quietly(EMPTY[case])
+    assert missing == [] and Image.open(io.BytesIO(data)).size[0] == 800

@@ -229,7 +229,12 @@ def benchmarks(people: Sequence[WeekFigures], limits: Thresholds = Thresholds())
     converters = [p for p in people if p.calls >= limits.min_calls and p.deals > 0]
     if converters:
         best = max(converters, key=lambda p: (p.deals / p.calls, p.deals, -p.id))
-        numbers = {"deals": best.deals, "calls": best.calls, "ratio": best.deals / best.calls}
+        numbers = {
+            "deals": best.deals,
+            "calls": best.calls,
+            "ratio": best.deals / best.calls,
+            "min_calls": limits.min_calls,
+        }
         chosen.append(Benchmark("conversion", best.id, best.user_id, best.name, numbers))
     improved = [p for p in people if p.level_minor > 0 and p.amount_minor > p.level_minor]
     if improved:

@@ -115,3 +115,19 @@ def test_benchmarks_need_a_minimum_of_calls_and_say_why() -> None:
     assert found["improved"].name == "bob" and found["improved"].numbers["change"] == 2.0
     assert found["streak"].name == "carol" and found["streak"].numbers == {"days": 9}
     assert benchmarks([figures(1, "lucky", deals=1, calls=1)]) == []
+
+
+def test_the_insights_slot_is_off_until_a_time_is_set(caplog) -> None:
+    from datetime import time
+
+    from bot.config import TeamConfig
+    from bot.services.schedule import Slot, team_slots
+    from bot.services.seed import _schedule
+
+    assert not [s for s in team_slots({}) if s.kind == "insights"]
+    assert Slot("insights", time(18, 15)) in team_slots({"insights": "18:15"})
+    assert not [s for s in team_slots({"insights": "6pm"}, "east") if s.kind == "insights"]
+    assert "insights='6pm' is not a time" in caplog.text
+    team = {"id": "east", "name": "华东一部", "platform": "console"}
+    assert "insights" not in _schedule(TeamConfig(**team))
+    assert _schedule(TeamConfig(**team, schedule={"insights": "18:15"}))["insights"] == "18:15"

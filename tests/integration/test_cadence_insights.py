@@ -151,6 +151,11 @@ async def test_five_weeks_of_insights_and_the_weeks_role_models(chat):
 
 
 async def test_insights_on_demand_for_leaders_and_group_leads_only(chat):
+    chat.at(datetime.combine(DAYS[19], parse_clock("17:00"), SHANGHAI))  # the Friday before
+    started = await chat.say(
+        "boss", f"/team pk start 十一月冲刺 {LAST_WEEK[0]}..{LAST_WEEK[-1]} 狼队 虎队 鹰队"
+    )
+    assert "十一月冲刺" in started, started
     for i, day in enumerate(DAYS[:-1]):  # up to Thursday: alice's calls have fallen, dave's are steady
         chat.at(datetime.combine(day, parse_clock("09:10"), SHANGHAI))
         for who in ("alice", "dave", "bob"):
@@ -161,8 +166,13 @@ async def test_insights_on_demand_for_leaders_and_group_leads_only(chat):
     boss = await chat.say("boss", "/insights", dm=True)
     assert "alice" in boss and "计划通话降到每天 20 通" in boss  # 40, 15, 15, 15, 15
     assert "carol：已连续" in boss  # never checked in since joining: a word with her too
+    # The PK so far (Monday and Wednesday's deals): 狼队 alice and dave 4 × 5000, 虎队 bob 2 × 5000.
+    assert f"虎队 在小组PK「十一月冲刺」中为 {money(10000)}，只有领先的狼队（{money(20000)}）的 50%" in boss
+    assert f"鹰队 在小组PK「十一月冲刺」中为 {money(0)}" in boss
+    assert "和组长一起排一排" in boss
     lead = await chat.say("alice", "/洞察", dm=True)  # alice leads 狼队: alice and dave
     assert "狼队" in lead and "alice" in lead and "carol" not in lead and "erin" not in lead
+    assert "虎队" not in lead  # another group's PK standing is not theirs to read
     refused = await chat.say("bob", "/洞察", dm=True)
     assert "权限" in refused or "组长" in refused, refused
     in_channel = await chat.say("boss", "/insights")

@@ -4,7 +4,7 @@ and the DM to each leader (never the channel). A quiet day sends nothing."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -103,19 +103,13 @@ async def member_data(
     team = scope.team
     start, end = days[0], days[-1]
     ids = [m.id for m in members]
-    leaves = (
-        list(
-            await session.execute(
-                select(Leave.member_id, Leave.start_day, Leave.end_day).where(
-                    Leave.member_id.in_(ids),
-                    Leave.cancelled.is_(False),
-                    Leave.start_day <= end,
-                    Leave.end_day >= start,
-                )
-            )
+    leaves = await session.execute(
+        select(Leave.member_id, Leave.start_day, Leave.end_day).where(
+            Leave.member_id.in_(ids),
+            Leave.cancelled.is_(False),
+            Leave.start_day <= end,
+            Leave.end_day >= start,
         )
-        if ids
-        else []
     )
     away: dict[int, list[tuple[date, date]]] = defaultdict(list)
     for member_id, first, last in leaves:
@@ -123,11 +117,14 @@ async def member_data(
     plans = await planned(session, team, start, end)
     sold = await deals_by_day(session, team, start, end)
     streaks = await checkins.team_streaks(session, team.id, members, scope.today, scope.calendar)
+    first_done: dict[int, date] = {}
+    for (member_id, day), (status, _, _) in plans.items():
+        if status == "done" and day < first_done.get(member_id, day + timedelta(days=1)):
+            first_done[member_id] = day
     out = []
     for m in members:
         joined = local_day(m.joined_at, team.timezone)
-        done_days = [d for (mid, d), (s, _, _) in plans.items() if mid == m.id and s == "done"]
-        since = min([joined, *done_days])  # history imported before they joined counts too
+        since = min(joined, first_done.get(m.id, joined))  # history imported before they joined counts
         rows = []
         for day in days:
             status, calls, amount = plans.get((m.id, day), ("", None, None))

@@ -680,7 +680,7 @@ SAMPLES["error"] = [
 ]
 
 #: Templates whose inputs are only dates or fixed words: no member text can reach them.
-NO_MEMBER_TEXT = frozenset({"period_label", "team_calendar_set", "team_announce"})
+NO_MEMBER_TEXT = frozenset({"period_label", "team_calendar_set", "team_announce", "unreadable"})
 
 # ----- issue 25: the leader's private insights, and the week's 标杆 in the weekly summary -----
 _DROP = {"week_days": 3, "level_days": 20, "since": "2026-11-19", "change": -0.55}

@@ -25,7 +25,10 @@ def sample_config_path() -> Path:
 
 
 def _load(path: str | None) -> Config:
-    return load_config(path if path else sample_config_path())
+    if path:
+        return load_config(path)
+    # The sample's `./teambeat.db` is in the working directory, not next to the installed sample.
+    return load_config(sample_config_path(), relative_to=Path.cwd())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +39,14 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("-c", "--config", help="TOML config file (default: the console sample team)")
         return p
 
-    with_config(sub.add_parser("run", help="run every configured adapter (console by default)"))
+    run = with_config(sub.add_parser("run", help="run every configured adapter (console by default)"))
+    run.add_argument(
+        "--role",
+        choices=["all", "web", "worker"],
+        default="all",
+        help="all (default): everything; web: HTTP and platform connections; "
+        "worker: scheduler, deliveries and announcements, no HTTP",
+    )
     demo = sub.add_parser("demo", help="a seeded team living through N workdays in fast-forward")
     demo.add_argument("--days", type=int, default=1)
     demo.add_argument("--start", help="first day, YYYY-MM-DD (default: the next workday from today)")
@@ -98,7 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from adapters.runtime import run
 
-            return run_on_server_loop(run(config))
+            if not args.config:
+                logging.getLogger("teambeat").warning(
+                    "no config file (-c): the console sample team, database %s", config.database.url
+                )
+            return run_on_server_loop(run(config, args.role))
         if args.command == "post":
             return asyncio.run(_post(config, args))
         if args.command == "status":

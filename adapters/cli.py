@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.storage.migrate import upgrade
 
             asyncio.run(upgrade(config.database.url))
-            print(f"database at {config.database.url} is up to date")
+            print(f"database at {_shown_url(config.database.url)} is up to date")
             return 0
         if args.command == "run":
             from adapters.runtime import run
@@ -130,6 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _shown_url(url: str) -> str:
+    """The database URL without its password: this line ends up in service and container logs."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _check_config(path: str | None) -> int:

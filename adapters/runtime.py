@@ -36,6 +36,11 @@ from bot.ports import Adapter
 log = logging.getLogger(__name__)
 Role = Literal["all", "web", "worker"]
 ROLES: tuple[Role, ...] = ("all", "web", "worker")
+ROLE_SHARE = {
+    "web": "HTTP, platform connections and the commands they bring; schedules, deliveries and "
+    "announcements are left to --role worker",
+    "worker": "schedules, deliveries and announcements; no HTTP server, no platform connections",
+}
 PLATFORM_MODULES = {"slack": "adapters.slack", "dingtalk": "adapters.dingtalk", "wecom": "adapters.wecom"}
 
 
@@ -125,6 +130,10 @@ class Runtime:
             self.web = WebServer(asgi, server.host, server.port)
             await self.web.start()
             log.warning("listening on http://%s:%s", server.host, self.web.port)
+        elif self.serves:
+            log.warning("[server] enabled = false: no HTTP server (no /healthz, no /metrics)")
+        if self.role != "all":
+            log.warning("--role %s: %s", self.role, ROLE_SHARE[self.role])
         # Everything built at start (modules, templates, mappers) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise stall the event loop for tens of ms.
         gc.freeze()

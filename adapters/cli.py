@@ -25,10 +25,8 @@ def sample_config_path() -> Path:
 
 
 def _load(path: str | None) -> Config:
-    if path:
-        return load_config(path)
-    # The sample's `./teambeat.db` is in the working directory, not next to the installed sample.
-    return load_config(sample_config_path(), relative_to=Path.cwd())
+    # Without -c: the sample team, its `./teambeat.db` in the working directory (not next to the sample).
+    return load_config(path) if path else load_config(sample_config_path(), relative_to=Path.cwd())
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -526,3 +526,25 @@ def test_caddyfile_forwards_every_public_route_and_keeps_metrics_inside() -> Non
             timeout=60,
         )
         assert checked.returncode == 0, checked.stderr
+
+
+def test_the_operations_guide_names_only_metrics_that_exist() -> None:
+    from bot.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.command("deal", "ok")
+    metrics.platform_error("slack", "transient")
+    metrics.delivered("slack", 1.0)
+    metrics.set_outbox({"pending": 0})
+    metrics.http_requests.labels(route="/healthz", status="200").inc()
+    exposed = set(re.findall(r"^(teambeat_\w+)", metrics.exposition().decode(), re.MULTILINE))
+    named = set(re.findall(r"\bteambeat_\w+", (ROOT / "README.md").read_text("utf-8")))
+    assert named, "the README names the metrics to watch"
+    assert named <= exposed | {"teambeat_delivery_latency_seconds"}, named - exposed
+
+
+def test_db_upgrade_does_not_print_the_database_password() -> None:
+    from adapters.cli import _shown_url
+
+    shown = _shown_url("postgresql+asyncpg://teambeat:s3cret-pw@postgres:5432/teambeat")
+    assert "s3cret-pw" not in shown and shown.endswith("@postgres:5432/teambeat")

@@ -35,7 +35,6 @@ from bot.ports import Adapter
 
 log = logging.getLogger(__name__)
 Role = Literal["all", "web", "worker"]
-ROLES: tuple[Role, ...] = ("all", "web", "worker")
 ROLE_SHARE = {
     "web": "HTTP, platform connections and the commands they bring; schedules, deliveries and "
     "announcements are left to --role worker",

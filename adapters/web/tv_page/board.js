@@ -72,8 +72,12 @@
       })
     );
     let sub = "";
-    if (race.name) sub = race.days_left <= 1 ? W.race_last_day : fill(W.race_days_left, { n: race.days_left });
+    if (race.name) {
+      const left = race.days_left <= 1 ? W.race_last_day : fill(W.race_days_left, { n: race.days_left });
+      sub = fill(W.race_named, { name: race.name }) + " · " + left;
+    }
     $("race-sub").textContent = sub;
+    $("race-list").classList.toggle("many", rows.length > 3);
     $("slide-race").classList.toggle("is-empty", rows.length === 0);
   }
 
@@ -118,7 +122,7 @@
     return board.winners ? ["winners", "people", "race", "goal"] : ["people", "race", "goal"];
   }
   function titleOf(name) {
-    if (name === "race") return board.race.name ? fill(W.race_named, { name: board.race.name }) : W.race_week;
+    if (name === "race") return board.race.name ? W.race_pk : W.race_week;
     return { people: W.people_title, goal: W.goal_title, winners: W.winners_title }[name] || "";
   }
   let order = slides();
@@ -178,9 +182,15 @@
   }
 
   // ----- clock -------------------------------------------------------------------------------------
+  const clock = (() => {
+    try {
+      return new Intl.DateTimeFormat("en-GB", { timeZone: board.timezone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    } catch (error) {
+      return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    }
+  })();
   function tickClock() {
-    const now = new Date();
-    $("clock-time").textContent = String(now.getHours()).padStart(2, "0") + ":" + String(now.getMinutes()).padStart(2, "0");
+    $("clock-time").textContent = clock.format(new Date()); // the team's time, wherever the screen is
     const [y, m, d] = board.day.split("-").map(Number);
     $("clock-day").textContent = fill(W.date, { year: y, month: m, day: d, weekday: W.weekdays[board.weekday - 1] });
   }

@@ -340,3 +340,44 @@ async def test_a_board_shows_the_goal_the_race_and_a_finished_pk(board: Board) -
     assert [r["name"] for r in view["race"]["rows"]] == ["狼队", "虎队"]
     assert view["race"]["rows"][0]["share"] == 1.0 and 0.29 < view["race"]["rows"][1]["share"] < 0.31
     assert view["winners"]["name"] == "冲刺赛" and [g["name"] for g in view["winners"]["groups"]] == ["狼队"]
+
+
+async def test_a_deal_committed_after_a_later_one_is_still_shown(board: Board) -> None:
+    """PostgreSQL hands out ids in order but commits them in any order: a deal whose id is below one the
+    board has already shown must still reach it (the poll looks a little below the highest id seen)."""
+    from sqlalchemy import func, select
+
+    from bot.storage.orm import Deal, Member
+
+    async def insert(deal_id: int, who: str, amount: int) -> None:
+        now = datetime.now(UTC)
+        async with board.app.sessionmaker() as session:
+            member = await session.scalar(select(Member.id).where(Member.user_id == who))
+            team = await team_id_of(session, "east")
+            session.add(
+                Deal(
+                    id=deal_id,
+                    team_id=team,
+                    member_id=member,
+                    amount_minor=amount * 100,
+                    currency="CNY",
+                    source="webhook",
+                    external_id=f"late-{deal_id}",
+                    closed_at=now,
+                    created_at=now,
+                )
+            )
+            await session.commit()
+
+    async with board.app.sessionmaker() as session:
+        top = await session.scalar(select(func.max(Deal.id))) or 0
+    async with open_stream(board.client, f"/tv/east/events?key={board.east}") as stream:
+        await stream.next("board")
+        await insert(top + 10, "alice", 700)
+        first = await stream.next("deal")
+        await insert(top + 5, "bob", 300)  # "committed" after top + 10, with a lower id
+        late = await stream.next("deal")
+        board_after = await stream.next("board")
+    assert (first.data["name"], late.data["name"]) == ("Alice", "Bob")
+    assert board_after.data["total"] == "¥1,000"
+    assert late.id is not None and first.id is not None and late.id >= first.id  # ids never go back

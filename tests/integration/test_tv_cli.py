@@ -74,3 +74,68 @@ async def test_team_tv_is_refused_to_anyone_but_a_leader(chat: Chat, who: str) -
     reply = await chat.say(who, "/team tv")
     assert "/team tv 只有团队长可以使用" in reply
     assert "key=" not in reply and not chat.dms(who) and not chat.dms("boss")
+
+
+async def test_teambeat_run_serves_the_board_once_a_key_exists_and_sigterm_ends_open_boards(tmp_path) -> None:
+    """A console team with no webhook and no HTTP platform: the server runs because the team has a board,
+    and stopping the bot does not wait out the grace period for the board left open."""
+    import asyncio
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.support.bot_process import free_port
+    from tests.support.tv import open_stream
+
+    port = free_port()
+    config = tmp_path / "run.toml"
+    text = (
+        f'[database]\nurl = "sqlite:///{tmp_path / "run.db"}"\n[server]\nhost = "127.0.0.1"\nport = {port}\n'
+    )
+    text += '[console]\nenabled = true\nuser = "boss"\n'
+    text += '[[teams]]\nid = "east"\nname = "华东一部"\nplatform = "console"\nworkspace = "local"\n'
+    text += 'channel = "east"\nleaders = ["boss"]\n[[teams.members]]\nid = "boss"\nname = "Boss"\n'
+    config.write_text(text, encoding="utf-8")
+    made = subprocess.run(
+        [sys.executable, "-m", "adapters.cli", "tv", "--team", "east", "-c", str(config)], check=True
+    )
+    assert made.returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "adapters.cli", "run", "-c", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for _ in range(300):
+                try:
+                    await client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            from sqlalchemy import create_engine
+            from sqlalchemy import text as sql
+
+            engine = create_engine(f"sqlite:///{tmp_path / 'run.db'}")
+            with engine.connect() as connection:
+                key = connection.execute(sql("SELECT key FROM tv_keys")).scalar_one()
+            engine.dispose()
+            assert (await client.get(f"/tv/east?key={key}")).status_code == 200
+            async with open_stream(client, f"/tv/east/events?key={key}") as stream:
+                assert (await stream.next("board")).data["team"] == "华东一部"
+                began = time.monotonic()
+                process.send_signal(signal.SIGTERM)
+                await stream.ended(timeout=10)
+                code = await asyncio.to_thread(process.wait, 20)
+        assert code == 0
+        assert time.monotonic() - began < 8, "SIGTERM waited for the open board"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stdin is not None
+        process.stdin.close()

@@ -15,6 +15,7 @@ import contextlib
 import json
 import secrets
 import tomllib
+from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
@@ -129,7 +130,7 @@ class TvBoards:
         viewer = await self.hub.open(team.id, key, last)
         hub = self.hub
 
-        async def stream():  # type: ignore[no-untyped-def]
+        async def stream() -> AsyncIterator[str]:
             try:
                 yield f"retry: {RETRY_MS}\n\n"
                 while True:

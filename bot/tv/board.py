@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.leaderboard import RankRow, per_capita
+from bot.domain.money import CURRENCIES
 from bot.domain.periods import PeriodName, local_day, period_containing
 from bot.rendering.engine import Renderer
 from bot.services import competitions, standings, views
@@ -161,7 +162,7 @@ def _race_rows(scope: TeamScope, rows: list[RankRow], metric: str, slogan_of: An
     best = rows[0].value if rows else 0
 
     def shown(value: int) -> str:
-        return str(value) if metric == "deals" else scope.money(value)
+        return str(value) if metric == "deals" else _whole(scope, value)
 
     return [
         {
@@ -171,7 +172,7 @@ def _race_rows(scope: TeamScope, rows: list[RankRow], metric: str, slogan_of: An
             "value": shown(row.value),
             "total": scope.money(row.standing.amount_minor),
             "deals": row.standing.deals,
-            "per_capita": scope.money(per_capita(row.standing.amount_minor, row.standing.members)),
+            "per_capita": _whole(scope, per_capita(row.standing.amount_minor, row.standing.members)),
             "share": _share(row.value, best),
         }
         for row in rows
@@ -194,6 +195,10 @@ async def _goal(
     view["ratio"] = round(min(float(view["ratio"]), 9.99), 4)
     actual = board.actual_for(goal)
     view["remaining"] = views.format_goal_value(scope, goal.metric, max(goal.target - actual, 0))
+    pace = standings.progress_of(goal, actual, scope).daily_pace
+    if pace is not None and goal.metric == "amount":  # what it takes each day: rounded up, not down
+        unit = 10 ** CURRENCIES[scope.team.currency][0]
+        view["pace"] = scope.money(-(-pace // unit) * unit)
     view["period"] = goal.period
     return view
 
@@ -215,6 +220,12 @@ async def _winners(session: AsyncSession, scope: TeamScope) -> dict[str, Any] | 
             "rows": _race_rows(scope, rows, competition.metric, board.slogan_of)[:5],
         }
     return None
+
+
+def _whole(scope: TeamScope, minor: int) -> str:
+    """An amount in whole currency units (half up): cents are noise on a screen across the room."""
+    unit = 10 ** CURRENCIES[scope.team.currency][0]
+    return scope.money((minor + unit // 2) // unit * unit)
 
 
 def _ended_today(competition: Competition, scope: TeamScope) -> bool:

@@ -7,6 +7,7 @@ the board's numbers change, without a reload. Screenshots of every slide at 1920
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -43,6 +44,9 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "tv"
 SIZES = {"tv": (1920, 1080), "phone": (812, 375)}
+TITLE_FITS = (
+    "(() => { const t = document.getElementById('slide-title'); return t.scrollWidth <= t.clientWidth; })()"
+)
 
 FLOOR = """
 [hooks]
@@ -162,8 +166,14 @@ async def _arrange(app: App, with_pk_result: bool) -> str:
 
 @pytest_asyncio.fixture
 async def floor(tmp_path: Path) -> AsyncIterator[Floor]:
+    async with _floor(tmp_path, "zh-CN") as served:
+        yield served
+
+
+@contextlib.asynccontextmanager
+async def _floor(tmp_path: Path, locale: str) -> AsyncIterator[Floor]:
     path = tmp_path / "floor.toml"
-    path.write_text(_config_text(f"sqlite:///{tmp_path / 'floor.db'}"), encoding="utf-8")
+    path.write_text(_config_text(f"sqlite:///{tmp_path / 'floor.db'}", locale), encoding="utf-8")
     app = await build_app(load_config(path, environ={}))
     try:
         key = await _arrange(app, with_pk_result=True)
@@ -278,6 +288,7 @@ async def test_every_slide_fits_the_screen(browser, floor: Floor, artifacts: Pat
                  return {bottom, right, scrollH: document.documentElement.scrollHeight}; }""",
             f"slide-{view}",
         )
+        assert await page.evaluate(TITLE_FITS), f"the {view} title is cut off"
         assert box["scrollH"] <= height and box["bottom"] <= height + 1 and box["right"] <= width + 1, (
             view,
             box,
@@ -305,3 +316,16 @@ async def test_a_rotated_key_tells_the_screen_to_get_a_new_link(browser, floor: 
     await page.wait_for_selector("#notice:not([hidden])", timeout=5_000)
     assert "链接已更换" in await page.inner_text("#notice")
     await page.close()
+
+
+async def test_an_english_team_reads_its_board_in_english(browser, tmp_path: Path, artifacts: Path) -> None:
+    async with _floor(tmp_path, "en") as floor:
+        for view, title in (("people", "Top sellers"), ("race", "Group race"), ("goal", "Goal")):
+            page, errors = await _open(browser, floor, "tv", view=view)
+            assert await page.inner_text("#slide-title") == title
+            assert await page.inner_text("#today-total") == "¥112,600"
+            assert await page.evaluate(TITLE_FITS), f"the {view} title is cut off"
+            await page.wait_for_timeout(1_600)
+            await page.screenshot(path=str(artifacts / f"en-{view}-1920x1080.png"))
+            assert errors == [], errors
+            await page.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import secrets
 import tomllib
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from typing import Any
 import anyio
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -31,6 +33,7 @@ from bot.app import App
 from bot.tv import board, keys
 from bot.tv.hub import BoardEvent, TvHub
 
+log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0  # a comment this often keeps proxies from closing a quiet stream
 RETRY_MS = 3000
 REFUSED = (
@@ -96,6 +99,18 @@ class TvBoards:
         await self.hub.close()
 
     async def page(self, request: Request) -> Response:
+        try:
+            return await self._page(request)
+        except (SQLAlchemyError, OSError) as exc:
+            return _unavailable(exc)
+
+    async def events(self, request: Request) -> Response:
+        try:
+            return await self._events(request)
+        except (SQLAlchemyError, OSError) as exc:
+            return _unavailable(exc)
+
+    async def _page(self, request: Request) -> Response:
         async with self.app.sessionmaker() as session:
             key = request.query_params.get("key")
             team = await keys.team_for_key(session, request.path_params["team"], key)
@@ -120,7 +135,7 @@ class TvBoards:
         )
         return HTMLResponse(html, headers={**PAGE_HEADERS, "Content-Security-Policy": policy})
 
-    async def events(self, request: Request) -> Response:
+    async def _events(self, request: Request) -> Response:
         key = request.query_params.get("key")
         async with self.app.sessionmaker() as session:
             team = await keys.team_for_key(session, request.path_params["team"], key)
@@ -173,6 +188,14 @@ def _event_id(value: str | None) -> int | None:
     except ValueError:
         return None
     return number if number >= 0 else None
+
+
+def _unavailable(exc: Exception) -> Response:
+    """The database is down: the board says so and its page tries again (EventSource, or its own retry)."""
+    log.warning("tv: the database is unavailable: %s", exc)
+    text = "数据库暂时不可用，看板稍后会自动重连。\nThe database is unavailable; the board will reconnect.\n"
+    headers = {**PAGE_HEADERS, "Retry-After": "5"}
+    return Response(text, status_code=503, media_type="text/plain; charset=utf-8", headers=headers)
 
 
 def _refused() -> Response:

@@ -381,3 +381,22 @@ async def test_a_deal_committed_after_a_later_one_is_still_shown(board: Board) -
     assert (first.data["name"], late.data["name"]) == ("Alice", "Bob")
     assert board_after.data["total"] == "¥1,000"
     assert late.id is not None and first.id is not None and late.id >= first.id  # ids never go back
+
+
+async def test_a_board_whose_database_is_down_is_told_to_come_back(tmp_path) -> None:
+    path = tmp_path / "down.toml"
+    path.write_text('[database]\nurl = "postgresql+asyncpg://nobody@127.0.0.1:9/none"\n', encoding="utf-8")
+    app = await build_app(load_config(path, environ={}), migrate=False)
+    try:
+        server = WebServer(build_web_app(app, {}), "127.0.0.1", 0)
+        await server.start()
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client:
+                page = await client.get("/tv/east?key=abc")
+                events = await client.get("/tv/east/events?key=abc")
+        finally:
+            await server.stop()
+    finally:
+        await app.close()
+    assert page.status_code == events.status_code == 503
+    assert page.headers["retry-after"] == "5" and "reconnect" in page.text

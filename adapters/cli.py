@@ -7,62 +7,124 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import re
 import sys
 from collections.abc import Coroutine, Sequence
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
+from adapters.logs import setup_logging
 from bot.config import Config, ConfigError, check_config, load_config, problems_only
 
 SAMPLE = "sample.toml"
+SAMPLES = {"zh-CN": SAMPLE, "en": "sample.en.toml"}  # the sample team in each language (--locale)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def sample_config_path() -> Path:
-    return Path(str(resources.files("adapters.console").joinpath(SAMPLE)))
+def sample_config_path(locale: str = "zh-CN") -> Path:
+    return Path(str(resources.files("adapters.console").joinpath(SAMPLES[locale])))
 
 
-def _load(path: str | None) -> Config:
-    return load_config(path if path else sample_config_path())
+def _load(path: str | None, locale: str | None = None) -> Config:
+    if path and locale:
+        raise ConfigError(
+            [
+                f"--locale {locale} picks the sample team's language; with -c {path}, set `locale` in "
+                "each [[teams]] of the file (and [bot] default_locale) instead"
+            ]
+        )
+    return load_config(path if path else sample_config_path(locale or "zh-CN"))
+
+
+def iso_date(text: str) -> date:
+    """An argparse type: a calendar date written YYYY-MM-DD, with a message that says so."""
+    try:
+        if _ISO_DATE.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{text!r} is not a date: expected YYYY-MM-DD, e.g. 2026-11-23")
+
+
+def positive_int(text: str) -> int:
+    if text.isascii() and text.isdigit() and int(text) > 0:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1, e.g. 3")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("teambeat")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install .)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 1 like every other error of the CLI (product.md: `post` exits 1 on an error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="teambeat", description="A sales team's daily rhythm in chat.")
+    parser = _Parser(prog="teambeat", description="A sales team's daily rhythm in chat.")
+    parser.add_argument("--version", action="version", version=f"teambeat {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("-c", "--config", help="TOML config file (default: the console sample team)")
         return p
 
-    with_config(sub.add_parser("run", help="run every configured adapter (console by default)"))
-    demo = sub.add_parser("demo", help="a seeded team living through N workdays in fast-forward")
-    demo.add_argument("--days", type=int, default=1)
-    demo.add_argument("--start", help="first day, YYYY-MM-DD (default: the next workday from today)")
+    def with_locale(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--locale",
+            choices=sorted(SAMPLES),
+            help="the sample team's language: zh-CN (default, team id `sample`) or en (team id `sample-en`)",
+        )
+        return p
+
+    with_locale(with_config(sub.add_parser("run", help="run every configured adapter (console by default)")))
+    demo = with_locale(sub.add_parser("demo", help="a seeded team living through N workdays in fast-forward"))
+    demo.add_argument("--days", type=positive_int, default=1, help="how many workdays to play (default 1)")
+    demo.add_argument(
+        "--start", type=iso_date, help="first day, YYYY-MM-DD (default: the next workday from today)"
+    )
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     with_config(db_sub.add_parser("upgrade", help="migrate the database to the latest schema"))
     with_config(sub.add_parser("check-config", help="list every problem in a config file"))
     with_config(sub.add_parser("status", help="outbox counts, the oldest pending post, the latest errors"))
     post = with_config(sub.add_parser("post", help="run one scheduled post now"))
-    post.add_argument("kind", choices=["checkin", "morning", "recap", "weekly", "monthly"])
-    post.add_argument("--team", required=True)
-    post.add_argument("--date")
-    post.add_argument("--force", action="store_true")
+    post.add_argument(
+        "kind",
+        choices=["checkin", "morning", "recap", "weekly", "monthly"],
+        help="which post: check-in prompts, morning goals, evening recap, weekly or monthly summary",
+    )
+    post.add_argument("--team", required=True, help="the team's id (`id` in [[teams]]; the sample's: sample)")
+    post.add_argument(
+        "--date",
+        type=iso_date,
+        help="post as if at its scheduled time that day, YYYY-MM-DD (default: now)",
+    )
+    post.add_argument("--force", action="store_true", help="post again even if it was already posted")
     deals = sub.add_parser("deals", help="deals from other systems")
     deals_sub = deals.add_subparsers(dest="deals_command", required=True)
     deals_import = with_config(deals_sub.add_parser("import", help="import deals from a CSV file"))
     deals_import.add_argument("file", help="CSV: id,member,amount,currency,customer,product,closed_at,status")
-    deals_import.add_argument("--team", required=True)
+    deals_import.add_argument("--team", required=True, help="the id of the team the deals belong to")
     deals_import.add_argument("--announce", action="store_true", help="announce deals closed within 24 h")
     export = with_config(sub.add_parser("export", help="CSV on stdout (UTF-8 with BOM, for Excel)"))
-    export.add_argument("what", choices=["deals", "checkins"])
-    export.add_argument("--team", required=True)
-    export.add_argument("--from", dest="start", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
-    export.add_argument("--to", dest="end", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    export.add_argument("what", choices=["deals", "checkins"], help="deals or check-ins")
+    export.add_argument("--team", required=True, help="the id of the team to export")
+    export.add_argument("--from", dest="start", required=True, type=iso_date, help="first day, YYYY-MM-DD")
+    export.add_argument("--to", dest="end", required=True, type=iso_date, help="last day, YYYY-MM-DD")
     tv = with_config(sub.add_parser("tv", help="print the URL of a team's TV board"))
-    tv.add_argument("--team", required=True)
+    tv.add_argument("--team", required=True, help="the id of the team whose board it is")
     tv.add_argument("--rotate", action="store_true", help="a new key: the old link stops at once")
     return parser
 
@@ -83,15 +145,15 @@ def run_on_server_loop(main: Coroutine[Any, Any, T]) -> T:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     try:
         if args.command == "check-config":
             return _check_config(args.config)
         if args.command == "demo":
             from adapters.console.demo import run_demo
 
-            return asyncio.run(run_demo(args.days, date.fromisoformat(args.start) if args.start else None))
-        config = _load(args.config)
+            return asyncio.run(run_demo(args.days, args.start, locale=args.locale or "zh-CN"))
+        config = _load(args.config, getattr(args, "locale", None))
         if args.command == "db":
             from bot.storage.migrate import upgrade
 
@@ -141,11 +203,7 @@ async def _post(config: Config, args: argparse.Namespace) -> int:
     from bot.services import directory
     from bot.services.posts import fire_time, post_once
 
-    try:
-        day = date.fromisoformat(args.date) if args.date else None
-    except ValueError:
-        print(f"error: --date {args.date!r} is not a date YYYY-MM-DD", file=sys.stderr)
-        return 1
+    day: date | None = args.date
     app = await build_app(config)
     try:
         async with app.uow_factory() as uow:
@@ -160,10 +218,14 @@ async def _post(config: Config, args: argparse.Namespace) -> int:
             app.uow_factory, app.renderer, team_id, args.kind, at, force=args.force, now=app.clock.now()
         )
         adapters = build_adapters(app)
-        worker = DeliveryWorker.from_config(
-            app.uow_factory, adapters, app.clock, config.delivery, folder=DealDigestFolder(app.renderer)
-        )
-        await worker.drain()
+        try:
+            worker = DeliveryWorker.from_config(
+                app.uow_factory, adapters, app.clock, config.delivery, folder=DealDigestFolder(app.renderer)
+            )
+            await worker.drain()
+        finally:
+            for adapter in adapters.values():
+                await adapter.stop()  # closes the HTTP sessions sending opened (never started: nothing else)
         print(outcome)
         return 0
     finally:

@@ -12,9 +12,12 @@ import signal
 import sys
 from collections.abc import Callable
 
+from sqlalchemy.engine import make_url
+
 from adapters.console.adapter import ConsoleAdapter
 from adapters.console.session import ConsoleSession
 from adapters.console.stdin import StdinLines
+from adapters.logs import READY_LOGGER
 from adapters.web.serve import WebServer
 from adapters.web.server import build_web_app, http_routes_configured
 from bot.app import App, build_app
@@ -83,6 +86,27 @@ class Runtime:
         self._announcing_task: asyncio.Task[None] | None = None
         self._started: list[Adapter] = []
 
+    def describe(self) -> str:
+        """What runs, for the one "ready" line: adapters, the HTTP address, the scheduler, the database."""
+        config = self.app.config
+        doors = []
+        for name in self.adapters:
+            if name == "console":
+                team = console_team(config)
+                doors.append(f"console (team {team.id if team else '?'})")
+            elif name in ("slack", "dingtalk"):
+                doors.append(f"{name} ({getattr(config, name).mode} mode)")
+            else:
+                doors.append(name)
+        if self.web is not None:
+            doors.append(f"HTTP on http://{config.server.host}:{self.web.port}")
+        if self.scheduler.leading:
+            doors.append("scheduler")
+        else:
+            doors.append("scheduler on standby (another replica schedules)")
+        url = make_url(config.database.url).render_as_string(hide_password=True)
+        return "ready: " + ", ".join(doors) + f"; database {url}"
+
     async def handle(self, message: IncomingMessage) -> OutgoingMessage | None:
         """The sink every adapter feeds (the worker is woken by the commit that queued a post, if any)."""
         with self.app.foreground.request():
@@ -104,7 +128,6 @@ class Runtime:
             server = self.app.config.server
             self.web = WebServer(asgi, server.host, server.port)
             await self.web.start()
-            log.warning("listening on http://%s:%s", server.host, self.web.port)
         # Everything built at start (modules, templates, mappers) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise stall the event loop for tens of ms.
         gc.freeze()
@@ -164,6 +187,7 @@ async def run(config: Config) -> int:
     # must stop the bot cleanly too, not kill it.
     _on_signals(asyncio.get_running_loop(), runtime.stopping.set)
     await runtime.start()
+    logging.getLogger(READY_LOGGER).info(runtime.describe())
     try:
         if isinstance(console, ConsoleAdapter):
             await _console_loop(runtime, console, config)

@@ -121,7 +121,7 @@ class Dispatcher:
         now = self._clock.now()
         async with self._uow_factory() as uow:
             team, member = await self._who(uow, message)
-            locale = team.locale if team else self._core.settings.default_locale
+            locale = team.locale if team else await self._speaker_locale(uow, message)
             spec = self._core.registry.resolve(parsed.word)
             try:
                 if spec is None:
@@ -137,7 +137,7 @@ class Dispatcher:
                             return reply
                     raise UnknownCommand(parsed.word, self._core.registry.suggest(parsed.word))
                 self._check(spec, message, team, member)
-                ctx = self._context(message, spec, parsed, uow, now, team, member)
+                ctx = self._context(message, spec, parsed, uow, now, team, member, locale)
                 reply = await spec.handler(ctx)
                 if not await self._commit_first(uow, message, now):
                     return None
@@ -167,6 +167,14 @@ class Dispatcher:
             member = await directory.join_team(session, team, message.user.id, name, self._clock.now())
         return team, member
 
+    async def _speaker_locale(self, uow: UnitOfWork, message: IncomingMessage) -> str:
+        """In a channel no team owns: the language of the speaker's own team on this workspace, if any."""
+        if message.channel.kind == "group":
+            team, _ = await directory.first_team_of_user(uow.session, message.user)
+            if team is not None:
+                return team.locale
+        return self._core.settings.default_locale
+
     def _check(
         self, spec: CommandSpec, message: IncomingMessage, team: Team | None, member: Member | None
     ) -> None:
@@ -180,7 +188,7 @@ class Dispatcher:
         if not role_at_least(role, spec.min_role):
             raise PermissionDenied(command=spec.name, required=spec.min_role)
 
-    def _context(self, message, spec, parsed, uow, now, team, member) -> CommandContext:
+    def _context(self, message, spec, parsed, uow, now, team, member, locale=None) -> CommandContext:
         return CommandContext(
             message=message,
             spec=spec,
@@ -191,6 +199,7 @@ class Dispatcher:
             core=self._core,
             team_or_none=team,
             member_or_none=member,
+            speaker_locale=locale,
         )
 
     def _error_reply(self, error: CommandError, spec: CommandSpec | None, locale: str) -> OutgoingMessage:

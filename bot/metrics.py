@@ -33,6 +33,12 @@ class Metrics:
         self.http_requests = _counter(
             self.registry, "teambeat_http_requests", "HTTP requests answered.", ("route", "status")
         )
+        self.events_rate_limited = _counter(
+            self.registry,
+            "teambeat_events_rate_limited",
+            "Notices that a platform dropped events meant for the bot (Slack's app_rate_limited).",
+            ("platform",),
+        )
         self.outbox_rows = Gauge(
             "teambeat_outbox_rows", "Outbox rows, read at scrape time.", ("state",), registry=self.registry
         )
@@ -49,6 +55,9 @@ class Metrics:
 
     def platform_error(self, platform: str, kind: str) -> None:
         self.platform_errors.labels(platform=platform, kind=kind).inc()
+
+    def events_dropped(self, platform: str) -> None:
+        self.events_rate_limited.labels(platform=platform).inc()
 
     def delivered(self, platform: str, seconds: float) -> None:
         self.delivery_latency.labels(platform=platform).observe(max(seconds, 0.0))

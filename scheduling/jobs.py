@@ -33,8 +33,12 @@ async def run_slot(
     now: datetime,
     *,
     grace: timedelta = DEFAULT_GRACE,
+    missed: dict[str, list[str]] | None = None,
 ) -> JobOutcome:
-    """Post the slot's most recent fire if it is due and not older than `grace`; say what happened."""
+    """Post the slot's most recent fire if it is due and not older than `grace`; say what happened.
+
+    A fire missed by more than `grace` is logged (or, given `missed`, added to it under the team's id for
+    one line per team); one from before the team existed was never the bot's to make, and says nothing."""
     async with uow_factory() as uow:
         team = await uow.session.get(Team, team_id)
         if team is None:
@@ -49,16 +53,15 @@ async def run_slot(
         late = now - fire
         if late > grace:
             key = period_key(slot.kind, day, slot.number)
-            if calendar.is_workday(day) and not await already_posted(uow.session, team, slot.kind, key):
-                log.warning(
-                    "team %s: %s for %s (due %s) missed by %s, beyond the %s grace window: skipped",
-                    team.slug,
-                    slot.kind,
-                    key,
-                    fire.isoformat(),
-                    _minutes(late),
-                    _minutes(grace),
-                )
+            reportable = fire >= team.created_at and calendar.is_workday(day)
+            if reportable and not await already_posted(uow.session, team, slot.kind, key):
+                what = f"{slot.kind} for {key} (due {fire.isoformat()}, missed by {_minutes(late)})"
+                if missed is not None:
+                    missed.setdefault(team.slug, []).append(what)
+                else:
+                    log.warning(
+                        "team %s: %s, beyond the %s grace window: skipped", team.slug, what, _minutes(grace)
+                    )
             return "skipped: missed"
         slug = team.slug
     outcome = await post_once(uow_factory, renderer, team_id, slot.kind, fire, number=slot.number, now=now)

@@ -228,15 +228,25 @@ class Scheduler:
             for slot in team_slots(team["schedule"], team["slug"]):
                 due.append((latest_fire(slot.at, team["timezone"], now), team["id"], slot))
         posted = False
+        missed: dict[str, list[str]] = {}
         for _fire, team_id, slot in sorted(due, key=lambda item: item[0]):
             try:
-                outcome = await self._run(team_id, slot, now)
+                outcome = await self._run(team_id, slot, now, missed)
             except Exception:
                 log.exception("catch-up of team %s %s failed", team_id, slot.kind)
                 continue
             posted = posted or outcome == "posted"
         if posted:
             self._notify()
+        for slug, posts in missed.items():  # one line per team, not one per post
+            log.warning(
+                "team %s: not posted, beyond the %s grace window: %s "
+                "(`teambeat post KIND --team %s` posts one now)",
+                slug,
+                f"{self._grace.total_seconds() / 60:.0f} min",
+                "; ".join(posts),
+                slug,
+            )
 
     async def _fire(self, team_id: int, slot: Slot) -> None:
         """The APScheduler job."""
@@ -250,9 +260,9 @@ class Scheduler:
         if outcome == "posted":
             self._notify()
 
-    async def _run(self, team_id: int, slot: Slot, now) -> str:
+    async def _run(self, team_id: int, slot: Slot, now, missed: dict[str, list[str]] | None = None) -> str:
         return await run_slot(
-            self._app.uow_factory, self._app.renderer, team_id, slot, now, grace=self._grace
+            self._app.uow_factory, self._app.renderer, team_id, slot, now, grace=self._grace, missed=missed
         )
 
     def _notify(self) -> None:

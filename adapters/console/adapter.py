@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import TextIO
@@ -43,6 +44,9 @@ class ConsoleAdapter:
         self._out = out or sys.stdout
         self.names = names or (lambda user_id: user_id)
         self._ids = itertools.count(1)
+        # Event ids are remembered in the database across runs (platform retries are dropped by them):
+        # a run's own prefix keeps a restarted console's `1, 2, …` from being taken for duplicates.
+        self._run = uuid.uuid4().hex[:12]
         self._sink: MessageSink | None = None
 
     async def start(self, sink: MessageSink) -> None:
@@ -73,7 +77,7 @@ class ConsoleAdapter:
             PLATFORM, self.workspace, self.speaker if dm else self.channel, "dm" if dm else "group"
         )
         return IncomingMessage(
-            event_id=f"console-{next(self._ids)}",
+            event_id=f"console-{self._run}-{next(self._ids)}",
             user=user,
             channel=channel,
             text=text,

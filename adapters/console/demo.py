@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import tempfile
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,12 +34,87 @@ BLOCKERS = ["无", "需要价格支持", "需要技术演示", "物流延迟", "
 KUDOS = ["帮我搞定了难缠的客户", "分享了很实用的话术", "加班支援直播", "主动带新人"]
 
 
+@dataclass(frozen=True)
+class Script:
+    """What the demo's people type, in one language (lists of equal length: the same seed, the same day)."""
+
+    sample: str
+    goals: tuple[str, str]
+    checkin: str
+    amounts: tuple[str, ...]
+    deal: str
+    deal_amounts: tuple[int, ...]
+    kudos: str
+    rank: str
+    customers: list[str]
+    work: list[str]
+    blockers: list[str]
+    reasons: list[str]
+    none: str
+
+
+SCRIPTS = {
+    "zh-CN": Script(
+        sample="sample.toml",
+        goals=("/目标 团队 100万 本月", "/目标 小组 狼队 10万 本周"),
+        checkin="/打卡",
+        amounts=("1万", "2万", "3万", "5万", "8000"),
+        deal="/成交",
+        deal_amounts=(3800, 6800, 12800, 15000, 26000, 58000),
+        kudos="/点赞",
+        rank="/排行 本周 小组",
+        customers=CUSTOMERS,
+        work=WORK,
+        blockers=BLOCKERS,
+        reasons=KUDOS,
+        none="无",
+    ),
+    "en": Script(
+        sample="sample.en.toml",
+        goals=("/goal team 150000 month", "/goal group Wolves 15000 week"),
+        checkin="/checkin",
+        amounts=("1500", "3000", "4500", "7500", "1200"),
+        deal="/deal",
+        deal_amounts=(550, 990, 1850, 2200, 3800, 8500),
+        kudos="/kudos",
+        rank="/rank week groups",
+        customers=[
+            "Acme annual plan",
+            "Globex renewal",
+            "Initech upgrade",
+            "Umbrella pilot",
+            "Stark Industries",
+            "Wayne Enterprises",
+            "Hooli seats",
+            "repeat customer",
+        ],
+        work=[
+            "visited 3 clients",
+            "made 60 calls",
+            "followed up 2 big deals",
+            "ran a webinar",
+            "cleaned the lead list",
+            "sent 4 quotes",
+        ],
+        blockers=["none", "need a pricing exception", "need a tech demo", "shipping delay", ""],
+        reasons=[
+            "saved a tough account",
+            "shared a great pitch",
+            "covered the late webinar",
+            "coached the new hire",
+        ],
+        none="none",
+    ),
+}
+
+
 def _first_workday(calendar: WorkCalendar, day: date) -> date:
     return day if calendar.is_workday(day) else calendar.next_workday(day)
 
 
-async def run_demo(days: int, start: date | None = None, *, seed: int = 42) -> int:
-    sample = Path(__file__).with_name("sample.toml")
+async def run_demo(days: int, start: date | None = None, *, seed: int = 42, locale: str = "zh-CN") -> int:
+    script = SCRIPTS[locale]
+    sample = Path(__file__).with_name(script.sample)
     with tempfile.TemporaryDirectory() as folder:
         config_path = Path(folder) / "demo.toml"
         db_url = f"sqlite:///{Path(folder) / 'demo.db'}"
@@ -46,11 +122,11 @@ async def run_demo(days: int, start: date | None = None, *, seed: int = 42) -> i
             f'[database]\nurl = "{db_url}"\n' + sample.read_text("utf-8"), encoding="utf-8"
         )
         config = load_config(config_path, environ={})
-        calendar = WorkCalendar("cn")
+        team_cfg = config.teams[0]
+        calendar = WorkCalendar(team_cfg.calendar)
         day = _first_workday(calendar, start or datetime.now(SHANGHAI).date())
         clock = FixedClock(datetime.combine(day, time(8, 0), SHANGHAI))
         app = await build_app(config, clock)
-        team_cfg = config.teams[0]
         adapter = ConsoleAdapter(team_cfg.workspace, team_cfg.channel, "lily", clock)
         session = ConsoleSession(app, adapter, team_cfg.id)
         await session.load_names()
@@ -59,7 +135,7 @@ async def run_demo(days: int, start: date | None = None, *, seed: int = 42) -> i
         members = [m.id for m in team_cfg.members if m.id != "lily"]
         try:
             for index in range(days):
-                await _one_day(session, clock, day, index, members, rng)
+                await _one_day(session, clock, day, index, members, rng, script)
                 day = calendar.next_workday(day)
         finally:
             await app.close()
@@ -84,21 +160,22 @@ async def _post(session: ConsoleSession, kind: str) -> None:
     await session.worker.drain()
 
 
-async def _one_day(session, clock, day: date, index: int, members: list[str], rng: random.Random) -> None:
-    session.adapter.print(
-        f"\n═════════════ {day.isoformat()} {'一二三四五六日'[day.weekday()]} ═════════════"
-    )
+async def _one_day(
+    session, clock, day: date, index: int, members: list[str], rng: random.Random, script: Script
+) -> None:
+    weekday = "一二三四五六日"[day.weekday()] if script.none == "无" else day.strftime("%a")
+    session.adapter.print(f"\n═════════════ {day.isoformat()} {weekday} ═════════════")
     await _at(session, clock, day, 8, 50)
     if index == 0:
-        await _as(session, "lily", "/目标 团队 100万 本月")
-        await _as(session, "alice", "/目标 小组 狼队 10万 本周")
+        await _as(session, "lily", script.goals[0])
+        await _as(session, "alice", script.goals[1])
     await _at(session, clock, day, 9, 0)
     for who in members:
         if rng.random() < 0.15:
             continue  # a few forget: the morning post lists them
-        amount = rng.choice(["1万", "2万", "3万", "5万", "8000"])
-        blocker = rng.choice(BLOCKERS) or "无"
-        await _as(session, who, f"/dm /打卡 {rng.choice(WORK)}; {amount}; {blocker}")
+        amount = rng.choice(script.amounts)
+        blocker = rng.choice(script.blockers) or script.none
+        await _as(session, who, f"/dm {script.checkin} {rng.choice(script.work)}; {amount}; {blocker}")
     await _at(session, clock, day, 9, 30)
     await _post(session, "morning")
     hour, minute = 10, 0
@@ -107,13 +184,13 @@ async def _one_day(session, clock, day: date, index: int, members: list[str], rn
         hour, minute = hour + minute // 60, minute % 60
         await _at(session, clock, day, min(hour, 17), minute)
         who = rng.choice(members)
-        amount = rng.choice([3800, 6800, 12800, 15000, 26000, 58000])
-        await _as(session, who, f"/成交 {amount} {rng.choice(CUSTOMERS)}")
+        amount = rng.choice(script.deal_amounts)
+        await _as(session, who, f"{script.deal} {amount} {rng.choice(script.customers)}")
         if rng.random() < 0.3:
             giver, receiver = rng.sample(members, 2)
-            await _as(session, giver, f"/点赞 @{receiver} {rng.choice(KUDOS)}")
+            await _as(session, giver, f"{script.kudos} @{receiver} {rng.choice(script.reasons)}")
     await _at(session, clock, day, 17, 50)
-    await _as(session, rng.choice(members), "/排行 本周 小组")
+    await _as(session, rng.choice(members), script.rank)
     await _at(session, clock, day, 18, 0)
     await _post(session, "recap")
     clock.advance(timedelta(hours=1))

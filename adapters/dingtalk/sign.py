@@ -12,6 +12,8 @@ import hashlib
 import hmac
 from urllib.parse import quote_plus
 
+from adapters.web.timestamps import parse_timestamp
+
 WINDOW_MS = 3_600_000  # DingTalk accepts (and we demand) a timestamp within one hour
 
 
@@ -44,13 +46,12 @@ def callback_problem(secret: str, timestamp: str | None, sign: str | None, now_m
         return "no app_secret is configured, so no callback can be verified"
     if not timestamp or not sign:
         return "missing timestamp or sign header"
-    try:
-        sent_at = int(timestamp.strip())
-    except ValueError:
-        return "timestamp must be milliseconds since the epoch"
+    sent_at = parse_timestamp(timestamp)
+    if sent_at is None:
+        return "timestamp must be milliseconds since the epoch (ASCII digits)"
     if abs(now_ms - sent_at) > WINDOW_MS:
         return "timestamp is more than an hour from the server's clock"
-    expected = callback_sign(secret, timestamp.strip())
+    expected = callback_sign(secret, timestamp)
     if not hmac.compare_digest(expected.encode(), sign.strip().encode()):
         return "sign does not match"
     return ""

@@ -26,6 +26,7 @@ from slack_bolt.adapter.starlette.async_handler import (
     to_starlette_response,
 )
 from slack_bolt.async_app import AsyncApp
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -38,6 +39,7 @@ from adapters.slack.client import SingleToken, SlackWeb, TokenSource, retrying
 from adapters.slack.oauth import INSTALL_PATH, REDIRECT_PATH, OAuthSetup
 from adapters.slack.render import TEXT_MAX, SlackMessage, render_slack
 from adapters.slack.socket_mode import SocketModeRunner, WatchdogSettings
+from adapters.web.timestamps import parse_timestamp
 from bot.app import App
 from bot.messages import ChannelRef, OutgoingMessage, SentMessage, UserRef
 from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
@@ -45,6 +47,8 @@ from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, Use
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
 EVENTS_PATH = "/slack/events"
+TIMESTAMP_HEADER = "x-slack-request-timestamp"
+SIGNATURE_HEADER = "x-slack-signature"
 RESPONSE_URL_USES = 5  # Slack accepts five answers per response_url
 STOP_GRACE_SECONDS = 10.0
 
@@ -133,9 +137,9 @@ class SlackAdapter:
         bolt = self._bolt
         if bolt is None:
             return JSONResponse({"error": "not_ready", "detail": "the Slack adapter is not running"}, 503)
-        timestamp = request.headers.get("x-slack-request-timestamp", "")
-        if not (timestamp.isascii() and timestamp.isdigit()):
-            return JSONResponse({"error": "invalid_signature", "detail": "missing or bad timestamp"}, 401)
+        problem = unreadable_signature(request.headers)
+        if problem:
+            return JSONResponse({"error": "invalid_signature", "detail": problem}, 401)
         body = await request.body()
         try:
             bolt_request = to_async_bolt_request(request, body)
@@ -148,10 +152,25 @@ class SlackAdapter:
             if not signed_by_slack(self._config.signing_secret, body, request.headers):
                 return JSONResponse({"error": "invalid_signature"}, 401)
             return JSONResponse({"error": "bad_request", "detail": "the body is not a Slack payload"}, 400)
+        if bolt_request.body.get("type") == "app_rate_limited":  # not an event: bolt would answer 404
+            return self._rate_limited(body, request.headers, bolt_request.body)
         response = await bolt.async_dispatch(bolt_request)
         if response.status >= 500:  # authorization could not be checked: Slack retries events later
             return JSONResponse({"error": "unavailable"}, 503)
         return to_starlette_response(response)
+
+    def _rate_limited(self, body: bytes, headers: Mapping[str, str], payload: dict[str, Any]) -> Response:
+        """Slack dropped events to this app for a minute: acknowledged (else Slack retries the notice),
+        counted in /metrics, logged."""
+        if not signed_by_slack(self._config.signing_secret, body, headers):
+            return JSONResponse({"error": "invalid_signature"}, 401)
+        self._app.metrics.events_dropped(PLATFORM)
+        log.warning(
+            "slack: Slack dropped events for workspace %r in the minute from %r (app_rate_limited)",
+            payload.get("team_id"),
+            payload.get("minute_rate_limited"),
+        )
+        return JSONResponse({"ok": True})
 
     async def _oauth_page(self, request: Request) -> Response:
         if self._bolt is None:
@@ -232,10 +251,13 @@ class SlackAdapter:
 
     async def _answer(self, to: inbound.ReplyTo, reply: OutgoingMessage) -> None:
         chunks = render_slack(reply)
+        thread = {"thread_ts": to.thread_ts} if to.thread_ts else {}
         try:
-            if to.private:
+            if to.private:  # in the bot's DM: in the thread the person wrote in, if they did
                 for chunk in chunks:
-                    await retrying(lambda c=chunk: self.web.post_message(to.workspace, to.channel, c))
+                    await retrying(
+                        lambda c=chunk: self.web.post_message(to.workspace, to.channel, c, **thread)
+                    )
                 return
             sent = 0
             if to.response_url and self.web.trusts_response_url(to.response_url):
@@ -300,11 +322,24 @@ class SlackAdapter:
         return await self.web.profile(user)
 
 
+def unreadable_signature(headers: Headers) -> str:
+    """Why Slack's timestamp and signature headers cannot even be checked, or "": bolt's check turns the
+    timestamp into a number with int() and compares the signature as text, and raises (a 500) on a
+    400-digit number or a signature that is not ASCII. It also reads the last of repeated headers."""
+    stamps, signatures = headers.getlist(TIMESTAMP_HEADER), headers.getlist(SIGNATURE_HEADER)
+    if len(stamps) != 1 or parse_timestamp(stamps[0]) is None:
+        return "X-Slack-Request-Timestamp must be one unix time in ASCII digits"
+    if len(signatures) != 1 or not signatures[0].isascii():
+        return "X-Slack-Signature must be one ASCII value"
+    return ""
+
+
 def signed_by_slack(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
     """Slack's signature over the raw bytes — for bodies bolt cannot even read (it verifies the rest)."""
-    timestamp = headers.get("x-slack-request-timestamp", "")
-    if not (timestamp.isascii() and timestamp.isdigit()) or abs(time.time() - int(timestamp)) > 300:
+    timestamp = headers.get(TIMESTAMP_HEADER, "")
+    sent_at = parse_timestamp(timestamp)
+    if sent_at is None or abs(time.time() - sent_at) > 300:
         return False
     base = b"v0:" + timestamp.encode() + b":" + body
     expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers.get("x-slack-signature", ""))
+    return hmac.compare_digest(expected.encode(), headers.get(SIGNATURE_HEADER, "").encode())

@@ -3,7 +3,8 @@
 Pure translation, no I/O: the adapter looks up names and DM channels and passes them in. Slack sends
 text with `&`, `<`, `>` escaped and entities such as `<@U123|bob>`; the core gets what the person typed
 (unescaped) with mentions kept in the `<@U123>` form its parser understands, and the bot's own mention
-removed.
+removed. What Slack auto-linked (`<mailto:a@b.com|a@b.com>`, `<https://x.com>`, `<#C123|general>`) is
+what the person saw: its display text.
 """
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ from typing import Any
 from bot.messages import ChannelRef, IncomingMessage, UserRef
 
 PLATFORM = "slack"
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+# Slack keeps /leave and /me for its own built-in commands: the manifest registers these names instead.
+SLASH_RENAMED = {"/timeoff": "/leave", "/mystats": "/me"}
+_ENTITY = re.compile(r"<([^<>]*)>")  # what the person typed has its own `<` and `>` escaped
+_USER = re.compile(r"@([UW][A-Z0-9]+)(?:\|.*)?", re.DOTALL)
+_LABELLED = re.compile(r"!(?:subteam|date)\^")  # a user group or a date, shown as its label
+_CHANNEL = re.compile(r"#[CGD][A-Z0-9]+")
+_LINK = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S")  # `https://…`, `mailto:…`, `tel:…`, any scheme
+_BARE_SCHEMES = ("mailto:", "tel:")  # shown without the scheme when the link has no label
+# A message with one of these subtypes is still a person talking: a file shared with words, or a thread
+# reply also sent to the channel. Every other subtype is an edit, a deletion, a join or a bot.
+_SPOKEN_SUBTYPES = frozenset({"file_share", "thread_broadcast"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +52,39 @@ def clean_text(text: str, bot_user_id: str | None) -> tuple[str, tuple[str, ...]
     """What the person typed, without the bot's mention, and the people they mentioned, in order."""
     mentioned: list[str] = []
 
-    def mention(match: re.Match[str]) -> str:
-        user_id = match.group(1)
-        if user_id == bot_user_id:
-            return ""
-        if user_id not in mentioned:
-            mentioned.append(user_id)
-        return f"<@{user_id}>"
+    def entity(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        user = _USER.fullmatch(inner)
+        if user is not None:
+            user_id = user.group(1)
+            if user_id == bot_user_id:
+                return ""
+            if user_id not in mentioned:
+                mentioned.append(user_id)
+            return f"<@{user_id}>"
+        return display_text(inner) or match.group(0)
 
-    plain = _MENTION.sub(mention, text or "")
+    plain = _ENTITY.sub(entity, text or "")
     plain = plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return plain.strip(), tuple(mentioned)
+
+
+def display_text(inner: str) -> str | None:
+    """What Slack shows for an entity other than a user mention (given without its `<` `>`), or None to
+    keep it as it came: `<!channel>` and `<!here>` stay, and are escaped wherever they are shown."""
+    target, bar, label = inner.partition("|")
+    if _CHANNEL.fullmatch(target):  # `<#C123|general>`, or `<#C123>` / `<#C123|>` by its id alone
+        return "#" + (label or target[1:])
+    if inner.startswith("!"):
+        return label if bar and label and _LABELLED.match(target) else None
+    if _LINK.match(target) is None:  # not an entity Slack makes: text as it came
+        return None
+    if bar and label:
+        return label
+    for scheme in _BARE_SCHEMES:
+        if target.startswith(scheme):
+            return target[len(scheme) :]
+    return target
 
 
 def from_command(
@@ -74,7 +107,7 @@ def from_command(
             event_id=f"cmd:{event_id}",
             user=UserRef(PLATFORM, workspace, user),
             channel=_where(workspace, channel, user),
-            text=f"{command} {args}".strip(),
+            text=f"{SLASH_RENAMED.get(command, command)} {args}".strip(),
             addressed_to_bot=True,
             received_at=now,
             display_name=display_name,
@@ -104,7 +137,8 @@ def from_event(
     in_dm = kind == "message" and _str(event, "channel_type") == "im"
     if not (in_dm or (kind == "app_mention" and not channel.startswith("D"))):
         return None
-    if event.get("subtype") or event.get("bot_id"):
+    subtype = event.get("subtype")
+    if (subtype and not (isinstance(subtype, str) and subtype in _SPOKEN_SUBTYPES)) or event.get("bot_id"):
         return None
     text, mentions = clean_text(_str(event, "text"), bot_user_id)
     event_id = _str(body, "event_id") or f"{channel}:{_str(event, 'ts')}"
@@ -123,7 +157,7 @@ def from_event(
             mentions=tuple(UserRef(PLATFORM, workspace, m) for m in mentions),
             raw=body,
         ),
-        ReplyTo(workspace, channel, user, in_dm, thread_ts=None if in_dm else thread),
+        ReplyTo(workspace, channel, user, in_dm, thread_ts=thread),
     )
 
 

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from adapters.web.timestamps import parse_timestamp
 from bot.app import App
 from bot.services import deal_intake
 from bot.storage.db import is_postgres
@@ -47,13 +48,12 @@ def signature_problem(
     """Why a request's signature is refused, or "" when it is good."""
     if not timestamp or not signature:
         return f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}"
-    try:
-        sent_at = int(timestamp.strip())
-    except ValueError:
-        return f"{TIMESTAMP_HEADER} must be unix seconds"
+    sent_at = parse_timestamp(timestamp)
+    if sent_at is None:
+        return f"{TIMESTAMP_HEADER} must be unix seconds (ASCII digits)"
     if abs(now - sent_at) > WINDOW_SECONDS:
         return f"{TIMESTAMP_HEADER} is more than {WINDOW_SECONDS} s from the server's clock"
-    expected = sign(secret, timestamp.strip(), body)
+    expected = sign(secret, timestamp, body)
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
         return f"{SIGNATURE_HEADER} does not match the body"
     return ""

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import datetime
 
+from adapters.web.timestamps import parse_timestamp
 from adapters.wecom.crypto import CallbackRejected, WeComCrypto
 from adapters.wecom.payload import MAX_XML_BYTES, UnsafeXml, encrypted_envelope, parse_xml, text_reply
 
@@ -51,9 +52,10 @@ def _params(query: Mapping[str, str], *names: str) -> list[str]:
 
 
 def _check_fresh(timestamp: str, now: datetime) -> None:
-    if not timestamp.isdigit() or len(timestamp) > 12:
-        raise CallbackRejected("bad_timestamp", "timestamp must be unix seconds")
-    if abs(now.timestamp() - int(timestamp)) > MAX_SKEW_SECONDS:
+    sent_at = parse_timestamp(timestamp)
+    if sent_at is None:
+        raise CallbackRejected("bad_timestamp", "timestamp must be unix seconds (ASCII digits)")
+    if abs(now.timestamp() - sent_at) > MAX_SKEW_SECONDS:
         raise StaleRequest("stale_timestamp", f"timestamp more than {MAX_SKEW_SECONDS} s from now")
 
 

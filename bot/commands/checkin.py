@@ -15,6 +15,7 @@ from bot.storage.orm import Checkin
 
 EDIT_WORDS = {"edit", "修改", "重填", "改"}
 SKIP_WORDS = {"skip", "跳过", "不打卡"}
+KEEP_WORDS = {"same", "keep", "不变", "同上", "保持"}  # during an edit: keep the answer given before
 _SEPARATORS = re.compile(r"[;；\n]")
 
 
@@ -28,42 +29,60 @@ async def checkin_command(ctx: CommandContext) -> OutgoingMessage:
         checkin.skip_reason = " ".join(ctx.args[1:])[:500]
         return ctx.reply("checkin_skipped", reason=checkin.skip_reason)
     if head in EDIT_WORDS:
-        checkin.answers.clear()
-        checkin.status = "open"
-        checkin.completed_at = None
+        # The old answers stay (and count) until new ones replace them, one by one.
+        if checkin.status == "skipped":
+            checkin.status, checkin.skip_reason = "open", ""
+        checkins.begin_edit(checkin)
         await ctx.session.flush()
+        after_word = ctx.rest.split(None, 1)[1] if len(ctx.args) > 1 else ""
+        if after_word:
+            return await _answer_line(ctx, checkin, questions, after_word)
         return await _ask_next(ctx, checkin, questions)
     if ctx.rest:
-        for part in [p.strip() for p in _SEPARATORS.split(ctx.rest) if p.strip()]:
-            step = checkins.next_question(checkin, questions)
-            if step is None:
-                break
-            retry = _try_answer(ctx, checkin, step, part)
-            if retry is not None:
-                return retry
-        return await _after_answer(ctx, checkin, questions)
-    if checkin.status == "done":
+        return await _answer_line(ctx, checkin, questions, ctx.rest)
+    if checkin.status == "done" and not checkins.editing(checkin):
         return await _done_reply(ctx, checkin)
     return await _ask_next(ctx, checkin, questions)
+
+
+async def _answer_line(ctx: CommandContext, checkin: Checkin, questions, line: str) -> OutgoingMessage:
+    """All answers in one line, separated by `;`, taken in the order of the questions still to answer."""
+    edited = _editing_done(checkin)
+    for part in [p.strip() for p in _SEPARATORS.split(line) if p.strip()]:
+        step = checkins.next_question(checkin, questions)
+        if step is None:
+            break
+        retry = _try_answer(ctx, checkin, step, part)
+        if retry is not None:
+            return retry
+    return await _after_answer(ctx, checkin, questions, edited=edited)
 
 
 async def answer_in_conversation(ctx: CommandContext) -> OutgoingMessage | None:
     """A plain DM line while today's check-in is open is the answer to the current question."""
     checkin = await checkins.today_checkin(ctx.session, ctx.member, ctx.scope.today)
-    if checkin is None or checkin.status != "open":
+    if checkin is None or (checkin.status != "open" and not checkins.editing(checkin)):
         return None
     questions = checkins.questions_for(ctx.team)
     step = checkins.next_question(checkin, questions)
     if step is None:
         return None
+    edited = _editing_done(checkin)
     retry = _try_answer(ctx, checkin, step, ctx.message.text)
     if retry is not None:
         return retry
-    return await _after_answer(ctx, checkin, questions)
+    return await _after_answer(ctx, checkin, questions, edited=edited)
+
+
+def _editing_done(checkin: Checkin) -> bool:
+    """An edit of a finished check-in: its end says "updated", not "done"."""
+    return checkin.status == "done" and checkins.editing(checkin)
 
 
 def _try_answer(ctx: CommandContext, checkin: Checkin, step, text: str) -> OutgoingMessage | None:
     index, question = step
+    if text.strip().lower() in KEEP_WORDS and checkins.keep_answer(checkin, index, question.key):
+        return None
     try:
         answer = checkins.parse_answer(question, text, ctx.team.currency)
     except checkins.InvalidAnswer as error:
@@ -78,10 +97,14 @@ def _try_answer(ctx: CommandContext, checkin: Checkin, step, text: str) -> Outgo
     return None
 
 
-async def _after_answer(ctx: CommandContext, checkin: Checkin, questions) -> OutgoingMessage:
+async def _after_answer(
+    ctx: CommandContext, checkin: Checkin, questions, *, edited: bool = False
+) -> OutgoingMessage:
     await ctx.session.flush()
-    if checkins.complete_if_done(ctx.uow, checkin, questions, ctx.now) or checkin.status == "done":
+    if checkins.complete_if_done(ctx.uow, checkin, questions, ctx.now):
         return await _done_reply(ctx, checkin)
+    if edited and checkins.next_question(checkin, questions) is None:
+        return await _done_reply(ctx, checkin, edited=True)
     return await _ask_next(ctx, checkin, questions)
 
 
@@ -90,6 +113,7 @@ async def _ask_next(ctx: CommandContext, checkin: Checkin, questions) -> Outgoin
     if step is None:
         return await _done_reply(ctx, checkin)
     index, question = step
+    kept = checkins.answer_for(checkin, question.key)
     prompt = ctx.reply(
         "checkin_prompt",
         member=person(ctx.member),
@@ -98,6 +122,8 @@ async def _ask_next(ctx: CommandContext, checkin: Checkin, questions) -> Outgoin
         total=len(questions),
         kind=question.kind,
         example=question.example,
+        current=kept.text if kept is not None else None,
+        editing=checkins.editing(checkin),
     )
     if ctx.message.channel.kind == "dm":
         return prompt
@@ -116,10 +142,10 @@ async def send_dm(ctx: CommandContext, message: OutgoingMessage, key: str) -> No
     )
 
 
-async def _done_reply(ctx: CommandContext, checkin: Checkin) -> OutgoingMessage:
+async def _done_reply(ctx: CommandContext, checkin: Checkin, *, edited: bool = False) -> OutgoingMessage:
     answers = checkins.answer_views(ctx.team, checkin)
     streak = await checkins.streak(ctx.session, ctx.member, ctx.scope.today, ctx.scope.calendar)
-    return ctx.reply("checkin_done", answers=answers, streak=streak)
+    return ctx.reply("checkin_done", answers=answers, streak=streak, edited=edited)
 
 
 def register(registry: CommandRegistry) -> None:

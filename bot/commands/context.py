@@ -53,6 +53,7 @@ class CommandContext:
     core: Core
     team_or_none: Team | None = None
     member_or_none: Member | None = None
+    speaker_locale: str | None = None  # where no team owns the channel: the speaker's own team's
 
     @property
     def team(self) -> Team:
@@ -80,7 +81,9 @@ class CommandContext:
 
     @property
     def locale(self) -> str:
-        return self.team_or_none.locale if self.team_or_none else self.core.settings.default_locale
+        if self.team_or_none is not None:
+            return self.team_or_none.locale
+        return self.speaker_locale or self.core.settings.default_locale
 
     def reply(self, template: str, **context: Any) -> OutgoingMessage:
         return self.core.renderer.render(template, self.locale, **context)

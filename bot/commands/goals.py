@@ -12,18 +12,20 @@ from bot.commands.errors import InvalidArgument, PermissionDenied
 from bot.commands.parser import mention_token
 from bot.commands.registry import CommandRegistry, CommandSpec
 from bot.domain.events import GoalSet
-from bot.domain.periods import parse_period
+from bot.domain.periods import Period, PeriodName, parse_period
 from bot.messages import OutgoingMessage
 from bot.services import directory, standings
-from bot.services.views import goal_label, goal_view
-from bot.storage.orm import Goal
+from bot.services.views import format_goal_value, goal_label, goal_view
+from bot.storage.orm import Goal, Group, Member
 
 TEAM_WORDS = {"team", "团队", "全队", "全团队", "部门"}
 GROUP_WORDS = {"group", "小组", "组"}
 SELF_WORDS = {"me", "my", "mine", "myself", "我", "自己", "个人"}
 DEAL_WORDS = {"deals", "deal", "orders", "单", "笔", "单数", "单量"}
 AMOUNT_WORDS = {"amount", "金额", "业绩", "销售额"}
+CLEAR_WORDS = {"clear", "remove", "delete", "none", "清除", "删除", "取消"}
 _COUNT_WITH_UNIT = re.compile(r"^(\d+)(单|笔)$")
+_ZERO = re.compile(r"^[¥￥$]?0+(\.0*)?(万|w|k|千|单|笔)?$")
 
 
 async def goal_command(ctx: CommandContext) -> OutgoingMessage:
@@ -73,22 +75,26 @@ async def set_goal(ctx: CommandContext) -> OutgoingMessage:
         if not may_act_for(ctx.member, member):
             raise PermissionDenied(command="goal", required="lead")
 
-    number, metric, period = None, "amount", None
+    number, metric, period, named_metric, clear = None, "amount", None, False, False
     for token in args:
         low = token.lower()
         counted = _COUNT_WITH_UNIT.match(low)
         if parse_period(low) is not None and period is None:
             period = parse_period(low)
         elif low in DEAL_WORDS:
-            metric = "deals"
+            metric, named_metric = "deals", True
         elif low in AMOUNT_WORDS:
-            metric = "amount"
+            metric, named_metric = "amount", True
+        elif low in CLEAR_WORDS or (number is None and _ZERO.match(low)):
+            clear = True
         elif counted and number is None:
             number, metric = counted.group(1), "deals"
         elif number is None and any(ch.isdigit() for ch in token):
             number = token
         else:
             raise InvalidArgument("goal", token, "goal.vague")
+    if clear and period is not None:
+        return await _clear_goals(ctx, subject, group, member, period, metric if named_metric else None)
     if number is None or period is None:
         raise InvalidArgument("goal", ctx.rest, "goal.vague")
     if metric == "deals":
@@ -100,20 +106,10 @@ async def set_goal(ctx: CommandContext) -> OutgoingMessage:
 
     scope = ctx.scope
     period_obj = scope.period(period)
-    subject_key = {
-        "team": "team",
-        "group": f"group:{group.id if group else ''}",
-        "member": f"member:{member.id}",
-    }[subject]
-    goal = await ctx.session.scalar(
-        select(Goal).where(
-            Goal.team_id == ctx.team.id,
-            Goal.subject == subject_key,
-            Goal.metric == metric,
-            Goal.period == period_obj.name.value,
-            Goal.period_start == period_obj.start,
-        )
-    )
+    subject_key = _subject_key(subject, group, member)
+    found = await _goals_of(ctx, subject_key, period_obj, metric)
+    goal = found[0] if found else None
+    previous = goal.target if goal is not None and goal.target != target else None
     if goal is None:
         goal = Goal(
             team_id=ctx.team.id,
@@ -134,7 +130,69 @@ async def set_goal(ctx: CommandContext) -> OutgoingMessage:
     ctx.uow.add_event(GoalSet(team_id=ctx.team.id, goal_id=goal.id))
     board = await standings.board(ctx.session, scope, period_obj)
     view = goal_view(ctx.core.renderer, scope, goal, board)
-    return ctx.reply("goal_set", goal=view, label=goal_label(ctx.core.renderer, scope, goal, board))
+    return ctx.reply(
+        "goal_set",
+        goal=view,
+        label=goal_label(ctx.core.renderer, scope, goal, board),
+        previous=format_goal_value(scope, metric, previous) if previous is not None else None,
+    )
+
+
+def _subject_key(subject: str, group: Group | None, member: Member) -> str:
+    return {
+        "team": "team",
+        "group": f"group:{group.id if group else ''}",
+        "member": f"member:{member.id}",
+    }[subject]
+
+
+async def _goals_of(ctx: CommandContext, subject_key: str, period: Period, metric: str | None) -> list[Goal]:
+    """The subject's goals for the period: the one of `metric`, or every metric's when None."""
+    query = select(Goal).where(
+        Goal.team_id == ctx.team.id,
+        Goal.subject == subject_key,
+        Goal.period == period.name.value,
+        Goal.period_start == period.start,
+    )
+    if metric is not None:
+        query = query.where(Goal.metric == metric)
+    return list(await ctx.session.scalars(query.order_by(Goal.id)))
+
+
+async def _clear_goals(
+    ctx: CommandContext,
+    subject: str,
+    group: Group | None,
+    member: Member,
+    period: PeriodName,
+    metric: str | None,
+) -> OutgoingMessage:
+    """`/goal team 0 month`, `/goal team clear month`: remove the goal(s), saying which and what they were."""
+    scope = ctx.scope
+    period_obj = scope.period(period)
+    subject_key = _subject_key(subject, group, member)
+    found = await _goals_of(ctx, subject_key, period_obj, metric)
+    board = await standings.board(ctx.session, scope, period_obj)
+    renderer = ctx.core.renderer
+    removed = [
+        {
+            "label": goal_label(renderer, scope, g, board),
+            "target": format_goal_value(scope, g.metric, g.target),
+        }
+        for g in found
+    ]
+    for goal in found:
+        await ctx.session.delete(goal)
+    await ctx.session.flush()
+    # Nothing to remove: the label of the goal that was asked for, from one not stored.
+    wanted = Goal(
+        subject=subject_key,
+        group_id=group.id if group else None,
+        member_id=member.id if subject == "member" else None,
+        metric=metric or "amount",
+        period=period_obj.name.value,
+    )
+    return ctx.reply("goal_cleared", removed=removed, label=goal_label(renderer, scope, wanted, board))
 
 
 def register(registry: CommandRegistry) -> None:

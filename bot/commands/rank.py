@@ -66,6 +66,13 @@ async def rank_command(ctx: CommandContext) -> OutgoingMessage:
 
     shown = [row for row in rows.top if row.value > 0]  # a board of zeros says nothing
     own = rows.own if shown else None  # "1st of all at ¥0" says nothing either
+    # Deals of members in no group (or no longer in the team) are in the total but on no row: say so,
+    # or an empty board beside a non-zero total reads as "no deals yet".
+    outside_amount = board.team_amount - sum(s.amount_minor for s in entries)
+    outside_deals = board.team_deals - sum(s.deals for s in entries)
+    outside = None
+    if outside_deals > 0:
+        outside = {"total": scope.money(outside_amount), "deals": outside_deals}
     return ctx.reply(
         "rank",
         period=period.value,
@@ -76,6 +83,7 @@ async def rank_command(ctx: CommandContext) -> OutgoingMessage:
         own=view(own) if own else None,
         own_shown=own is not None and own in shown,
         total=scope.money(board.team_amount),
+        outside=outside,
     )
 
 

@@ -15,6 +15,13 @@ Role = Literal["member", "lead", "leader"]
 Where = Literal["any", "dm", "group"]
 ROLE_RANK: dict[str, int] = {"member": 0, "lead": 1, "leader": 2}
 Handler = Callable[["CommandContext"], Awaitable["OutgoingMessage"]]
+MIN_SUGGESTED_LENGTH = 2
+SHORT_WORD = 3
+_TRAILING = "!.,~?！。，～？"
+# What people say first to a bot they do not know yet: they are pointed at `help`.
+GREETINGS = frozenset(
+    {"hi", "hello", "hey", "hiya", "yo", "howdy", "hallo", "hola", "你好", "您好", "嗨", "哈喽", "哈啰"}
+)
 
 
 def role_at_least(role: str, required: str) -> bool:
@@ -48,9 +55,18 @@ class CommandRegistry:
         return self._by_word.get(word.lower())
 
     def suggest(self, word: str) -> str | None:
-        """The closest known command name or alias, for 'did you mean …'."""
-        close = difflib.get_close_matches(word.lower(), list(self._by_word), n=1, cutoff=0.5)
-        return close[0] if close else None
+        """The closest known command name or alias, for 'did you mean …'. A word of one character (`h`,
+        `?`) is never suggested: "hi" was closest to "h", and meant hello. A greeting, or a short word
+        like no command, gets `help`."""
+        word = word.lower().rstrip(_TRAILING)
+        fallback = "help" if "help" in self._by_word else None
+        if word in GREETINGS:
+            return fallback
+        words = [known for known in self._by_word if len(known) >= MIN_SUGGESTED_LENGTH]
+        close = difflib.get_close_matches(word, words, n=1, cutoff=0.5)
+        if close:
+            return close[0]
+        return fallback if len(word) <= SHORT_WORD else None
 
     def specs(self) -> list[CommandSpec]:
         return list(self._specs.values())

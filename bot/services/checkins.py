@@ -77,7 +77,8 @@ async def start(session: AsyncSession, team: Team, member: Member, day: date, no
 
 
 def next_question(checkin: Checkin, questions: list[Question]) -> tuple[int, Question] | None:
-    answered = {a.question_key for a in checkin.answers}
+    """The first question without a current answer (during an edit: not yet answered again)."""
+    answered = {a.question_key for a in checkin.answers if a.position >= 0}
     for index, question in enumerate(questions):
         if question.key not in answered:
             return index, question
@@ -107,8 +108,43 @@ def parse_answer(question: Question, text: str, currency: str) -> CheckinAnswer:
 
 
 def record_answer(checkin: Checkin, position: int, answer: CheckinAnswer) -> None:
-    answer.position = position
-    checkin.answers.append(answer)
+    """Add the answer, or overwrite the kept one for the same question in place (one row per question)."""
+    old = answer_for(checkin, answer.question_key)
+    if old is None:
+        answer.position = position
+        checkin.answers.append(answer)
+        return
+    old.kind, old.text = answer.kind, answer.text
+    old.number, old.amount_minor = answer.number, answer.amount_minor
+    old.position = position
+
+
+# An edit re-asks every question but keeps the old answers, counted in recaps, until new ones replace them:
+# a kept answer's position is stored as -1 - position (negative) until it is answered again or kept.
+
+
+def begin_edit(checkin: Checkin) -> None:
+    """Start re-asking every question; the status and the answers stay as they are meanwhile."""
+    for answer in checkin.answers:
+        if answer.position >= 0:
+            answer.position = -1 - answer.position
+
+
+def editing(checkin: Checkin) -> bool:
+    return any(a.position < 0 for a in checkin.answers)
+
+
+def answer_for(checkin: Checkin, key: str) -> CheckinAnswer | None:
+    return next((a for a in checkin.answers if a.question_key == key), None)
+
+
+def keep_answer(checkin: Checkin, position: int, key: str) -> bool:
+    """Keep the answer given before the edit for this question; False when there was none."""
+    old = answer_for(checkin, key)
+    if old is None:
+        return False
+    old.position = position
+    return True
 
 
 def complete_if_done(uow: UnitOfWork, checkin: Checkin, questions: list[Question], now: datetime) -> bool:
@@ -129,9 +165,8 @@ def complete_if_done(uow: UnitOfWork, checkin: Checkin, questions: list[Question
 def answer_views(team: Team, checkin: Checkin) -> list[dict[str, str]]:
     """Each answer beside its question's prompt in the team's locale, in the order given."""
     prompts = {q.key: q.prompt for q in questions_for(team)}
-    return [
-        {"question": prompts.get(a.question_key, a.question_key), "answer": a.text} for a in checkin.answers
-    ]
+    ordered = sorted(checkin.answers, key=lambda a: a.position if a.position >= 0 else -1 - a.position)
+    return [{"question": prompts.get(a.question_key, a.question_key), "answer": a.text} for a in ordered]
 
 
 async def streak(session: AsyncSession, member: Member, today: date, calendar: WorkCalendar) -> int:

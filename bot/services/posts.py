@@ -17,7 +17,7 @@ from bot.services.directory import team_channel
 from bot.services.recap import participation, recap_context
 from bot.services.schedule import local_fire, reminder_count, slot_for
 from bot.services.scope import TeamScope, person
-from bot.services.views import goal_view, group_view
+from bot.services.views import goal_view, group_views
 from bot.storage.orm import Checkin, CheckinAnswer, ScheduledPost, Team
 from bot.storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -28,7 +28,7 @@ async def morning_context(uow: UnitOfWork, renderer: Renderer, scope: TeamScope)
     session = uow.session
     today = scope.today
     roster = await standings.roster(session, scope.team)
-    month_board = await standings.board(session, scope, scope.period("month"), roster)
+    month_board = await standings.board(session, scope, scope.so_far(scope.period("month")), roster)
     goals = []
     for goal in await standings.goals_covering(session, scope):
         if goal.subject != "team" and not goal.subject.startswith("group:"):
@@ -36,7 +36,7 @@ async def morning_context(uow: UnitOfWork, renderer: Renderer, scope: TeamScope)
         board = month_board
         if (goal.period, goal.period_start) != ("month", month_board.period.start):
             board = await standings.board(
-                session, scope, scope.period(goal.period, goal.period_start), roster
+                session, scope, scope.so_far(scope.period(goal.period, goal.period_start)), roster
             )
         goals.append(goal_view(renderer, scope, goal, board))
     yesterday = scope.calendar.previous_workday(today)
@@ -78,8 +78,8 @@ async def morning_context(uow: UnitOfWork, renderer: Renderer, scope: TeamScope)
             commitments.append({"member": person(by_id[member_id]), "text": scope.money(int(amount))})
             committed += int(amount)
     part = await participation(session, scope, month_board.members, today)
-    week = await standings.board(session, scope, scope.period("week"), roster)
-    group_rows = [group_view(scope, week, row) for row in week.group_rows("amount")]
+    week = await standings.board(session, scope, scope.so_far(scope.period("week")), roster)
+    group_rows = group_views(scope, week)
     date_label = renderer.render(
         "period_label", scope.locale, period="today", start=today.isoformat(), end=today.isoformat()
     ).fallback_text

@@ -12,7 +12,7 @@ from bot.domain.periods import Period
 from bot.rendering.engine import Renderer
 from bot.services import checkins, standings
 from bot.services.scope import TeamScope, person
-from bot.services.views import goal_view, group_view
+from bot.services.views import goal_view, group_views
 from bot.storage.orm import Checkin, CheckinAnswer, Goal, Kudos, Leave, Member
 
 KUDOS_MARGIN = timedelta(days=2)
@@ -98,7 +98,7 @@ async def recap_context(session: AsyncSession, renderer: Renderer, scope: TeamSc
                 "deals": row.standing.deals,
             }
         )
-    groups = [group_view(scope, board, row) for row in board.group_rows("amount")]
+    groups = group_views(scope, board)
     # `day` decides; the instants around the period (a margin for a team whose timezone changed) let
     # the (team_id, created_at) index start at the period instead of at the team's first kudos.
     first, after = period.utc_bounds(scope.team.timezone)
@@ -167,7 +167,7 @@ async def _day_extras(
     """What only the day's recap adds: week and month pace (against goals when set), streak leaders."""
     pace = []
     for name in ("week", "month"):
-        wider = await standings.board(session, scope, scope.period(name), roster)
+        wider = await standings.board(session, scope, scope.so_far(scope.period(name)), roster)
         goals = [g for g in team_goals if g.period == name]
         view = goal_view(renderer, scope, goals[0], wider) if goals else None
         pace.append(

@@ -40,6 +40,10 @@ class TeamScope:
     def period(self, name: PeriodName | str, day: date | None = None) -> Period:
         return period_containing(PeriodName(name), day or self.today)
 
+    def so_far(self, period: Period) -> Period:
+        """The period cut at the end of today: a post for a past day counts nothing recorded after it."""
+        return Period(period.name, period.start, max(period.start, min(period.end, self.today)))
+
     def money(self, minor: int) -> str:
         return format_money(Money(minor, self.team.currency), self.team.locale)
 

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.periods import Period, PeriodName, period_containing
+from bot.domain.periods import Period, PeriodName, local_day, period_containing
 from bot.rendering.engine import Renderer
 from bot.services import checkins, standings
 from bot.services.scope import TeamScope, person
 from bot.services.views import format_goal_value, goal_view
-from bot.storage.orm import Checkin, Goal, Leave
+from bot.storage.orm import Checkin, Goal, Leave, Member
 
 SUMMARY_PERIODS = {"weekly": PeriodName.WEEK, "monthly": PeriodName.MONTH}
 # A summary held early in a period (a Monday 周会, a 月会 on the 3rd) reviews the period before;
@@ -33,7 +33,11 @@ def summary_period(kind: str, day: date) -> Period:
 async def participation_over(
     session: AsyncSession, scope: TeamScope, members, start: date, end: date
 ) -> dict[str, Any] | None:
-    """Done check-ins out of member-workdays expected (active, not on leave), from start to end."""
+    """Done check-ins out of member-workdays expected (active, not on leave), from start to end.
+
+    A member is expected from the day they joined (or their first check-in, for history imported
+    before it): a new team is not held to the days before it existed.
+    """
     workdays = scope.calendar.workdays(start, end)
     ids = {m.id for m in members}
     if not workdays or not ids:
@@ -52,20 +56,35 @@ async def participation_over(
     def away(member_id: int, day: date) -> bool:
         return any(m == member_id and s <= day <= e for m, s, e in leaves)
 
-    done_rows = await session.execute(
-        select(Checkin.member_id, Checkin.day).where(
-            Checkin.team_id == scope.team.id,
-            Checkin.status == "done",
-            Checkin.day >= start,
-            Checkin.day <= end,
+    done_rows = list(
+        await session.execute(
+            select(Checkin.member_id, Checkin.day).where(
+                Checkin.team_id == scope.team.id,
+                Checkin.status == "done",
+                Checkin.day >= start,
+                Checkin.day <= end,
+            )
         )
     )
+    first = {
+        member_id: local_day(joined, scope.team.timezone)
+        for member_id, joined in await session.execute(
+            select(Member.id, Member.joined_at).where(Member.id.in_(ids))
+        )
+    }
+    for member_id, day in done_rows:
+        if member_id in first and day < first[member_id]:
+            first[member_id] = day
+
+    def expected(member_id: int, day: date) -> bool:
+        return day >= first.get(member_id, start) and not away(member_id, day)
+
     workday_set = set(workdays)
-    done = sum(1 for m, d in done_rows if m in ids and d in workday_set and not away(m, d))
-    expected = sum(1 for d in workdays for m in ids if not away(m, d))
-    if not expected:
+    done = sum(1 for m, d in done_rows if m in ids and d in workday_set and expected(m, d))
+    total = sum(1 for d in workdays for m in ids if expected(m, d))
+    if not total:
         return None
-    return {"done": done, "total": expected, "ratio": done / expected}
+    return {"done": done, "total": total, "ratio": done / total}
 
 
 async def summary_context(
@@ -75,7 +94,8 @@ async def summary_context(
     day = scope.today
     period = summary_period(kind, day)
     roster = await standings.roster(session, scope.team)
-    board = await standings.board(session, scope, period, roster)
+    last = min(period.end, day)
+    board = await standings.board(session, scope, Period(period.name, period.start, last), roster)
     previous = await standings.board(session, scope, period.previous(), roster)
     goals = list(
         await session.scalars(
@@ -115,7 +135,6 @@ async def summary_context(
                 "name": groups[0].standing.name,
                 "amount": scope.money(groups[0].standing.amount_minor),
             }
-    last = min(period.end, day)
     leaders = await checkins.streak_leaders(
         session, scope.team.id, board.members, last, scope.calendar, limit=5
     )

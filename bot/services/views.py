@@ -50,6 +50,17 @@ def goal_view(renderer: Renderer, scope: TeamScope, goal: Goal, board: Board) ->
     }
 
 
+def group_views(scope: TeamScope, board: Board) -> list[dict[str, Any]]:
+    """The group race of a post, best first; a group with nothing yet has no place (no medals at ¥0)."""
+    views = []
+    for row in board.group_rows("amount"):
+        view = group_view(scope, board, row)
+        if row.value <= 0:
+            view["rank"] = None
+        views.append(view)
+    return views
+
+
 def group_view(scope: TeamScope, board: Board, row: RankRow) -> dict[str, Any]:
     """One group on a board, as the morning post, recap and deal announcement show it (小组PK)."""
     group = board.group_by_key(row.standing.key)

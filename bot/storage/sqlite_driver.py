@@ -242,7 +242,7 @@ class InlineConnection:
         took = time.perf_counter() - started
         if took > SLOW_STATEMENT_S and statement != "COMMIT":
             slow.add(statement)
-            log.warning(
+            log.info(  # a note on how the driver adapts, not something to act on
                 "sqlite: a statement took %.0f ms; it runs on a worker thread from now on: %s",
                 took * 1000,
                 " ".join(statement.split())[:200],

@@ -132,6 +132,36 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"goal": _GOAL, "label": "本月团队目标"},
         {"goal": _GOAL_REACHED, "label": "本周狼队目标（单数）"},
         {"goal": {**_GOAL_OVER, "label": EVIL}, "label": EVIL},
+        {"goal": _GOAL, "label": "本月团队目标", "previous": "¥250,000"},
+    ],
+    "me": [
+        {
+            "member": ALICE,
+            "periods": [
+                {"period": "week", "total": "¥15,800", "deals": 2, "checkins": {"done": 3, "total": 4}},
+                {"period": "month", "total": "¥58,800", "deals": 1, "checkins": {"done": 12, "total": 16}},
+            ],
+            "streak": 2,
+        },
+        {
+            "member": MALLORY,
+            "periods": [
+                {"period": "week", "total": "¥0", "deals": 0, "checkins": None},
+                {"period": "month", "total": "¥0", "deals": 0, "checkins": {"done": 0, "total": 1}},
+            ],
+            "streak": 0,
+        },
+    ],
+    "goal_cleared": [
+        {"removed": [{"label": "本月团队目标", "target": "¥300,000"}], "label": "本月团队目标"},
+        {
+            "removed": [
+                {"label": "本周狼队目标（单数）", "target": "50"},
+                {"label": "本周狼队目标", "target": "¥100,000"},
+            ],
+            "label": "本周狼队目标",
+        },
+        {"removed": [], "label": EVIL},
     ],
     "deal_recorded": [
         {"id": 12, "amount": "¥12,800", "member": ALICE, "customer": "华为年度采购", "for_other": False},
@@ -214,6 +244,39 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
             "own": None,
             "own_shown": False,
             "total": "¥0",
+        },
+        {  # deals this week, all by members in no group
+            "period": "week",
+            "subject": "groups",
+            "metric": "amount",
+            "rows": [],
+            "ranked": 3,
+            "own": None,
+            "own_shown": False,
+            "total": "¥5,000",
+            "outside": {"total": "¥5,000", "deals": 1},
+        },
+        {  # deals this month, all by people who left the team
+            "period": "month",
+            "subject": "people",
+            "metric": "amount",
+            "rows": [],
+            "ranked": 4,
+            "own": None,
+            "own_shown": False,
+            "total": "¥9,000",
+            "outside": {"total": "¥9,000", "deals": 2},
+        },
+        {  # a group board beside deals of members in no group
+            "period": "week",
+            "subject": "groups",
+            "metric": "amount",
+            "rows": [{"rank": 1, "name": "虎队", "value": "¥3,000", "deals": 1, "gap": None}],
+            "ranked": 3,
+            "own": None,
+            "own_shown": False,
+            "total": "¥8,000",
+            "outside": {"total": "¥5,000", "deals": 1},
         },
     ],
     "leave_set": [

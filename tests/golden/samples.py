@@ -249,6 +249,16 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
             "kind": "number",
             "example": "80",
         },
+        {
+            "member": ALICE,
+            "question": "昨天完成了什么？",
+            "index": 1,
+            "total": 3,
+            "kind": "text",
+            "example": None,
+            "current": EVIL,
+            "editing": True,
+        },
     ],
     "checkin_reminder": [
         {"member": ALICE, "remaining": 2, "reminder_no": 1},
@@ -274,6 +284,7 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
             "streak": 1,
         },
         {"answers": [{"question": "今天的目标？", "answer": "3 单"}], "streak": 4},
+        {"answers": [{"question": "今天的目标？", "answer": "5 单"}], "streak": 4, "edited": True},
     ],
     "checkin_post": [
         {
@@ -392,6 +403,14 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
                 },
             ],
             "streaks": [{"member": LI, "days": 2}],
+        },
+        {  # groups that sold nothing have no place
+            **_RECAP,
+            "groups": [
+                {"rank": 1, "name": "狼队", "slogan": "", "total": "¥36,000", "per_capita": "¥18,000"},
+                {"rank": None, "name": "虎队", "slogan": "", "total": "¥0", "per_capita": "¥0"},
+                {"rank": None, "name": "鹰队", "slogan": "", "total": "¥0", "per_capita": "¥0"},
+            ],
         },
     ],
     "summary": [

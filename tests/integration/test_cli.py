@@ -66,3 +66,227 @@ def test_db_upgrade_and_post_once(tmp_path):
         *recap[:1], "morning", *recap[2:4], "--date", "2026-10-01", "-c", str(config), cwd=tmp_path
     )
     assert holiday.stdout.strip() == "skipped: not a workday"
+
+
+def test_a_second_run_on_the_same_database_answers_its_first_commands(tmp_path):
+    """Console event ids are remembered in the database: a restart counting from 1 again was taken for a
+    platform retry, and its first commands went unanswered."""
+    first = teambeat("run", cwd=tmp_path, stdin="/deal 12800\n/rank\n")
+    assert first.returncode == 0, first.stderr
+    assert "已登记成交 #1" in first.stdout
+    second = teambeat("run", cwd=tmp_path, stdin="/deal 12800\n/rank\n")
+    assert second.returncode == 0, second.stderr
+    assert "已登记成交 #2" in second.stdout
+    assert "lily ¥2.56万 · 2单" in second.stdout
+
+
+def test_locale_en_runs_the_english_sample_team(tmp_path):
+    result = teambeat("run", "--locale", "en", cwd=tmp_path, stdin="/help\n/deal 1200 Acme\n/rank\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Log a closed deal" in out and "Deal #1 $1,200 logged" in out
+    assert "[#east-sales]" in out and "New deal!" in out and "🥇 lily $1,200" in out
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in out), out  # not one Chinese character
+
+
+def test_demo_locale_en_is_english_through_the_day(tmp_path):
+    result = teambeat("demo", "--locale", "en", "--days", "1", "--start", "2026-11-23", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for expected in (
+        "Morning huddle",
+        "New deal!",
+        "We're on the board!",
+        "Recap",
+        "groups",
+        "Check-in done!",
+    ):
+        assert expected in out, expected
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in out), out
+
+
+def test_locale_with_a_config_file_says_where_the_language_is_set(tmp_path):
+    example = Path(__file__).parents[2] / "config.example.toml"
+    result = teambeat("run", "--locale", "en", "-c", str(example), cwd=tmp_path)
+    assert result.returncode == 1 and "set `locale` in each [[teams]]" in result.stderr
+
+
+def test_bad_dates_name_the_expected_format(tmp_path):
+    for args in (
+        ("post", "recap", "--team", "sample", "--date", "2026-13-01"),
+        ("post", "recap", "--team", "sample", "--date", "20261123"),
+        ("export", "deals", "--team", "sample", "--from", "x", "--to", "2026-11-30"),
+        ("export", "deals", "--team", "sample", "--from", "2026-11-01", "--to", "2026-02-30"),
+        ("demo", "--start", "tomorrow"),
+    ):
+        result = teambeat(*args, cwd=tmp_path)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "expected YYYY-MM-DD, e.g. 2026-11-23" in result.stderr, (args, result.stderr)
+        for python_says in ("fromisoformat", "month must be", "day is out of range", "Traceback"):
+            assert python_says not in result.stderr, (args, result.stderr)
+    assert not (tmp_path / "teambeat.db").exists()  # refused before anything was opened
+
+
+def test_version_comes_from_the_package_metadata(tmp_path):
+    from importlib.metadata import version
+
+    result = teambeat("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"teambeat {version('teambeat')}" == "teambeat 0.1.0"
+
+
+def test_every_option_of_every_subcommand_has_a_description():
+    import argparse
+
+    from adapters.cli import _parser
+
+    def parsers(parser: argparse.ArgumentParser, name: str):
+        yield name, parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    yield from parsers(sub, f"{name} {sub_name}")
+
+    seen = 0
+    for name, parser in parsers(_parser(), "teambeat"):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                continue
+            seen += 1
+            assert action.help and action.help != argparse.SUPPRESS, (
+                name,
+                action.option_strings or action.dest,
+            )
+    assert seen > 20
+
+
+SLACK_TEAM_CONFIG = """
+[database]
+url = "sqlite:///{db}"
+[slack]
+mode = "http"
+bot_token = "{token}"
+signing_secret = "s"
+api_base_url = "{api}/api/"
+[[teams]]
+id = "east"
+name = "East"
+platform = "slack"
+workspace = "{team}"
+channel = "{channel}"
+locale = "en"
+leaders = ["U0001"]
+"""
+
+
+async def test_post_through_slack_ends_without_unclosed_session_warnings(tmp_path):
+    """`teambeat post` sends through the platform's HTTP session, then closes it: aiohttp complained
+    "Unclosed client session" on every post to Slack."""
+    import asyncio
+
+    from tests.fakes.slack import FakeSlack
+    from tests.fakes.slack_bot import BOT_TOKEN, CHANNEL, TEAM, workspace
+    from tests.support.loopback import serve
+
+    fake = FakeSlack([workspace()])
+    async with serve(fake.app()) as base:
+        config = tmp_path / "slack.toml"
+        config.write_text(
+            SLACK_TEAM_CONFIG.format(
+                db=tmp_path / "s.db", token=BOT_TOKEN, api=base, team=TEAM, channel=CHANNEL
+            ),
+            encoding="utf-8",
+        )
+        process = await asyncio.create_subprocess_exec(
+            *CLI,
+            *("post", "recap", "--team", "east", "--date", "2026-11-23", "-c", str(config)),
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().strip() == "posted"
+    assert len(fake.posts(CHANNEL)) == 1  # it really went through the session
+    assert "Unclosed" not in err.decode(), err.decode()
+
+
+def test_a_fresh_run_says_one_ready_line_and_nothing_else(tmp_path):
+    """It printed six warnings on every start (posts "missed" before the team existed, driver notes)."""
+    result = teambeat("run", cwd=tmp_path, stdin="/rank\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "INFO teambeat: ready: console (team sample), scheduler; database sqlite:///teambeat.db"
+    ]
+    again = teambeat("run", cwd=tmp_path, stdin="/rank\n")  # the team was made seconds ago: nothing missed
+    assert again.stderr.splitlines() == result.stderr.splitlines()
+
+
+UNREACHABLE_PLATFORMS = """
+[database]
+url = "sqlite:///{db}"
+[server]
+host = "127.0.0.1"
+port = {port}
+[hooks]
+deals_secret = "s3cret"
+[slack]
+mode = "socket"
+bot_token = "xoxb-1"
+app_token = "xapp-1"
+api_base_url = "http://127.0.0.1:{closed}/api/"
+[dingtalk]
+mode = "stream"
+app_key = "k"
+app_secret = "s"
+api_base_url = "http://127.0.0.1:{closed}"
+oapi_base_url = "http://127.0.0.1:{closed}"
+[[teams]]
+id = "east"
+name = "East"
+platform = "slack"
+workspace = "T1"
+channel = "C1"
+leaders = ["U1"]
+"""
+
+
+async def test_connection_retries_are_one_line_each_and_the_ready_line_names_what_runs(tmp_path):
+    """Slack's Socket Mode client logged a full traceback on every retry to connect."""
+    import asyncio
+    import signal
+    import socket
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    port, closed = free_port(), free_port()
+    config = tmp_path / "down.toml"
+    config.write_text(
+        UNREACHABLE_PLATFORMS.format(db=tmp_path / "d.db", port=port, closed=closed), encoding="utf-8"
+    )
+    process = await asyncio.create_subprocess_exec(
+        *CLI, "run", "-c", str(config), cwd=tmp_path, stderr=asyncio.subprocess.PIPE
+    )
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(90):
+            while sum("slack_bolt" in line and "Failed to connect" in line for line in lines) < 2:
+                line = await process.stderr.readline()
+                assert line, lines
+                lines.append(line.decode().rstrip("\n"))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest = await asyncio.wait_for(process.stderr.read(), 30)
+        await process.wait()
+    lines += rest.decode().splitlines()
+    ready = [line for line in lines if " ready: " in line]
+    assert ready == [
+        "INFO teambeat: ready: slack (socket mode), dingtalk (stream mode), "
+        f"HTTP on http://127.0.0.1:{port}, scheduler; database sqlite:///{tmp_path / 'd.db'}"
+    ]
+    assert not any("Traceback" in line or line.startswith(" ") for line in lines), lines
+    assert all(line.split(" ", 1)[0] in {"INFO", "WARNING", "ERROR"} for line in lines), lines
+    assert any("dingtalk" in line and "connection failed" in line for line in lines), lines

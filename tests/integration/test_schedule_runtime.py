@@ -87,9 +87,11 @@ async def test_restart_inside_the_grace_window_posts_once(chat, caplog):
     assert await posts(chat.app, "recap") == 1
     await chat.settle()
     assert len([p for p in chat.channel_posts() if "业绩复盘" in p]) == 1
-    # Everything earlier that day (prompt 09:00, morning 09:30, reminder 10:30) was missed by hours.
+    # The reminder (10:30) was missed by hours; the prompt (09:00) and the morning post (09:30) were due
+    # before the team existed (10:00): not the bot's to make, and not reported as missed.
     assert await posts(chat.app, "morning") == 0
-    assert "morning for 2026-11-23" in caplog.text and "beyond the 30 min grace window" in caplog.text
+    assert "reminder for 2026-11-23#1" in caplog.text and "beyond the 30 min grace window" in caplog.text
+    assert "morning for" not in caplog.text and "checkin for" not in caplog.text
 
 
 async def test_restart_outside_the_grace_window_skips_with_a_log_line(chat, caplog):
@@ -101,6 +103,35 @@ async def test_restart_outside_the_grace_window_skips_with_a_log_line(chat, capl
     assert await posts(chat.app, "recap") == 0
     lines = [r.getMessage() for r in caplog.records if "recap for 2026-11-23" in r.getMessage()]
     assert lines and "missed by 45 min" in lines[0], caplog.text
+
+
+async def test_posts_missed_while_down_are_one_line_and_none_from_before_the_team(chat, caplog):
+    """A restart the next evening: four posts missed since the team was created make one warning line;
+    the day before the team existed (Sunday, and Monday before 10:00) adds nothing."""
+    caplog.set_level(logging.WARNING)
+    chat.at(datetime(2026, 11, 24, 19, 0, tzinfo=SHANGHAI))
+    scheduler = Scheduler(chat.app, **FAST)
+    await scheduler.start()
+    await scheduler.stop()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    [line] = warnings
+    assert line.startswith("team east: not posted, beyond the 30 min grace window: ")
+    for missed in ("checkin for 2026-11-24", "morning for 2026-11-24", "reminder for 2026-11-24#1"):
+        assert missed in line
+    assert "recap for 2026-11-24 (due 2026-11-24T18:00:00+08:00, missed by 60 min)" in line
+    assert "`teambeat post KIND --team east` posts one now" in line
+
+
+async def test_nothing_is_reported_missed_for_a_team_created_after_the_day_s_posts(chat, caplog):
+    caplog.set_level(logging.WARNING)
+    await set_team(chat.app, created_at=datetime(2026, 11, 23, 18, 50, tzinfo=SHANGHAI))
+    chat.at(datetime(2026, 11, 23, 19, 0, tzinfo=SHANGHAI))
+    scheduler = Scheduler(chat.app, **FAST)
+    await scheduler.start()
+    await scheduler.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert await posts(chat.app, "recap") == 0
 
 
 async def test_a_schedule_change_in_chat_takes_effect_without_a_restart(chat):

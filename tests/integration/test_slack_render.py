@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from adapters.slack.inbound import clean_text, from_command, from_event
+from adapters.slack.inbound import SLASH_RENAMED, clean_text, from_command, from_event
 from adapters.slack.oauth import SCOPES
 from adapters.slack.render import SECTION_TEXT_MAX, escape, render_slack, split_mrkdwn
 from bot.commands import build_registry
@@ -163,14 +163,47 @@ def test_slack_payloads_become_what_the_person_typed():
     assert from_command({"text": "x"}, bot_user_id=None, now=NOW, display_name=None, private_dm=False) is None
 
 
+# Slack's built-in slash commands (slack.com/help/articles/201259356): an app cannot register these names.
+SLACK_BUILT_IN = {
+    *("active", "apps", "archive", "away", "call", "close", "collapse", "dm", "dnd", "expand", "feed"),
+    *("feedback", "invite", "join", "kick", "leave", "me", "msg", "mute", "open", "part", "pro", "remind"),
+    *("remove", "rename", "search", "shortcuts", "shrug", "star", "status", "topic", "who"),
+}
+
+
 def test_the_manifest_declares_every_command_scope_and_event():
     manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
     commands = {c["command"] for c in manifest["features"]["slash_commands"]}
+    assert not {c.removeprefix("/") for c in commands} & SLACK_BUILT_IN
     registry = build_registry()
-    names = {"checkin", "leave", "goal", "deal", "kudos", "rank", "recap", "team", "help"}
-    assert commands == {f"/{n}" for n in names}
+    names = {"checkin", "leave", "goal", "deal", "kudos", "rank", "recap", "team", "help", "me"}
+    assert {SLASH_RENAMED.get(c, c) for c in commands} == {f"/{n}" for n in names}
     assert all(registry.resolve(n) is not None for n in names)
     assert manifest["oauth_config"]["scopes"]["bot"] == list(SCOPES)
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
     assert all(c["url"].endswith("/slack/events") for c in manifest["features"]["slash_commands"])
+
+
+def test_the_renamed_slash_commands_reach_their_commands():
+    body = {"team_id": "T1", "user_id": "U1", "channel_id": "C1", "trigger_id": "t.2"}
+    leave = from_command(
+        {**body, "command": "/timeoff", "text": "2026-11-23..2026-11-25 vacation"},
+        bot_user_id=None,
+        now=NOW,
+        display_name=None,
+        private_dm=False,
+    )
+    assert leave is not None and leave.message.text == "/leave 2026-11-23..2026-11-25 vacation"
+    mine = from_command(
+        {**body, "command": "/mystats"}, bot_user_id=None, now=NOW, display_name=None, private_dm=False
+    )
+    assert mine is not None and mine.message.text == "/me"
+    goal = from_command(
+        {**body, "command": "/goal", "text": "team 5 month"},
+        bot_user_id=None,
+        now=NOW,
+        display_name=None,
+        private_dm=False,
+    )
+    assert goal is not None and goal.message.text == "/goal team 5 month"

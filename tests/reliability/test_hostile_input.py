@@ -12,15 +12,17 @@ literally, inside the template's own formatting, which is intact; nobody but the
 notified; `{{ 7*7 }}` never became 49; and the tables are all still there.
 
 R6 bad input: malformed bodies, every field of a genuine payload given the wrong JSON type, huge bodies,
-invalid UTF-8 and hypothesis-fuzzed command text. Each request gets a clear reply or a 4xx naming the
-reason — never a 5xx; refused ones leave no trace; the process keeps answering /healthz; no reply and no
-answer shows a traceback or an exception name; and at the end it exits 0 on SIGTERM without a traceback
-in its log (tests/support/doors.py).
+invalid UTF-8, hypothesis-fuzzed command text, and fuzzed timestamps and query strings on every route.
+Each request gets a clear reply or a 4xx naming the reason — never a 5xx; refused ones leave no trace;
+the process keeps answering /healthz; no reply and no answer shows a traceback or an exception name; and
+at the end it exits 0 on SIGTERM without a traceback in its log (tests/support/doors.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import itertools
 import json
 import re
@@ -39,6 +41,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, inspect, select
 from wechatpy.enterprise.crypto import WeChatCrypto
 
+from adapters.dingtalk.sign import callback_sign
+from adapters.web.deals_hook import sign as deal_sign
 from adapters.wecom.crypto import signature as wecom_signature
 from bot.storage.orm import Base, Checkin, Deal, Kudos, Member
 from tests.conftest import BACKEND_PARAMS, chosen_backend
@@ -794,3 +798,110 @@ async def test_fuzzed_wecom_messages_always_get_a_clear_answer(doors: Doors) -> 
     people = st.sampled_from(["alice", "bob", "dave", "will", "wendy"])  # each takes 30 messages a minute
     assert await fuzz(wecom_app, 60, text=xml_text, who=people) >= 60
     assert (await doors.http.get("/healthz")).status_code == 200
+
+
+# ----- timestamps and query strings: every door, unauthenticated garbage -----------------------------------
+
+DIGITS = st.characters(categories=("Nd", "No"))  # every script's digits, and ², ①, ½ …
+STAMPS = st.one_of(
+    st.sampled_from(
+        ["9" * 400, "1" * 14, "²", "①", "١٧٠٠٠٠٠٠٠٠", "１７００", "1_700_000_000", "-1", "0x10", ""]
+    ),
+    st.integers(min_value=-(10**60), max_value=10**420).map(str),
+    st.text(DIGITS, max_size=30),
+    st.text(max_size=30),
+)
+QUERY = st.dictionaries(
+    st.sampled_from(["timestamp", "msg_signature", "nonce", "echostr", "code", "state", "x"])
+    | st.text(max_size=8),
+    STAMPS | st.text(max_size=40),
+    max_size=4,
+)
+ROUTES = ("slack", "hook", "dingtalk", "wecom GET", "wecom POST", "/healthz", "/metrics")
+
+
+def header_value(text: str) -> bytes:
+    """`text` as header bytes that reach the app: UTF-8 without the control characters the server's HTTP
+    parser refuses itself (a 400 before any route runs) or spaces at the ends. The app reads latin-1."""
+    raw = re.sub(rb"[\x00-\x08\x0a-\x1f\x7f]", b"", text.encode("utf-8", "surrogatepass"))
+    return raw.strip(b" \t")
+
+
+def no_surrogates(text: str) -> str:
+    return XML_INVALID.sub("", text)  # what a URL cannot carry either
+
+
+async def knock(doors: Doors, route: str, stamp: str, query: dict[str, str]) -> httpx.Response:
+    """One request at `route` with the timestamp `stamp` (signed over it, so that only the timestamp can be
+    wrong) and the extra query string `query`."""
+    raw = header_value(stamp)
+    as_read = raw.decode("latin-1")
+    params = {no_surrogates(k): no_surrogates(v) for k, v in query.items()}
+    if route == "slack":
+        body = urlencode(command_form(slack_bot.TEAM, "U0002", slack_bot.CHANNEL, "/rank", "", "http://x"))
+        signed = slack_headers(slack_bot.SECRET, body.encode())  # a signature for a good timestamp …
+        headers = {
+            **signed,
+            "X-Slack-Request-Timestamp": raw,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        if as_read.isascii():  # … or over the one sent, when it is text a signature can be made over
+            headers["X-Slack-Signature"] = (
+                "v0="
+                + hmac.new(
+                    slack_bot.SECRET.encode(), f"v0:{as_read}:{body}".encode(), hashlib.sha256
+                ).hexdigest()
+            )
+        return await doors.http.post("/slack/events", params=params, content=body, headers=headers)
+    if route == "hook":
+        body = as_json({"id": "stamp", "team": "slack-east", "member": "U0002", "amount": 1})
+        headers = {**deals.signed_headers(body, now_s()), "X-Teambeat-Timestamp": raw}
+        headers["X-Teambeat-Signature"] = deal_sign(deals.SECRET, as_read, body)
+        return await doors.http.post("/hooks/deals", params=params, content=body, headers=headers)
+    if route == "dingtalk":
+        body = as_json(dingtalk_message("/rank", f"stamp{time.monotonic_ns()}"))
+        headers = {"Content-Type": "application/json", "timestamp": raw}
+        headers["sign"] = callback_sign(dingtalk.APP_SECRET, as_read)
+        return await doors.http.post("/dingtalk/callback", params=params, content=body, headers=headers)
+    if route.startswith("wecom"):
+        text, nonce = no_surrogates(stamp), "n0nce"
+        encrypt = ORACLE.encrypt_message("<xml/>", nonce, str(now_s()))
+        encrypt = re.search(r"<Encrypt><!\[CDATA\[(.*?)\]\]>", encrypt).group(1)
+        signed = {"msg_signature": wecom_signature(wecom.TOKEN, text, nonce, encrypt), "nonce": nonce}
+        signed |= {"timestamp": text}
+        if route == "wecom GET":
+            return await doors.http.get("/wecom/callback", params={**params, **signed, "echostr": encrypt})
+        sent = {**params, **signed}
+        return await doors.http.post("/wecom/callback", params=sent, content=WeComBot.envelope(encrypt))
+    return await doors.http.get(route, params={**params, "timestamp": no_surrogates(stamp)})
+
+
+async def test_hostile_timestamps_and_query_strings_never_get_a_5xx(doors: Doors) -> None:
+    """Each door parses its timestamp (a header, or WeCom's query) before anything else: 400 digits, `²`,
+    `①`, other scripts' digits, any text — signed over, so only the timestamp is wrong — and any query
+    string on every route get a 4xx naming the reason (or the route's answer), never a 5xx."""
+    before = await doors.settled()
+    # What issue 19 found: each was a 500 (or Slack's 503).
+    cases = {
+        "hook: 400 digits": await knock(doors, "hook", "9" * 400, {}),
+        "slack: 400 digits": await knock(doors, "slack", "9" * 400, {}),
+        "wecom GET: ²": await knock(doors, "wecom GET", "²", {}),
+        "wecom GET: ①": await knock(doors, "wecom GET", "①", {}),
+        "wecom POST: ²": await knock(doors, "wecom POST", "²", {}),
+        "wecom POST: ①": await knock(doors, "wecom POST", "①", {}),
+    }
+    for why, answer in cases.items():
+        assert_refused(answer, why)
+        assert answer.status_code in (400, 401), (why, answer.status_code)
+
+    async def say(route: str, stamp: str, query: dict[str, str]) -> str:
+        answer = await knock(doors, route, stamp, query)
+        assert answer.status_code < 500, (route, stamp, query, answer.status_code, answer.text)
+        if answer.status_code >= 400:
+            assert_refused(answer, f"{route} {stamp!r} {query!r}")
+        return answer.text or f"{answer.status_code}"
+
+    ran = await fuzz(say, 300, route=st.sampled_from(ROUTES), stamp=STAMPS, query=QUERY)
+    assert ran >= 300
+    assert (await doors.http.get("/healthz")).status_code == 200
+    assert await doors.settled() == before, "a refused request left a trace"

@@ -24,6 +24,8 @@ REPLY_TEMPLATES = (
     "period_label",
     "goal_list",
     "goal_set",
+    "goal_cleared",
+    "me",
     "deal_recorded",
     "deal_voided",
     "kudos_sent",

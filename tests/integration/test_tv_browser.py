@@ -90,12 +90,31 @@ DEALS = [("lina", 28800), ("zhangwei", 19900), ("chenjing", 16800), ("wangqiang"
 DEALS += [("lina", 8800), ("yangfan", 6600), ("huangmin", 5200), ("zhaolei", 3900)]
 
 
-def _config_text(url: str, locale: str = "zh-CN") -> str:
+MORE_GROUPS = """
+[[teams.groups]]
+name = "豹队"
+slogan = "快人一步"
+members = ["g4"]
+[[teams.groups]]
+name = "狮子王者联盟"
+slogan = "王者归来，谁与争锋，一路向前冲冲冲"
+members = ["g5"]
+[[teams.groups]]
+name = "龙队"
+members = ["g6"]
+"""
+
+
+def _config_text(url: str, locale: str = "zh-CN", more_groups: bool = False) -> str:
     members = "".join(
         f'\n[[teams.members]]\nid = "{uid}"\nname = "{name}"\n'
         f'email = "{uid}@example.com"\nmobile = "+861380000{i:04d}"\n'
         for i, (uid, name) in enumerate(PEOPLE.items())
     )
+    if more_groups:
+        members += MORE_GROUPS + "".join(
+            f'\n[[teams.members]]\nid = "g{i}"\nname = "新人{i}"\n' for i in (4, 5, 6)
+        )
     return f'[database]\nurl = "{url}"\n' + FLOOR.format(secret=SECRET, locale=locale) + members
 
 
@@ -171,9 +190,9 @@ async def floor(tmp_path: Path) -> AsyncIterator[Floor]:
 
 
 @contextlib.asynccontextmanager
-async def _floor(tmp_path: Path, locale: str) -> AsyncIterator[Floor]:
+async def _floor(tmp_path: Path, locale: str, more_groups: bool = False) -> AsyncIterator[Floor]:
     path = tmp_path / "floor.toml"
-    path.write_text(_config_text(f"sqlite:///{tmp_path / 'floor.db'}", locale), encoding="utf-8")
+    path.write_text(_config_text(f"sqlite:///{tmp_path / 'floor.db'}", locale, more_groups), encoding="utf-8")
     app = await build_app(load_config(path, environ={}))
     try:
         key = await _arrange(app, with_pk_result=True)
@@ -327,5 +346,21 @@ async def test_an_english_team_reads_its_board_in_english(browser, tmp_path: Pat
             assert await page.evaluate(TITLE_FITS), f"the {view} title is cut off"
             await page.wait_for_timeout(1_600)
             await page.screenshot(path=str(artifacts / f"en-{view}-1920x1080.png"))
+            assert errors == [], errors
+            await page.close()
+
+
+async def test_six_groups_in_the_race_still_fit(browser, tmp_path: Path, artifacts: Path) -> None:
+    async with _floor(tmp_path, "zh-CN", more_groups=True) as floor:
+        for size, (width, height) in SIZES.items():
+            page, errors = await _open(browser, floor, size, view="race")
+            assert await page.locator("#race-list .team-row").count() == 6
+            bottom = await page.evaluate(
+                "Math.max(...[...document.querySelectorAll('#race-list .team-row')]"
+                ".map(e => e.getBoundingClientRect().bottom))"
+            )
+            assert bottom <= height - 0.02 * height, (size, bottom)  # clear of the footer
+            await page.wait_for_timeout(1_600)
+            await page.screenshot(path=str(artifacts / f"race6-{width}x{height}.png"))
             assert errors == [], errors
             await page.close()

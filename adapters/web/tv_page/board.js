@@ -64,6 +64,7 @@
         const track = el("div", "track");
         const runner = el("div", "runner");
         runner.style.width = pct(g.share);
+        runner.hidden = !(g.share > 0); // no sales yet: an empty track, not a stub
         const value = el("div", "value", g.value);
         if (race.metric !== "per_capita") value.append(el("small", null, fill(W.per_capita, { value: g.per_capita })));
         track.append(runner, value);

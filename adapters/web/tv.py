@@ -31,7 +31,7 @@ from starlette.types import Receive, Scope, Send
 
 from bot.app import App
 from bot.tv import board, keys
-from bot.tv.hub import BoardEvent, TvHub
+from bot.tv.hub import BoardEvent, HubClosed, TvHub
 
 log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0  # a comment this often keeps proxies from closing a quiet stream
@@ -107,7 +107,7 @@ class TvBoards:
     async def events(self, request: Request) -> Response:
         try:
             return await self._events(request)
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, OSError, HubClosed) as exc:
             return _unavailable(exc)
 
     async def _page(self, request: Request) -> Response:
@@ -191,9 +191,10 @@ def _event_id(value: str | None) -> int | None:
 
 
 def _unavailable(exc: Exception) -> Response:
-    """The database is down: the board says so and its page tries again (EventSource, or its own retry)."""
-    log.warning("tv: the database is unavailable: %s", exc)
-    text = "数据库暂时不可用，看板稍后会自动重连。\nThe database is unavailable; the board will reconnect.\n"
+    """The database is down or the server is stopping: the page tries again by itself."""
+    log.warning("tv: a board could not be served: %s", exc)
+    text = "看板暂时不可用（数据库或服务器正在恢复），稍后会自动重连。\n"
+    text += "The board is briefly unavailable (the database or server is coming back); it will reconnect.\n"
     headers = {**PAGE_HEADERS, "Retry-After": "5"}
     return Response(text, status_code=503, media_type="text/plain; charset=utf-8", headers=headers)
 

@@ -39,6 +39,10 @@ QUEUE_SIZE = 64  # events waiting for one board; a board this far behind is drop
 log = logging.getLogger(__name__)
 
 
+class HubClosed(RuntimeError):
+    """A board asked to open while the server stops: it reconnects to whichever server comes up."""
+
+
 @dataclass(frozen=True, slots=True)
 class BoardEvent:
     """`board` (the whole board), `deal` (a 喜报) or `revoked` (the key changed); `id` is the highest
@@ -114,7 +118,7 @@ class TvHub:
     async def open(self, team_id: int, key: str, last_id: int | None = None) -> Viewer:
         """A viewer of the team's board, its first events (the board; deals it missed) already queued."""
         if self._closed:
-            raise RuntimeError("the TV hub is closed")
+            raise HubClosed("the server is stopping")
         feed = self._feeds.setdefault(team_id, _Feed(team_id))
         feed.opening += 1
         try:

@@ -136,6 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--team", required=True, help="the id of the team to export")
     export.add_argument("--from", dest="start", required=True, type=iso_date, help="first day, YYYY-MM-DD")
     export.add_argument("--to", dest="end", required=True, type=iso_date, help="last day, YYYY-MM-DD")
+    tv = with_config(sub.add_parser("tv", help="print the URL of a team's TV board"))
+    tv.add_argument("--team", required=True, help="the id of the team whose board it is")
+    tv.add_argument("--rotate", action="store_true", help="a new key: the old link stops at once")
     return parser
 
 
@@ -184,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.delivery.status import print_status
 
             return asyncio.run(print_status(config.database.url))
+        if args.command == "tv":
+            return asyncio.run(_tv(config, args))
         if args.command in ("deals", "export"):
             from adapters.csv_commands import deals_import, export
 
@@ -251,6 +256,28 @@ async def _post(config: Config, args: argparse.Namespace) -> int:
             for adapter in adapters.values():
                 await adapter.stop()  # closes the HTTP sessions sending opened (never started: nothing else)
         print(outcome)
+        return 0
+    finally:
+        await app.close()
+
+
+async def _tv(config: Config, args: argparse.Namespace) -> int:
+    """The board's URL (a key made on first use); --rotate replaces the key, closing boards using the old."""
+    from bot.app import build_app
+    from bot.services import directory
+    from bot.tv import keys
+
+    app = await build_app(config)
+    try:
+        async with app.uow_factory() as uow:
+            team = await directory.team_by_slug(uow.session, args.team)
+            if team is None:
+                print(f"error: no team with id {args.team!r}", file=sys.stderr)
+                return 1
+            now = app.clock.now()
+            key = await (keys.rotate if args.rotate else keys.ensure_key)(uow.session, team.id, now)
+            await uow.commit()
+        print(keys.board_url(keys.base_url(config.server), team.slug, key))
         return 0
     finally:
         await app.close()

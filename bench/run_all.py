@@ -19,6 +19,7 @@ SCRIPTS = {
     "p6": ["bench.p6_webhook_burst"],
     "p7": ["bench.p7_memory"],
     "p9": ["bench.p9_charts"],
+    "p9_tv": ["bench.p9_tv_board"],
 }
 
 

@@ -25,6 +25,7 @@ from bot.services.standings import ROSTER_CACHE, RosterCache
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.migrate import upgrade
 from bot.storage.uow import UnitOfWorkFactory
+from bot.tv.keys import base_url
 
 
 @dataclass(slots=True)
@@ -68,7 +69,11 @@ async def build_app(
         registry=build_registry(),
         renderer=renderer,
         help=HelpCatalog(),
-        settings=CoreSettings(max_amount=config.bot.max_amount, default_locale=config.bot.default_locale),
+        settings=CoreSettings(
+            max_amount=config.bot.max_amount,
+            default_locale=config.bot.default_locale,
+            base_url=base_url(config.server),
+        ),
     )
     metrics = Metrics()
     dispatcher = Dispatcher(core, uow_factory, clock, metrics)

@@ -243,6 +243,15 @@ def _as_http_url(value: Any) -> Any:
     raise _invalid("must be an http:// or https:// URL")
 
 
+def _as_public_url(value: Any) -> Any:
+    if isinstance(value, str) and re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", value):
+        return value
+    raise _invalid(
+        "must be the http:// or https:// address people reach this server at, without ? or #, "
+        'e.g. "https://teambeat.example.com"'
+    )
+
+
 def _as_database_url(value: Any) -> Any:
     if isinstance(value, str) and re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
         return value
@@ -294,7 +303,9 @@ class ServerConfig(_Section):
     host: NonEmpty = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
-    public_url: HttpUrl = ""  # how the internet reaches this server (pictures for DingTalk custom robots)
+    public_url: Annotated[str, BeforeValidator(_as_public_url)] = ""
+    """Where people reach this server: links to TV boards, pictures for DingTalk custom robots (under
+    /media/); empty: TV links use http://host:port and custom robots get text only."""
 
 
 class HooksConfig(_Section):

@@ -38,6 +38,7 @@ class WebServer:
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
         self._host = host
+        self._asgi = asgi
         self.port = port
 
     async def start(self, sock: socket.socket | None = None) -> None:
@@ -71,6 +72,9 @@ class WebServer:
         """Stop accepting, let in-flight requests finish (up to GRACEFUL_SECONDS)."""
         if self._task is None:
             return
+        close_streams = getattr(self._asgi, "close_streams", None)
+        if close_streams is not None:
+            await close_streams()  # streams never finish by themselves: the grace period would run out
         self._server.should_exit = True
         await self._task
         self._task = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import Counter
@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.web.contract import ReportsHealth, ServesHttp
 from adapters.web.limits import BodyLimit
+from adapters.web.tv import TvBoards, is_event_stream
 from bot.app import App
 from bot.delivery.status import parked_count, state_counts
 from bot.foreground import Foreground
@@ -63,17 +64,30 @@ def build_web_app(app: App, adapters: Mapping[str, Adapter], extra: Iterable[Bas
             return Response("no such picture", status_code=404, media_type="text/plain")
         return Response(data, media_type="image/png", headers={"Cache-Control": "public, max-age=604800"})
 
+    tv = TvBoards(app)
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/media/{token}.png", media, methods=["GET"]),
         *extra,
         *adapter_routes(adapters),
+        *tv.routes(),
     ]
     starlette = Starlette(routes=routes)
     known = {getattr(route, "path", "") for route in routes}
     counted = CountRequests(starlette, app.metrics, known, app.foreground)
-    return BodyLimit(counted, app.config.server.max_body_bytes)
+    return WebApp(BodyLimit(counted, app.config.server.max_body_bytes), tv.close)
+
+
+class WebApp:
+    """The ASGI app, and what must end before the server can stop gracefully (open TV streams)."""
+
+    def __init__(self, asgi: ASGIApp, close_streams: Callable[[], Awaitable[None]]) -> None:
+        self.asgi = asgi
+        self.close_streams = close_streams
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.asgi(scope, receive, send)
 
 
 def http_routes_configured(app: App, adapters: Mapping[str, Adapter]) -> bool:
@@ -122,17 +136,24 @@ class CountRequests:
             await self.app(scope, receive, send)
             return
         route = scope["path"] if scope["path"] in self.known else "other"
+        if is_event_stream(scope["path"]):
+            # Open for hours: not a request in hand that background work should wait for.
+            await self.app(scope, receive, self._counting(route, send))
+            return
 
+        self.foreground.enter_door()
+        try:
+            await self.app(scope, receive, self._counting(route, send))
+        finally:
+            self.foreground.leave_door()
+
+    def _counting(self, route: str, send: Send) -> Send:
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 self._counter(route, message["status"]).inc()
             await send(message)
 
-        self.foreground.enter_door()
-        try:
-            await self.app(scope, receive, counting_send)
-        finally:
-            self.foreground.leave_door()
+        return counting_send
 
     def _counter(self, route: str, status: int) -> Counter:
         """The counter of one (route, status): looked up once, not on every request."""

@@ -28,6 +28,8 @@ class CoreSettings:
 
     max_amount: Decimal = Decimal("100000000")
     default_locale: str = "zh-CN"
+    base_url: str = "http://127.0.0.1:8080"
+    """Where people reach the HTTP server (`[server] public_url`, else host and port): links handed out."""
 
 
 @dataclass(slots=True)

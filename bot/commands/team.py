@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.commands.checkin import send_dm
 from bot.commands.competition import competition_action
 from bot.commands.context import CommandContext
 from bot.commands.errors import InvalidArgument, MissingArgument, PermissionDenied, Refused, WrongPlace
@@ -14,6 +15,7 @@ from bot.messages import OutgoingMessage
 from bot.services import directory
 from bot.services.scope import person
 from bot.storage.orm import Group, Team
+from bot.tv import keys as tv_keys
 
 ROLE_WORDS = {
     "leader": "leader",
@@ -76,6 +78,10 @@ async def team_command(ctx: CommandContext) -> OutgoingMessage:
         return await show(ctx)
     if action in ("pk", "比赛", "小组pk"):  # anyone may list; start and stop check for a leader
         return await competition_action(ctx, args)
+    if action in ("tv", "看板", "大屏"):
+        if not ctx.is_at_least("leader"):
+            raise PermissionDenied(command="team tv", required="leader")
+        return await tv(ctx, args)
     ctx.require("leader")
     if action in ("group", "小组", "组"):
         return await group(ctx, args)
@@ -274,6 +280,21 @@ async def calendar(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
         raise InvalidArgument("calendar", args[0], "calendar.unknown")
     ctx.team.calendar = kind
     return ctx.reply("team_calendar_set", calendar=kind)
+
+
+async def tv(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
+    """The TV board's link, in a DM only: the key in it opens the board to whoever holds it."""
+    rotated = bool(args) and args[0].lower() in ("rotate", "new", "换", "更换", "重置")
+    if rotated:
+        key = await tv_keys.rotate(ctx.session, ctx.team.id, ctx.now)
+    else:
+        key = await tv_keys.ensure_key(ctx.session, ctx.team.id, ctx.now)
+    url = tv_keys.board_url(ctx.core.settings.base_url, ctx.team.slug, key)
+    link = ctx.reply("team_tv", team=ctx.team.name, url=url, rotated=rotated, sent=False)
+    if ctx.message.channel.kind == "dm":
+        return link
+    await send_dm(ctx, link, f"tv-link:{ctx.team.id}:{ctx.member.id}:{ctx.now.isoformat()}")
+    return ctx.reply("team_tv", team=ctx.team.name, url="", rotated=rotated, sent=True)
 
 
 def register(registry: CommandRegistry) -> None:

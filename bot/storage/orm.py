@@ -396,6 +396,19 @@ class Streak(Base):
     basis: Mapped[str] = mapped_column(String(32))
 
 
+class TvKey(Base):
+    """The key of a team's TV board (`/tv/<team>?key=…`): a link for a screen, changed by `teambeat tv
+    --rotate`. One per team; the board and its open streams check it, so a new one ends the old at once."""
+
+    __tablename__ = "tv_keys"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 # A period's totals (stats.member_totals) read only these columns of its deals. With all of
 # them in one index SQLite answers from the index alone instead of fetching every deal's row (a month of
 # a 500-person team in less than half the time); PostgreSQL can do the same once a table is vacuumed.

@@ -345,6 +345,11 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"member": ALICE},
         {"member": MALLORY},
     ],
+    "team_tv": [
+        {"team": "华东一部", "url": "https://tv.example.com/tv/east?key=k3y", "rotated": False, "sent": 0},
+        {"team": EVIL, "url": "", "rotated": False, "sent": True},
+        {"team": EVIL, "url": "http://127.0.0.1:8080/tv/team-2?key=n3w", "rotated": True, "sent": False},
+    ],
     "team_setup": [
         {"name": "华东一部", "slug": "east", "renamed": False},
         {"name": EVIL, "slug": "team-2", "renamed": False},

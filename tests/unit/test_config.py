@@ -744,3 +744,13 @@ def test_schedule_parsers_round_trip() -> None:
     assert parse_monthly("last 18:30").is_last_workday
     with pytest.raises(ValueError):
         parse_weekly("someday 18:30")
+
+
+def test_server_public_url_is_an_address_without_query(tmp_path: Path) -> None:
+    """`[server] public_url` builds the links teambeat hands out (TV boards): an http(s) address."""
+    good = write(tmp_path, '[server]\npublic_url = "https://tv.example.com/teambeat"\n')
+    assert load_config(good, {}).server.public_url == "https://tv.example.com/teambeat"
+    assert load_config(write(tmp_path, "[server]\nport = 9000\n", "plain.toml"), {}).server.public_url == ""
+    for bad in ("tv.example.com", "https://tv.example.com/?a=1", "ftp://x"):
+        line = one_problem(write(tmp_path, f'[server]\npublic_url = "{bad}"\n', "bad.toml"))
+        assert "server.public_url" in line and "http:// or https://" in line, line

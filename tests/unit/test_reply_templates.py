@@ -47,6 +47,7 @@ REPLY_TEMPLATES = (
     "team_schedule_set",
     "team_calendar_set",
     "team_announce",
+    "team_tv",
 )
 
 

@@ -21,7 +21,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.console.render import progress_bar
 from bot.messages import (
     Block,
     Bold,
@@ -38,11 +37,11 @@ from bot.messages import (
     Progress,
     Text,
 )
+from bot.rendering.encoder import DIVIDER, MessageEncoder, progress_bar
 from bot.rendering.format import percent
 
 MAX_MSG_PARAM_BYTES = 15_000
 TITLE_CHARS = 60
-DIVIDER = "─" * 12
 BREAK = "  \n"  # a hard line break inside a paragraph or list item
 BLOCK_SEPARATOR = "\n\n"
 
@@ -119,53 +118,63 @@ class _Chunk:
     mentions: list[str] = field(default_factory=list)
 
 
-class _Renderer:
+class DingTalkEncoder(MessageEncoder[str, str]):
+    """Blocks and inlines become markdown; `chunk` also tells which people a block mentions."""
+
     def __init__(self, notify: bool) -> None:
         self.notify = notify
+        self._mentions: list[str] = []
 
-    def inline(self, inline: Inline, mentions: list[str]) -> str:
-        if isinstance(inline, Text):
-            return escape(inline.text)
-        if isinstance(inline, Bold):
-            return f"**{escape(inline.text)}**" if inline.text.strip() else escape(inline.text)
-        if isinstance(inline, Mention):
-            if self.notify and _MENTIONABLE_ID.match(inline.user_id):
-                mentions.append(inline.user_id)
-                return f" @{inline.user_id} "
-            return "＠" + escape(inline.name)
-        if isinstance(inline, Link):
-            url = _url(inline.url)
-            label = escape(inline.text or inline.url)
-            return f"[{label}]({url})" if url else label
-        raise TypeError(f"unknown inline {type(inline).__name__}")
+    def escape(self, text: str) -> str:
+        return escape(text)
 
-    def inlines(self, inlines: Iterable[Inline], mentions: list[str]) -> str:
-        text = "".join(self.inline(i, mentions) for i in inlines)
+    def chunk(self, block: Block) -> _Chunk:
+        self._mentions = []
+        return _Chunk(self.block(block), self._mentions)
+
+    def line(self, inlines: Iterable[Inline]) -> str:
+        text = "".join(self.inlines(inlines))
         return re.sub(r" {2,}(?!\n)", " ", text).strip(" ")  # spaces around mentions, not breaks
 
-    def block(self, block: Block) -> _Chunk:
-        mentions: list[str] = []
-        if isinstance(block, Heading):
-            text = "### " + self.inlines(block.inlines, mentions).replace(BREAK, " ")
-        elif isinstance(block, Paragraph):
-            text = self.inlines(block.inlines, mentions)
-        elif isinstance(block, BulletList):
-            text = "\n".join(
-                "- " + self.inlines(item, mentions).replace(BREAK, BREAK + "  ") for item in block.items
-            )
-        elif isinstance(block, Fields):
-            text = BREAK.join(f"**{escape(label)}**: {escape(value)}" for label, value in block.items)
-        elif isinstance(block, Progress):
-            text = f"{progress_bar(block.value)} {percent(block.value)}"
-            text = f"{text} {escape(block.label)}" if block.label else text
-        elif isinstance(block, Divider):
-            text = DIVIDER
-        elif isinstance(block, Image):
-            url = _url(block.url)
-            text = f"![{escape(block.alt)}]({url})" if url else escape(block.alt)
-        else:
-            raise TypeError(f"unknown block {type(block).__name__}")
-        return _Chunk(text, mentions)
+    def heading(self, block: Heading) -> str:
+        return "### " + self.line(block.inlines).replace(BREAK, " ")
+
+    def paragraph(self, block: Paragraph) -> str:
+        return self.line(block.inlines)
+
+    def bullet_list(self, block: BulletList) -> str:
+        return "\n".join("- " + self.line(item).replace(BREAK, BREAK + "  ") for item in block.items)
+
+    def fields(self, block: Fields) -> str:
+        return BREAK.join(f"**{self.escape(label)}**: {self.escape(value)}" for label, value in block.items)
+
+    def progress(self, block: Progress) -> str:
+        text = f"{progress_bar(block.value)} {percent(block.value)}"
+        return f"{text} {self.escape(block.label)}" if block.label else text
+
+    def divider(self, block: Divider) -> str:
+        return DIVIDER
+
+    def image(self, block: Image) -> str:
+        url = _url(block.url)
+        return f"![{self.escape(block.alt)}]({url})" if url else self.escape(block.alt)
+
+    def text(self, inline: Text) -> str:
+        return self.escape(inline.text)
+
+    def bold(self, inline: Bold) -> str:
+        return f"**{self.escape(inline.text)}**" if inline.text.strip() else self.escape(inline.text)
+
+    def mention(self, inline: Mention) -> str:
+        if self.notify and _MENTIONABLE_ID.match(inline.user_id):
+            self._mentions.append(inline.user_id)
+            return f" @{inline.user_id} "
+        return "＠" + self.escape(inline.name)
+
+    def link(self, inline: Link) -> str:
+        url = _url(inline.url)
+        label = self.escape(inline.text or inline.url)
+        return f"[{label}]({url})" if url else label
 
 
 def title_of(msg: OutgoingMessage) -> str:
@@ -182,8 +191,8 @@ def title_of(msg: OutgoingMessage) -> str:
 
 def render(msg: OutgoingMessage, *, notify: bool, max_bytes: int = MAX_MSG_PARAM_BYTES) -> list[Markdown]:
     """The message as one or more markdown posts, each with `msgParam` ≤ `max_bytes` UTF-8 bytes."""
-    renderer = _Renderer(notify)
-    chunks = [renderer.block(block) for block in msg.blocks] or [_Chunk(escape(msg.fallback_text))]
+    encoder = DingTalkEncoder(notify)
+    chunks = [encoder.chunk(block) for block in msg.blocks] or [_Chunk(escape(msg.fallback_text))]
     title = title_of(msg)
     mentioned = list(dict.fromkeys(uid for chunk in chunks for uid in chunk.mentions))
     whole = BLOCK_SEPARATOR.join(chunk.text for chunk in chunks)

@@ -35,7 +35,7 @@ from adapters.inbox import Inbox
 from adapters.slack import inbound
 from adapters.slack.bolt_app import build_bolt
 from adapters.slack.cache import TtlCache
-from adapters.slack.client import SingleToken, SlackWeb, TokenSource, retrying
+from adapters.slack.client import SingleToken, SlackWeb, TokenSource
 from adapters.slack.oauth import INSTALL_PATH, REDIRECT_PATH, OAuthSetup
 from adapters.slack.render import TEXT_MAX, SlackMessage, render_slack
 from adapters.slack.socket_mode import SocketModeRunner, WatchdogSettings
@@ -255,16 +255,14 @@ class SlackAdapter:
         try:
             if to.private:  # in the bot's DM: in the thread the person wrote in, if they did
                 for chunk in chunks:
-                    await retrying(
-                        lambda c=chunk: self.web.post_message(to.workspace, to.channel, c, **thread)
-                    )
+                    await self.web.post_message(to.workspace, to.channel, chunk, answer=True, **thread)
                 return
             sent = 0
             if to.response_url and self.web.trusts_response_url(to.response_url):
                 url = to.response_url
                 try:
                     for chunk in chunks[:RESPONSE_URL_USES]:
-                        await retrying(lambda c=chunk: self.web.respond(url, c))
+                        await self.web.respond(url, chunk)
                         sent += 1
                 except DeliveryError as exc:
                     log.info("slack response_url failed (%s); answering with chat.postEphemeral", exc.reason)
@@ -276,22 +274,21 @@ class SlackAdapter:
     async def _ephemeral(self, to: inbound.ReplyTo, chunk: SlackMessage) -> None:
         extra = {"thread_ts": to.thread_ts} if to.thread_ts else {}
         try:
-            await retrying(
-                lambda: self.web.call(
-                    to.workspace,
-                    "chat.postEphemeral",
-                    channel=to.channel,
-                    user=to.user,
-                    **chunk.payload(),
-                    **extra,
-                )
+            await self.web.call(
+                to.workspace,
+                "chat.postEphemeral",
+                answer=True,
+                channel=to.channel,
+                user=to.user,
+                **chunk.payload(),
+                **extra,
             )
         except DeliveryError as exc:
             if exc.transient:
                 raise
             # The bot is not in that channel (or it is archived): the person still gets the answer.
             dm = await self.web.dm_channel(to.workspace, to.user)
-            await retrying(lambda: self.web.post_message(to.workspace, dm, chunk))
+            await self.web.post_message(to.workspace, dm, chunk, answer=True)
 
     # ----- outbound (the delivery worker) -------------------------------------------------------------
 

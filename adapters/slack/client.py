@@ -8,14 +8,22 @@ asked once, not on every message.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -35,6 +43,8 @@ TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 T = TypeVar("T")
+ANSWER_RETRIES = 2  # an interactive answer is tried up to three times
+ANSWER_MAX_WAIT = 30.0  # seconds of Retry-After an answer may wait; beyond that it fails now
 
 
 class TokenSource(Protocol):
@@ -72,22 +82,27 @@ class SlackWeb:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS))
         return self._session
 
-    def client_for_token(self, token: str | None) -> AsyncWebClient:
-        key = token or ""
+    def client_for_token(self, token: str | None, *, answer: bool = False) -> AsyncWebClient:
+        """`answer`: a client for interactive answers, with slack_sdk's retries (see `answer_retries`)."""
+        key = f"{token or ''}|{answer}"
         client = self._clients.get(key)
         if client is None:
             client = AsyncWebClient(
-                token=token, base_url=self.base_url, session=self.session, timeout=TIMEOUT_SECONDS
+                token=token,
+                base_url=self.base_url,
+                session=self.session,
+                timeout=TIMEOUT_SECONDS,
+                retry_handlers=answer_retries() if answer else None,
             )
             self._clients[key] = client
         return client
 
-    async def client(self, workspace: str) -> AsyncWebClient:
+    async def client(self, workspace: str, *, answer: bool = False) -> AsyncWebClient:
         token = await self._tokens.bot_token(workspace)
         if not token:
             self._metrics.platform_error(PLATFORM, "permanent")
             raise DeliveryError(f"slack: the app is not installed in workspace {workspace}", transient=False)
-        return self.client_for_token(token)
+        return self.client_for_token(token, answer=answer)
 
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -95,9 +110,11 @@ class SlackWeb:
         self._session = None
         self._clients.clear()
 
-    async def call(self, workspace: str, method: str, **kwargs: Any) -> dict[str, Any]:
+    async def call(
+        self, workspace: str, method: str, *, answer: bool = False, **kwargs: Any
+    ) -> dict[str, Any]:
         """One Web API method by name, its data on success; a DeliveryError otherwise."""
-        client = await self.client(workspace)
+        client = await self.client(workspace, answer=answer)
         verb = "GET" if method == "users.info" else "POST"
         if verb == "GET":
             request = client.api_call(method, http_verb="GET", params=kwargs)
@@ -120,8 +137,13 @@ class SlackWeb:
 
     # ----- calls -------------------------------------------------------------------------------------
 
-    async def post_message(self, workspace: str, channel: str, message: SlackMessage, **extra: Any) -> str:
-        data = await self.call(workspace, "chat.postMessage", channel=channel, **message.payload(), **extra)
+    async def post_message(
+        self, workspace: str, channel: str, message: SlackMessage, *, answer: bool = False, **extra: Any
+    ) -> str:
+        payload = message.payload()
+        data = await self.call(
+            workspace, "chat.postMessage", answer=answer, channel=channel, **payload, **extra
+        )
         return str(data.get("ts", ""))
 
     async def upload_png(self, workspace: str, channel: str, data: bytes, name: str, alt: str) -> str:
@@ -138,11 +160,14 @@ class SlackWeb:
         return str(file.get("id", ""))
 
     async def post_ephemeral(self, workspace: str, channel: str, user: str, message: SlackMessage) -> None:
-        await self.call(workspace, "chat.postEphemeral", channel=channel, user=user, **message.payload())
+        payload = message.payload()
+        await self.call(workspace, "chat.postEphemeral", answer=True, channel=channel, user=user, **payload)
 
     async def respond(self, response_url: str, message: SlackMessage) -> None:
         """An ephemeral answer through a slash command's response_url (works where the bot is absent)."""
-        hook = AsyncWebhookClient(response_url, session=self.session, timeout=TIMEOUT_SECONDS)
+        hook = AsyncWebhookClient(
+            response_url, session=self.session, timeout=TIMEOUT_SECONDS, retry_handlers=answer_retries()
+        )
         response = await self.guard(
             "response_url",
             hook.send(text=message.text, blocks=message.blocks or None, response_type="ephemeral"),
@@ -232,15 +257,28 @@ def retry_after(headers: Any) -> float:
         return 1.0
 
 
-async def retrying(call: Callable[[], Awaitable[T]], *, attempts: int = 3, max_wait: float = 30.0) -> T:
-    """An interactive answer (not in the outbox) tried again after a short transient failure."""
-    for attempt in range(attempts):
-        try:
-            return await call()
-        except DeliveryError as exc:
-            wait = exc.retry_after if exc.retry_after is not None else 0.5 * (attempt + 1)
-            if not exc.transient or attempt == attempts - 1 or wait > max_wait:
-                raise
-            log.info("slack: %s; trying again in %.1f s", exc.reason, wait)
-            await asyncio.sleep(wait)
-    raise AssertionError("unreachable")
+def answer_retries() -> list[AsyncRetryHandler]:
+    """slack_sdk's own retries, for interactive answers: nothing else would try them again. The delivery
+    worker's sends keep the SDK's default (one retry of a dropped connection); the outbox retries the rest."""
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=ANSWER_RETRIES),
+        _ShortRateLimitRetryHandler(max_retry_count=ANSWER_RETRIES),
+        AsyncServerErrorRetryHandler(max_retry_count=ANSWER_RETRIES),
+    ]
+
+
+class _ShortRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, except that an answer does not wait longer than ANSWER_MAX_WAIT."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        value = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
+        return retry_after({"Retry-After": value[0] if isinstance(value, list) else value}) <= ANSWER_MAX_WAIT

@@ -14,9 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.console.render import progress_bar
 from bot.messages import (
-    Block,
     Bold,
     BulletList,
     Divider,
@@ -32,6 +30,7 @@ from bot.messages import (
     Text,
     png_bytes,
 )
+from bot.rendering.encoder import BULLET, MessageEncoder, progress_bar
 from bot.rendering.format import percent
 
 TEXT_MAX = 40_000
@@ -43,7 +42,6 @@ CONTEXT_TEXT_MAX = 2_000
 IMAGE_URL_MAX = 3_000
 IMAGE_ALT_MAX = 2_000
 BLOCKS_MAX = 50
-BULLET = "• "
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _LINK_SCHEMES = ("http://", "https://", "mailto:")
@@ -69,7 +67,7 @@ def escape(text: str) -> str:
 
 def render_slack(msg: OutgoingMessage) -> list[SlackMessage]:
     """The message as one Slack message, or several in order when it is over Slack's limits."""
-    blocks = [b for block in msg.blocks for b in _block(block)]
+    blocks = [b for group in SlackEncoder().blocks(msg.blocks) for b in group]
     if not blocks:
         return [SlackMessage(text) for text in split_mrkdwn(escape(msg.fallback_text), TEXT_MAX)] or [
             SlackMessage(" ")
@@ -83,40 +81,75 @@ def render_slack(msg: OutgoingMessage) -> list[SlackMessage]:
     return messages
 
 
-def plain_text(msg: OutgoingMessage) -> str:
-    """The message as unformatted text (tests and logs)."""
-    return "\n".join(_plain(block) for block in msg.blocks)
+class SlackEncoder(MessageEncoder[list[dict[str, Any]], str]):
+    """Blocks become Block Kit blocks (none, one or several), inlines mrkdwn."""
 
+    def escape(self, text: str) -> str:
+        return escape(text)
 
-# ----- blocks ------------------------------------------------------------------------------------------
+    def mrkdwn(self, inlines: Iterable[Inline]) -> str:
+        return "".join(self.inlines(inlines))
 
-
-def _block(block: Block) -> list[dict[str, Any]]:
-    if isinstance(block, Heading):
+    def heading(self, block: Heading) -> list[dict[str, Any]]:
         # Slack decodes &amp; &lt; &gt; in plain_text too, and plain_text never notifies anyone.
-        plain = escape(_plain_inlines(block.inlines).strip())
+        plain = self.escape(_plain_inlines(block.inlines).strip())
         if not plain:
             return []
         if len(plain) <= HEADER_MAX:
             return [{"type": "header", "text": {"type": "plain_text", "text": plain, "emoji": True}}]
         return _sections(_bold(plain))  # too long for a header: a bold section keeps every word
-    if isinstance(block, Paragraph):
-        return _sections(mrkdwn(block.inlines))
-    if isinstance(block, BulletList):
-        return _sections("\n".join(BULLET + mrkdwn(item) for item in block.items))
-    if isinstance(block, Fields):
+
+    def paragraph(self, block: Paragraph) -> list[dict[str, Any]]:
+        return _sections(self.mrkdwn(block.inlines))
+
+    def bullet_list(self, block: BulletList) -> list[dict[str, Any]]:
+        return _sections("\n".join(BULLET + self.mrkdwn(item) for item in block.items))
+
+    def fields(self, block: Fields) -> list[dict[str, Any]]:
         return _fields(block.items)
-    if isinstance(block, Progress):
+
+    def progress(self, block: Progress) -> list[dict[str, Any]]:
         line = f"`{progress_bar(block.value)}` *{percent(block.value)}*"
-        text = f"{line}  {escape(block.label)}" if block.label else line
+        text = f"{line}  {self.escape(block.label)}" if block.label else line
         if len(text) > CONTEXT_TEXT_MAX:
             return _sections(text)
         return [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
-    if isinstance(block, Divider):
+
+    def divider(self, block: Divider) -> list[dict[str, Any]]:
         return [{"type": "divider"}]
-    if isinstance(block, Image):
-        return _image(block)
-    raise TypeError(f"unknown block {type(block).__name__}")
+
+    def image(self, block: Image) -> list[dict[str, Any]]:
+        if png_bytes(block) is not None:  # a chart: uploaded as a file after the text (SlackAdapter.send)
+            return []
+        url_ok = block.url.startswith(("http://", "https://")) and len(block.url) <= IMAGE_URL_MAX
+        if url_ok and len(block.alt) <= IMAGE_ALT_MAX and not any(c.isspace() for c in block.url):
+            return [{"type": "image", "image_url": block.url, "alt_text": block.alt or "image"}]
+        caption = f"{block.alt} {block.url}".strip()
+        return _sections(self.escape(caption))
+
+    def text(self, inline: Text) -> str:
+        return self.escape(inline.text)
+
+    def bold(self, inline: Bold) -> str:
+        return _bold(self.escape(inline.text))
+
+    def mention(self, inline: Mention) -> str:
+        if _USER_ID.match(inline.user_id):
+            return f"<@{inline.user_id}>"
+        return self.escape(f"@{inline.name}")  # not a Slack id (a name from the config): no entity at all
+
+    def link(self, inline: Link) -> str:
+        url = inline.url.strip()
+        if not url.startswith(_LINK_SCHEMES) or any(c.isspace() for c in url):
+            label = inline.text if inline.text == inline.url else f"{inline.text} ({inline.url})"
+            return self.escape(label)
+        target = self.escape(url).replace("|", "%7C")
+        if not inline.text or inline.text == inline.url:
+            return f"<{target}>"
+        return f"<{target}|{self.escape(inline.text)}>"
+
+
+# ----- Block Kit pieces --------------------------------------------------------------------------------
 
 
 def _sections(text: str) -> list[dict[str, Any]]:
@@ -145,16 +178,6 @@ def _fields(items: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     if row:
         blocks.append({"type": "section", "fields": row})
     return blocks
-
-
-def _image(block: Image) -> list[dict[str, Any]]:
-    if png_bytes(block) is not None:  # a chart: uploaded as a file after the text (SlackAdapter.send)
-        return []
-    url_ok = block.url.startswith(("http://", "https://")) and len(block.url) <= IMAGE_URL_MAX
-    if url_ok and len(block.alt) <= IMAGE_ALT_MAX and not any(c.isspace() for c in block.url):
-        return [{"type": "image", "image_url": block.url, "alt_text": block.alt or "image"}]
-    caption = f"{block.alt} {block.url}".strip()
-    return _sections(escape(caption))
 
 
 def _pack(blocks: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -188,25 +211,7 @@ def _block_text(block: dict[str, Any]) -> str:
     return ""
 
 
-# ----- inlines -----------------------------------------------------------------------------------------
-
-
-def mrkdwn(inlines: Iterable[Inline]) -> str:
-    return "".join(_inline(i) for i in inlines)
-
-
-def _inline(inline: Inline) -> str:
-    if isinstance(inline, Text):
-        return escape(inline.text)
-    if isinstance(inline, Bold):
-        return _bold(escape(inline.text))
-    if isinstance(inline, Mention):
-        if _USER_ID.match(inline.user_id):
-            return f"<@{inline.user_id}>"
-        return escape(f"@{inline.name}")  # not a Slack id (a name from the config): no entity at all
-    if isinstance(inline, Link):
-        return _link(inline)
-    raise TypeError(f"unknown inline {type(inline).__name__}")
+# ----- text ------------------------------------------------------------------------------------------
 
 
 def _bold(escaped: str) -> str:
@@ -216,17 +221,6 @@ def _bold(escaped: str) -> str:
         return escaped
     start = escaped.index(core)
     return f"{escaped[:start]}*{core}*{escaped[start + len(core) :]}"
-
-
-def _link(link: Link) -> str:
-    url = link.url.strip()
-    if not url.startswith(_LINK_SCHEMES) or any(c.isspace() for c in url):
-        label = link.text if link.text == link.url else f"{link.text} ({link.url})"
-        return escape(label)
-    target = escape(url).replace("|", "%7C")
-    if not link.text or link.text == link.url:
-        return f"<{target}>"
-    return f"<{target}|{escape(link.text)}>"
 
 
 def _plain_inlines(inlines: Iterable[Inline]) -> str:
@@ -239,20 +233,6 @@ def _plain_inlines(inlines: Iterable[Inline]) -> str:
         else:
             parts.append(inline.text)
     return "".join(parts)
-
-
-def _plain(block: Block) -> str:
-    if isinstance(block, Heading | Paragraph):
-        return _plain_inlines(block.inlines)
-    if isinstance(block, BulletList):
-        return "\n".join(BULLET + _plain_inlines(item) for item in block.items)
-    if isinstance(block, Fields):
-        return "\n".join(f"{label}: {value}" for label, value in block.items)
-    if isinstance(block, Progress):
-        return f"{progress_bar(block.value)} {percent(block.value)} {block.label}".rstrip()
-    if isinstance(block, Image):
-        return block.alt or block.url
-    return "---"
 
 
 # ----- splitting ---------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from bot.messages import (
-    Block,
     Bold,
     BulletList,
     Divider,
@@ -37,6 +36,7 @@ from bot.messages import (
     Progress,
     Text,
 )
+from bot.rendering.encoder import BULLET, DIVIDER, MessageEncoder, PlainTextEncoder, progress_bar
 from bot.rendering.format import percent
 
 APP_MESSAGE_BYTES = 2048
@@ -45,11 +45,6 @@ ROBOT_MARKDOWN_BYTES = 4096
 ROBOT_IMAGE_BYTES = 2 * 1024 * 1024
 MAX_LINK_BYTES = 512
 
-BAR_CELLS = 10
-BAR_DONE = "▓"
-BAR_EMPTY = "░"
-DIVIDER = "─" * 12
-BULLET = "• "
 _UTF8_MAX = 4
 
 _MARKDOWN_TWINS = str.maketrans(
@@ -123,84 +118,90 @@ def data_image(url: str) -> bytes | None:
 
 def render_markdown(msg: OutgoingMessage, *, limit: int, robot: bool) -> Rendered:
     """WeCom markdown; `robot` messages may carry <@userid> mentions and images, app messages may not."""
-    blocks: list[list[_Line]] = []
-    images: list[bytes] = []
-    for block in msg.blocks:
-        lines = _markdown_block(block, robot, images)
-        if lines:
-            blocks.append(lines)
+    encoder = WeComMarkdownEncoder(robot)
+    blocks = [lines for lines in encoder.blocks(msg.blocks) if lines]
     if not blocks:
         blocks = [[[_Segment(escape_markdown(msg.fallback_text))]]]
-    return Rendered(tuple(_pack(blocks, limit)), tuple(images))
+    return Rendered(tuple(_pack(blocks, limit)), tuple(encoder.images))
 
 
-def _markdown_block(block: Block, robot: bool, images: list[bytes]) -> list[_Line]:
-    if isinstance(block, Heading):
-        segments = [s for s in _markdown_inlines(block.inlines, robot, single_line=True)]
+class WeComMarkdownEncoder(MessageEncoder[list[_Line], _Segment | None]):
+    """Blocks become lines of segments, inlines a segment (or nothing); chart bytes are kept in `images`."""
+
+    def __init__(self, robot: bool) -> None:
+        self.robot = robot
+        self.images: list[bytes] = []
+        self._single_line = False
+
+    def escape(self, text: str) -> str:
+        return escape_markdown(text)
+
+    def segments(self, inlines: Iterable[Inline], *, single_line: bool) -> list[_Segment]:
+        self._single_line = single_line  # a heading's text keeps to one line
+        return [segment for segment in self.inlines(inlines) if segment is not None]
+
+    def heading(self, block: Heading) -> list[_Line]:
+        segments = self.segments(block.inlines, single_line=True)
         return [[_Segment("### ", breakable=False), *segments]] if segments else []
-    if isinstance(block, Paragraph):
-        return _lines(_markdown_inlines(block.inlines, robot, single_line=False))
-    if isinstance(block, BulletList):
+
+    def paragraph(self, block: Paragraph) -> list[_Line]:
+        return _lines(self.segments(block.inlines, single_line=False))
+
+    def bullet_list(self, block: BulletList) -> list[_Line]:
         lines: list[_Line] = []
         for item in block.items:
-            item_lines = _lines(_markdown_inlines(item, robot, single_line=False)) or [[]]
+            item_lines = _lines(self.segments(item, single_line=False)) or [[]]
             item_lines[0] = [_Segment(BULLET, breakable=False), *item_lines[0]]
             lines.extend(item_lines)
         return lines
-    if isinstance(block, Fields):
+
+    def fields(self, block: Fields) -> list[_Line]:
         return [
             [
-                _Segment(escape_markdown(_one_line(label)) + ": ", '<font color="comment">', "</font>"),
-                _Segment(escape_markdown(_one_line(value))),
+                _Segment(self.escape(_one_line(label)) + ": ", '<font color="comment">', "</font>"),
+                _Segment(self.escape(_one_line(value))),
             ]
             for label, value in block.items
         ]
-    if isinstance(block, Progress):
+
+    def progress(self, block: Progress) -> list[_Line]:
         line = [
             _Segment(progress_bar(block.value), f'<font color="{_progress_color(block.value)}">', "</font>")
         ]
         tail = " " + percent(block.value) + (" " + _one_line(block.label) if block.label else "")
-        return [[*line, _Segment(escape_markdown(tail))]]
-    if isinstance(block, Divider):
+        return [[*line, _Segment(self.escape(tail))]]
+
+    def divider(self, block: Divider) -> list[_Line]:
         return [[_Segment(DIVIDER, '<font color="comment">', "</font>", breakable=False)]]
-    if isinstance(block, Image):
+
+    def image(self, block: Image) -> list[_Line]:
         data = data_image(block.url)
         if data is not None:
-            if robot:
-                images.append(data)
+            if self.robot:
+                self.images.append(data)
             return (
-                [[_Segment(escape_markdown(_one_line(block.alt)), '<font color="comment">', "</font>")]]
+                [[_Segment(self.escape(_one_line(block.alt)), '<font color="comment">', "</font>")]]
                 if block.alt
                 else []
             )
         link = _markdown_link(block.url, block.alt or block.url)
         return [[link]] if link else []
-    raise TypeError(f"unknown block {type(block).__name__}")
 
+    def text(self, inline: Text) -> _Segment | None:
+        text = _one_line(inline.text) if self._single_line else inline.text
+        return _Segment(self.escape(text)) if text else None
 
-def _markdown_inlines(inlines: Iterable[Inline], robot: bool, *, single_line: bool) -> list[_Segment]:
-    segments: list[_Segment] = []
-    for inline in inlines:
-        if isinstance(inline, Text):
-            text = _one_line(inline.text) if single_line else inline.text
-            if text:
-                segments.append(_Segment(escape_markdown(text)))
-        elif isinstance(inline, Bold):
-            text = _one_line(inline.text)
-            if text.strip():
-                segments.append(_Segment(escape_markdown(text), "**", "**"))
-        elif isinstance(inline, Mention):
-            if robot and is_user_id(inline.user_id):
-                segments.append(_Segment(f"<@{inline.user_id}>", breakable=False))
-            else:
-                segments.append(_Segment(escape_markdown("@" + _one_line(inline.name))))
-        elif isinstance(inline, Link):
-            link = _markdown_link(inline.url, inline.text)
-            if link is not None:
-                segments.append(link)
-        else:
-            raise TypeError(f"unknown inline {type(inline).__name__}")
-    return segments
+    def bold(self, inline: Bold) -> _Segment | None:
+        text = _one_line(inline.text)
+        return _Segment(self.escape(text), "**", "**") if text.strip() else None
+
+    def mention(self, inline: Mention) -> _Segment | None:
+        if self.robot and is_user_id(inline.user_id):
+            return _Segment(f"<@{inline.user_id}>", breakable=False)
+        return _Segment(self.escape("@" + _one_line(inline.name)))
+
+    def link(self, inline: Link) -> _Segment | None:
+        return _markdown_link(inline.url, inline.text)
 
 
 def _markdown_link(url: str, text: str) -> _Segment | None:
@@ -237,13 +238,6 @@ def _one_line(text: str) -> str:
     return " ".join(text.replace("\r", "").split("\n"))
 
 
-def progress_bar(value: float) -> str:
-    """A 10-cell bar that stops at full and at empty; the percentage beside it tells the real value."""
-    cells = 0 if not math.isfinite(value) else math.floor(value * BAR_CELLS + 0.5)
-    done = max(0, min(BAR_CELLS, cells))
-    return BAR_DONE * done + BAR_EMPTY * (BAR_CELLS - done)
-
-
 def _progress_color(value: float) -> str:
     if math.isfinite(value) and value >= 1:
         return "info"
@@ -257,44 +251,20 @@ def _progress_color(value: float) -> str:
 
 def render_text(msg: OutgoingMessage, *, limit: int) -> Rendered:
     """Plain text (passive replies, clients without markdown): nothing is markup, only @all is defused."""
-    blocks = [[[_Segment(line)] for line in _text_block(block).split("\n")] for block in msg.blocks]
+    texts = WeComTextEncoder().blocks(msg.blocks)
+    blocks = [[[_Segment(line)] for line in text.split("\n")] for text in texts]
     blocks = [block for block in blocks if any(seg.body for line in block for seg in line)]
     if not blocks:
         blocks = [[[_Segment(defang(msg.fallback_text))]]]
     return Rendered(tuple(_pack(blocks, limit)))
 
 
-def _text_block(block: Block) -> str:
-    if isinstance(block, Heading):
-        return f"【{_text_inlines(block.inlines)}】"
-    if isinstance(block, Paragraph):
-        return _text_inlines(block.inlines)
-    if isinstance(block, BulletList):
-        return "\n".join(BULLET + _text_inlines(item) for item in block.items)
-    if isinstance(block, Fields):
-        return "\n".join(f"{defang(label)}: {defang(value)}" for label, value in block.items)
-    if isinstance(block, Progress):
-        line = f"{progress_bar(block.value)} {percent(block.value)}"
-        return f"{line} {defang(block.label)}" if block.label else line
-    if isinstance(block, Divider):
-        return DIVIDER
-    if isinstance(block, Image):
+class WeComTextEncoder(PlainTextEncoder):
+    def escape(self, text: str) -> str:
+        return defang(text)
+
+    def image(self, block: Image) -> str:
         return defang(block.alt) if data_image(block.url) is not None else defang(block.alt or block.url)
-    raise TypeError(f"unknown block {type(block).__name__}")
-
-
-def _text_inlines(inlines: Iterable[Inline]) -> str:
-    out: list[str] = []
-    for inline in inlines:
-        if isinstance(inline, Text | Bold):
-            out.append(inline.text)
-        elif isinstance(inline, Mention):
-            out.append("@" + inline.name)
-        elif isinstance(inline, Link):
-            out.append(inline.url if inline.text == inline.url else f"{inline.text} ({inline.url})")
-        else:
-            raise TypeError(f"unknown inline {type(inline).__name__}")
-    return defang("".join(out))
 
 
 # ----- splitting ------------------------------------------------------------------------------------

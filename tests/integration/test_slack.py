@@ -284,6 +284,29 @@ async def test_channel_posts_go_through_the_outbox_and_a_429_is_retried_later(sl
     assert 'teambeat_platform_errors_total{kind="transient",platform="slack"} 1.0' in errors
 
 
+async def test_an_answer_waits_out_a_429_inside_slack_sdk(slack):
+    # An answer has no outbox behind it: slack_sdk's retry handler honours Retry-After and tries again,
+    # and a rate limit waited out is not a platform error.
+    slack.fake.fail_next("chat.postMessage", retry_after=1)
+    started = time.monotonic()
+    answer = await slack.dm("U0002", "help")
+    assert answer and "/deal" in answer[0]
+    assert time.monotonic() - started >= 1.0
+    assert [c.status for c in slack.fake.attempts("chat.postMessage")] == [429, 200]
+    assert "teambeat_platform_errors_total{" not in slack.app.metrics.exposition().decode()
+
+
+async def test_only_answers_get_slack_sdks_retries(slack):
+    def retries(client) -> set[str]:
+        return {type(handler).__name__ for handler in client.retry_handlers}
+
+    answers = retries(slack.adapter.web.client_for_token("xoxb-1", answer=True))
+    assert {"AsyncConnectionErrorRetryHandler", "AsyncServerErrorRetryHandler"} <= answers
+    assert any("RateLimit" in name for name in answers)
+    # The delivery worker's client keeps the SDK's default: the outbox retries 429s and 5xx itself.
+    assert retries(slack.adapter.web.client_for_token("xoxb-1")) == {"AsyncConnectionErrorRetryHandler"}
+
+
 async def test_a_long_message_is_split_and_a_half_sent_one_resumes(slack):
     words = " ".join(f"line{i} & <more>" for i in range(400))
     message = OutgoingMessage(

@@ -33,6 +33,8 @@ SCHEDULE_KINDS = {
     "夕会": "evening",
     "checkin": "checkin",
     "打卡": "checkin",
+    "checkout": "checkout",
+    "签退": "checkout",
     "reminders": "reminders",
     "reminder": "reminders",
     "提醒": "reminders",

@@ -1,10 +1,10 @@
 """A team's schedule as slots: what is due when, in the team's own timezone and work calendar.
 
 The stored schedule (`team.schedule`, written by the config seed and `/team schedule`) is a small JSON
-object: `checkin`, `reminders`, `morning`, `evening` as `HH:MM`, `weekly` as `fri 18:30`, `monthly` as
-`last 18:30` or `25 18:30`. Times may carry seconds (`HH:MM:SS`); only tests use that, to fire soon.
-The scheduler, the catch-up after a restart and `teambeat post --date` all read the schedule through
-this module, so that they agree on when a post was due.
+object: `checkin`, `reminders`, `morning`, `evening` and (when set) `checkout` as `HH:MM`, `weekly` as
+`fri 18:30`, `monthly` as `last 18:30` or `25 18:30`. Times may carry seconds (`HH:MM:SS`); only tests
+use that, to fire soon. The scheduler, the catch-up after a restart and `teambeat post --date` all read
+the schedule through this module, so that they agree on when a post was due.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ DEFAULT_SCHEDULE: dict[str, Any] = {
     "weekly": "fri 18:30",
     "monthly": "last 18:30",
 }
-POST_KINDS = ("checkin", "reminder", "morning", "recap", "weekly", "monthly")
+POST_KINDS = ("checkin", "reminder", "morning", "recap", "weekly", "monthly", "checkout")
 _SCHEDULE_KEY = {"checkin": "checkin", "morning": "morning", "recap": "evening"}
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
@@ -81,6 +81,11 @@ def team_slots(raw_schedule: dict[str, Any] | None, team_label: str = "") -> lis
         log.warning("team %s: reminders %r unreadable; none scheduled", team_label, schedule["reminders"])
         reminders = []
     slots.extend(Slot("reminder", at, number=n) for n, at in enumerate(reminders, start=1))
+    if schedule.get("checkout"):  # off until set
+        try:
+            slots.append(Slot("checkout", parse_clock(schedule["checkout"])))
+        except ValueError:
+            log.warning("team %s: checkout=%r is not a time; not scheduled", team_label, schedule["checkout"])
     for kind in ("weekly", "monthly"):
         try:
             slots.append(_periodic_slot(kind, str(schedule[kind])))

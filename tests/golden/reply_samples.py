@@ -418,6 +418,21 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
             "goal_thresholds": [50, 80, 100],
         },
     ],
+    "checkout_done": [
+        {
+            "answers": [
+                {"question": "今天什么做法最管用？", "answer": "先问预算再报价"},
+                {"question": "今天卡在哪里？", "answer": EVIL},
+                {"question": "明天第一个电话打给谁？", "answer": ""},
+            ],
+            "skipped": False,
+        },
+        {"answers": [], "skipped": True},
+    ],
+    "recap_pinned": [
+        {"member": LI, "text": "用同行案例开场，比讲功能管用得多"},
+        {"member": MALLORY, "text": EVIL},
+    ],
 }
 
 _DEAL_USAGE = "/成交 金额 [@成员] [客户或产品] | /成交 undo [编号]"

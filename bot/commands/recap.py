@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.commands.context import CommandContext
-from bot.commands.errors import InvalidArgument, Refused
+from bot.commands.errors import InvalidArgument, PermissionDenied, Refused
 from bot.commands.parser import mention_token
 from bot.commands.registry import CommandRegistry, CommandSpec
 from bot.domain.periods import PeriodName, parse_period
@@ -36,7 +36,8 @@ async def recap_command(ctx: CommandContext) -> OutgoingMessage:
 async def pin_command(ctx: CommandContext, args: tuple[str, ...]) -> OutgoingMessage:
     """`/recap pin N|@member`: today's 经验分享 shows that answer first (one pin a day: a new one replaces
     the old)."""
-    ctx.require("leader")
+    if not ctx.is_at_least("leader"):
+        raise PermissionDenied(command="recap pin", required="leader")
     scope = ctx.scope
     board = await standings.board(ctx.session, scope, scope.period("today"))
     amounts = {}

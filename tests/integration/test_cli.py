@@ -36,7 +36,17 @@ def test_demo_runs_a_believable_day(tmp_path):
     result = teambeat("demo", "--days", "1", "--start", "2026-11-23", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for expected in ("早会", "喜报", "开单", "业绩复盘", "小组PK", "打卡完成"):
+    for expected in (
+        "早会",
+        "喜报",
+        "开单",
+        "业绩复盘",
+        "小组PK",
+        "打卡完成",
+        "签退 1/3",
+        "签退完成",
+        "💡 经验分享",
+    ):
         assert expected in out, expected
     assert not (tmp_path / "teambeat.db").exists()  # the demo keeps its data to itself
 
@@ -100,6 +110,9 @@ def test_demo_locale_en_is_english_through_the_day(tmp_path):
         "Recap",
         "groups",
         "Check-in done!",
+        "Check-out 1/3",
+        "Checked out!",
+        "💡 What worked today",
     ):
         assert expected in out, expected
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in out), out

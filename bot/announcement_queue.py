@@ -6,6 +6,11 @@ own transaction, so an acknowledged deal is announced even if the process dies i
 in the transaction that writes the announcements to the outbox, so each deal is announced exactly once.
 Several processes may work the queue: PostgreSQL hands each deal to one of them (SKIP LOCKED) and the
 announcer locks the team; on SQLite, clearing the flag is conditional and a loser rolls back.
+
+A deal whose announcement fails (anything but the database being unavailable) is tried again, and after
+MAX_ATTEMPTS failures set aside — parked, with its reason, for `teambeat status` and /metrics — so it never
+holds up the deals behind it. It stays recorded and counted, unannounced. The count is in the database, so
+a deal that fails every time is set aside even if each failure ends the process that tried.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.exc import OperationalError
 
 from bot.announcer import Announcer
@@ -29,6 +34,8 @@ POLL_SECONDS = 2.0  # deals queued by another process (an import, a replica) are
 RETRY_SECONDS = 1.0  # after the database was locked or unreachable
 YIELD_AT_MOST = 2.0  # the longest the queue gives way to requests before announcing the next deal
 QUIET_SECONDS = 0.05  # ...and the pause in requests it waits for: in a burst they come closer than that
+MAX_ATTEMPTS = 3  # failed attempts at a deal's announcement before it is set aside
+REASON_LENGTH = 500  # the width of deals.announce_error
 
 
 class AnnouncementQueue:
@@ -94,12 +101,15 @@ class AnnouncementQueue:
                     await self._announcer.announce_deal(uow, deal)
             except OperationalError:
                 raise
-            except Exception:
-                # A deal whose announcement cannot be built must not hold up every deal behind it:
-                # it stays recorded and counted, unannounced, and the log says which one.
-                log.exception("announcing deal %s failed; it stays recorded without an announcement", deal_id)
+            except Exception as exc:
+                log.exception("announcing deal %s failed", deal_id)
                 await uow.rollback()
-                await _clear(session, deal_id)
+                if await _failed(session, deal_id, _reason(exc), self._announcer.now()):
+                    log.error(
+                        "deal %s set aside after %d failed attempts: it stays recorded, unannounced",
+                        deal_id,
+                        MAX_ATTEMPTS,
+                    )
                 await session.commit()
                 return True
             if await _clear(session, deal_id):
@@ -114,6 +124,30 @@ async def _clear(session, deal_id: int) -> bool:
         update(Deal).where(Deal.id == deal_id, Deal.announce_pending.is_(True)).values(announce_pending=False)
     )
     return cleared.rowcount == 1
+
+
+async def _failed(session, deal_id: int, reason: str, now) -> bool:
+    """Count a failed attempt and keep its reason; at the last attempt set the deal aside (True)."""
+    last = Deal.announce_attempts + 1 >= MAX_ATTEMPTS
+    parked_at = literal(now, Deal.__table__.c.announce_parked_at.type)  # stored as UTC, like the column
+    await session.execute(
+        update(Deal)
+        .where(Deal.id == deal_id, Deal.announce_pending.is_(True))
+        .values(
+            announce_attempts=Deal.announce_attempts + 1,
+            announce_error=reason,
+            announce_pending=case((last, False), else_=True),
+            announce_parked_at=case((last, parked_at), else_=None),
+        )
+    )
+    parked = await session.scalar(select(Deal.announce_parked_at).where(Deal.id == deal_id))
+    return parked is not None
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying what went wrong, short enough for its column."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= REASON_LENGTH else text[: REASON_LENGTH - 1] + "…"
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

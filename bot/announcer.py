@@ -17,6 +17,7 @@ from bot.domain.events import CheckinCompleted, DealVoided, KudosGiven
 from bot.domain.goals import crossed_thresholds
 from bot.domain.leaderboard import find, top3_changes
 from bot.domain.periods import local_day
+from bot.domain.text import one_line
 from bot.rendering.engine import Renderer
 from bot.services import checkins, competitions, records, standings
 from bot.services.directory import team_channel
@@ -37,6 +38,9 @@ class Announcer:
     def __init__(self, renderer: Renderer, clock) -> None:
         self._renderer = renderer
         self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock.now()
 
     async def __call__(self, uow: UnitOfWork) -> None:
         for event in list(uow.events):
@@ -117,6 +121,8 @@ class Announcer:
         goal_context = goal_view(self._renderer, scope, *team_goals[0]) if team_goals else None
         group_row = find(board.group_rows("amount"), f"group:{member.group_id}") if member.group_id else None
         group_context = group_view(scope, board, group_row) if group_row else None
+        # Deals stored before intake kept them on one line may still hold line breaks.
+        customer, product = one_line(deal.customer), one_line(deal.product)
         await self._post(
             uow,
             team,
@@ -129,14 +135,14 @@ class Announcer:
                     "member": person(member),
                     "amount": scope.money(deal.amount_minor),
                     "amount_minor": deal.amount_minor,
-                    "customer": deal.customer,
-                    "product": deal.product,
+                    "customer": customer,
+                    "product": product,
                 },
             ),
             member=person(member),
             amount=scope.money(deal.amount_minor),
-            customer=deal.customer,
-            product=deal.product,
+            customer=customer,
+            product=product,
             member_total_today=scope.money(mine.standing.amount_minor if mine else deal.amount_minor),
             member_rank_today=mine.rank if mine else 1,
             member_deals_today=mine.standing.deals if mine else 1,
@@ -272,6 +278,8 @@ class Announcer:
         still_waiting = await session.scalar(select(Deal.announce_pending).where(Deal.id == deal.id))
         if still_waiting:
             await session.execute(update(Deal).where(Deal.id == deal.id).values(announce_pending=False))
+            return
+        if deal.announce_parked_at is not None:  # set aside unannounced: nothing to correct either
             return
         team = await session.get(Team, event.team_id)
         member = await session.get(Member, deal.member_id)

@@ -114,7 +114,9 @@ class Dispatcher:
     async def _handle(self, message: IncomingMessage) -> OutgoingMessage | None:
         parsed = split_command(message.text)
         if parsed is None:
-            return None
+            if message.unreadable and message.channel.kind == "dm":
+                return await self._unreadable_hint(message)
+            return None  # nothing to read: in a group, nobody needs telling
         is_group = message.channel.kind == "group"
         if is_group and not (message.addressed_to_bot or parsed.had_prefix):
             return None
@@ -150,6 +152,17 @@ class Dispatcher:
                     return None
                 self._count(spec.name if spec else "unknown", error.code)
                 return self._error_reply(error, spec, locale)
+
+    async def _unreadable_hint(self, message: IncomingMessage) -> OutgoingMessage | None:
+        """A DM holding only what the bot cannot read (a picture) gets one line on what it does read,
+        once however often the platform redelivers it."""
+        now = self._clock.now()
+        async with self._uow_factory() as uow:
+            team, _ = await self._who(uow, message)
+            locale = team.locale if team else self._core.settings.default_locale
+            if not await self._commit_first(uow, message, now):
+                return None
+        return self._core.renderer.render("unreadable", locale, kind=message.unreadable)
 
     async def _who(self, uow: UnitOfWork, message: IncomingMessage) -> tuple[Team | None, Member | None]:
         """The team of this channel (or, in a DM, the person's team) and the person as its member."""

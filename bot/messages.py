@@ -40,6 +40,8 @@ class IncomingMessage:
     received_at: datetime
     display_name: str | None = None
     mentions: tuple[UserRef, ...] = ()
+    unreadable: str = ""
+    """What the message held instead of text, when nothing in it can be read ("picture"); else ""."""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 

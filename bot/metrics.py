@@ -42,6 +42,11 @@ class Metrics:
         self.outbox_rows = Gauge(
             "teambeat_outbox_rows", "Outbox rows, read at scrape time.", ("state",), registry=self.registry
         )
+        self.announcements_parked = Gauge(
+            "teambeat_announcements_parked",
+            "Deals whose announcement failed every attempt and was set aside, read at scrape time.",
+            registry=self.registry,
+        )
         self.delivery_latency = Histogram(
             "teambeat_delivery_latency_seconds",
             "From a post entering the outbox to the platform accepting it.",
@@ -65,6 +70,9 @@ class Metrics:
     def set_outbox(self, counts: dict[str, int]) -> None:
         for state, count in counts.items():  # every state, 0 included (bot.delivery.status.state_counts)
             self.outbox_rows.labels(state=state).set(count)
+
+    def set_parked(self, count: int) -> None:
+        self.announcements_parked.set(count)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -2,12 +2,17 @@
 
 - `conversationType` "1" is a single chat (a DM), "2" a group; the group's `conversationId` is its
   openConversationId, which is a team's `channel`.
-- In a group the robot only receives messages that @-mention it, with the robot's own mention already
-  removed from `text.content` (hence its leading space): every group message is addressed to the bot.
-- Other people @-mentioned appear in the text as `@nick` and in `atUsers` as `{dingtalkId, staffId}`. When
-  the named mentions and the listed people line up one to one, `@nick` is rewritten to `@staffId`, so the
-  command parser finds members by id rather than by a nickname that may differ from their stored name.
-  `@所有人` / `@all` are never a person and are left as typed.
+- In a group the robot only receives messages that @-mention it: every group message is addressed to the
+  bot.
+- DingTalk strips every @mention from `text.content` (hence its leading space) and lists the people only
+  in `atUsers`, in order, as `{dingtalkId, staffId}` — the robot among them (its dingtalkId is the
+  `chatbotUserId`, and it has no staffId). They become the message's mentions, robot left out; a person
+  from outside the organisation (no staffId) by their dingtalkId, so that the command says it cannot find
+  them rather than take the next person in their place.
+- What is read: `text.content`; a `richText`'s text items joined by spaces, leaving out an item that is
+  only an @name and @names at the very start (the robot's, or anyone's: the people come from atUsers);
+  an `audio` message's `recognition`. A picture, video or file alone has nothing to read: it is passed
+  on with `unreadable` set, and the core decides whether to say so.
 - `msgId` is the event id: DingTalk redelivers the same message with the same msgId, and the dispatcher
   drops the repeat.
 """
@@ -23,54 +28,60 @@ from bot.messages import ChannelRef, IncomingMessage, UserRef
 
 PLATFORM = "dingtalk"
 DM, GROUP = "1", "2"
-_AT_TOKEN = re.compile(r"[@＠](\S+)")
-_EVERYONE = frozenset({"所有人", "all", "everyone"})
+_ONLY_AN_AT = re.compile(r"[@＠]\S+")
+_LEADING_ATS = re.compile(r"^(?:[@＠]\S+\s*)+")  # "@robot 成交 …" in one item: no command starts with @
+UNREADABLE = {"picture": "picture", "video": "video", "file": "file"}
+"""msgtypes with nothing to read, and what the core is told the message held."""
 
 
 class NotAMessage(ValueError):
     """The payload is not a robot message teambeat can act on (the reason says why)."""
 
 
+def _content(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    content = payload.get("content")
+    return content if isinstance(content, Mapping) else {}
+
+
 def message_text(payload: Mapping[str, Any]) -> str | None:
-    """The words of a text or rich-text message; None for pictures, files, audio…"""
+    """The words of a text, rich-text or voice message; None for anything else."""
     kind = payload.get("msgtype")
     if kind == "text":
         text = payload.get("text")
         content = text.get("content") if isinstance(text, Mapping) else None
         return content if isinstance(content, str) else None
     if kind == "richText":
-        content = payload.get("content")
-        items = content.get("richText") if isinstance(content, Mapping) else None
-        if isinstance(items, list):
-            return "".join(str(i["text"]) for i in items if isinstance(i, Mapping) and "text" in i)
+        items = _content(payload).get("richText")
+        if not isinstance(items, list):
+            return None
+        words = [item.get("text") for item in items if isinstance(item, Mapping)]
+        kept = [w.strip() for w in words if isinstance(w, str) and not _ONLY_AN_AT.fullmatch(w.strip())]
+        return _LEADING_ATS.sub("", " ".join(w for w in kept if w))
+    if kind == "audio":
+        recognition = _content(payload).get("recognition")
+        return recognition if isinstance(recognition, str) else None
     return None
 
 
+def _has_picture(payload: Mapping[str, Any]) -> bool:
+    items = _content(payload).get("richText")
+    return isinstance(items, list) and any(
+        isinstance(i, Mapping) and (i.get("type") == "picture" or "downloadCode" in i) for i in items
+    )
+
+
 def _people(payload: Mapping[str, Any]) -> list[str]:
-    """staffIds of the people @-mentioned (not the robot, not outsiders without a staffId), in order."""
+    """Who was @-mentioned, in order, the robot left out: staffIds, or a dingtalkId for an outsider."""
     robot = payload.get("chatbotUserId")
     listed = payload.get("atUsers")
-    people = []
+    people: list[str] = []
     for user in listed if isinstance(listed, list) else ():
-        if not isinstance(user, Mapping):
+        if not isinstance(user, Mapping) or (robot and user.get("dingtalkId") == robot):
             continue
-        staff_id = user.get("staffId")
-        if staff_id and user.get("dingtalkId") != robot:
-            people.append(str(staff_id))
+        who = user.get("staffId") or user.get("dingtalkId")
+        if isinstance(who, str) and who and who not in people:
+            people.append(who)
     return people
-
-
-def _with_ids(text: str, people: list[str]) -> str:
-    tokens = [m for m in _AT_TOKEN.finditer(text) if m.group(1).lower() not in _EVERYONE]
-    if not people or len(tokens) != len(people):
-        return text
-    out, last = [], 0
-    for match, staff_id in zip(tokens, people, strict=True):
-        out.append(text[last : match.start()])
-        out.append(f"@{staff_id}")
-        last = match.end()
-    out.append(text[last:])
-    return "".join(out)
 
 
 def to_incoming(payload: Mapping[str, Any], received_at: datetime) -> IncomingMessage:
@@ -84,9 +95,13 @@ def to_incoming(payload: Mapping[str, Any], received_at: datetime) -> IncomingMe
     sender = payload.get("senderStaffId") or payload.get("senderId")
     if not isinstance(sender, str) or not sender:
         raise NotAMessage("senderStaffId is missing")
-    text = message_text(payload)
+    kind_of_content = payload.get("msgtype")
+    unreadable = UNREADABLE.get(kind_of_content, "") if isinstance(kind_of_content, str) else ""
+    text = "" if unreadable else message_text(payload)
     if text is None:
-        raise NotAMessage(f"msgtype {payload.get('msgtype')!r} is not text")
+        raise NotAMessage(f"msgtype {kind_of_content!r} is not text, rich text or voice")
+    if not text.strip() and kind_of_content == "richText" and _has_picture(payload):
+        unreadable = "picture"  # a rich text of pictures only
     workspace = str(payload.get("chatbotCorpId") or payload.get("senderCorpId") or "")
     if kind == GROUP:
         conversation = payload.get("conversationId")
@@ -101,10 +116,11 @@ def to_incoming(payload: Mapping[str, Any], received_at: datetime) -> IncomingMe
         event_id=msg_id,
         user=UserRef(PLATFORM, workspace, sender),
         channel=channel,
-        text=_with_ids(text, people).strip(),
+        text=text.strip(),
         addressed_to_bot=True,  # groups deliver only @-messages to the robot; a DM is to the bot
         received_at=received_at,
         display_name=nick if isinstance(nick, str) and nick else None,
         mentions=tuple(UserRef(PLATFORM, workspace, p) for p in people),
+        unreadable=unreadable,
         raw=dict(payload),
     )

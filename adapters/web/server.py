@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapters.web.contract import ReportsHealth, ServesHttp
 from adapters.web.limits import BodyLimit
 from bot.app import App
-from bot.delivery.status import state_counts
+from bot.delivery.status import parked_count, state_counts
 from bot.foreground import Foreground
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.ports import Adapter
@@ -93,6 +93,7 @@ async def _adapter_health(adapter: Adapter) -> dict[str, Any]:
 async def _refresh_outbox_counts(app: App) -> None:
     async with app.sessionmaker() as session:
         app.metrics.set_outbox(await state_counts(session))
+        app.metrics.set_parked(await parked_count(session))
 
 
 class CountRequests:

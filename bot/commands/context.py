@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from bot.commands.errors import InvalidArgument, PermissionDenied
 from bot.commands.parser import mention_token
 from bot.commands.registry import ROLE_RANK, role_at_least
-from bot.messages import IncomingMessage, OutgoingMessage
+from bot.messages import IncomingMessage, OutgoingMessage, UserRef
 from bot.services import directory
 from bot.services.scope import TeamScope
 from bot.storage.orm import Member, Team
@@ -52,6 +52,7 @@ class CommandContext:
     team_or_none: Team | None = None
     member_or_none: Member | None = None
     speaker_locale: str | None = None  # where no team owns the channel: the speaker's own team's
+    mentions_taken: int = 0
 
     @property
     def team(self) -> Team:
@@ -102,3 +103,28 @@ class CommandContext:
         if len(found) > 1:
             raise InvalidArgument(argument, token, "member.ambiguous")
         return found[0]
+
+    def untyped_mentions(self) -> tuple[UserRef, ...]:
+        """The people mentioned outside the text. DingTalk strips every @mention from the text and lists
+        the people apart (atUsers); a mention the text carries itself (Slack's `<@U…>`) is taken where it
+        stands, not a second time from the list."""
+        typed = {mention_token(token) for token in self.args}
+        return tuple(m for m in self.message.mentions if m.id not in typed)
+
+    def next_mention(self) -> UserRef | None:
+        """The next person mentioned outside the text: the Nth member argument takes the Nth mention."""
+        mentions = self.untyped_mentions()
+        if self.mentions_taken >= len(mentions):
+            return None
+        self.mentions_taken += 1
+        return mentions[self.mentions_taken - 1]
+
+    async def take_member(self, args: list[str], argument: str = "member") -> Member | None:
+        """The member a member argument names: a mention typed at the head of `args` (taken off it),
+        else the next person mentioned outside the text; None when there is neither."""
+        if args and mention_token(args[0]):
+            return await self.resolve_member(args.pop(0), argument)
+        mentioned = self.next_mention()
+        if mentioned is None:
+            return None
+        return await self.resolve_member(f"@{mentioned.id}", argument)

@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from bot.commands.context import CommandContext
 from bot.commands.errors import InvalidArgument, MissingArgument, Refused
-from bot.commands.parser import mention_token
 from bot.commands.registry import CommandRegistry, CommandSpec
 from bot.domain.money import CURRENCIES, InvalidAmount, Money, format_money_exact, parse_amount
 from bot.messages import OutgoingMessage
@@ -49,11 +48,9 @@ async def deal_command(ctx: CommandContext) -> OutgoingMessage:
         return await undo(ctx, ctx.args[1:])
     money = parse_money_argument(ctx, ctx.args[0])
     rest = list(ctx.args[1:])
-    member = ctx.member
-    if rest and mention_token(rest[0]):
-        member = await ctx.resolve_member(rest.pop(0))
-        if not may_act_for(ctx.member, member):
-            raise Refused("permission_denied", command="deal", required="lead")
+    member = await ctx.take_member(rest) or ctx.member
+    if not may_act_for(ctx.member, member):
+        raise Refused("permission_denied", command="deal", required="lead")
     note = " ".join(rest)
     if len(note) > MAX_TEXT:
         raise InvalidArgument("customer", note[:20] + "…", "text.too_long", max=MAX_TEXT)
@@ -76,7 +73,7 @@ async def deal_command(ctx: CommandContext) -> OutgoingMessage:
         id=deal.id,
         amount=scope.money(deal.amount_minor),
         member={"user_id": member.user_id, "name": member.name},
-        customer=note,
+        customer=deal.customer,  # as stored: on one line
         for_other=member.id != ctx.member.id,
     )
 

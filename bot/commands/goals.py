@@ -9,7 +9,6 @@ from sqlalchemy import select
 from bot.commands.context import CommandContext
 from bot.commands.deals import may_act_for, parse_money_argument
 from bot.commands.errors import InvalidArgument, PermissionDenied
-from bot.commands.parser import mention_token
 from bot.commands.registry import CommandRegistry, CommandSpec
 from bot.domain.events import GoalSet
 from bot.domain.periods import Period, PeriodName, parse_period
@@ -70,8 +69,8 @@ async def set_goal(ctx: CommandContext) -> OutgoingMessage:
             raise PermissionDenied(command="goal", required="lead")
     elif head in SELF_WORDS:
         args.pop(0)
-    elif mention_token(args[0]):
-        member = await ctx.resolve_member(args.pop(0))
+    elif (other := await ctx.take_member(args)) is not None:
+        member = other
         if not may_act_for(ctx.member, member):
             raise PermissionDenied(command="goal", required="lead")
 

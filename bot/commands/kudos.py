@@ -6,7 +6,6 @@ from sqlalchemy import func, select
 
 from bot.commands.context import CommandContext
 from bot.commands.errors import InvalidArgument, MissingArgument, Refused
-from bot.commands.parser import mention_token
 from bot.commands.registry import CommandRegistry, CommandSpec
 from bot.domain.events import KudosGiven
 from bot.messages import OutgoingMessage
@@ -21,8 +20,7 @@ async def kudos_command(ctx: CommandContext) -> OutgoingMessage:
         return await kudos_board(ctx)
     args = list(ctx.args)
     receivers: list[Member] = []
-    while args and mention_token(args[0]):
-        receiver = await ctx.resolve_member(args.pop(0))
+    while (receiver := await ctx.take_member(args)) is not None:
         if receiver.id not in {r.id for r in receivers}:
             receivers.append(receiver)
     if not receivers:

@@ -7,7 +7,6 @@ from sqlalchemy import select
 from bot.commands.context import CommandContext
 from bot.commands.deals import may_act_for
 from bot.commands.errors import InvalidArgument, PermissionDenied
-from bot.commands.parser import mention_token
 from bot.commands.registry import CommandRegistry, CommandSpec
 from bot.domain.periods import InvalidDay, parse_day_range
 from bot.messages import OutgoingMessage
@@ -20,11 +19,9 @@ MAX_REASON = 300
 
 async def leave_command(ctx: CommandContext) -> OutgoingMessage:
     args = list(ctx.args)
-    member = ctx.member
-    if args and mention_token(args[0]):
-        member = await ctx.resolve_member(args.pop(0))
-        if not may_act_for(ctx.member, member):
-            raise PermissionDenied(command="leave", required="lead")
+    member = await ctx.take_member(args) or ctx.member
+    if not may_act_for(ctx.member, member):
+        raise PermissionDenied(command="leave", required="lead")
     today = ctx.scope.today
     if not args:
         leaves = await ctx.session.scalars(

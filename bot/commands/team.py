@@ -177,11 +177,13 @@ async def group(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
     if action in ("join", "加入"):
         if existing is None:
             raise InvalidArgument("group", name, "group.unknown")
-        if len(args) < 2:
+        members = [await ctx.resolve_member(token) for token in args[1:]]
+        while (mentioned := await ctx.take_member([])) is not None:  # listed apart (DingTalk)
+            members.append(mentioned)
+        if not members:
             raise MissingArgument("member")
         moved = []
-        for token in args[1:]:
-            member = await ctx.resolve_member(token)
+        for member in members:
             member.group_id = existing.id
             moved.append(person(member))
         return ctx.reply("team_group_joined", name=existing.name, members=moved)
@@ -189,12 +191,16 @@ async def group(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
 
 
 async def role(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
-    if len(args) < 2:
-        raise MissingArgument("role" if args else "member")
-    member = await ctx.resolve_member(args[0])
-    new_role = ROLE_WORDS.get(args[1].lower())
+    member = await ctx.take_member([])  # mentioned outside the text (DingTalk)
+    if member is None:
+        if len(args) < 2:
+            raise MissingArgument("member" if not args or args[0].lower() in ROLE_WORDS else "role")
+        member = await ctx.resolve_member(args.pop(0))
+    if not args:
+        raise MissingArgument("role")
+    new_role = ROLE_WORDS.get(args[0].lower())
     if new_role is None:
-        raise InvalidArgument("role", args[1], "role.unknown")
+        raise InvalidArgument("role", args[0], "role.unknown")
     if member.id == ctx.member.id and new_role != "leader":
         leaders = [m for m in await directory.active_members(ctx.session, ctx.team) if m.role == "leader"]
         if len(leaders) <= 1:
@@ -206,9 +212,12 @@ async def role(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
 async def member_action(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
     if not args or args[0].lower() not in ("remove", "删除", "移除"):
         raise InvalidArgument("action", args[0] if args else "", "subject.unknown")
-    if len(args) < 2:
+    rest = args[1:]
+    member = await ctx.take_member(rest)
+    if member is None and rest:
+        member = await ctx.resolve_member(rest[0])
+    if member is None:
         raise MissingArgument("member")
-    member = await ctx.resolve_member(args[1])
     if member.id == ctx.member.id:
         raise Refused("last_leader")
     member.active = False

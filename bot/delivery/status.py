@@ -6,7 +6,7 @@ Operator output (like `check-config`), so plain English in code rather than a ch
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock, SystemClock
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.migrate import check_schema_current
-from bot.storage.orm import Deal, OutboxRow
+from bot.storage.orm import Deal, OutboxRow, Team
 
 STATES = ("pending", "sent", "folded", "failed")
 LATEST_ERRORS = 5
@@ -50,12 +50,26 @@ class RowView:
 
 
 @dataclass(frozen=True, slots=True)
+class ParkedDeal:
+    """A deal whose announcement failed every attempt and was set aside (bot.announcement_queue)."""
+
+    id: int
+    team: str
+    external_id: str
+    attempts: int
+    parked_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxStatus:
     counts: dict[str, int]
     oldest_pending: RowView | None
     latest_errors: list[RowView]
     deals_waiting: int = 0
     """Deals recorded whose announcements are not in the outbox yet (bot.announcement_queue)."""
+    parked: int = 0
+    latest_parked: list[ParkedDeal] = field(default_factory=list)
 
 
 async def state_counts(session: AsyncSession) -> dict[str, int]:
@@ -82,12 +96,37 @@ async def outbox_status(session: AsyncSession, *, errors: int = LATEST_ERRORS) -
         .limit(errors)
     )
     waiting = await session.scalar(select(func.count()).where(Deal.announce_pending.is_(True)))
+    parked = await session.execute(
+        select(Deal, Team.slug)
+        .join(Team, Team.id == Deal.team_id)
+        .where(Deal.announce_parked_at.is_not(None))
+        .order_by(Deal.announce_parked_at.desc(), Deal.id.desc())
+        .limit(errors)
+    )
     return OutboxStatus(
         await state_counts(session),
         RowView.of(oldest) if oldest is not None else None,
         [RowView.of(row) for row in failing],
         int(waiting or 0),
+        await parked_count(session),
+        [
+            ParkedDeal(
+                deal.id,
+                slug,
+                deal.external_id,
+                deal.announce_attempts,
+                deal.announce_parked_at,
+                deal.announce_error or "",
+            )
+            for deal, slug in parked
+        ],
     )
+
+
+async def parked_count(session: AsyncSession) -> int:
+    """Deals whose announcement was set aside: also what `/metrics` reports."""
+    count = await session.scalar(select(func.count()).where(Deal.announce_parked_at.is_not(None)))
+    return int(count or 0)
 
 
 async def print_status(url: str, clock: Clock | None = None) -> int:
@@ -119,6 +158,17 @@ def render_status(status: OutboxStatus, now: datetime) -> str:
         lines[0] += "".join(f" · {v} {k}" for k, v in sorted(extra.items()))
     if status.deals_waiting:
         lines.append(f"deals waiting for their announcements: {status.deals_waiting}")
+    if status.parked:
+        lines.append(
+            f"announcements set aside after failing every attempt: {status.parked}"
+            " (the deals stay recorded and counted, unannounced)"
+        )
+        for deal in status.latest_parked:
+            lines.append(
+                f"  deal #{deal.id} (team {deal.team}, id {_one_line(deal.external_id)})"
+                f" {duration(now - deal.parked_at)} ago · {plural(deal.attempts, 'attempt')}"
+                f" · {_one_line(deal.reason)}"
+            )
     oldest = status.oldest_pending
     if oldest is None:
         lines.append("oldest pending: none")

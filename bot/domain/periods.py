@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MINYEAR, UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -80,21 +80,37 @@ class Period:
 
     def previous(self) -> Period:
         """The period of the same kind just before this one (for "vs last week")."""
+        if self.start == date.min:
+            raise ValueError(f"no period before {self.key}: it starts on the first day of the calendar")
         return period_containing(self.name, self.start - timedelta(days=1))
 
     def next(self) -> Period:
+        if self.end == date.max:
+            raise ValueError(f"no period after {self.key}: it ends on the last day of the calendar")
         return period_containing(self.name, self.end + timedelta(days=1))
 
     def utc_bounds(self, tz: str) -> tuple[datetime, datetime]:
-        """[local midnight of start, local midnight after end) as aware UTC datetimes."""
+        """[local midnight of start, local midnight after end) as aware UTC datetimes; at the ends of
+        the calendar (year 1, year 9999) the bounds are clamped to the first and last instants."""
         zone = ZoneInfo(tz)
-        return _local_midnight_utc(self.start, zone), _local_midnight_utc(self.end + timedelta(days=1), zone)
+        if self.end == date.max:
+            end = _LAST_INSTANT
+        else:
+            end = _local_midnight_utc(self.end + timedelta(days=1), zone)
+        return _local_midnight_utc(self.start, zone), end
+
+
+_FIRST_INSTANT = datetime.min.replace(tzinfo=UTC)
+_LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
 
 
 def _local_midnight_utc(day: date, zone: ZoneInfo) -> datetime:
     # Where midnight does not exist (DST starting at 00:00), fold=0 resolves to the pre-gap offset,
     # which lands on the first real instant of the day.
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    try:
+        return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    except OverflowError:  # midnight of 0001-01-01 east of UTC is in year 0
+        return _FIRST_INSTANT if day.year == MINYEAR else _LAST_INSTANT
 
 
 def period_containing(name: PeriodName, day: date) -> Period:
@@ -103,8 +119,9 @@ def period_containing(name: PeriodName, day: date) -> Period:
         case PeriodName.TODAY:
             return Period(PeriodName.TODAY, day, day)
         case PeriodName.WEEK:
-            start = day - timedelta(days=day.weekday())
-            return Period(PeriodName.WEEK, start, start + timedelta(days=6))
+            start = day - timedelta(days=day.weekday())  # 0001-01-01 is a Monday: never before it
+            end = date.max if date.max - start < timedelta(days=6) else start + timedelta(days=6)
+            return Period(PeriodName.WEEK, start, end)
         case PeriodName.MONTH:
             return Period(PeriodName.MONTH, day.replace(day=1), _month_end(day.year, day.month))
         case PeriodName.QUARTER:
@@ -122,10 +139,14 @@ def _month_end(year: int, month: int) -> date:
 
 
 def local_day(now: datetime, tz: str) -> date:
-    """The calendar day it is in `tz` at the aware instant `now`."""
+    """The calendar day it is in `tz` at the aware instant `now`; an instant whose local day is outside
+    the calendar (0001-01-01 00:00 UTC west of UTC) gets the calendar's first or last day."""
     if now.tzinfo is None:
         raise ValueError("local_day needs a timezone-aware datetime")
-    return now.astimezone(ZoneInfo(tz)).date()
+    try:
+        return now.astimezone(ZoneInfo(tz)).date()
+    except OverflowError:
+        return date.min if now.year == MINYEAR else date.max
 
 
 class InvalidDay(ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.money import CURRENCIES, InvalidAmount, Money, parse_amount
+from bot.domain.text import one_line
 from bot.services import deals
 from bot.storage.orm import Deal, Member, Team
 from bot.storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -29,6 +30,9 @@ MAX_TEXT = 300
 STATUSES = ("won", "void")
 #: A deal may be stamped slightly ahead of our clock (the sender's clock drifts), not more.
 FUTURE_TOLERANCE = timedelta(minutes=5)
+#: No deal closed before this is believed: an older date is a placeholder (0001-01-01) or a typo, and
+#: years near the calendar's ends break the period maths of every post that reads the deal.
+EARLIEST_CLOSED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 #: How often a submission is retried when a concurrent one wins a unique index (same id, same milestone).
 CONFLICT_RETRIES = 3
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{5,}$")
@@ -56,6 +60,7 @@ _MESSAGES: Mapping[str, str] = {
     "not_iso8601": "is not an ISO 8601 date and time",
     "no_offset": "has no UTC offset (add Z or +08:00)",
     "in_future": "is in the future",
+    "too_early": "is before 2000-01-01",
     "unknown_deal": "names no recorded deal, and the void carries no deal fields to record it from",
 }
 
@@ -105,6 +110,7 @@ class IntakeRules:
 
     max_amount: Decimal = Decimal("100000000")  # major units
     future_tolerance: timedelta = FUTURE_TOLERANCE
+    earliest_closed_at: datetime = EARLIEST_CLOSED_AT
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,8 +216,19 @@ async def apply(
 ) -> IntakeResult:
     """Record, void or recognise a duplicate, in the caller's transaction (which the caller commits).
 
-    `announce=None` applies the rule (announced when closed within the last 24 hours).
+    `announce=None` applies the rule (announced when closed within the last 24 hours). A deal with the
+    same id recorded meanwhile by a concurrent submission (the database refuses a second one) makes
+    this one what it would have been had it come second: a duplicate, or the void of that deal.
     """
+    try:
+        return await _apply(uow, request, now, source=source, announce=announce)
+    except deals.DuplicateDeal:
+        return await _apply(uow, request, now, source=source, announce=announce)
+
+
+async def _apply(
+    uow: UnitOfWork, request: DealRequest, now: datetime, *, source: str, announce: bool | None
+) -> IntakeResult:
     found = await find_external(uow.session, request.team, request.external_id)
     if request.status == "won":
         if found is not None:
@@ -489,7 +506,9 @@ def _checked_money(major: Decimal, currency: str, rules: IntakeRules) -> Money:
 
 
 def _closed_at(check: _Checker, now: datetime, rules: IntakeRules) -> datetime | None:
-    allowed = "ISO 8601 with an offset or Z, not in the future, e.g. 2026-11-23T10:00:00+08:00"
+    allowed = (
+        "ISO 8601 with an offset or Z, from 2000-01-01 and not in the future, e.g. 2026-11-23T10:00:00+08:00"
+    )
     if not check.present("closed_at"):
         return now
     value = check.data["closed_at"]
@@ -507,14 +526,18 @@ def _closed_at(check: _Checker, now: datetime, rules: IntakeRules) -> datetime |
     if when - now > rules.future_tolerance:
         check.fail("closed_at", "in_future", allowed, value)
         return None
+    if when < rules.earliest_closed_at:
+        check.fail("closed_at", "too_early", allowed, value)
+        return None
     return when
 
 
 def _texts(check: _Checker) -> tuple[str, str]:
+    """Customer and product, each on one line (line breaks become spaces: they could fake post lines)."""
     allowed = f"text of at most {MAX_TEXT} characters"
     customer = check.text("customer", allowed, required=False, max_len=MAX_TEXT)
     product = check.text("product", allowed, required=False, max_len=MAX_TEXT)
-    return customer or "", product or ""
+    return one_line(customer or ""), one_line(product or "")
 
 
 def _prefer_active(found: list[Member]) -> list[Member]:

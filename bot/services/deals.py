@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningInsert
 
 from bot.domain.events import DealRecorded, DealVoided
+from bot.domain.text import one_line
+from bot.storage.db import is_postgres
 from bot.storage.orm import Deal, Member, Team
 from bot.storage.uow import UnitOfWork
 
@@ -31,16 +33,22 @@ class NewDeal:
     created_by: Member | None = None
 
 
-async def existing(uow: UnitOfWork, team: Team, source: str, external_id: str) -> Deal | None:
-    return await uow.session.scalar(
-        select(Deal).where(Deal.team_id == team.id, Deal.source == source, Deal.external_id == external_id)
-    )
+class DuplicateDeal(Exception):
+    """The team already has a deal with this external id (recorded meanwhile by a concurrent door)."""
+
+    def __init__(self, external_id: str) -> None:
+        super().__init__(f"a deal with id {external_id!r} is already recorded for this team")
+        self.external_id = external_id
 
 
 @cache
-def _insert_deal() -> ReturningInsert[tuple[int]]:
+def _insert_deal(postgres: bool) -> ReturningInsert[tuple[int]]:
+    """INSERT … ON CONFLICT (team, external id) DO NOTHING RETURNING id: a concurrent insert of the same
+    id waits for the other transaction and then inserts nothing, instead of failing the transaction (a
+    CSV import's rows before it stay) or, as when the key also held `source`, recording the deal twice."""
     deals = Deal.__table__
-    return insert(deals).returning(deals.c.id)
+    insert = postgresql.insert(deals) if postgres else sqlite.insert(deals)
+    return insert.on_conflict_do_nothing(index_elements=["team_id", "external_id"]).returning(deals.c.id)
 
 
 async def record(
@@ -57,7 +65,9 @@ async def record(
 
     The row is written with a Core INSERT … RETURNING, not session.add + flush: the ORM's unit of work
     cost a /deal more than half a millisecond. The Deal returned is not in the session, so changing it
-    changes nothing stored: everything a new deal needs is decided here."""
+    changes nothing stored: everything a new deal needs is decided here. Raises DuplicateDeal when the
+    team has a deal with this external id already, whoever recorded it (the transaction stays usable).
+    Customer and product are kept on one line: a line break in them could fake lines of a post."""
     if announce is None:
         announce = now - new.closed_at <= ANNOUNCE_WITHIN
     announce = announce and not voided  # the announcement queue takes it from here, after the commit
@@ -66,8 +76,8 @@ async def record(
         "member_id": new.member.id,
         "amount_minor": new.amount_minor,
         "currency": new.currency,
-        "customer": new.customer,
-        "product": new.product,
+        "customer": one_line(new.customer),
+        "product": one_line(new.product),
         "source": new.source,
         "external_id": new.external_id or uuid.uuid4().hex,
         "closed_at": new.closed_at,
@@ -77,8 +87,9 @@ async def record(
         "voided_by_id": None,
         "announce_pending": announce,
     }
-    deal_id = await uow.session.scalar(_insert_deal(), values)
-    assert deal_id is not None
+    deal_id = await uow.session.scalar(_insert_deal(is_postgres(uow.session.bind)), values)
+    if deal_id is None:
+        raise DuplicateDeal(values["external_id"])
     deal = Deal(id=deal_id, **values)
     uow.add_event(DealRecorded(team_id=team.id, deal_id=deal_id, announce=announce))
     return deal

@@ -212,7 +212,8 @@ class Checkout(Base):
 class Deal(Base):
     __tablename__ = "deals"
     __table_args__ = (
-        UniqueConstraint("team_id", "source", "external_id"),
+        # One deal per (team, id) whichever door it came through: the database is the referee of a race.
+        UniqueConstraint("team_id", "external_id"),
         Index("ix_deals_team_closed", "team_id", "closed_at"),
         Index("ix_deals_member_closed", "member_id", "closed_at"),
         Index("ix_deals_announce_pending", "announce_pending", "id"),
@@ -238,6 +239,11 @@ class Deal(Base):
     )
     # Committed with the deal; cleared once its announcements are in the outbox (bot.announcement_queue).
     announce_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Failed attempts at announcing it, the last failure, and when it was set aside (parked) for failing
+    # every attempt: a deal whose announcement cannot be built must not hold up the deals behind it.
+    announce_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    announce_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    announce_parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
 
 
 class Kudos(Base):

@@ -20,8 +20,9 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -470,6 +471,28 @@ def write_dingtalk_config(tmp_path: Path, url: str, fake_url: str, mode: str = "
     return path
 
 
+def strip_mentions(text: str, at_users: Iterable[str], names: Mapping[str, str] = PEOPLE) -> str:
+    """`text` as DingTalk delivers it: the first `@name` (or `@staffId`) of each mentioned person gone."""
+    for user in at_users:
+        for handle in (names.get(user), user):
+            if not handle:
+                continue
+            text, found = re.subn(rf"[@＠]{re.escape(handle)}(?=\s|$)", "", text, count=1)
+            if found:
+                break
+    return text
+
+
+def mentioned_in(text: str, names: Mapping[str, str] = PEOPLE) -> list[str]:
+    """The staffIds of the people `text` @-mentions by name or staffId, in order (what a DingTalk
+    client turns into real mentions when they are picked from the member list)."""
+    by_name = {name: user for user, name in names.items()}
+    found = [
+        by_name.get(token) or (token if token in names else None) for token in re.findall(r"[@＠](\S+)", text)
+    ]
+    return [user for user in found if user]
+
+
 def robot_message(
     text: str,
     *,
@@ -480,18 +503,23 @@ def robot_message(
     group: str | None = EAST,
     at_users: Iterable[str] = (),
     nick: str | None = None,
+    names: Mapping[str, str] = PEOPLE,
 ) -> dict[str, Any]:
-    """A robot message as DingTalk delivers it (HTTP body or Stream data): the robot's @ already removed."""
+    """A robot message as DingTalk delivers it (HTTP body or Stream data). `text` is what the sender
+    typed after @-ing the robot, `at_users` the staffIds they @-mentioned in it; as DingTalk does, each
+    one's `@name` (their name in `names`, or `@staffId`) is taken out of `text.content`, and the people
+    are listed only in `atUsers`, in order, after the robot (in a group)."""
+    at_users = list(at_users)
     payload: dict[str, Any] = {
         "msgId": msg_id,
         "msgtype": "text",
-        "text": {"content": text},
+        "text": {"content": strip_mentions(text, at_users, names)},
         "createAt": _ms(expires_at - timedelta(minutes=90)),
         "conversationType": "2" if group else "1",
         "conversationId": group or f"cidDM-{sender}",
         "senderId": f"$:LWCP_v1:${sender}",
         "senderStaffId": sender,
-        "senderNick": nick or PEOPLE.get(sender, sender),
+        "senderNick": nick or names.get(sender, sender),
         "senderCorpId": CORP,
         "chatbotCorpId": CORP,
         "chatbotUserId": BOT_ID,
@@ -521,6 +549,8 @@ class DingTalkChat:
             app.uow_factory, {"dingtalk": adapter}, app.clock, folder=DealDigestFolder(app.renderer)
         )
         self._ids = itertools.count(1)
+        self.names = dict(PEOPLE)
+        """staffId → name of the people in the groups: their `@name` in a message is a real mention."""
 
     def message(
         self,
@@ -528,9 +558,10 @@ class DingTalkChat:
         text: str,
         *,
         group: str | None = EAST,
-        at: Sequence[str] = (),
+        at: Sequence[str] | None = None,
         msg_id: str | None = None,
     ) -> dict[str, Any]:
+        """`text` as typed; every `@name` of a known person is a real mention unless `at` lists them."""
         n = next(self._ids)
         return robot_message(
             text,
@@ -539,7 +570,8 @@ class DingTalkChat:
             session=f"s{n}",
             expires_at=self.clock.now() + timedelta(minutes=90),
             group=group,
-            at_users=at,
+            at_users=mentioned_in(text, self.names) if at is None else at,
+            names=self.names,
         )
 
     def headers(self, timestamp_ms: int | None = None, secret: str = APP_SECRET) -> dict[str, str]:
@@ -552,7 +584,9 @@ class DingTalkChat:
         await self.adapter.settle()
         return response
 
-    async def say(self, who: str, text: str, *, group: str | None = EAST, at: Sequence[str] = ()) -> str:
+    async def say(
+        self, who: str, text: str, *, group: str | None = EAST, at: Sequence[str] | None = None
+    ) -> str:
         """`who` @-mentions the robot in `group` (or DMs it) with `text`; the markdown of its reply."""
         payload = self.message(who, text, group=group, at=at)
         response = await self.post(payload)

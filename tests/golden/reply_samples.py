@@ -321,6 +321,10 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"member": MALLORY, "count": 1},
         {"member": ZHANG, "count": 0},
     ],
+    "unreadable": [
+        {"kind": "picture"},
+        {"kind": "file"},
+    ],
     "checkin_skipped": [
         {"reason": "今天全天外出拜访客户"},
         {"reason": EVIL},

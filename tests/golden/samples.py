@@ -734,4 +734,4 @@ SAMPLES["error"] = [
 ]
 
 #: Templates whose inputs are only dates or fixed words: no member text can reach them.
-NO_MEMBER_TEXT = frozenset({"period_label", "team_calendar_set", "team_announce"})
+NO_MEMBER_TEXT = frozenset({"period_label", "team_calendar_set", "team_announce", "unreadable"})

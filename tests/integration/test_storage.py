@@ -159,11 +159,11 @@ async def test_json_columns_round_trip(sessionmaker: async_sessionmaker[AsyncSes
 # --- constraints --------------------------------------------------------------------------------------
 
 
-async def test_deal_unique_per_team_source_and_external_id(session: AsyncSession) -> None:
+async def test_deal_unique_per_team_and_external_id_whatever_the_source(session: AsyncSession) -> None:
     s = await seed(session)
-    session.add_all([make_deal(s, external_id="x"), make_deal(s, external_id="x", source="webhook")])
-    await session.commit()  # same id from another source is a different deal
-    session.add(make_deal(s, external_id="x", source="webhook"))
+    session.add_all([make_deal(s, external_id="x"), make_deal(s, external_id="y", source="webhook")])
+    await session.commit()
+    session.add(make_deal(s, external_id="x", source="webhook"))  # the same deal through another door
     with pytest.raises(IntegrityError):
         await session.flush()
 

@@ -350,3 +350,34 @@ def test_range_errors(text: str, code: str) -> None:
 def test_range_round_trips(start: date, length: int, sep: str) -> None:
     end = start + timedelta(days=length)
     assert parse_day_range(f"{start.isoformat()}{sep}{end.isoformat()}", TODAY) == (start, end)
+
+
+# --- the ends of the calendar (issue 19 item 4) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("tz", ["America/Los_Angeles", "Asia/Tokyo", "Pacific/Kiritimati", "UTC"])
+def test_local_day_of_the_calendars_first_and_last_instants_does_not_overflow(tz: str) -> None:
+    first = datetime.min.replace(tzinfo=UTC)
+    last = datetime.max.replace(tzinfo=UTC)
+    assert local_day(first, tz) in (date.min, date(1, 1, 2))
+    assert local_day(last, tz) in (date.max, date(9999, 12, 30))
+
+
+@pytest.mark.parametrize("tz", ["America/Los_Angeles", "Asia/Tokyo", "Pacific/Kiritimati"])
+@pytest.mark.parametrize("name", list(PeriodName))
+@pytest.mark.parametrize("day", [date.min, date.max])
+def test_periods_at_the_ends_of_the_calendar_have_clamped_bounds(
+    tz: str, name: PeriodName, day: date
+) -> None:
+    period = period_containing(name, day)
+    assert period.contains(day)
+    start, end = period.utc_bounds(tz)
+    assert start < end
+    assert start.tzinfo is UTC and end.tzinfo is UTC
+
+
+def test_no_period_before_the_first_or_after_the_last_day_is_a_clear_value_error() -> None:
+    with pytest.raises(ValueError, match="no period before"):
+        period_containing(PeriodName.TODAY, date.min).previous()
+    with pytest.raises(ValueError, match="no period after"):
+        period_containing(PeriodName.WEEK, date.max).next()

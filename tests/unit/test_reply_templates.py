@@ -35,6 +35,7 @@ REPLY_TEMPLATES = (
     "leave_list",
     "leave_cancelled",
     "checkin_skipped",
+    "unreadable",
     "checkin_retry",
     "checkin_check_dm",
     "team_setup",

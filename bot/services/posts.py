@@ -224,13 +224,13 @@ async def run_post(
             )
         message = renderer.render("morning", team.locale, **context)
     elif kind == "recap":
-        context = await recap_context(uow.session, renderer, scope, scope.period("today"))
-        if not names_in_channel(team) and context["participation"] is not None:
-            part = context["participation"]
-            private = await recap_context(uow.session, renderer, scope, scope.period("today"), private=True)
+        context = await recap_context(uow.session, renderer, scope, scope.period("today"), private=True)
+        part = context["participation"]
+        if not names_in_channel(team) and part is not None:  # the names to leaders, the count to all
             await tell_leaders_missing(
-                uow, renderer, scope, "recap", private["participation"]["missing"], part, key, suffix, stamp
+                uow, renderer, scope, "recap", part["missing"], part, key, suffix, stamp
             )
+            context["participation"] = {**part, "missing": []}
         message = renderer.render("recap", team.locale, **context)
     else:
         context = await summaries.summary_context(uow.session, renderer, scope, kind)

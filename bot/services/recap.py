@@ -13,7 +13,7 @@ from bot.rendering.engine import Renderer
 from bot.services import checkins, checkouts, standings
 from bot.services.scope import TeamScope, person
 from bot.services.views import goal_view, group_views
-from bot.storage.orm import Checkin, CheckinAnswer, Goal, Kudos, Leave, Member
+from bot.storage.orm import Checkin, CheckinAnswer, Goal, Kudos, Leave, Member, Team
 
 KUDOS_MARGIN = timedelta(days=2)
 
@@ -78,7 +78,7 @@ async def participation(
     }
 
 
-def names_in_channel(team) -> bool:
+def names_in_channel(team: Team) -> bool:
     """`missing_names = "channel"`: who has not checked in is named in the channel (else to leaders only)."""
     return (team.settings or {}).get("missing_names", "leaders") == "channel"
 

@@ -29,7 +29,7 @@ MAX_ID = 128
 MAX_TEXT = 300
 STATUSES = ("won", "void")
 #: A deal may be stamped slightly ahead of our clock (the sender's clock drifts), not more.
-FUTURE_TOLERANCE = timedelta(minutes=5)
+FUTURE_TOLERANCE = timedelta(days=1)  # product.md: closed_at up to now + 1 day (a CRM's clock or zone may be off)
 #: No deal closed before this is believed: an older date is a placeholder (0001-01-01) or a typo, and
 #: years near the calendar's ends break the period maths of every post that reads the deal.
 EARLIEST_CLOSED_AT = datetime(2000, 1, 1, tzinfo=UTC)
@@ -59,7 +59,7 @@ _MESSAGES: Mapping[str, str] = {
     "currency_mismatch": "names a different currency than the currency field",
     "not_iso8601": "is not an ISO 8601 date and time",
     "no_offset": "has no UTC offset (add Z or +08:00)",
-    "in_future": "is in the future",
+    "in_future": "is more than a day ahead",
     "too_early": "is before 2000-01-01",
     "unknown_deal": "names no recorded deal, and the void carries no deal fields to record it from",
 }
@@ -507,7 +507,7 @@ def _checked_money(major: Decimal, currency: str, rules: IntakeRules) -> Money:
 
 def _closed_at(check: _Checker, now: datetime, rules: IntakeRules) -> datetime | None:
     allowed = (
-        "ISO 8601 with an offset or Z, from 2000-01-01 and not in the future, e.g. 2026-11-23T10:00:00+08:00"
+        "ISO 8601 with an offset or Z, from 2000-01-01 to at most a day ahead, e.g. 2026-11-23T10:00:00+08:00"
     )
     if not check.present("closed_at"):
         return now

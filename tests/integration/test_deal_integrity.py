@@ -1,6 +1,6 @@
 """Deals that must not break the posts after them (issue 19, items 4, 5 and 7), on SQLite and PostgreSQL.
 
-- A `closed_at` outside 2000-01-01 … now is refused, naming the field, by the webhook and the CSV import;
+- A `closed_at` outside 2000-01-01 … now + 1 day is refused, naming the field, by the webhook and the CSV import;
   a deal stored with one anyway (from before the check) no longer stops the announcements after it; and an
   announcement that fails every time is set aside with its reason, counted by `teambeat status` and
   /metrics, while the deals behind it are announced.
@@ -67,7 +67,7 @@ async def _insert_directly(hook: Hook, external_id: str, closed_at: datetime, **
     return deal_id
 
 
-# --- item 4: closed_at outside 2000-01-01 … now ------------------------------------------------------------
+# --- item 4: closed_at outside 2000-01-01 … now + 1 day ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -90,6 +90,12 @@ async def test_a_closed_at_outside_2000_to_now_is_refused_naming_closed_at(hook,
     assert error["field"] == "closed_at" and "2000-01-01" in error["allowed"]
     assert await hook.nothing_stored()
     assert (await hook.post(deal(id="next"))).status_code == 202
+    assert len(await _deal_keys(hook)) == 1
+
+
+@pytest.mark.parametrize("closed_at", ["2000-01-01T00:00:00Z", "2026-11-26T09:59:00+08:00"])
+async def test_a_closed_at_from_2000_to_a_day_ahead_is_accepted(hook, closed_at):
+    assert (await hook.post(deal(id="edge", closed_at=closed_at))).status_code == 202
     assert len(await _deal_keys(hook)) == 1
 
 

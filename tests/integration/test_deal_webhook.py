@@ -205,7 +205,7 @@ INVALID = [
     ("closed_at", {"closed_at": "2026-11-25T09:00:00"}, "no_offset"),
     ("closed_at", {"closed_at": "yesterday"}, "not_iso8601"),
     ("closed_at", {"closed_at": 1764036000}, "wrong_type"),
-    ("closed_at", {"closed_at": "2026-11-26T10:00:00+08:00"}, "in_future"),
+    ("closed_at", {"closed_at": "2026-11-26T10:00:01+08:00"}, "in_future"),
     ("status", {"status": "lost"}, "unknown_status"),
     ("id", {"id": ...}, "missing"),
     ("id", {"id": {"crm": 1}}, "wrong_type"),

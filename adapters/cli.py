@@ -103,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     post.add_argument(
         "kind",
         choices=["checkin", "morning", "recap", "weekly", "monthly", "checkout"],
-        help="which post: check-in prompts, morning goals, evening recap, weekly or monthly summary",
+        help="which post: check-in prompts, morning goals, evening recap, weekly or monthly summary,"
+        " the evening check-out",
     )
     post.add_argument("--team", required=True, help="the team's id (`id` in [[teams]]; the sample's: sample)")
     post.add_argument(
@@ -207,15 +208,7 @@ async def _post(config: Config, args: argparse.Namespace) -> int:
                 print(f"error: no team with id {args.team!r}", file=sys.stderr)
                 return 1
             # --date: as if at the kind's scheduled time that day, in the team's timezone.
-            try:
-                at = fire_time(team, args.kind, day) if day else app.clock.now()
-            except KeyError:
-                print(
-                    f"error: team {args.team!r} has no {args.kind} time; set [teams.schedule] {args.kind} "
-                    f'(e.g. {args.kind} = "17:30") or /team schedule {args.kind} 17:30',
-                    file=sys.stderr,
-                )
-                return 1
+            at = fire_time(team, args.kind, day) if day else app.clock.now()
             team_id = team.id
         outcome = await post_once(
             app.uow_factory, app.renderer, team_id, args.kind, at, force=args.force, now=app.clock.now()

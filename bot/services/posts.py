@@ -15,7 +15,7 @@ from bot.rendering.engine import Renderer
 from bot.services import checkouts, prompts, standings, summaries
 from bot.services.directory import active_members, dm_channel, team_channel
 from bot.services.recap import names_in_channel, participation, recap_context
-from bot.services.schedule import local_fire, reminder_count, slot_for
+from bot.services.schedule import OPTIONAL_DEFAULT, local_fire, parse_clock, reminder_count, slot_for
 from bot.services.scope import TeamScope, person
 from bot.services.views import goal_view, group_views
 from bot.storage.orm import Checkin, CheckinAnswer, ScheduledPost, Team
@@ -280,4 +280,10 @@ async def post_once(
 
 def fire_time(team: Team, kind: str, day: date) -> datetime:
     """When `kind` is scheduled on `day` in the team's timezone (for `teambeat post --date`)."""
-    return local_fire(day, slot_for(team.schedule, kind).at, team.timezone)
+    try:
+        at = slot_for(team.schedule, kind).at
+    except KeyError:
+        if kind not in OPTIONAL_DEFAULT:
+            raise
+        at = parse_clock(OPTIONAL_DEFAULT[kind])  # off in the schedule, yet asked for by hand
+    return local_fire(day, at, team.timezone)

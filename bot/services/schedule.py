@@ -30,6 +30,10 @@ DEFAULT_SCHEDULE: dict[str, Any] = {
 }
 POST_KINDS = ("checkin", "reminder", "morning", "recap", "weekly", "monthly", "checkout")
 _SCHEDULE_KEY = {"checkin": "checkin", "morning": "morning", "recap": "evening"}
+# Slots that are off until the schedule names a time for them.
+_OPTIONAL_KEY = {"checkout": "checkout"}
+# Their time for `teambeat post KIND --date D` while the schedule has none.
+OPTIONAL_DEFAULT = {"checkout": "17:30"}
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
@@ -81,11 +85,13 @@ def team_slots(raw_schedule: dict[str, Any] | None, team_label: str = "") -> lis
         log.warning("team %s: reminders %r unreadable; none scheduled", team_label, schedule["reminders"])
         reminders = []
     slots.extend(Slot("reminder", at, number=n) for n, at in enumerate(reminders, start=1))
-    if schedule.get("checkout"):  # off until set
+    for kind, key in _OPTIONAL_KEY.items():
+        if not schedule.get(key):
+            continue
         try:
-            slots.append(Slot("checkout", parse_clock(schedule["checkout"])))
+            slots.append(Slot(kind, parse_clock(schedule[key])))
         except ValueError:
-            log.warning("team %s: checkout=%r is not a time; not scheduled", team_label, schedule["checkout"])
+            log.warning("team %s: %s=%r is not a time; not scheduled", team_label, key, schedule[key])
     for kind in ("weekly", "monthly"):
         try:
             slots.append(_periodic_slot(kind, str(schedule[kind])))

@@ -216,7 +216,12 @@ async def _post(config: Config, args: argparse.Namespace) -> int:
         adapters = build_adapters(app)
         try:
             worker = DeliveryWorker.from_config(
-                app.uow_factory, adapters, app.clock, config.delivery, folder=DealDigestFolder(app.renderer)
+                app.uow_factory,
+                adapters,
+                app.clock,
+                config.delivery,
+                folder=DealDigestFolder(app.renderer),
+                images=config.images.enabled,
             )
             await worker.drain()
         finally:

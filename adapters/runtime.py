@@ -76,6 +76,7 @@ class Runtime:
             app.config.delivery,
             metrics=app.metrics,
             folder=DealDigestFolder(app.renderer),
+            images=app.config.images.enabled,
         )
         for factory in (app.uow_factory, app.background):
             factory.on_outbox.append(self.worker.wake)

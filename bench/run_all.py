@@ -18,6 +18,7 @@ SCRIPTS = {
     "p5": ["bench.p5_recap_scale", "--backend", "both"],
     "p6": ["bench.p6_webhook_burst"],
     "p7": ["bench.p7_memory"],
+    "p9": ["bench.p9_charts"],
 }
 
 

@@ -95,11 +95,14 @@ class Announcer:
         try:
             with session.no_autoflush:  # a raised daily record is written with the posts, not before
                 team, now = await self._work_out_deal(uow, deal)
+                # 小组PK standings (a chart takes a few hundred ms) are drawn before the first write too
+                pk_posts = await competitions.standings_posts(uow, self._renderer, team, deal, now)
         except BaseException:
             session.info.pop(_HELD_POSTS, None)
             raise
         await self._post_held(uow)
-        await competitions.after_deal(uow, self._renderer, team, deal, now)
+        for post in pk_posts:
+            await enqueue(uow.session, **post)
 
     async def _work_out_deal(self, uow: UnitOfWork, deal: Deal) -> tuple[Team, datetime]:
         session = uow.session

@@ -74,7 +74,7 @@ async def build_app(
     dispatcher = Dispatcher(core, uow_factory, clock, metrics)
     if config.teams:
         async with uow_factory() as uow:
-            await seed_teams(uow, list(config.teams), clock.now())
+            await seed_teams(uow, list(config.teams), clock.now(), images=config.images.enabled)
             await uow.commit()
     return App(
         config,

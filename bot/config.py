@@ -292,6 +292,7 @@ class ServerConfig(_Section):
     host: NonEmpty = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    public_url: HttpUrl = ""  # how the internet reaches this server (pictures for DingTalk custom robots)
 
 
 class HooksConfig(_Section):
@@ -319,6 +320,12 @@ class DeliveryConfig(_Section):
     base_backoff: float = Field(default=2.0, gt=0, allow_inf_nan=False)
     max_backoff: float = Field(default=600.0, gt=0, allow_inf_nan=False)
     rates: DeliveryRates = Field(default_factory=DeliveryRates)
+
+
+class ImagesConfig(_Section):
+    """Charts beside recaps, summaries and 小组PK posts where the destination can show pictures."""
+
+    enabled: bool = True
 
 
 class SlackConfig(_Section):
@@ -447,6 +454,7 @@ class Config(_Section):
     hooks: HooksConfig = Field(default_factory=HooksConfig)
     bot: BotConfig = Field(default_factory=BotConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     dingtalk: DingTalkConfig = Field(default_factory=DingTalkConfig)
     wecom: WeComConfig = Field(default_factory=WeComConfig)

@@ -5,6 +5,7 @@ Every id is qualified by platform and workspace, so the same user id on two plat
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -115,8 +116,34 @@ class Divider:
 
 @dataclass(frozen=True, slots=True)
 class Image:
+    """A picture: an http(s) URL, or a chart's PNG carried as `data:image/png;base64,…` (see `png_image`)."""
+
     url: str
     alt: str = ""
+
+
+PNG_DATA_PREFIX = "data:image/png;base64,"
+
+
+def png_image(data: bytes, alt: str = "") -> Image:
+    """A chart as an Image block: its bytes travel inside the message (and the outbox row)."""
+    return Image(PNG_DATA_PREFIX + base64.b64encode(data).decode("ascii"), alt)
+
+
+def png_bytes(block: Image) -> bytes | None:
+    """The PNG a `png_image` block carries, else None (a plain URL)."""
+    if not block.url.startswith(PNG_DATA_PREFIX):
+        return None
+    try:
+        return base64.b64decode(block.url[len(PNG_DATA_PREFIX) :], validate=True)
+    except ValueError:
+        return None
+
+
+def without_charts(msg: OutgoingMessage) -> OutgoingMessage:
+    """The message without the pictures it carries (for text-only destinations, or images turned off)."""
+    kept = tuple(b for b in msg.blocks if not (isinstance(b, Image) and png_bytes(b) is not None))
+    return msg if len(kept) == len(msg.blocks) else OutgoingMessage(kept, msg.fallback_text)
 
 
 Block = Heading | Paragraph | BulletList | Fields | Progress | Divider | Image

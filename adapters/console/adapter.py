@@ -3,26 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 from adapters.console.render import render_console
 from bot.clock import Clock
-from bot.messages import ChannelRef, IncomingMessage, OutgoingMessage, SentMessage, UserRef
+from bot.messages import (
+    ChannelRef,
+    Image,
+    IncomingMessage,
+    OutgoingMessage,
+    SentMessage,
+    UserRef,
+    png_bytes,
+)
 from bot.ports import Capability, ChannelLimits, MessageSink, UserProfile
 
 PLATFORM = "console"
 
 
 class ConsoleAdapter:
-    """Speaks as one member at a time (`/as NAME` switches); `/dm TEXT` talks to the bot in private."""
+    """Speaks as one member at a time (`/as NAME` switches); `/dm TEXT` talks to the bot in private.
+
+    Charts are written as PNG files to `pictures` (a new temporary folder unless given) and their paths
+    printed where they would appear."""
 
     name = PLATFORM
-    capabilities = Capability.MENTIONS | Capability.OPEN_DM | Capability.RICH_TEXT
+    capabilities = Capability.MENTIONS | Capability.OPEN_DM | Capability.RICH_TEXT | Capability.IMAGES
     limits = ChannelLimits(max_message_bytes=1_000_000, rate_per_minute=6000.0, burst=100)
 
     def limits_for(self, to: ChannelRef) -> ChannelLimits:
@@ -36,7 +50,9 @@ class ConsoleAdapter:
         clock: Clock,
         out: TextIO | None = None,
         names: Callable[[str], str] | None = None,
+        pictures: Path | None = None,
     ) -> None:
+        self.pictures = pictures
         self.workspace = workspace
         self.channel = channel
         self.speaker = speaker
@@ -59,8 +75,24 @@ class ConsoleAdapter:
         self._out.write(text + "\n")
         self._out.flush()
 
+    def save_pictures(self, msg: OutgoingMessage) -> OutgoingMessage:
+        """The message with each chart written to a file and shown by its path instead."""
+        blocks = []
+        for block in msg.blocks:
+            png = png_bytes(block) if isinstance(block, Image) else None
+            if png is not None and isinstance(block, Image):
+                if self.pictures is None:
+                    self.pictures = Path(tempfile.mkdtemp(prefix="teambeat-pictures-"))
+                self.pictures.mkdir(parents=True, exist_ok=True)
+                path = self.pictures / f"chart-{hashlib.sha256(png).hexdigest()[:12]}.png"
+                path.write_bytes(png)
+                block = Image(str(path), block.alt)
+            blocks.append(block)
+        return OutgoingMessage(tuple(blocks), msg.fallback_text)
+
     async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
         where = f"#{to.id}" if to.kind == "group" else f"DM → {self.names(to.id)}"
+        msg = self.save_pictures(msg)
         self.print(f"┌─ [{where}]\n" + _indent(render_console(msg)) + "\n└─")
         return SentMessage(message_id=str(next(self._ids)), channel=to)
 

@@ -66,7 +66,7 @@ SCRIPTS = {
         deal="/成交",
         deal_amounts=(3800, 6800, 12800, 15000, 26000, 58000),
         kudos="/点赞",
-        rank="/排行 本周 小组",
+        rank="/排行 本周 小组 图表",
         customers=CUSTOMERS,
         work=WORK,
         blockers=BLOCKERS,
@@ -90,7 +90,7 @@ SCRIPTS = {
         deal="/deal",
         deal_amounts=(550, 990, 1850, 2200, 3800, 8500),
         kudos="/kudos",
-        rank="/rank week groups",
+        rank="/rank week groups chart",
         customers=[
             "Acme annual plan",
             "Globex renewal",
@@ -160,6 +160,8 @@ async def run_demo(days: int, start: date | None = None, *, seed: int = 42, loca
                 day = calendar.next_workday(day)
         finally:
             await app.close()
+    if adapter.pictures is not None:  # the charts outlive the demo's database
+        adapter.print(f"\n📊 {'charts' if team_cfg.locale == 'en' else '图表'}: {adapter.pictures}")
     return 0
 
 

@@ -20,6 +20,7 @@ from bot.messages import (
     Paragraph,
     Progress,
     Text,
+    png_bytes,
 )
 from bot.rendering.format import percent
 
@@ -57,7 +58,7 @@ def _block(block: Block) -> str:
         return DIVIDER
     if isinstance(block, Image):
         tag = f"[image: {block.alt}]" if block.alt else "[image]"
-        return f"{tag} {block.url}"
+        return tag if png_bytes(block) is not None else f"{tag} {block.url}"  # never the bytes themselves
     raise TypeError(f"unknown block {type(block).__name__}")
 
 

@@ -53,7 +53,7 @@ class ConsoleSession:
             self.adapter.print(f"{self.name_of(self.adapter.speaker)}{' (DM)' if dm else ''}> {text}")
         reply = await self.app.dispatcher.handle(self.adapter.incoming(text, dm=dm))
         if reply is not None:
-            shown = render_console(reply)
+            shown = render_console(self.adapter.save_pictures(reply))
             self.adapter.print("\n".join("  " + line for line in shown.splitlines()))
         await self.app.announcements.drain()
         await self.worker.drain()

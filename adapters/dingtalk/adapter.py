@@ -16,7 +16,8 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,9 +33,18 @@ from adapters.dingtalk.stream import HEARTBEAT_SECONDS, SILENCE_SECONDS, StreamC
 from adapters.dingtalk.throttle import RobotWindow
 from adapters.inbox import Inbox
 from bot.app import App
-from bot.messages import ChannelRef, IncomingMessage, OutgoingMessage, SentMessage, UserRef
+from bot.messages import (
+    ChannelRef,
+    Image,
+    IncomingMessage,
+    OutgoingMessage,
+    SentMessage,
+    UserRef,
+    png_bytes,
+)
 from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
 from bot.services import directory
+from bot.services.media import media_url, store_png
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +53,15 @@ GROUP_LIMITS = ChannelLimits(max_message_bytes=MAX_MSG_PARAM_BYTES, rate_per_min
 DM_LIMITS = ChannelLimits(max_message_bytes=MAX_MSG_PARAM_BYTES, rate_per_minute=20, burst=5)
 SESSION_MARGIN_MS = 5_000  # a sessionWebhook this close to expiry is treated as expired
 HTTP_TIMEOUT_SECONDS = 10.0
+MAX_MEDIA_TOKENS = 256
 STOP_GRACE_SECONDS = 10.0  # a stop waits this long for the messages taken in to be handled
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """A chart to post after a message's text (the app robot's `sampleImageMsg`)."""
+
+    png: bytes
 
 
 class RobotBusy(DeliveryError):
@@ -92,6 +110,7 @@ class DingTalkAdapter:
         )
         self._window = RobotWindow()
         self._sent_parts: dict[tuple[str, str], int] = {}
+        self._media_tokens: dict[str, str] = {}  # picture digest -> its /media token (retries reuse it)
         self._sink: MessageSink | None = None
         self.stream: StreamClient | None = None
         self._stream_task: asyncio.Task[None] | None = None
@@ -223,13 +242,39 @@ class DingTalkAdapter:
                     "[dingtalk] app_key/app_secret are not set",
                     transient=False,
                 )
-            parts = render(msg, notify=bool(webhook))
+            shown = msg
+            if webhook and self._app.config.server.public_url:  # markdown shows pictures by URL only
+                shown = await self._picture_links(msg)
+            parts: list[Markdown | Picture] = list(render(shown, notify=bool(webhook)))
+            if not webhook:  # the app robot shows pictures; a custom robot would need a public URL
+                parts += [Picture(png) for b in msg.blocks if isinstance(b, Image) and (png := png_bytes(b))]
             return await self._send_parts(to, msg, parts, self._group_sender(to, webhook, secret), robot=True)
         except RobotBusy:
             raise
         except DeliveryError as exc:
             self._count(exc)
             raise
+
+    async def _picture_links(self, msg: OutgoingMessage) -> OutgoingMessage:
+        """The message with each chart kept for a week at <public_url>/media/<token>.png and linked from
+        there (a retry links the same picture again, not a copy)."""
+        blocks = []
+        for block in msg.blocks:
+            png = png_bytes(block) if isinstance(block, Image) else None
+            if png is None or not isinstance(block, Image):
+                blocks.append(block)
+                continue
+            digest = hashlib.sha256(png).hexdigest()
+            token = self._media_tokens.get(digest)
+            if token is None:
+                async with self._app.uow_factory() as uow:
+                    token = await store_png(uow.session, png, self._app.clock.now())
+                    await uow.commit()
+                self._media_tokens[digest] = token
+                while len(self._media_tokens) > MAX_MEDIA_TOKENS:
+                    self._media_tokens.pop(next(iter(self._media_tokens)))
+            blocks.append(Image(media_url(self._app.config.server.public_url, token), block.alt))
+        return OutgoingMessage(tuple(blocks), msg.fallback_text)
 
     def _dm_sender(self, to: ChannelRef) -> Callable[[Markdown], Awaitable[str]]:
         async def send(part: Markdown) -> str:
@@ -239,8 +284,11 @@ class DingTalkAdapter:
 
     def _group_sender(
         self, to: ChannelRef, webhook: str, secret: str
-    ) -> Callable[[Markdown], Awaitable[str]]:
-        async def send(part: Markdown) -> str:
+    ) -> Callable[[Markdown | Picture], Awaitable[str]]:
+        async def send(part: Markdown | Picture) -> str:
+            if isinstance(part, Picture):  # media upload, then the image naming its media id
+                name = f"chart-{hashlib.sha256(part.png).hexdigest()[:12]}.png"
+                return await self.client.group_image(to.id, await self.client.upload_image(name, part.png))
             if webhook:
                 await self.client.robot_send(webhook, secret, part)
                 return ""
@@ -252,8 +300,8 @@ class DingTalkAdapter:
         self,
         to: ChannelRef,
         msg: OutgoingMessage,
-        parts: list[Markdown],
-        send: Callable[[Markdown], Awaitable[str]],
+        parts: Sequence[Markdown | Picture],
+        send: Callable[[Any], Awaitable[str]],
         *,
         robot: bool = False,
     ) -> SentMessage:

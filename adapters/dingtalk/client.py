@@ -11,6 +11,7 @@ robot webhooks) share the app's calls per second, `[dingtalk] api_qps` (quota.py
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+MEDIA_TOKEN_ERRORS = (40014, 42001, 88)  # the old API's answers to an unknown or expired access_token
 
 
 class DingTalkClient:
@@ -139,6 +143,45 @@ class DingTalkClient:
                 "openConversationId": open_conversation_id,
                 "msgKey": "sampleMarkdown",
                 "msgParam": post.msg_param(),
+            },
+        )
+        return str((data or {}).get("processQueryKey") or "")
+
+    async def upload_image(self, name: str, data: bytes) -> str:
+        """An image into the app's media (old API, the app token as access_token): its media id."""
+        token = await self.tokens.get()
+        try:
+            async with self.quota.call():
+                response = await self._http.post(
+                    f"{self.oapi}/media/upload",
+                    params={"access_token": token, "type": "image"},
+                    files={"media": (name, data, "image/png")},
+                )
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(f"media upload timeout: {type(exc).__name__}", transient=True) from exc
+        except httpx.TransportError as exc:
+            raise DeliveryError(f"media upload failed: {type(exc).__name__}: {exc}", transient=True) from exc
+        answer = _json(response)
+        if isinstance(answer, dict) and answer.get("errcode") in MEDIA_TOKEN_ERRORS:
+            self.tokens.invalidate(token)  # the next attempt (the outbox's retry) fetches a new one
+            raise DeliveryError(f"media upload: token refused ({answer.get('errcode')})", transient=True)
+        failure = classify_robot(response.status_code, answer, response.headers.get("Retry-After"))
+        if failure is not None:
+            raise failure.error()
+        media_id = answer.get("media_id") if isinstance(answer, dict) else None
+        if not media_id:
+            raise DeliveryError("media upload: no media_id in the answer", transient=True)
+        return str(media_id)
+
+    async def group_image(self, open_conversation_id: str, media_id: str) -> str:
+        """A picture in a group as the app robot: `sampleImageMsg` whose photoURL is the media id."""
+        data = await self.openapi(
+            "/v1.0/robot/groupMessages/send",
+            {
+                "robotCode": self.robot_code,
+                "openConversationId": open_conversation_id,
+                "msgKey": "sampleImageMsg",
+                "msgParam": json.dumps({"photoURL": media_id}),
             },
         )
         return str((data or {}).get("processQueryKey") or "")

@@ -41,7 +41,7 @@ from adapters.slack.render import TEXT_MAX, SlackMessage, render_slack
 from adapters.slack.socket_mode import SocketModeRunner, WatchdogSettings
 from adapters.web.timestamps import parse_timestamp
 from bot.app import App
-from bot.messages import ChannelRef, OutgoingMessage, SentMessage, UserRef
+from bot.messages import ChannelRef, Image, OutgoingMessage, SentMessage, UserRef, png_bytes
 from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
 
 log = logging.getLogger(__name__)
@@ -300,13 +300,21 @@ class SlackAdapter:
         channel = to.id if to.kind == "group" else await self.web.dm_channel(to.workspace, to.id)
         if not channel:
             raise DeliveryError("slack: the team has no channel id", transient=False)
-        digest = hashlib.sha256(json.dumps([c.payload() for c in chunks]).encode()).hexdigest()
-        key = (to, digest)
+        pictures = [(png, b.alt) for b in msg.blocks if isinstance(b, Image) and (png := png_bytes(b))]
+        digest = hashlib.sha256(json.dumps([c.payload() for c in chunks]).encode())
+        for png, _ in pictures:
+            digest.update(hashlib.sha256(png).digest())
+        key = (to, digest.hexdigest())
         start = self._partial.pop(key) or 0  # a retry after a split post failed half way
         first = ""
-        for index in range(start, len(chunks)):
+        for index in range(start, len(chunks) + len(pictures)):
             try:
-                ts = await self.web.post_message(to.workspace, channel, chunks[index])
+                if index < len(chunks):
+                    ts = await self.web.post_message(to.workspace, channel, chunks[index])
+                else:  # the charts after the text, each its own file in the channel
+                    png, alt = pictures[index - len(chunks)]
+                    name = f"chart-{hashlib.sha256(png).hexdigest()[:12]}.png"
+                    ts = await self.web.upload_png(to.workspace, channel, png, name, alt)
             except DeliveryError:
                 if index > 0:
                     self._partial.put(key, index)

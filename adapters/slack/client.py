@@ -124,6 +124,19 @@ class SlackWeb:
         data = await self.call(workspace, "chat.postMessage", channel=channel, **message.payload(), **extra)
         return str(data.get("ts", ""))
 
+    async def upload_png(self, workspace: str, channel: str, data: bytes, name: str, alt: str) -> str:
+        """A chart into a channel by Slack's external upload (files.getUploadURLExternal, the bytes,
+        files.completeUploadExternal); the file's id."""
+        client = await self.client(workspace)
+        response = await self.guard(
+            "files.upload",
+            client.files_upload_v2(
+                content=data, filename=name, title=alt or name, alt_txt=alt, channel=channel
+            ),
+        )
+        file = response.get("file") or {}
+        return str(file.get("id", ""))
+
     async def post_ephemeral(self, workspace: str, channel: str, user: str, message: SlackMessage) -> None:
         await self.call(workspace, "chat.postEphemeral", channel=channel, user=user, **message.payload())
 

@@ -30,6 +30,7 @@ from bot.messages import (
     Paragraph,
     Progress,
     Text,
+    png_bytes,
 )
 from bot.rendering.format import percent
 
@@ -147,6 +148,8 @@ def _fields(items: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
 
 
 def _image(block: Image) -> list[dict[str, Any]]:
+    if png_bytes(block) is not None:  # a chart: uploaded as a file after the text (SlackAdapter.send)
+        return []
     url_ok = block.url.startswith(("http://", "https://")) and len(block.url) <= IMAGE_URL_MAX
     if url_ok and len(block.alt) <= IMAGE_ALT_MAX and not any(c.isspace() for c in block.url):
         return [{"type": "image", "image_url": block.url, "alt_text": block.alt or "image"}]

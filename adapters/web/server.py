@@ -22,6 +22,7 @@ from bot.delivery.status import parked_count, state_counts
 from bot.foreground import Foreground
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.ports import Adapter
+from bot.services.media import load as load_media
 
 log = logging.getLogger(__name__)
 DATABASE_CHECK_TIMEOUT = 2.0
@@ -54,9 +55,18 @@ def build_web_app(app: App, adapters: Mapping[str, Adapter], extra: Iterable[Bas
             log.warning("metrics: outbox counts unavailable: %s", exc)
         return Response(app.metrics.exposition(), media_type=CONTENT_TYPE)
 
+    async def media(request: Request) -> Response:
+        """A picture a post links to (DingTalk custom robots); an unknown or expired token is 404."""
+        async with app.sessionmaker() as session:
+            data = await load_media(session, request.path_params["token"], app.clock.now())
+        if data is None:
+            return Response("no such picture", status_code=404, media_type="text/plain")
+        return Response(data, media_type="image/png", headers={"Cache-Control": "public, max-age=604800"})
+
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/media/{token}.png", media, methods=["GET"]),
         *extra,
         *adapter_routes(adapters),
     ]
@@ -68,7 +78,11 @@ def build_web_app(app: App, adapters: Mapping[str, Adapter], extra: Iterable[Bas
 
 def http_routes_configured(app: App, adapters: Mapping[str, Adapter]) -> bool:
     """The server runs whenever something must be reachable over HTTP."""
-    return bool(app.config.hooks.deals_secret) or bool(adapter_routes(adapters))
+    return (
+        bool(app.config.hooks.deals_secret)
+        or bool(adapter_routes(adapters))
+        or bool(app.config.server.public_url)  # pictures at /media/…
+    )
 
 
 async def _database_health(app: App) -> str:

@@ -42,7 +42,15 @@ from adapters.wecom.render import (
 from bot.clock import Clock
 from bot.config import WeComConfig
 from bot.delivery.outbox import enqueue
-from bot.messages import ChannelRef, IncomingMessage, OutgoingMessage, SentMessage, UserRef
+from bot.messages import (
+    ChannelRef,
+    Image,
+    IncomingMessage,
+    OutgoingMessage,
+    SentMessage,
+    UserRef,
+    png_bytes,
+)
 from bot.metrics import Metrics
 from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
 from bot.services import directory
@@ -263,10 +271,12 @@ class WeComAdapter:
         self._sends += 1
         if self._sends % FORGET_EVERY == 0:
             self._windows.forget_idle()
+        pictures = app_pictures(msg)
         if to.kind == "dm":
             rendered = render_markdown(msg, limit=APP_MESSAGE_BYTES, robot=False)
             payloads = [_app_markdown(self._agent_id(), to.id, chunk) for chunk in rendered.chunks]
-            return await self._deliver(to, DM_LIMITS, payloads, self._send_app)
+            payloads += [{"touser": to.id, "agentid": self._agent_id(), **_image_stub(p)} for p in pictures]
+            return await self._deliver(to, DM_LIMITS, payloads, self._with_media(pictures, self._send_app))
         route = await self._group_route(to)
         if route.robot_key is not None:
             key = route.robot_key
@@ -284,7 +294,26 @@ class WeComAdapter:
             {"chatid": route.chat_id, "msgtype": "markdown", "markdown": {"content": c}, "safe": 0}
             for c in rendered.chunks
         ]
-        return await self._deliver(to, APPCHAT_LIMITS, payloads, self._send_appchat)
+        payloads += [{"chatid": route.chat_id, **_image_stub(p)} for p in pictures]
+        return await self._deliver(
+            to, APPCHAT_LIMITS, payloads, self._with_media(pictures, self._send_appchat)
+        )
+
+    def _with_media(
+        self, pictures: list[bytes], call: Callable[[dict[str, Any]], Awaitable[str]]
+    ) -> Callable[[dict[str, Any]], Awaitable[str]]:
+        """App messages show a picture by media id: each image part uploads its bytes first (media/upload),
+        then sends the image message naming the id the upload returned."""
+        by_digest = {hashlib.sha256(p).hexdigest(): p for p in pictures}
+
+        async def send(payload: dict[str, Any]) -> str:
+            if payload.get("msgtype") != "image":
+                return await call(payload)
+            digest = payload["image"]["sha256"]
+            media_id = await self._client.upload_image(f"chart-{digest[:12]}.png", by_digest[digest])
+            return await call({**payload, "image": {"media_id": media_id}})
+
+        return send
 
     async def _deliver(
         self,
@@ -369,6 +398,16 @@ def _window_key(to: ChannelRef) -> str:
 
 def _app_markdown(agent_id: int, user_id: str, content: str) -> dict[str, Any]:
     return {"touser": user_id, "msgtype": "markdown", "agentid": agent_id, "markdown": {"content": content}}
+
+
+def app_pictures(msg: OutgoingMessage) -> list[bytes]:
+    """The charts a message carries, for app messages (a robot's go inline as base64)."""
+    return [png for block in msg.blocks if isinstance(block, Image) and (png := png_bytes(block)) is not None]
+
+
+def _image_stub(png: bytes) -> dict[str, Any]:
+    """An app image part before its upload: named by the bytes' digest (so a retry resumes the same part)."""
+    return {"msgtype": "image", "image": {"sha256": hashlib.sha256(png).hexdigest()}}
 
 
 def robot_image(data: bytes) -> dict[str, Any]:

@@ -105,12 +105,13 @@ class WeComClient:
         *,
         json: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
         """A call with the access token; one refetch and retry when the token is refused."""
         for attempt in (1, 2):
             token = await self.token()
             data = await self._request(
-                method, path, params={**(params or {}), "access_token": token}, json=json
+                method, path, params={**(params or {}), "access_token": token}, json=json, files=files
             )
             code = _code(data)
             if code in TOKEN_ERRORS and attempt == 1:
@@ -126,11 +127,27 @@ class WeComClient:
         _raise_for_code(data, "webhook/send")
         return data
 
+    async def upload_image(self, name: str, data: bytes) -> str:
+        """Temporary media for an app image message (valid three days): its media id."""
+        found = await self.app_call(
+            "POST",
+            "/cgi-bin/media/upload",
+            params={"type": "image"},
+            files={"media": (name, data, "image/png")},
+        )
+        return str(found.get("media_id", ""))
+
     async def _request(
-        self, method: str, path: str, *, params: dict[str, str], json: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str],
+        json: dict[str, Any] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
         try:
-            response = await self._http.request(method, path, params=params, json=json)
+            response = await self._http.request(method, path, params=params, json=json, files=files)
         except httpx.TimeoutException as exc:
             raise WeComApiError(f"wecom {path}: timeout ({type(exc).__name__})", transient=True) from None
         except httpx.HTTPError as exc:

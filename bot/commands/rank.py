@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from bot.charts.labels import labels
+from bot.charts.rank import rank_png
 from bot.commands.competition import competition_board
 from bot.commands.context import CommandContext
 from bot.commands.errors import InvalidArgument
 from bot.commands.registry import CommandRegistry, CommandSpec
 from bot.domain.leaderboard import excerpt
 from bot.domain.periods import PeriodName, parse_period
-from bot.messages import OutgoingMessage
-from bot.services import standings
+from bot.messages import OutgoingMessage, png_image
+from bot.services import charts, standings
 
 PEOPLE_WORDS = {"people", "person", "members", "个人", "成员", "人"}
 GROUP_WORDS = {"groups", "group", "小组", "组", "pk"}
@@ -26,15 +30,19 @@ METRIC_WORDS = {
     "percapita": "per_capita",
     "人均": "per_capita",
 }
+CHART_WORDS = {"chart", "picture", "图", "图表", "图片"}
 
 
 async def rank_command(ctx: CommandContext) -> OutgoingMessage:
     if ctx.args and ctx.args[0].lower() in ("pk", "比赛"):  # a named competition's standings
         return await competition_board(ctx, list(ctx.args[1:]))
     period, subject, metric = PeriodName.TODAY, "people", "amount"
+    chart = False
     for token in ctx.args:
         low = token.lower()
-        if parse_period(low) is not None:
+        if low in CHART_WORDS:
+            chart = True
+        elif parse_period(low) is not None:
             period = parse_period(low)
         elif low in PEOPLE_WORDS:
             subject = "people"
@@ -73,7 +81,7 @@ async def rank_command(ctx: CommandContext) -> OutgoingMessage:
     outside = None
     if outside_deals > 0:
         outside = {"total": scope.money(outside_amount), "deals": outside_deals}
-    return ctx.reply(
+    reply = ctx.reply(
         "rank",
         period=period.value,
         subject=subject,
@@ -85,6 +93,18 @@ async def rank_command(ctx: CommandContext) -> OutgoingMessage:
         total=scope.money(board.team_amount),
         outside=outside,
     )
+    if not (chart and charts.images_on(ctx.team)):
+        return reply
+    shown_rows = [*shown, *([own] if own is not None and own not in shown else [])]
+    words = labels(ctx.locale)
+    title = words["rank_title"].format(
+        period=words["periods"][period.value],
+        subject=words["subjects"][subject],
+        metric=words["metrics"][metric],
+    )
+    data = charts.rank_chart(scope, title, metric, shown_rows, own_key)
+    png = await asyncio.to_thread(rank_png, data)
+    return OutgoingMessage((*reply.blocks, png_image(png, title)), reply.fallback_text)
 
 
 def register(registry: CommandRegistry) -> None:

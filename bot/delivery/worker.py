@@ -23,9 +23,9 @@ from sqlalchemy.orm import aliased
 from bot.clock import Clock
 from bot.config import DeliveryConfig
 from bot.delivery.ratelimit import Attempt, RateLimiter, Window, horizon, windows_for
-from bot.messages import ChannelRef, OutgoingMessage
+from bot.messages import ChannelRef, OutgoingMessage, without_charts
 from bot.metrics import Metrics
-from bot.ports import Adapter, DeliveryError
+from bot.ports import Adapter, Capability, DeliveryError
 from bot.storage.db import is_postgres
 from bot.storage.orm import OutboxRow
 from bot.storage.uow import UnitOfWorkFactory
@@ -74,8 +74,10 @@ class DeliveryWorker:
         metrics: Metrics | None = None,
         poll_interval: float = 1.0,
         folder: Folder | None = None,
+        images: bool = True,
     ) -> None:
         self._uow_factory = uow_factory
+        self._images = images  # [images] enabled: off, charts are taken out of posts before sending
         self._folder = folder
         self._adapters = adapters
         self._clock = clock
@@ -100,6 +102,7 @@ class DeliveryWorker:
         *,
         metrics: Metrics | None = None,
         folder: Folder | None = None,
+        images: bool = True,
     ) -> DeliveryWorker:
         """A worker with `[delivery]`'s retry policy, poll interval and per-platform rate overrides."""
         return cls(
@@ -111,6 +114,7 @@ class DeliveryWorker:
             metrics=metrics,
             poll_interval=config.poll_interval,
             folder=folder,
+            images=images,
         )
 
     def wake(self, destinations: Iterable[str] | None = None) -> None:
@@ -392,7 +396,11 @@ class DeliveryWorker:
         error: DeliveryError | None = None
         message_id = None
         try:
-            sent = await adapter.send(channel_of(row), OutgoingMessage.from_json(row.payload))
+            message = OutgoingMessage.from_json(row.payload)
+            shows = getattr(adapter, "capabilities", Capability.NONE)  # declaring nothing: no pictures
+            if not (self._images and Capability.IMAGES in shows):
+                message = without_charts(message)  # the text is complete on its own
+            sent = await adapter.send(channel_of(row), message)
             message_id = sent.message_id
         except DeliveryError as exc:
             error = exc

@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.delivery.outbox import enqueue
 from bot.domain.leaderboard import Metric, RankRow, per_capita, rank, top3_changes
 from bot.domain.periods import local_day
+from bot.messages import OutgoingMessage
 from bot.rendering.engine import Renderer
-from bot.services import directory, stats
+from bot.services import charts, directory, stats
 from bot.services.directory import team_channel
 from bot.services.scope import TeamScope
-from bot.storage.orm import Competition, Deal, Group, Member, Team
+from bot.storage.orm import Competition, Deal, Group, Member, OutboxRow, Team
 from bot.storage.uow import UnitOfWork
 
 ACTIVE = "active"
@@ -194,28 +195,57 @@ def _announcements(team: Team) -> dict[str, Any]:
     return (team.settings or {}).get("announcements") or {}
 
 
-async def _post(
-    uow: UnitOfWork, renderer: Renderer, team: Team, template: str, key: str, now: datetime, **context
-) -> bool:
+async def _message(
+    uow: UnitOfWork,
+    renderer: Renderer,
+    team: Team,
+    template: str,
+    now: datetime,
+    race: tuple[str, list[RankRow]] | None,
+    **context,
+) -> OutgoingMessage:
+    """The post's message; `race` (name, ranked rows) adds the race chart where images are on."""
     message = renderer.render(template, team.locale, **context)
+    if race is not None and charts.images_on(team):
+        scope = TeamScope.of(team, now)
+        message = charts.with_picture(message, await charts.race_picture(uow.session, scope, *race))
+    return message
+
+
+async def _post(
+    uow: UnitOfWork,
+    renderer: Renderer,
+    team: Team,
+    template: str,
+    key: str,
+    now: datetime,
+    *,
+    race: tuple[str, list[RankRow]] | None = None,
+    **context,
+) -> bool:
+    """Enqueue the post once per key."""
+    message = await _message(uow, renderer, team, template, now, race, **context)
     return await enqueue(
         uow.session, channel=team_channel(team), message=message, dedupe_key=key, now=now, team_id=team.id
     )
 
 
-async def after_deal(uow: UnitOfWork, renderer: Renderer, team: Team, deal: Deal, now: datetime) -> int:
-    """Post the standings of each running competition whose top places this deal reordered.
+async def standings_posts(
+    uow: UnitOfWork, renderer: Renderer, team: Team, deal: Deal, now: datetime
+) -> list[dict[str, Any]]:
+    """The standings posts (enqueue's arguments) of each running competition whose top places this deal
+    reordered: read and drawn only, nothing written, so a caller can draw before its first write.
 
     The deal counts on its own local day. Posts follow the team's `rank_changes` switch and are
-    coalesced like rank changes: at most one per competition per `rank_window_minutes`. Returns the
-    number of posts enqueued.
+    coalesced like rank changes: at most one per competition per `rank_window_minutes` (a window already
+    posted in draws nothing).
     """
     if deal.voided_at is not None or not _announcements(team).get("rank_changes", True):
-        return 0
+        return []
     session = uow.session
     member = await session.get(Member, deal.member_id)
     if member is None or member.group_id is None:
-        return 0
+        return []
     day = local_day(deal.closed_at, team.timezone)
     running = await session.scalars(
         select(Competition).where(
@@ -228,7 +258,7 @@ async def after_deal(uow: UnitOfWork, renderer: Renderer, team: Team, deal: Deal
     window = int(_announcements(team).get("rank_window_minutes", DEFAULT_WINDOW_MINUTES))
     slot = int(now.timestamp() // (max(window, 1) * 60))
     scope = TeamScope.of(team, now)
-    posted = 0
+    posts = []
     for competition in list(running):
         if member.group_id not in competition.group_ids:
             continue
@@ -238,22 +268,31 @@ async def after_deal(uow: UnitOfWork, renderer: Renderer, team: Team, deal: Deal
         before_totals[member.id] = (amount - deal.amount_minor, count - 1)
         after_rows = board.rows()
         changes = top3_changes(board.rows(before_totals), after_rows)
-        if not changes:
+        key = f"pk:{competition.id}:{slot}"
+        if not changes or await session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == key)):
             continue
         names = {row.standing.key: row.standing.name for row in after_rows}
-        if await _post(
+        message = await _message(
             uow,
             renderer,
             team,
             "pk_standing",
-            f"pk:{competition.id}:{slot}",
             now,
+            (competition.name, after_rows),
             competition=competition_view(competition, scope.today),
             changes=[{"overtaker": names[a], "overtaken": names[b], "rank": r} for a, b, r in changes],
             rows=row_views(scope, board, after_rows),
-        ):
-            posted += 1
-    return posted
+        )
+        posts.append(
+            {
+                "channel": team_channel(team),
+                "message": message,
+                "dedupe_key": key,
+                "now": now,
+                "team_id": team.id,
+            }
+        )
+    return posts
 
 
 async def finish_due(uow: UnitOfWork, renderer: Renderer, now: datetime) -> int:
@@ -288,6 +327,7 @@ async def finish_due(uow: UnitOfWork, renderer: Renderer, now: datetime) -> int:
             "pk_result",
             f"pk_result:{competition.id}",
             now,
+            race=(competition.name, rows),
             competition=competition_view(competition, scope.today),
             winners=[{"name": w.standing.name, "slogan": board.slogan_of(w.standing.key)} for w in first],
             rows=row_views(scope, board, rows),

@@ -28,8 +28,8 @@ from bot.storage.uow import UnitOfWork, UnitOfWorkFactory
 MAX_ID = 128
 MAX_TEXT = 300
 STATUSES = ("won", "void")
-#: A deal may be stamped slightly ahead of our clock (the sender's clock drifts), not more.
-FUTURE_TOLERANCE = timedelta(days=1)  # product.md: closed_at up to now + 1 day (a CRM's clock or zone may be off)
+#: A deal may be stamped ahead of our clock (a CRM's clock or zone is off): product.md allows a day.
+FUTURE_TOLERANCE = timedelta(days=1)
 #: No deal closed before this is believed: an older date is a placeholder (0001-01-01) or a typo, and
 #: years near the calendar's ends break the period maths of every post that reads the deal.
 EARLIEST_CLOSED_AT = datetime(2000, 1, 1, tzinfo=UTC)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import enqueue
 from bot.rendering.engine import Renderer
-from bot.services import checkouts, prompts, standings, summaries
+from bot.services import charts, checkouts, prompts, standings, summaries
 from bot.services.directory import active_members, dm_channel, team_channel
 from bot.services.recap import names_in_channel, participation, recap_context
 from bot.services.schedule import OPTIONAL_DEFAULT, local_fire, parse_clock, reminder_count, slot_for
@@ -196,6 +196,13 @@ async def run_post(
     existing = await already_posted(uow.session, team, kind, key)
     if existing and not force:
         return "skipped: already posted"
+    # A chart takes a few hundred ms to draw: drawn before the first write, which on SQLite holds the
+    # write lock until the commit.
+    chart = None
+    if charts.images_on(team) and kind == "recap":
+        chart = await charts.recap_picture(uow.session, scope)
+    elif charts.images_on(team) and kind in summaries.SUMMARY_PERIODS:
+        chart = await charts.summary_picture(uow.session, scope, kind)
     if not existing:
         uow.session.add(ScheduledPost(team_id=team.id, kind=kind, period_key=key, created_at=stamp))
         try:
@@ -235,6 +242,8 @@ async def run_post(
     else:
         context = await summaries.summary_context(uow.session, renderer, scope, kind)
         message = renderer.render("summary", team.locale, **context)
+    if chart is not None:
+        message = charts.with_picture(message, chart)
     await enqueue(
         uow.session,
         channel=team_channel(team),

@@ -40,7 +40,11 @@ def _questions(team: TeamConfig) -> list[dict[str, object]] | None:
     ]
 
 
-async def seed_teams(uow: UnitOfWork, teams: list[TeamConfig], now: datetime) -> list[Team]:
+async def seed_teams(
+    uow: UnitOfWork, teams: list[TeamConfig], now: datetime, *, images: bool = True
+) -> list[Team]:
+    """Create the configured teams missing from the database; `images` ([images] enabled) is kept
+    up to date on every team, so posts know whether to draw charts."""
     session = uow.session
     if teams and is_postgres(session.bind):
         # Replicas that start together seed the same teams: one at a time, until its commit, so that the
@@ -79,6 +83,8 @@ async def seed_teams(uow: UnitOfWork, teams: list[TeamConfig], now: datetime) ->
             session.add(team)
             await session.flush()
             await session.refresh(team, ["workspace"])
+        if (team.settings or {}).get("images", True) != images:
+            team.settings = {**(team.settings or {}), "images": images}
         groups = {g.name: g for g in await directory.groups_of(session, team)}
         for gcfg in cfg.groups:
             if gcfg.name not in groups:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -327,6 +328,18 @@ class InboxRow(Base):
     owner: Mapped[str] = mapped_column(String(64))  # the process that took it in
     payload: Mapped[str] = mapped_column(Text)  # the request as JSON, as the adapter needs it again
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Media(Base):
+    """A picture served at `GET /media/<token>.png` until `expires_at` (bot/services/media.py)."""
+
+    __tablename__ = "media"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class ProcessedEvent(Base):

@@ -43,6 +43,7 @@ from bot.clock import Clock, FixedClock
 from bot.config import load_config
 from bot.delivery.digest import DealDigestFolder
 from bot.delivery.worker import DeliveryWorker
+from tests.fakes.multipart import form_file
 from tests.support.loopback import serve
 
 APP_KEY = "dingappkey01"
@@ -90,6 +91,8 @@ class FakeDingTalk:
     calls: list[Call] = field(default_factory=list)
     valid_tokens: set[str] = field(default_factory=set)
     robot_violations: int = 0
+    media: dict[str, bytes] = field(default_factory=dict)
+    """media_id → bytes uploaded to /media/upload (an image message's photoURL names one)."""
     _scripted: dict[str, deque[tuple[int, Any]]] = field(default_factory=dict)
     _robot_log: dict[str, deque[datetime]] = field(default_factory=dict)
     _robot_blocked: dict[str, datetime] = field(default_factory=dict)
@@ -110,6 +113,14 @@ class FakeDingTalk:
             json.loads(c.body["msgParam"])
             for c in self.ok("/v1.0/robot/groupMessages/send")
             if c.body["openConversationId"] == conversation
+        ]
+
+    def group_images(self, conversation: str = EAST) -> list[bytes]:
+        """The pictures of each sampleImageMsg accepted for `conversation`, by the media id it named."""
+        return [
+            self.media[json.loads(c.body["msgParam"])["photoURL"]]
+            for c in self.ok("/v1.0/robot/groupMessages/send")
+            if c.body["openConversationId"] == conversation and c.body["msgKey"] == "sampleImageMsg"
         ]
 
     def dm_batches(self) -> list[tuple[list[str], dict[str, Any]]]:
@@ -157,8 +168,32 @@ class FakeDingTalk:
             "/topapi/v2/user/get": self._user_get,
         }
         return Starlette(
-            routes=[Route(path, self._wrap(path, fn), methods=["POST"]) for path, fn in routes.items()]
+            routes=[
+                *(Route(path, self._wrap(path, fn), methods=["POST"]) for path, fn in routes.items()),
+                Route("/media/upload", self._media_upload, methods=["POST"]),
+            ]
         )
+
+    async def _media_upload(self, request: Request) -> JSONResponse:
+        """Old-API media upload: access_token and type=image in the query, the file as multipart `media`."""
+        query = dict(request.query_params)
+        upload = form_file(request.headers.get("content-type", ""), await request.body(), "media")
+        scripted = self._scripted.get("/media/upload")
+        if scripted:
+            status, answer = scripted.popleft()
+        elif query.get("access_token") not in self.valid_tokens:
+            status, answer = 200, {"errcode": 40014, "errmsg": "不合法的access_token"}
+        elif query.get("type") != "image" or upload is None:
+            status, answer = 200, {"errcode": 40004, "errmsg": "不合法的媒体文件类型"}
+        elif not upload[1].startswith((b"\x89PNG", b"\xff\xd8")) or len(upload[1]) > 20 * 1024 * 1024:
+            status, answer = 200, {"errcode": 40006, "errmsg": "不合法的文件大小或格式"}
+        else:
+            media_id = f"@media-{next(self._ids)}"
+            self.media[media_id] = upload[1]
+            status, answer = 200, {"errcode": 0, "errmsg": "ok", "type": "image", "media_id": media_id}
+        body = {"filename": upload[0], "size": len(upload[1])} if upload else None
+        self.calls.append(Call("/media/upload", query, body, status, answer, self.clock.now()))
+        return JSONResponse(answer, status_code=status)
 
     def _wrap(self, path, handler):
         async def endpoint(request: Request) -> JSONResponse:
@@ -202,7 +237,7 @@ class FakeDingTalk:
     def _message_problem(self, body: Any):
         if not isinstance(body, dict) or body.get("robotCode") != ROBOT_CODE:
             return 400, {"code": "invalidParameter.robotCode", "message": "robot 不存在"}
-        if body.get("msgKey") not in ("sampleMarkdown", "sampleText"):
+        if body.get("msgKey") not in ("sampleMarkdown", "sampleText", "sampleImageMsg"):
             return 400, {"code": "invalidParameter.msgKey", "message": "msgKey 不合法"}
         param = body.get("msgParam")
         if not isinstance(param, str) or len(param.encode()) > MAX_MSG_PARAM:
@@ -213,6 +248,8 @@ class FakeDingTalk:
             return 400, {"code": "invalidParameter.msgParam", "message": "msgParam 不是 JSON"}
         if body["msgKey"] == "sampleMarkdown" and not (parsed.get("title") and parsed.get("text")):
             return 400, {"code": "invalidParameter.msgParam", "message": "title/text 不能为空"}
+        if body["msgKey"] == "sampleImageMsg" and parsed.get("photoURL") not in self.media:
+            return 400, {"code": "invalidParameter.msgParam", "message": "photoURL 不是上传过的 media_id"}
         return None
 
     async def _group_send(self, request, body, query):

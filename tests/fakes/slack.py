@@ -1,7 +1,8 @@
 """A fake Slack on loopback for the real slack_sdk / slack-bolt clients.
 
 It serves the Web API methods teambeat calls (auth.test, chat.postMessage, chat.postEphemeral,
-conversations.open, users.info, apps.connections.open, oauth.v2.access), slash-command response_url
+conversations.open, users.info, apps.connections.open, oauth.v2.access, and the external file upload:
+files.getUploadURLExternal, the upload URL, files.completeUploadExternal), slash-command response_url
 hooks and a Socket Mode WebSocket. It checks tokens, knows which channels and users exist, rejects
 Block Kit over Slack's limits (so a renderer that overflows fails loudly), can answer 429 with
 Retry-After, and records every call. Helpers at the bottom build and sign requests the way Slack does,
@@ -36,6 +37,20 @@ SECTION_MAX = 3_000
 FIELDS_MAX = 10
 FIELD_MAX = 2_000
 BLOCKS_MAX = 50
+
+
+@dataclass
+class Upload:
+    """A file announced by files.getUploadURLExternal; `data` once its bytes arrived, `channel` once
+    files.completeUploadExternal shared it."""
+
+    file_id: str
+    team_id: str
+    filename: str
+    length: int
+    data: bytes | None = None
+    channel: str | None = None
+    title: str = ""
 
 
 @dataclass
@@ -96,6 +111,8 @@ class FakeSlack:
         self.oauth_codes: dict[str, Workspace] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._ts = itertools.count(1)
+        self.uploads: dict[str, Upload] = {}
+        self._file_ids = itertools.count(1)
         # Socket Mode
         self.silent_connections: set[int] = set()  # these connections never get `hello`
         self.socket_connections = 0
@@ -146,6 +163,10 @@ class FakeSlack:
             c.args for c in self.succeeded("chat.postEphemeral") if user is None or c.args.get("user") == user
         ]
 
+    def shared_files(self, channel: str | None = None) -> list[Upload]:
+        """Files completed into a channel (optionally one), in the order they were shared."""
+        return [u for u in self.uploads.values() if u.channel and (channel is None or u.channel == channel)]
+
     def response_url(self, base_url: str) -> str:
         return f"{base_url}/hooks/commands/{uuid.uuid4().hex[:12]}"
 
@@ -159,6 +180,7 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self._api, methods=["GET", "POST"]),
                 Route("/hooks/commands/{hook}", self._hook, methods=["POST"]),
+                Route("/upload/{file_id}", self._upload, methods=["POST"]),
                 WebSocketRoute("/socket-mode", self._socket),
             ]
         )
@@ -183,6 +205,8 @@ class FakeSlack:
             data = (
                 self._method(method, workspace, args) if workspace else {"ok": False, "error": "invalid_auth"}
             )
+            if workspace and data.get("upload_url") == "":
+                data["upload_url"] = f"{str(request.base_url).rstrip('/')}/upload/{data['file_id']}"
         self.calls.append(Call(method, token, args, 200, bool(data.get("ok")), data.get("error")))
         return JSONResponse(data)
 
@@ -223,7 +247,47 @@ class FakeSlack:
             if method == "chat.postEphemeral":
                 return {"ok": True, "message_ts": ts}
             return {"ok": True, "channel": channel, "ts": ts}
+        if method == "files.getUploadURLExternal":
+            length = str(args.get("length") or "")
+            if not args.get("filename") or not length.isdigit() or int(length) <= 0:
+                return {"ok": False, "error": "invalid_arguments"}
+            file_id = f"F{next(self._file_ids):08d}"
+            self.uploads[file_id] = Upload(file_id, ws.team_id, str(args["filename"]), int(length))
+            return {"ok": True, "upload_url": "", "file_id": file_id}  # the URL is filled in by _api
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(ws, args)
         return {"ok": False, "error": "unknown_method"}
+
+    def _complete_upload(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        """Only files this workspace announced and whose bytes arrived, into a channel it knows."""
+        try:
+            files = json.loads(str(args.get("files") or ""))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        channel = str(args.get("channel_id") or "")
+        if channel and channel not in ws.channels and channel not in ws.dms.values():
+            return {"ok": False, "error": "channel_not_found"}
+        done = []
+        for item in files:
+            upload = self.uploads.get(str(item.get("id")))
+            if upload is None or upload.team_id != ws.team_id:
+                return {"ok": False, "error": "file_not_found"}
+            if upload.data is None:
+                return {"ok": False, "error": "file_upload_not_complete"}
+            upload.channel, upload.title = channel or None, str(item.get("title") or "")
+            done.append({"id": upload.file_id, "name": upload.filename, "title": upload.title})
+        return {"ok": True, "files": done}
+
+    async def _upload(self, request: Request) -> Response:
+        """Step two: the bytes, exactly as many as announced, to the URL step one returned."""
+        upload = self.uploads.get(request.path_params["file_id"])
+        body = await request.body()
+        if upload is None:
+            return PlainTextResponse("unknown upload", 404)
+        if len(body) != upload.length or upload.data is not None:
+            return PlainTextResponse("length mismatch", 400)
+        upload.data = body
+        return PlainTextResponse(f"OK - {len(body)}")
 
     def _oauth_access(self, request: Request, args: dict[str, Any]) -> dict[str, Any]:
         client_id, client_secret = _basic(request) or (args.get("client_id"), args.get("client_secret"))

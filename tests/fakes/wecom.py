@@ -44,6 +44,7 @@ from bot.clock import Clock, FixedClock
 from bot.config import load_config
 from bot.delivery.worker import DeliveryWorker
 from bot.messages import IncomingMessage, OutgoingMessage
+from tests.fakes.multipart import form_file
 from tests.support.loopback import serve
 
 APP_CONTENT_BYTES = 2048
@@ -92,6 +93,8 @@ class FakeWeCom:
     sent: list[Sent] = field(default_factory=list)
     dropped: list[Sent] = field(default_factory=list)
     refused: list[tuple[str, int]] = field(default_factory=list)
+    media: dict[str, bytes] = field(default_factory=dict)
+    """media id -> the bytes uploaded to /cgi-bin/media/upload (an app image names its media id)."""
     _tokens: dict[str, bool] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -118,6 +121,7 @@ class FakeWeCom:
                 Route("/cgi-bin/appchat/send", self._appchat_send, methods=["POST"]),
                 Route("/cgi-bin/user/get", self._user_get, methods=["GET"]),
                 Route("/cgi-bin/webhook/send", self._webhook_send, methods=["POST"]),
+                Route("/cgi-bin/media/upload", self._media_upload, methods=["POST"]),
             ]
         )
 
@@ -139,7 +143,10 @@ class FakeWeCom:
         body = await request.json()
         if body.get("agentid") != self.agent_id:
             return self._error("message/send", 301002, "invalid agentid")
-        content, problem = _content(body, {"text": APP_CONTENT_BYTES, "markdown": APP_CONTENT_BYTES})
+        if body.get("msgtype") == "image":
+            content, problem = self._app_image(body)
+        else:
+            content, problem = _content(body, {"text": APP_CONTENT_BYTES, "markdown": APP_CONTENT_BYTES})
         if problem:
             return self._error("message/send", 44004, problem)
         receivers = [u for u in str(body.get("touser", "")).split("|") if u]
@@ -166,13 +173,36 @@ class FakeWeCom:
         chat_id = body.get("chatid", "")
         if chat_id not in self.chats:
             return self._error("appchat/send", 86003, "chat not exist")
-        content, problem = _content(body, {"text": APP_CONTENT_BYTES, "markdown": APP_CONTENT_BYTES})
+        if body.get("msgtype") == "image":
+            content, problem = self._app_image(body)
+        else:
+            content, problem = _content(body, {"text": APP_CONTENT_BYTES, "markdown": APP_CONTENT_BYTES})
         if problem:
             return self._error("appchat/send", 44004, problem)
         self.sent.append(
             Sent("appchat", chat_id, body["msgtype"], content, body, self.clock.now().timestamp())
         )
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
+    async def _media_upload(self, request: Request) -> JSONResponse:
+        """Temporary media: multipart field `media`, an image of at most 2 MB (JPG/PNG) for type=image."""
+        if (refusal := self._check_token(request, "media/upload")) is not None:
+            return refusal
+        kind = request.query_params.get("type", "")
+        upload = form_file(request.headers.get("content-type", ""), await request.body(), "media")
+        if kind != "image" or upload is None:
+            return self._error("media/upload", 40004, "invalid media type or no media field")
+        data = upload[1]
+        if not data or len(data) > 2 * 1024 * 1024 or not data.startswith((b"\x89PNG", b"\xff\xd8")):
+            return self._error("media/upload", 40009, "invalid image size or format")
+        media_id = f"media-{next(self._ids)}"
+        self.media[media_id] = data
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "type": "image", "media_id": media_id})
+
+    def _app_image(self, body: dict[str, Any]) -> tuple[str, str | None]:
+        """An app or appchat image names media uploaded before: its content here is the media id."""
+        media_id = str(body.get("image", {}).get("media_id", ""))
+        return media_id, None if media_id in self.media else "invalid media_id"
 
     async def _user_get(self, request: Request) -> JSONResponse:
         if (refusal := self._check_token(request, "user/get")) is not None:

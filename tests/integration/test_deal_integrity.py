@@ -1,9 +1,9 @@
 """Deals that must not break the posts after them (issue 19, items 4, 5 and 7), on SQLite and PostgreSQL.
 
-- A `closed_at` outside 2000-01-01 … now + 1 day is refused, naming the field, by the webhook and the CSV import;
-  a deal stored with one anyway (from before the check) no longer stops the announcements after it; and an
-  announcement that fails every time is set aside with its reason, counted by `teambeat status` and
-  /metrics, while the deals behind it are announced.
+- A `closed_at` outside 2000-01-01 … now + 1 day is refused, naming the field, by the webhook and the
+  CSV import; a deal stored with one anyway (from before the check) no longer stops the announcements
+  after it; and an announcement that fails every time is set aside with its reason, counted by
+  `teambeat status` and /metrics, while the deals behind it are announced.
 - One deal per (team, id) whichever door: the webhook racing a CSV import records each id once and
   announces it once.
 - A line break in a customer or product never starts a line of a post.
@@ -67,7 +67,7 @@ async def _insert_directly(hook: Hook, external_id: str, closed_at: datetime, **
     return deal_id
 
 
-# --- item 4: closed_at outside 2000-01-01 … now + 1 day ---------------------------------------------------------
+# --- item 4: closed_at outside 2000-01-01 … now + 1 day ----------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -369,6 +369,7 @@ class ScheduleConfig(_Section):
     reminders: list[HHMM] = Field(default_factory=lambda: [time(10, 30)])
     morning: HHMM = time(9, 30)
     evening: HHMM = time(18, 0)
+    insights: HHMM | None = None  # the leader's private insights; off until a time is set
     checkout: HHMM | None = None  # the evening check-out: off until set
     weekly: Annotated[WeeklyTime, BeforeValidator(_as_weekly)] = WeeklyTime(4, time(18, 30))
     monthly: Annotated[MonthlyTime, BeforeValidator(_as_monthly)] = MonthlyTime(None, time(18, 30))

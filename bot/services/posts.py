@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import enqueue
 from bot.rendering.engine import Renderer
-from bot.services import charts, checkouts, prompts, standings, summaries
+from bot.services import charts, checkouts, insights, prompts, standings, summaries
 from bot.services.directory import active_members, dm_channel, team_channel
 from bot.services.recap import names_in_channel, participation, recap_context
 from bot.services.schedule import OPTIONAL_DEFAULT, local_fire, parse_clock, reminder_count, slot_for
@@ -152,7 +152,7 @@ def period_key(kind: str, day: date, number: int = 1) -> str:
         return summaries.period_key(kind, day)
     if kind == "reminder":
         return f"{day.isoformat()}#{number}"
-    if kind in ("checkin", "morning", "recap", "checkout"):
+    if kind in ("checkin", "morning", "recap", "insights", "checkout"):
         return day.isoformat()
     raise ValueError(f"unknown post kind {kind!r}")
 
@@ -219,6 +219,9 @@ async def run_post(
         await prompts.send_reminders(
             uow, renderer, scope, stamp, number=number, allowed=allowed, suffix=suffix
         )
+        return "posted"
+    if kind == "insights":  # a DM to each leader, and on a quiet day nothing at all
+        await insights.send_insights(uow, renderer, scope, stamp, suffix=suffix)
         return "posted"
     if kind == "checkout":
         await checkouts.send_prompts(uow, renderer, scope, stamp, suffix=suffix)

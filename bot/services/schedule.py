@@ -28,12 +28,12 @@ DEFAULT_SCHEDULE: dict[str, Any] = {
     "weekly": "fri 18:30",
     "monthly": "last 18:30",
 }
-POST_KINDS = ("checkin", "reminder", "morning", "recap", "weekly", "monthly", "checkout")
+POST_KINDS = ("checkin", "reminder", "morning", "recap", "weekly", "monthly", "insights", "checkout")
 _SCHEDULE_KEY = {"checkin": "checkin", "morning": "morning", "recap": "evening"}
 # Slots that are off until the schedule names a time for them.
-_OPTIONAL_KEY = {"checkout": "checkout"}
+_OPTIONAL_KEY = {"insights": "insights", "checkout": "checkout"}
 # Their time for `teambeat post KIND --date D` while the schedule has none.
-OPTIONAL_DEFAULT = {"checkout": "17:30"}
+OPTIONAL_DEFAULT = {"insights": "18:15", "checkout": "17:30"}
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
@@ -79,12 +79,6 @@ def team_slots(raw_schedule: dict[str, Any] | None, team_label: str = "") -> lis
             slots.append(Slot(kind, parse_clock(schedule[key])))
         except ValueError:
             log.warning("team %s: %s=%r is not a time; not scheduled", team_label, key, schedule[key])
-    try:
-        reminders = sorted({parse_clock(r) for r in schedule.get("reminders") or []})
-    except ValueError:
-        log.warning("team %s: reminders %r unreadable; none scheduled", team_label, schedule["reminders"])
-        reminders = []
-    slots.extend(Slot("reminder", at, number=n) for n, at in enumerate(reminders, start=1))
     for kind, key in _OPTIONAL_KEY.items():
         if not schedule.get(key):
             continue
@@ -92,6 +86,12 @@ def team_slots(raw_schedule: dict[str, Any] | None, team_label: str = "") -> lis
             slots.append(Slot(kind, parse_clock(schedule[key])))
         except ValueError:
             log.warning("team %s: %s=%r is not a time; not scheduled", team_label, key, schedule[key])
+    try:
+        reminders = sorted({parse_clock(r) for r in schedule.get("reminders") or []})
+    except ValueError:
+        log.warning("team %s: reminders %r unreadable; none scheduled", team_label, schedule["reminders"])
+        reminders = []
+    slots.extend(Slot("reminder", at, number=n) for n, at in enumerate(reminders, start=1))
     for kind in ("weekly", "monthly"):
         try:
             slots.append(_periodic_slot(kind, str(schedule[kind])))

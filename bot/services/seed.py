@@ -28,6 +28,7 @@ def _schedule(team: TeamConfig) -> dict[str, object]:
         "weekly": str(s.weekly),
         "monthly": str(s.monthly),
         **checkout,
+        **({"insights": s.insights.strftime("%H:%M")} if s.insights else {}),
     }
 
 

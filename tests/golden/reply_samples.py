@@ -365,6 +365,8 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
             "leaders": [],
             "leads": [],
         },
+        {**_TEAM_SHOW, "schedule": {**_TEAM_SHOW["schedule"], "insights": "18:15"}},
+        {**_TEAM_SHOW, "schedule": {**_TEAM_SHOW["schedule"], "checkout": "17:30"}},
     ],
     "team_group_added": [
         {"name": "狼队", "slogan": "狼性出击，业绩翻倍", "existed": False},
@@ -394,6 +396,9 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"kind": "weekly", "value": "fri 18:30"},
         {"kind": "monthly", "value": "last 18:30"},
         {"kind": "monthly", "value": EVIL},
+        {"kind": "insights", "value": "18:15"},
+        {"kind": "insights", "value": "off"},
+        {"kind": "checkout", "value": "17:30"},
     ],
     "team_calendar_set": [
         {"calendar": "cn"},

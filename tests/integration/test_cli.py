@@ -314,7 +314,13 @@ def test_demo_shows_an_insight_and_the_weeks_role_models(tmp_path):
     result = teambeat("demo", "--days", "5", "--start", "2026-11-23", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    insight = out.index("[DM → lily]")  # the leader's, in a DM: frank went quiet after Monday
+    # The leader's, in a DM (among the leader's other DMs: check-out prompts, who has not checked in):
+    # frank went quiet after Monday.
+    insight = next(
+        m.start()
+        for m in re.finditer(r"\[DM → lily\]", out)
+        if "团队洞察" in out[m.start() :].split("└─", 1)[0]
+    )
     assert "团队洞察" in out[insight:] and "frank：已连续 3 个工作日没有打卡" in out[insight:]
     assert "2026-11-26" in out[insight : insight + 200]
     assert "🌟 本周标杆" in out and "坚持标杆" in out

@@ -289,6 +289,8 @@ class DatabaseConfig(_Section):
 
 
 class ServerConfig(_Section):
+    enabled: bool = True
+    """`teambeat run` always serves /healthz and /metrics (and the routes in use) unless this is false."""
     host: NonEmpty = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
@@ -790,6 +792,9 @@ def _platform_problems(sections: Mapping[str, Any], teams: Sequence[TeamConfig |
     wecom: WeComConfig | None = sections.get("wecom")
     if wecom is not None:
         problems += _wecom_problems(wecom, _users_of(teams, "wecom"))
+    server: ServerConfig | None = sections.get("server")
+    if server is not None and not server.enabled:
+        problems += _server_off_problems(sections, teams)
     delivery: DeliveryConfig | None = sections.get("delivery")
     if delivery is not None and delivery.max_backoff < delivery.base_backoff:
         problems.append(
@@ -800,6 +805,39 @@ def _platform_problems(sections: Mapping[str, Any], teams: Sequence[TeamConfig |
             )
         )
     return problems
+
+
+def _server_off_problems(sections: Mapping[str, Any], teams: Sequence[TeamConfig | None]) -> list[_Problem]:
+    """`[server] enabled = false` while something configured can only be reached over HTTP."""
+    needs: list[str] = []
+    slack: SlackConfig | None = sections.get("slack")
+    if slack is not None and (
+        slack.oauth or (slack.mode == "http" and (slack.bot_token or _users_of(teams, "slack")))
+    ):
+        needs.append("Slack (http mode or oauth: /slack/events, /slack/install)")
+    dingtalk: DingTalkConfig | None = sections.get("dingtalk")
+    if (
+        dingtalk is not None
+        and dingtalk.mode == "http"
+        and (dingtalk.app_key or _users_of(teams, "dingtalk"))
+    ):
+        needs.append('DingTalk (mode = "http": /dingtalk/callback)')
+    wecom: WeComConfig | None = sections.get("wecom")
+    if wecom is not None and (wecom.corp_id or _users_of(teams, "wecom")):
+        needs.append("WeCom (/wecom/callback)")
+    hooks: HooksConfig | None = sections.get("hooks")
+    if hooks is not None and hooks.deals_secret:
+        needs.append("the deal webhook ([hooks] deals_secret: /hooks/deals)")
+    if not needs:
+        return []
+    return [
+        _Problem(
+            ("server", "enabled"),
+            f"is false, but {', '.join(needs)} can only be reached over HTTP: set enabled = true "
+            "(or switch those to socket/stream mode and unset deals_secret)",
+            False,
+        )
+    ]
 
 
 def _because(users: list[tuple[int, TeamConfig]], platform: str) -> str:
@@ -960,8 +998,30 @@ def _validate_parts(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[TeamCo
     return sections, teams
 
 
+def _resolve_sqlite_path(url: str, folder: Path) -> str:
+    """`url` with a relative SQLite file path made absolute against `folder`; any other URL unchanged."""
+    from sqlalchemy.engine import make_url  # only here: keeps `import bot.config` light
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    database = parsed.database
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or database in (None, "", ":memory:")
+        or database.startswith("file:")  # an SQLite URI (?uri=true) names its own path
+        or Path(database).is_absolute()
+    ):
+        return url
+    return parsed.set(database=str(folder / database)).render_as_string(hide_password=False)
+
+
 def _load(
-    path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None
+    path: str | os.PathLike[str] | None,
+    environ: Mapping[str, str] | None,
+    relative_to: str | os.PathLike[str] | None = None,
 ) -> tuple[Config | None, list[str], _Context]:
     source = os.fspath(path) if path is not None else DEFAULTS_SOURCE
     raw: dict[str, Any]
@@ -995,13 +1055,28 @@ def _load(
     lines = [_format_unknown(p, ctx) if p.unknown_key else _format(p, ctx) for p in problems]
     if lines or config is None:
         return None, lines, ctx
+    if path is not None and ("database", "url") not in env_locs:
+        # A path in the file is relative to the file, wherever the bot is started from; one from the
+        # environment stays relative to the working directory, like any path given in a shell.
+        folder = Path(relative_to) if relative_to is not None else Path(path).resolve().parent
+        url = _resolve_sqlite_path(config.database.url, folder)
+        if url != config.database.url:
+            config = config.model_copy(update={"database": config.database.model_copy(update={"url": url})})
     config._source = source
     return config, [], ctx
 
 
-def load_config(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read, override from the environment, and validate. Raises ConfigError listing every problem."""
-    config, problems, _ = _load(path, environ)
+def load_config(
+    path: str | os.PathLike[str] | None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    relative_to: str | os.PathLike[str] | None = None,
+) -> Config:
+    """Read, override from the environment, and validate. Raises ConfigError listing every problem.
+
+    A relative SQLite path in the file is resolved against the file's folder (`relative_to` instead,
+    when given: the CLI's embedded sample keeps `./teambeat.db` in the working directory)."""
+    config, problems, _ = _load(path, environ, relative_to)
     if problems or config is None:
         raise ConfigError(problems)
     return config

@@ -383,6 +383,7 @@ class ScheduleConfig(_Section):
     morning: HHMM = time(9, 30)
     evening: HHMM = time(18, 0)
     insights: HHMM | None = None  # the leader's private insights; off until a time is set
+    checkout: HHMM | None = None  # the evening check-out: off until set
     weekly: Annotated[WeeklyTime, BeforeValidator(_as_weekly)] = WeeklyTime(4, time(18, 30))
     monthly: Annotated[MonthlyTime, BeforeValidator(_as_monthly)] = MonthlyTime(None, time(18, 30))
 
@@ -439,6 +440,7 @@ class TeamConfig(_Section):
     leaders: list[UserId] = Field(default_factory=list)
     kudos_daily_cap: int = Field(default=5, ge=0)
     post_checkins: bool = False
+    missing_names: Literal["leaders", "channel"] = "leaders"  # who sees the names of those not checked in
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     announcements: AnnouncementsConfig = Field(default_factory=AnnouncementsConfig)
     groups: list[GroupConfig] = Field(default_factory=list)

@@ -54,6 +54,10 @@ class Script:
     blockers: list[str]
     reasons: list[str]
     none: str
+    worked: tuple[str, ...] = ()  # the evening check-out: what worked, what blocked, tomorrow's first call
+    blocked: tuple[str, ...] = ()
+    first_call: tuple[str, ...] = ()
+    skip: str = "skip"
 
 
 SCRIPTS = {
@@ -71,6 +75,15 @@ SCRIPTS = {
         blockers=BLOCKERS,
         reasons=KUDOS,
         none="无",
+        worked=(
+            "先问预算再报价，客户不纠结价格了",
+            "用同行案例开场，比讲功能管用得多",
+            "下午三点后打电话，接通率高一倍",
+            "报价时给两个方案让客户选",
+        ),
+        blocked=("报价审批慢", "客户决策人见不到", "无"),
+        first_call=("华为王总", "美的采购部", "老客户李姐"),
+        skip="跳过",
     ),
     "en": Script(
         sample="sample.en.toml",
@@ -107,6 +120,14 @@ SCRIPTS = {
             "coached the new hire",
         ],
         none="none",
+        worked=(
+            "asking for the budget before quoting",
+            "opening with a peer's case study beats a feature list",
+            "calls after 3 pm get answered twice as often",
+            "offering two options instead of one quote",
+        ),
+        blocked=("slow price approvals", "can't reach the decision maker", "none"),
+        first_call=("Acme's buyer", "Globex procurement", "the Initech renewal"),
     ),
 }
 
@@ -196,6 +217,9 @@ async def _one_day(
         if rng.random() < 0.3:
             giver, receiver = rng.sample(members, 2)
             await _as(session, giver, f"{script.kudos} @{receiver} {rng.choice(script.reasons)}")
+    await _at(session, clock, day, 17, 30)
+    await _post(session, "checkout")
+    await _checkouts(session, clock, day, index, members, script)
     await _at(session, clock, day, 17, 50)
     await _as(session, rng.choice(members), script.rank)
     await _at(session, clock, day, 18, 0)
@@ -206,3 +230,15 @@ async def _one_day(
         await _at(session, clock, day, 18, 30)
         await _post(session, "weekly")
     clock.advance(timedelta(hours=1))
+
+
+async def _checkouts(session, clock, day: date, index: int, members: list[str], script: Script) -> None:
+    """A few answer the evening check-out (picked without the day's random draws: the rest of the day's
+    script stays as it was), one skips it; the recap's 经验分享 shows what worked."""
+    await _at(session, clock, day, 17, 40)
+    for n in range(3):
+        who = members[(index + 4 * n) % len(members)]
+        await _as(session, who, f"/dm {script.worked[(index + n) % len(script.worked)]}")
+        await _as(session, who, f"/dm {script.blocked[(index + n) % len(script.blocked)]}")
+        await _as(session, who, f"/dm {script.first_call[(index + n) % len(script.first_call)]}")
+    await _as(session, members[(index + 1) % len(members)], f"/dm {script.skip}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.commands import checkout
 from bot.commands.context import CommandContext
 from bot.commands.registry import CommandRegistry, CommandSpec
 from bot.delivery.outbox import enqueue
@@ -59,7 +60,11 @@ async def _answer_line(ctx: CommandContext, checkin: Checkin, questions, line: s
 
 
 async def answer_in_conversation(ctx: CommandContext) -> OutgoingMessage | None:
-    """A plain DM line while today's check-in is open is the answer to the current question."""
+    """A plain DM line while today's check-in is open is the answer to the current question (while the
+    evening check-out is open, to its question instead)."""
+    reply = await checkout.answer_in_conversation(ctx)
+    if reply is not None:
+        return reply
     checkin = await checkins.today_checkin(ctx.session, ctx.member, ctx.scope.today)
     if checkin is None or (checkin.status != "open" and not checkins.editing(checkin)):
         return None

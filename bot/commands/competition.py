@@ -25,10 +25,13 @@ METRIC_WORDS = {
     "单量": "deals",
 }
 MAX_NAME = 100
+STAKE_WORDS = {"stake", "赌注", "奖惩", "彩头"}
+MAX_STAKE = 200
 
 
 async def competition_action(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
-    """`pk start NAME RANGE [GROUP…] [人均|单数]`, `pk stop NAME`, `pk list` (the default)."""
+    """`pk start NAME RANGE [GROUP…] [人均|单数] [stake "PRIZE OR FORFEIT"]`, `pk stop NAME`, `pk list`
+    (the default)."""
     action = args[0].lower() if args else "list"
     rest = args[1:]
     if action in LIST_WORDS:
@@ -61,10 +64,16 @@ async def start(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
     if last < today:
         raise InvalidArgument("dates", args[1], "pk.past")
     metric = "amount"
+    stake = ""
     wanted: list[str] = []
-    for token in args[2:]:
+    tokens = iter(args[2:])
+    for token in tokens:
         if token.lower() in METRIC_WORDS:
             metric = METRIC_WORDS[token.lower()]
+        elif token.lower() in STAKE_WORDS:
+            stake = next(tokens, "").strip()[:MAX_STAKE]
+            if not stake:
+                raise MissingArgument("stake")
         else:
             wanted.append(token)
     groups = await _groups(ctx, wanted)
@@ -82,6 +91,7 @@ async def start(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
         metric=metric,
         by=ctx.member,
         now=ctx.now,
+        stake=stake,
     )
     return ctx.reply(
         "pk_started",

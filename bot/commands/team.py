@@ -35,6 +35,8 @@ SCHEDULE_KINDS = {
     "夕会": "evening",
     "checkin": "checkin",
     "打卡": "checkin",
+    "checkout": "checkout",
+    "签退": "checkout",
     "reminders": "reminders",
     "reminder": "reminders",
     "提醒": "reminders",
@@ -46,7 +48,7 @@ SCHEDULE_KINDS = {
     "洞察": "insights",
 }
 # Kinds that are off until a time is set, and may be turned off again.
-OPTIONAL_KINDS = {"insights"}
+OPTIONAL_KINDS = {"insights", "checkout"}
 OFF_WORDS = {"off", "关闭", "关"}
 CALENDARS = {"cn", "weekdays", "everyday"}
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

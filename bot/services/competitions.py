@@ -104,6 +104,7 @@ def competition_view(competition: Competition, today: date) -> dict[str, Any]:
         "end": competition.end_day.isoformat(),
         "metric": competition.metric,
         "status": competition.status,
+        "stake": competition.stake or "",
         "starts_in": max((competition.start_day - today).days, 0),
         "days_left": max((competition.end_day - today).days + 1, 0),
     }
@@ -153,6 +154,7 @@ def create(
     metric: str,
     by: Member | None,
     now: datetime,
+    stake: str = "",
 ) -> Competition:
     competition = Competition(
         team_id=team.id,
@@ -164,6 +166,7 @@ def create(
         status=ACTIVE,
         created_by_id=by.id if by else None,
         created_at=now,
+        stake=stake,
     )
     session.add(competition)
     return competition

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.domain.money import Money
-from bot.services import deal_intake
+from bot.services import checkouts, deal_intake
 from bot.services.checkins import questions_for
-from bot.storage.orm import Checkin, CheckinAnswer, Deal, Group, Member, Team
+from bot.storage.orm import Checkin, CheckinAnswer, Checkout, Deal, Group, Member, Team
 from bot.storage.uow import UnitOfWork
 
 BOM = "\ufeff"
@@ -254,7 +254,9 @@ async def export_deals(uow: UnitOfWork, team: Team, start: date, end: date) -> s
 
 
 async def export_checkins(uow: UnitOfWork, team: Team, start: date, end: date) -> str:
-    """One row per member and day with a check-in, one column per question (amounts in major units)."""
+    """One row per member and day with a check-in (or a check-out), one column per question (amounts in
+    major units); when the range has evening check-outs, their status and answers follow in `checkout_…`
+    columns."""
     if end < start:
         raise ValueError("--to is before --from")
     zone = ZoneInfo(team.timezone)
@@ -266,26 +268,49 @@ async def export_checkins(uow: UnitOfWork, team: Team, start: date, end: date) -
         .where(Checkin.team_id == team.id, Checkin.day >= start, Checkin.day <= end)
         .order_by(Checkin.day, Member.name, Member.id)
     )
-    rows = list(result)
+    outs = await uow.session.execute(
+        select(Checkout, Member, Group)
+        .join(Member, Member.id == Checkout.member_id)
+        .outerjoin(Group, Group.id == Member.group_id)
+        .where(Checkout.team_id == team.id, Checkout.day >= start, Checkout.day <= end)
+        .order_by(Checkout.day, Member.name, Member.id)
+    )
+    by_day: dict[tuple[date, int], list] = {}
+    for checkin, member, group in result:
+        by_day[(checkin.day, member.id)] = [checkin, None, member, group]
+    for checkout, member, group in outs:
+        by_day.setdefault((checkout.day, member.id), [None, None, member, group])[1] = checkout
+    # By day, stably: the database's order of names within a day, check-out-only rows after the others.
+    rows = sorted(by_day.values(), key=lambda r: (r[0] or r[1]).day)
     keys = [q.key for q in questions_for(team)]
-    for checkin, _, _ in rows:
-        keys += [a.question_key for a in checkin.answers if a.question_key not in keys]
+    for checkin, _, _, _ in rows:
+        if checkin is not None:
+            keys += [a.question_key for a in checkin.answers if a.question_key not in keys]
     headers = [f"answer_{k}" if k in CHECKIN_COLUMNS else k for k in keys]
+    out_keys: list[str] = []
+    if any(r[1] is not None for r in rows):
+        out_keys = [q.key for q in checkouts.questions_for(team)]
+        headers += ["checkout_status", *(f"checkout_{k}" for k in out_keys)]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow((*CHECKIN_COLUMNS, *headers))
-    for checkin, member, group in rows:
-        answers = {a.question_key: _answer(a, team) for a in checkin.answers}
+    for checkin, checkout, member, group in rows:
+        answers = {a.question_key: _answer(a, team) for a in checkin.answers} if checkin else {}
+        extra = []
+        if out_keys:
+            extra = [checkout.status if checkout else ""]
+            extra += [_escape(checkouts.answer_of(checkout, k)) if checkout else "" for k in out_keys]
         writer.writerow(
             (
-                checkin.day.isoformat(),
+                (checkin or checkout).day.isoformat(),
                 _escape(member.user_id),
                 _escape(member.name),
                 _escape(group.name) if group is not None else "",
-                checkin.status,
-                _escape(checkin.skip_reason),
-                _local(checkin.completed_at, zone) if checkin.completed_at else "",
+                checkin.status if checkin else "",
+                _escape(checkin.skip_reason) if checkin else "",
+                _local(checkin.completed_at, zone) if checkin and checkin.completed_at else "",
                 *(answers.get(k, "") for k in keys),
+                *extra,
             )
         )
     return out.getvalue()

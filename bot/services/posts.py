@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import enqueue
 from bot.rendering.engine import Renderer
-from bot.services import charts, insights, prompts, standings, summaries
-from bot.services.directory import team_channel
-from bot.services.recap import participation, recap_context
+from bot.services import charts, checkouts, insights, prompts, standings, summaries
+from bot.services.directory import active_members, dm_channel, team_channel
+from bot.services.recap import names_in_channel, participation, recap_context
 from bot.services.schedule import OPTIONAL_DEFAULT, local_fire, parse_clock, reminder_count, slot_for
 from bot.services.scope import TeamScope, person
 from bot.services.views import goal_view, group_views
@@ -78,6 +78,7 @@ async def morning_context(uow: UnitOfWork, renderer: Renderer, scope: TeamScope)
             commitments.append({"member": person(by_id[member_id]), "text": scope.money(int(amount))})
             committed += int(amount)
     part = await participation(session, scope, month_board.members, today)
+    missing = [person(m) for m in part["missing"]]
     week = await standings.board(session, scope, scope.so_far(scope.period("week")), roster)
     group_rows = group_views(scope, week)
     date_label = renderer.render(
@@ -91,10 +92,58 @@ async def morning_context(uow: UnitOfWork, renderer: Renderer, scope: TeamScope)
         "yesterday_total": scope.money(prev.team_amount) if prev.team_amount else None,
         "commitments": commitments,
         "commitments_total": scope.money(committed) if commitments else None,
-        "not_checked_in": [person(m) for m in part["missing"]],
+        # `missing_names = "leaders"`: the channel sees how many checked in, the names go to leaders only.
+        "not_checked_in": missing if names_in_channel(scope.team) else [],
+        "checked_in": None if names_in_channel(scope.team) else {k: part[k] for k in ("done", "total")},
+        "missing": missing,
         "on_leave": [person(m) for m in part["on_leave"]],
         "groups": group_rows,
     }
+
+
+async def tell_leaders_missing(
+    uow: UnitOfWork,
+    renderer: Renderer,
+    scope: TeamScope,
+    kind: str,
+    missing: list[dict[str, str]],
+    counts: dict[str, Any],
+    key: str,
+    suffix: str,
+    stamp: datetime,
+) -> int:
+    """With `missing_names = "leaders"`: the names the channel post leaves out, in a DM to each leader
+    (nothing when everyone checked in)."""
+    if not missing:
+        return 0
+    team = scope.team
+    date_label = renderer.render(
+        "period_label", scope.locale, period="today", start=key, end=key
+    ).fallback_text
+    message = renderer.render(
+        "missing_private",
+        team.locale,
+        kind=kind,
+        date_label=date_label,
+        missing=missing,
+        done=counts["done"],
+        total=counts["total"],
+    )
+    sent = 0
+    for leader in await active_members(uow.session, team):
+        if leader.role != "leader":
+            continue
+        sent += int(
+            await enqueue(
+                uow.session,
+                channel=dm_channel(team, leader),
+                message=message,
+                dedupe_key=f"missing:{kind}:{team.slug}:{key}:{leader.id}{suffix}",
+                now=stamp,
+                team_id=team.id,
+            )
+        )
+    return sent
 
 
 def period_key(kind: str, day: date, number: int = 1) -> str:
@@ -103,7 +152,7 @@ def period_key(kind: str, day: date, number: int = 1) -> str:
         return summaries.period_key(kind, day)
     if kind == "reminder":
         return f"{day.isoformat()}#{number}"
-    if kind in ("checkin", "morning", "recap", "insights"):
+    if kind in ("checkin", "morning", "recap", "insights", "checkout"):
         return day.isoformat()
     raise ValueError(f"unknown post kind {kind!r}")
 
@@ -174,10 +223,24 @@ async def run_post(
     if kind == "insights":  # a DM to each leader, and on a quiet day nothing at all
         await insights.send_insights(uow, renderer, scope, stamp, suffix=suffix)
         return "posted"
+    if kind == "checkout":
+        await checkouts.send_prompts(uow, renderer, scope, stamp, suffix=suffix)
+        return "posted"
     if kind == "morning":
-        message = renderer.render("morning", team.locale, **await morning_context(uow, renderer, scope))
+        context = await morning_context(uow, renderer, scope)
+        if context["checked_in"] is not None:  # names withheld from the channel: the leaders get them
+            await tell_leaders_missing(
+                uow, renderer, scope, "morning", context["missing"], context["checked_in"], key, suffix, stamp
+            )
+        message = renderer.render("morning", team.locale, **context)
     elif kind == "recap":
-        context = await recap_context(uow.session, renderer, scope, scope.period("today"))
+        context = await recap_context(uow.session, renderer, scope, scope.period("today"), private=True)
+        part = context["participation"]
+        if not names_in_channel(team) and part is not None:  # the names to leaders, the count to all
+            await tell_leaders_missing(
+                uow, renderer, scope, "recap", part["missing"], part, key, suffix, stamp
+            )
+            context["participation"] = {**part, "missing": []}
         message = renderer.render("recap", team.locale, **context)
     else:
         context = await summaries.summary_context(uow.session, renderer, scope, kind)

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.periods import Period
 from bot.rendering.engine import Renderer
-from bot.services import checkins, standings
+from bot.services import checkins, checkouts, standings
 from bot.services.scope import TeamScope, person
 from bot.services.views import goal_view, group_views
-from bot.storage.orm import Checkin, CheckinAnswer, Goal, Kudos, Leave, Member
+from bot.storage.orm import Checkin, CheckinAnswer, Goal, Kudos, Leave, Member, Team
 
 KUDOS_MARGIN = timedelta(days=2)
 
@@ -78,7 +78,16 @@ async def participation(
     }
 
 
-async def recap_context(session: AsyncSession, renderer: Renderer, scope: TeamScope, period: Period) -> dict:
+def names_in_channel(team: Team) -> bool:
+    """`missing_names = "channel"`: who has not checked in is named in the channel (else to leaders only)."""
+    return (team.settings or {}).get("missing_names", "leaders") == "channel"
+
+
+async def recap_context(
+    session: AsyncSession, renderer: Renderer, scope: TeamScope, period: Period, *, private: bool = False
+) -> dict:
+    """The recap of `period`; `private` (a leader's own DM) names who has not checked in whatever
+    `missing_names` says."""
     roster = await standings.roster(session, scope.team)
     board = await standings.board(session, scope, period, roster)
     team_goals = [g for g in await standings.goals_covering(session, scope) if g.subject == "team"]
@@ -132,9 +141,18 @@ async def recap_context(session: AsyncSession, renderer: Renderer, scope: TeamSc
             "done": raw["done"],
             "total": raw["total"],
             "ratio": raw["ratio"],
-            "missing": [person(m) for m in raw["missing"]],
+            "missing": [person(m) for m in raw["missing"]] if private or names_in_channel(scope.team) else [],
         }
         daily = await _day_extras(session, renderer, scope, roster, team_goals)
+        amounts = {}
+        for row in people_rows:
+            member = board.member_by_key(row.standing.key)
+            if member is not None:
+                amounts[member.id] = row.standing.amount_minor
+        shared = await checkouts.best_answers(
+            session, scope.team, period.start, {m.id: m for m in board.members}, amounts
+        )
+        daily["sharing"] = checkouts.shared_views(shared)
     return {
         "period": period.name.value,
         "period_label": renderer.render(

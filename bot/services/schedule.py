@@ -1,10 +1,10 @@
 """A team's schedule as slots: what is due when, in the team's own timezone and work calendar.
 
 The stored schedule (`team.schedule`, written by the config seed and `/team schedule`) is a small JSON
-object: `checkin`, `reminders`, `morning`, `evening` as `HH:MM`, `weekly` as `fri 18:30`, `monthly` as
-`last 18:30` or `25 18:30`. Times may carry seconds (`HH:MM:SS`); only tests use that, to fire soon.
-The scheduler, the catch-up after a restart and `teambeat post --date` all read the schedule through
-this module, so that they agree on when a post was due.
+object: `checkin`, `reminders`, `morning`, `evening` and (when set) `checkout` as `HH:MM`, `weekly` as
+`fri 18:30`, `monthly` as `last 18:30` or `25 18:30`. Times may carry seconds (`HH:MM:SS`); only tests
+use that, to fire soon. The scheduler, the catch-up after a restart and `teambeat post --date` all read
+the schedule through this module, so that they agree on when a post was due.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ DEFAULT_SCHEDULE: dict[str, Any] = {
     "weekly": "fri 18:30",
     "monthly": "last 18:30",
 }
-POST_KINDS = ("checkin", "reminder", "morning", "recap", "weekly", "monthly", "insights")
+POST_KINDS = ("checkin", "reminder", "morning", "recap", "weekly", "monthly", "insights", "checkout")
 _SCHEDULE_KEY = {"checkin": "checkin", "morning": "morning", "recap": "evening"}
 # Slots that are off until the schedule names a time for them.
-_OPTIONAL_KEY = {"insights": "insights"}
+_OPTIONAL_KEY = {"insights": "insights", "checkout": "checkout"}
 # Their time for `teambeat post KIND --date D` while the schedule has none.
-OPTIONAL_DEFAULT = {"insights": "18:15"}
+OPTIONAL_DEFAULT = {"insights": "18:15", "checkout": "17:30"}
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 

@@ -19,6 +19,7 @@ SEED_LOCK_KEY = 0x74627364  # "tbsd"
 
 def _schedule(team: TeamConfig) -> dict[str, object]:
     s = team.schedule
+    checkout = {"checkout": s.checkout.strftime("%H:%M")} if s.checkout is not None else {}
     return {
         "checkin": s.checkin.strftime("%H:%M"),
         "reminders": [r.strftime("%H:%M") for r in s.reminders],
@@ -26,6 +27,7 @@ def _schedule(team: TeamConfig) -> dict[str, object]:
         "evening": s.evening.strftime("%H:%M"),
         "weekly": str(s.weekly),
         "monthly": str(s.monthly),
+        **checkout,
         **({"insights": s.insights.strftime("%H:%M")} if s.insights else {}),
     }
 
@@ -73,6 +75,7 @@ async def seed_teams(
                 schedule=_schedule(cfg),
                 settings={
                     "post_checkins": cfg.post_checkins,
+                    "missing_names": cfg.missing_names,
                     "announcements": cfg.announcements.model_dump(),
                 },
                 checkin_questions=_questions(cfg),

@@ -192,6 +192,24 @@ class CheckinAnswer(Base):
     checkin: Mapped[Checkin] = relationship(back_populates="answers")
 
 
+class Checkout(Base):
+    """A member's evening check-out: a few questions at the end of the day (`answers`: key and text, in
+    the order answered); `pinned_at` when a leader pinned its "what worked" answer to the 夕会's 经验分享."""
+
+    __tablename__ = "checkouts"
+    __table_args__ = (UniqueConstraint("member_id", "day"), Index("ix_checkouts_team_day", "team_id", "day"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done | skipped
+    answers: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class Deal(Base):
     __tablename__ = "deals"
     __table_args__ = (
@@ -369,6 +387,7 @@ class Competition(Base):
     group_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     metric: Mapped[str] = mapped_column(String(16), default="amount")  # amount | per_capita | deals
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | finished | stopped
+    stake: Mapped[str] = mapped_column(String(200), default="", server_default="")  # prize or forfeit
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), nullable=True
     )

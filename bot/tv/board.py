@@ -217,6 +217,7 @@ async def _winners(session: AsyncSession, scope: TeamScope) -> dict[str, Any] | 
             "name": competition.name,
             "groups": [{"name": w.standing.name, "slogan": board.slogan_of(w.standing.key)} for w in first],
             "value": scope.money(first[0].standing.amount_minor),
+            "stake": competition.stake,
             "rows": _race_rows(scope, rows, competition.metric, board.slogan_of)[:5],
         }
     return None

@@ -371,6 +371,7 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
             "leads": [],
         },
         {**_TEAM_SHOW, "schedule": {**_TEAM_SHOW["schedule"], "insights": "18:15"}},
+        {**_TEAM_SHOW, "schedule": {**_TEAM_SHOW["schedule"], "checkout": "17:30"}},
     ],
     "team_group_added": [
         {"name": "狼队", "slogan": "狼性出击，业绩翻倍", "existed": False},
@@ -402,6 +403,7 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"kind": "monthly", "value": EVIL},
         {"kind": "insights", "value": "18:15"},
         {"kind": "insights", "value": "off"},
+        {"kind": "checkout", "value": "17:30"},
     ],
     "team_calendar_set": [
         {"calendar": "cn"},
@@ -429,6 +431,21 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
             "rank_window_minutes": 15,
             "goal_thresholds": [50, 80, 100],
         },
+    ],
+    "checkout_done": [
+        {
+            "answers": [
+                {"question": "今天什么做法最管用？", "answer": "先问预算再报价"},
+                {"question": "今天卡在哪里？", "answer": EVIL},
+                {"question": "明天第一个电话打给谁？", "answer": ""},
+            ],
+            "skipped": False,
+        },
+        {"answers": [], "skipped": True},
+    ],
+    "recap_pinned": [
+        {"member": LI, "text": "用同行案例开场，比讲功能管用得多"},
+        {"member": MALLORY, "text": EVIL},
     ],
 }
 

@@ -660,6 +660,60 @@ SAMPLES.update(
         ],
     }
 )
+
+# ----- rituals: the evening check-out, 经验分享, names told to leaders only, contest stakes ---------------
+_SHARING = [
+    {"number": 1, "member": ALICE, "text": "先问预算再报价，当天就成交了", "pinned": False},
+    {"number": 2, "member": LI, "text": "用同行案例开场，比讲功能管用得多", "pinned": False},
+]
+SAMPLES.update(
+    {
+        "checkout_prompt": [
+            {
+                "member": ALICE,
+                "question": "今天什么做法最管用？（一个方法、一句话术、一个客户洞察）",
+                "index": 1,
+                "total": 3,
+            },
+            {"member": MALLORY, "question": EVIL, "index": 2, "total": 3},
+        ],
+        "missing_private": [
+            {
+                "kind": "morning",
+                "date_label": "11月23日 周一",
+                "missing": [ALICE, MALLORY],
+                "done": 18,
+                "total": 20,
+            },
+            {"kind": "recap", "date_label": "11月23日 周一", "missing": [LI], "done": 9, "total": 10},
+        ],
+    }
+)
+SAMPLES["recap"] = [
+    *SAMPLES["recap"],
+    {**_RECAP, "sharing": _SHARING},
+    {
+        **_RECAP,
+        "participation": {"done": 18, "total": 20, "ratio": 0.9, "missing": []},
+        "sharing": [
+            {**_SHARING[1], "number": 1, "pinned": True},
+            {**_SHARING[0], "number": 2},
+            {"number": 3, "member": MALLORY, "text": EVIL, "pinned": False},
+        ],
+    },
+]
+SAMPLES["morning"] = [
+    *SAMPLES["morning"],
+    {**SAMPLES["morning"][0], "not_checked_in": [], "checked_in": {"done": 18, "total": 20}},
+]
+SAMPLES["pk_started"] = [
+    *SAMPLES["pk_started"],
+    {"competition": {**_PK, "stake": "输的组请奶茶"}, "groups": [{"name": "狼队", "slogan": ""}]},
+]
+SAMPLES["pk_result"] = [
+    *SAMPLES["pk_result"],
+    {**SAMPLES["pk_result"][0], "competition": {**SAMPLES["pk_result"][0]["competition"], "stake": EVIL}},
+]
 _PK_USAGE = "/团队 pk start 比赛名称 开始..结束 [小组…] [人均|单数] | pk list | pk stop 比赛名称"
 SAMPLES["error"] = [
     *SAMPLES["error"],

@@ -137,10 +137,16 @@ async def test_a_week_in_the_life(chat):
         morning = chat.channel_posts()[-1]
         committed = sum(PLANS[m][i] for m in done_by_morning(i))
         assert f"今日承诺（合计 {money(committed)}）" in morning
-        missing_line = next(line for line in morning.splitlines() if line.startswith("⏰ 还没打卡"))
+        # missing_names = "leaders" (the default): the channel sees the count, the leader the names.
+        not_yet = expected_today(i) - done_by_morning(i)
+        assert "还没打卡：" not in morning
+        assert f"📝 已打卡 {len(expected_today(i)) - len(not_yet)}/{len(expected_today(i))} 人" in morning
+        told = sent_since(chat, mark, "仅你可见")
+        assert set(told) == {"boss"}, day
+        missing_line = told["boss"][0].splitlines()[0]
         for who in PLANS:
-            shown = f"@{NAMES[who]}" in missing_line
-            assert shown == (who in expected_today(i) - done_by_morning(i)), (day, who, missing_line)
+            shown = NAMES[who] in missing_line.split("还没打卡的是", 1)[1]
+            assert shown == (who in not_yet), (day, who, missing_line)
         assert ("🌴 今日请假：erin" in morning) == (PLANS["erin"][i] == LEAVE)
         yesterday = DEALS[i - 1] if i > 0 else [LAST_WEEK_DEAL]  # the previous workday: last Friday
         assert ("昨日战报" in morning) == bool(yesterday)

@@ -37,7 +37,17 @@ def test_demo_runs_a_believable_day(tmp_path):
     result = teambeat("demo", "--days", "1", "--start", "2026-11-23", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for expected in ("早会", "喜报", "开单", "业绩复盘", "小组PK", "打卡完成"):
+    for expected in (
+        "早会",
+        "喜报",
+        "开单",
+        "业绩复盘",
+        "小组PK",
+        "打卡完成",
+        "签退 1/3",
+        "签退完成",
+        "💡 经验分享",
+    ):
         assert expected in out, expected
     assert not (tmp_path / "teambeat.db").exists()  # the demo keeps its data to itself
 
@@ -67,6 +77,10 @@ def test_db_upgrade_and_post_once(tmp_path):
         *recap[:1], "morning", *recap[2:4], "--date", "2026-10-01", "-c", str(config), cwd=tmp_path
     )
     assert holiday.stdout.strip() == "skipped: not a workday"
+    # The evening check-out is off until set, yet runs by hand (at 17:30 that day, for --date).
+    checkout = teambeat(*recap[:1], "checkout", *recap[2:], cwd=tmp_path)
+    assert checkout.returncode == 0 and checkout.stdout.strip().endswith("posted"), checkout.stderr
+    assert "签退 1/3" in checkout.stdout
 
 
 def test_a_second_run_on_the_same_database_answers_its_first_commands(tmp_path):
@@ -101,6 +115,9 @@ def test_demo_locale_en_is_english_through_the_day(tmp_path):
         "Recap",
         "groups",
         "Check-in done!",
+        "Check-out 1/3",
+        "Checked out!",
+        "💡 What worked today",
     ):
         assert expected in out, expected
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in out), out
@@ -299,7 +316,13 @@ def test_demo_shows_an_insight_and_the_weeks_role_models(tmp_path):
     result = teambeat("demo", "--days", "5", "--start", "2026-11-23", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    insight = out.index("[DM → lily]")  # the leader's, in a DM: frank went quiet after Monday
+    # The leader's, in a DM (among the leader's other DMs: check-out prompts, who has not checked in):
+    # frank went quiet after Monday.
+    insight = next(
+        m.start()
+        for m in re.finditer(r"\[DM → lily\]", out)
+        if "团队洞察" in out[m.start() :].split("└─", 1)[0]
+    )
     assert "团队洞察" in out[insight:] and "frank：已连续 3 个工作日没有打卡" in out[insight:]
     assert "2026-11-26" in out[insight : insight + 200]
     assert "🌟 本周标杆" in out and "坚持标杆" in out

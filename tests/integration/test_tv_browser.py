@@ -174,6 +174,7 @@ async def _arrange(app: App, with_pk_result: bool) -> str:
                     group_ids=[g.id for g in groups],
                     metric="amount",
                     status=competitions.FINISHED,
+                    stake="输的组请奶茶",
                     created_at=now - timedelta(days=3),
                     ended_at=now,
                 )
@@ -256,6 +257,7 @@ async def test_a_deal_pops_up_as_the_xibao_and_the_numbers_change(
     page, _ = await _open(browser, floor, "tv")
     assert await page.is_visible("#slide-winners.active")
     assert await page.inner_text("#winners-names") == "狼队"
+    assert await page.inner_text("#winners-stake") == "输的组请奶茶"  # the promise made for the contest
     await page.close()
     page, errors = await _open(browser, floor, "tv", view="people")
     assert await page.inner_text("#team-name") == "华东一部"

@@ -164,6 +164,19 @@ def test_team_defaults(tmp_path: Path) -> None:
     assert team.announcements.rank_window_minutes == 10
     assert team.announcements.deals and team.announcements.kudos
     assert team.questions == [] and team.groups == [] and team.members == []
+    assert team.schedule.checkout is None  # the evening check-out is off until set
+    assert team.missing_names == "leaders"
+
+
+def test_checkout_time_and_missing_names(tmp_path: Path) -> None:
+    text = CONSOLE_TEAM + 'missing_names = "channel"\n[teams.schedule]\ncheckout = "17:30"\n'
+    team = load_config(write(tmp_path, text), {}).teams[0]
+    assert team.schedule.checkout == time(17, 30) and team.missing_names == "channel"
+    bad = CONSOLE_TEAM + 'missing_names = "everyone"\n[teams.schedule]\ncheckout = "25:00"\n'
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, bad), {})
+    shown = str(caught.value)
+    assert "missing_names" in shown and "checkout" in shown
 
 
 # ---------------------------------------------------------------------------------------------- shape

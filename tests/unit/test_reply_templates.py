@@ -48,6 +48,8 @@ REPLY_TEMPLATES = (
     "team_calendar_set",
     "team_announce",
     "team_tv",
+    "checkout_done",
+    "recap_pinned",
 )
 
 
@@ -420,6 +422,7 @@ ZH_ARGS = {
     "switch": "开关",
     "thresholds": "目标进度",
     "minutes": "分钟",
+    "stake": "赌注",
 }
 GENERIC = ("的值", "没有执行成功", "is not valid", "did not work")
 
@@ -449,6 +452,7 @@ REASONS = {
     "pk.past": "dates",
     "pk.too_few_groups": "groups",
     "pk.unknown": "competition",
+    "share.unknown": "share",
     "announce.unknown": "kind",
     "switch.malformed": "switch",
     "threshold.malformed": "thresholds",
@@ -468,6 +472,7 @@ CODES = {
     "last_leader": {},
     "internal": {"event_id": "Ev1"},
     "pk_name_taken": {"name": "双11冲刺"},
+    "nothing_to_share": {},
 }
 
 

@@ -106,6 +106,7 @@
     $("winners-names").textContent = w.groups.map((g) => g.name).join(" · ");
     $("winners-slogan").textContent = w.groups.map((g) => g.slogan).filter(Boolean).join(" / ");
     $("winners-value").textContent = w.value;
+    $("winners-stake").textContent = w.stake || "";
   }
 
   function renderAll() {

@@ -102,8 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     post = with_config(sub.add_parser("post", help="run one scheduled post now"))
     post.add_argument(
         "kind",
-        choices=["checkin", "morning", "recap", "weekly", "monthly"],
-        help="which post: check-in prompts, morning goals, evening recap, weekly or monthly summary",
+        choices=["checkin", "morning", "recap", "weekly", "monthly", "insights"],
+        help="which post: check-in prompts, morning goals, evening recap, weekly or monthly summary,"
+        " the leaders' private insights",
     )
     post.add_argument("--team", required=True, help="the team's id (`id` in [[teams]]; the sample's: sample)")
     post.add_argument(

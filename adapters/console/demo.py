@@ -32,6 +32,9 @@ CUSTOMERS = [
 WORK = ["拜访3家客户", "打了60个电话", "跟进2个大单", "直播3小时", "整理客户名单", "完成报价单"]
 BLOCKERS = ["无", "需要价格支持", "需要技术演示", "物流延迟", ""]
 KUDOS = ["帮我搞定了难缠的客户", "分享了很实用的话术", "加班支援直播", "主动带新人"]
+# From the second day on this member goes quiet (no check-ins, no deals): by the fourth day the
+# leader's private insight at 18:15 names them; Fridays end with the 周会 and its 标杆.
+QUIET = "frank"
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,8 @@ async def _one_day(
         await _as(session, "lily", script.goals[0])
         await _as(session, "alice", script.goals[1])
     await _at(session, clock, day, 9, 0)
+    if index >= 1:
+        members = [m for m in members if m != QUIET]
     for who in members:
         if rng.random() < 0.15:
             continue  # a few forget: the morning post lists them
@@ -195,4 +200,9 @@ async def _one_day(
     await _as(session, rng.choice(members), script.rank)
     await _at(session, clock, day, 18, 0)
     await _post(session, "recap")
+    await _at(session, clock, day, 18, 15)
+    await _post(session, "insights")  # a DM to the leader, and only when there is something to say
+    if day.weekday() == 4:
+        await _at(session, clock, day, 18, 30)
+        await _post(session, "weekly")
     clock.advance(timedelta(hours=1))

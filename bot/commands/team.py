@@ -40,7 +40,12 @@ SCHEDULE_KINDS = {
     "周会": "weekly",
     "monthly": "monthly",
     "月会": "monthly",
+    "insights": "insights",
+    "洞察": "insights",
 }
+# Kinds that are off until a time is set, and may be turned off again.
+OPTIONAL_KINDS = {"insights"}
+OFF_WORDS = {"off", "关闭", "关"}
 CALENDARS = {"cn", "weekdays", "everyday"}
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DAYS = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
@@ -233,6 +238,9 @@ async def schedule(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
     if kind is None:
         raise InvalidArgument("kind", args[0], "subject.unknown")
     values = args[1:]
+    if kind in OPTIONAL_KINDS and len(values) == 1 and values[0].lower() in OFF_WORDS:
+        ctx.team.schedule = {k: v for k, v in (ctx.team.schedule or {}).items() if k != kind}
+        return ctx.reply("team_schedule_set", kind=kind, value="off")
     if kind == "reminders":
         if not all(_valid_time(v) for v in values):
             raise InvalidArgument("time", " ".join(values), "time.malformed")

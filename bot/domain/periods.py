@@ -221,3 +221,12 @@ def parse_day_range(text: str, today: date) -> tuple[date, date]:
     if end < start:
         raise InvalidDay("reversed")
     return start, end
+
+
+def day_bounds(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
+    """[local midnight of start, local midnight after end) in UTC, the same way periods are bounded."""
+    zone = ZoneInfo(tz)
+    return (
+        datetime.combine(start, time(0), tzinfo=zone).astimezone(UTC),
+        datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC),
+    )

@@ -8,16 +8,15 @@ a group's numbers are those of its current members.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import enqueue
 from bot.domain.leaderboard import Metric, RankRow, per_capita, rank, top3_changes
-from bot.domain.periods import local_day
+from bot.domain.periods import day_bounds, local_day
 from bot.messages import OutgoingMessage
 from bot.rendering.engine import Renderer
 from bot.services import charts, directory, stats
@@ -82,15 +81,6 @@ async def named(session: AsyncSession, team: Team, name: str) -> Competition | N
     )
     matches = list(rows)
     return next((c for c in matches if c.status == ACTIVE), matches[0] if matches else None)
-
-
-def day_bounds(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
-    """[local midnight of start, local midnight after end) in UTC, the same way periods are bounded."""
-    zone = ZoneInfo(tz)
-    return (
-        datetime.combine(start, time(0), tzinfo=zone).astimezone(UTC),
-        datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC),
-    )
 
 
 async def board_of(session: AsyncSession, team: Team, competition: Competition) -> CompetitionBoard:

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import enqueue
 from bot.rendering.engine import Renderer
-from bot.services import charts, prompts, standings, summaries
+from bot.services import charts, insights, prompts, standings, summaries
 from bot.services.directory import team_channel
 from bot.services.recap import participation, recap_context
-from bot.services.schedule import local_fire, reminder_count, slot_for
+from bot.services.schedule import OPTIONAL_DEFAULT, local_fire, parse_clock, reminder_count, slot_for
 from bot.services.scope import TeamScope, person
 from bot.services.views import goal_view, group_views
 from bot.storage.orm import Checkin, CheckinAnswer, ScheduledPost, Team
@@ -103,7 +103,7 @@ def period_key(kind: str, day: date, number: int = 1) -> str:
         return summaries.period_key(kind, day)
     if kind == "reminder":
         return f"{day.isoformat()}#{number}"
-    if kind in ("checkin", "morning", "recap"):
+    if kind in ("checkin", "morning", "recap", "insights"):
         return day.isoformat()
     raise ValueError(f"unknown post kind {kind!r}")
 
@@ -171,6 +171,9 @@ async def run_post(
             uow, renderer, scope, stamp, number=number, allowed=allowed, suffix=suffix
         )
         return "posted"
+    if kind == "insights":  # a DM to each leader, and on a quiet day nothing at all
+        await insights.send_insights(uow, renderer, scope, stamp, suffix=suffix)
+        return "posted"
     if kind == "morning":
         message = renderer.render("morning", team.locale, **await morning_context(uow, renderer, scope))
     elif kind == "recap":
@@ -226,4 +229,10 @@ async def post_once(
 
 def fire_time(team: Team, kind: str, day: date) -> datetime:
     """When `kind` is scheduled on `day` in the team's timezone (for `teambeat post --date`)."""
-    return local_fire(day, slot_for(team.schedule, kind).at, team.timezone)
+    try:
+        at = slot_for(team.schedule, kind).at
+    except KeyError:
+        if kind not in OPTIONAL_DEFAULT:
+            raise
+        at = parse_clock(OPTIONAL_DEFAULT[kind])  # off in the schedule, yet asked for by hand
+    return local_fire(day, at, team.timezone)

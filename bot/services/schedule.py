@@ -28,8 +28,12 @@ DEFAULT_SCHEDULE: dict[str, Any] = {
     "weekly": "fri 18:30",
     "monthly": "last 18:30",
 }
-POST_KINDS = ("checkin", "reminder", "morning", "recap", "weekly", "monthly")
+POST_KINDS = ("checkin", "reminder", "morning", "recap", "weekly", "monthly", "insights")
 _SCHEDULE_KEY = {"checkin": "checkin", "morning": "morning", "recap": "evening"}
+# Slots that are off until the schedule names a time for them.
+_OPTIONAL_KEY = {"insights": "insights"}
+# Their time for `teambeat post KIND --date D` while the schedule has none.
+OPTIONAL_DEFAULT = {"insights": "18:15"}
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
@@ -71,6 +75,13 @@ def team_slots(raw_schedule: dict[str, Any] | None, team_label: str = "") -> lis
     schedule = schedule_of(raw_schedule)
     slots: list[Slot] = []
     for kind, key in _SCHEDULE_KEY.items():
+        try:
+            slots.append(Slot(kind, parse_clock(schedule[key])))
+        except ValueError:
+            log.warning("team %s: %s=%r is not a time; not scheduled", team_label, key, schedule[key])
+    for kind, key in _OPTIONAL_KEY.items():
+        if not schedule.get(key):
+            continue
         try:
             slots.append(Slot(kind, parse_clock(schedule[key])))
         except ValueError:

@@ -26,6 +26,7 @@ def _schedule(team: TeamConfig) -> dict[str, object]:
         "evening": s.evening.strftime("%H:%M"),
         "weekly": str(s.weekly),
         "monthly": str(s.monthly),
+        **({"insights": s.insights.strftime("%H:%M")} if s.insights else {}),
     }
 
 

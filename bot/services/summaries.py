@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.periods import Period, PeriodName, local_day, period_containing
+from bot.domain import insights as judge
+from bot.domain.periods import Period, PeriodName, day_bounds, local_day, period_containing
 from bot.rendering.engine import Renderer
-from bot.services import checkins, standings
+from bot.services import checkins, standings, stats
+from bot.services.insights import planned
 from bot.services.scope import TeamScope, person
 from bot.services.views import format_goal_value, goal_view
 from bot.storage.orm import Checkin, Goal, Leave, Member
@@ -154,7 +156,52 @@ async def summary_context(
         "streaks": [{"member": person(m), "days": days} for m, days in leaders],
         "personal_met": met,
         "personal_total": len(personal),
+        "benchmarks": await week_benchmarks(session, scope, board, last) if kind == "weekly" else [],
     }
+
+
+LEVEL_WEEKS = 4
+
+
+async def week_benchmarks(
+    session: AsyncSession, scope: TeamScope, board: standings.Board, last: date
+) -> list[dict[str, Any]]:
+    """The week's 标杆 (best conversion, most improved, longest streak), each with the numbers that chose
+    them: deals from the summary's own board, planned calls from the week's check-ins (as exported),
+    their level from the four weeks before (as /rank shows each week)."""
+    start = board.period.start
+    plans = await planned(session, scope.team, start, last)
+    calls: dict[int, int] = {}
+    for (member_id, _), (status, planned_calls, _) in plans.items():
+        if status == "done" and planned_calls is not None:
+            calls[member_id] = calls.get(member_id, 0) + planned_calls
+    first, after = day_bounds(
+        start - timedelta(weeks=LEVEL_WEEKS), start - timedelta(days=1), scope.team.timezone
+    )
+    before = await stats.member_totals(session, scope.team.id, first, after)
+    streaks = await checkins.team_streaks(session, scope.team.id, list(board.members), last, scope.calendar)
+    people = [
+        judge.WeekFigures(
+            id=m.id,
+            user_id=m.user_id,
+            name=m.name,
+            deals=board.totals.get(m.id, (0, 0))[1],
+            calls=calls.get(m.id, 0),
+            amount_minor=board.totals.get(m.id, (0, 0))[0],
+            level_minor=before.get(m.id, (0, 0))[0] // LEVEL_WEEKS,
+            streak=streaks.get(m.id, 0),
+        )
+        for m in board.members
+    ]
+    by_id = {m.id: m for m in board.members}
+    out = []
+    for pick in judge.benchmarks(people):
+        numbers = dict(pick.numbers)
+        for key in ("amount_minor", "level_minor"):
+            if key in numbers:
+                numbers[key.removesuffix("_minor")] = scope.money(int(numbers.pop(key)))
+        out.append({"kind": pick.kind, "member": person(by_id[pick.id]), "numbers": numbers})
+    return out
 
 
 def period_key(kind: str, day: date) -> str:

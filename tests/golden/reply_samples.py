@@ -365,6 +365,7 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
             "leaders": [],
             "leads": [],
         },
+        {**_TEAM_SHOW, "schedule": {**_TEAM_SHOW["schedule"], "insights": "18:15"}},
     ],
     "team_group_added": [
         {"name": "狼队", "slogan": "狼性出击，业绩翻倍", "existed": False},
@@ -394,6 +395,8 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"kind": "weekly", "value": "fri 18:30"},
         {"kind": "monthly", "value": "last 18:30"},
         {"kind": "monthly", "value": EVIL},
+        {"kind": "insights", "value": "18:15"},
+        {"kind": "insights", "value": "off"},
     ],
     "team_calendar_set": [
         {"calendar": "cn"},

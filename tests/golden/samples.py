@@ -681,3 +681,99 @@ SAMPLES["error"] = [
 
 #: Templates whose inputs are only dates or fixed words: no member text can reach them.
 NO_MEMBER_TEXT = frozenset({"period_label", "team_calendar_set", "team_announce", "unreadable"})
+
+# ----- issue 25: the leader's private insights, and the week's 标杆 in the weekly summary -----
+_DROP = {"week_days": 3, "level_days": 20, "since": "2026-11-19", "change": -0.55}
+SAMPLES["insights"] = [
+    {
+        "date": "2026-11-25",
+        "group": None,
+        "items": [
+            {
+                "kind": "missed",
+                "member": ZHANG,
+                "numbers": {"days": 3, "last": "2026-11-20"},
+                "suggestion": "encourage",
+                "partner": None,
+            },
+            {
+                "kind": "calls_down",
+                "member": MALLORY,
+                "numbers": {**_DROP, "week_avg": 18, "level_avg": 40},
+                "suggestion": "review_calls",
+                "partner": None,
+            },
+            {
+                "kind": "amount_down",
+                "member": LI,
+                "numbers": {**_DROP, "week_avg": "¥9,000", "level_avg": "¥20,000"},
+                "suggestion": "encourage",
+                "partner": None,
+            },
+            {
+                "kind": "no_deal",
+                "member": CHEN,
+                "numbers": {"days": 6, "last": "2026-11-16"},
+                "suggestion": "pair",
+                "partner": EVIL,
+            },
+            {
+                "kind": "no_deal",
+                "member": ALICE,
+                "numbers": {"days": 5, "last": None},
+                "suggestion": "review_calls",
+                "partner": None,
+            },
+            {
+                "kind": "streak_broken",
+                "member": ALICE,
+                "numbers": {"days": 12},
+                "suggestion": "encourage",
+                "partner": None,
+            },
+            {
+                "kind": "pk_behind",
+                "member": {"user_id": "", "name": "虎队"},
+                "numbers": {
+                    "competition": "十一月冲刺",
+                    "score": "¥60,000",
+                    "leader": "狼队",
+                    "leader_score": "¥100,000",
+                    "ratio": 0.6,
+                },
+                "suggestion": "plan_with_lead",
+                "partner": None,
+            },
+        ],
+    },
+    {"date": "2026-11-23", "group": "狼队", "items": []},
+]
+SAMPLES["summary"] = [
+    *SAMPLES["summary"],
+    {
+        **SAMPLES["summary"][0],
+        "benchmarks": [
+            {
+                "kind": "conversion",
+                "member": MALLORY,
+                "numbers": {"deals": 3, "calls": 120, "ratio": 0.025, "min_calls": 20},
+            },
+            {
+                "kind": "improved",
+                "member": ZHANG,
+                "numbers": {"amount": "¥60,000", "level": "¥25,000", "change": 1.4},
+            },
+            {"kind": "streak", "member": LI, "numbers": {"days": 23}},
+        ],
+    },
+    {
+        **SAMPLES["summary"][0],
+        "benchmarks": [
+            {
+                "kind": "conversion",
+                "member": ALICE,
+                "numbers": {"deals": 1, "calls": 20, "ratio": 0.05, "min_calls": 20},
+            }
+        ],
+    },
+]

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from bot.messages import ChannelRef, IncomingMessage, UserRef
-from bot.storage.orm import Deal, Goal, Kudos, Leave, Member
+from bot.storage.orm import Deal, Goal, Kudos, Leave, Member, Team
 from tests.integration.conftest import SHANGHAI
 
 
@@ -229,9 +229,19 @@ async def test_team_admin_flow(chat):
     assert "08:45" in schedule
     bad_time = await chat.say("boss", "/team schedule morning 25:00")
     assert "/团队" in bad_time
+    assert "18:15" in await chat.say("boss", "/team schedule 洞察 18:15")
+    assert await team_schedule(chat, "insights") == "18:15"
+    assert "关闭" in await chat.say("boss", "/team schedule insights off")
+    assert await team_schedule(chat, "insights") is None
     await chat.say("boss", "/team calendar everyday")
     await chat.say("boss", "/team member remove @erin")
     assert await count(chat, Member, Member.user_id == "erin", Member.active.is_(True)) == 0
+
+
+async def team_schedule(chat, key: str):
+    async with chat.app.sessionmaker() as session:
+        team = await session.scalar(select(Team).where(Team.slug == "east"))
+        return (team.schedule or {}).get(key)
 
 
 async def test_team_setup_in_a_new_channel(chat):

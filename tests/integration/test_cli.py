@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -290,3 +291,15 @@ async def test_connection_retries_are_one_line_each_and_the_ready_line_names_wha
     assert not any("Traceback" in line or line.startswith(" ") for line in lines), lines
     assert all(line.split(" ", 1)[0] in {"INFO", "WARNING", "ERROR"} for line in lines), lines
     assert any("dingtalk" in line and "connection failed" in line for line in lines), lines
+
+
+def test_demo_shows_an_insight_and_the_weeks_role_models(tmp_path):
+    result = teambeat("demo", "--days", "5", "--start", "2026-11-23", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    insight = out.index("[DM → lily]")  # the leader's, in a DM: frank went quiet after Monday
+    assert "团队洞察" in out[insight:] and "frank：已连续 3 个工作日没有打卡" in out[insight:]
+    assert "2026-11-26" in out[insight : insight + 200]
+    assert "🌟 本周标杆" in out and "坚持标杆" in out
+    posts = re.findall(r"┌─ \[(.*?)\]\n(.*?)\n└─", out, re.S)
+    assert {where for where, body in posts if "团队洞察" in body} == {"DM → lily"}  # never the channel

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import re
 import sys
 from collections.abc import Coroutine, Sequence
@@ -35,7 +36,10 @@ def _load(path: str | None, locale: str | None = None) -> Config:
                 "each [[teams]] of the file (and [bot] default_locale) instead"
             ]
         )
-    return load_config(path if path else sample_config_path(locale or "zh-CN"))
+    if path:
+        return load_config(path)
+    # The sample team keeps its `./teambeat.db` in the working directory (not next to the sample file).
+    return load_config(sample_config_path(locale or "zh-CN"), relative_to=Path.cwd())
 
 
 def iso_date(text: str) -> date:
@@ -88,7 +92,15 @@ def _parser() -> argparse.ArgumentParser:
         )
         return p
 
-    with_locale(with_config(sub.add_parser("run", help="run every configured adapter (console by default)")))
+    run = sub.add_parser("run", help="run every configured adapter (console by default)")
+    with_locale(with_config(run))
+    run.add_argument(
+        "--role",
+        choices=["all", "web", "worker"],
+        default="all",
+        help="all (default): everything; web: HTTP and platform connections; "
+        "worker: scheduler, deliveries and announcements, no HTTP",
+    )
     demo = with_locale(sub.add_parser("demo", help="a seeded team living through N workdays in fast-forward"))
     demo.add_argument("--days", type=positive_int, default=1, help="how many workdays to play (default 1)")
     demo.add_argument(
@@ -156,12 +168,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.storage.migrate import upgrade
 
             asyncio.run(upgrade(config.database.url))
-            print(f"database at {config.database.url} is up to date")
+            print(f"database at {_shown_url(config.database.url)} is up to date")
             return 0
         if args.command == "run":
             from adapters.runtime import run
 
-            return run_on_server_loop(run(config))
+            if not args.config:
+                logging.getLogger("teambeat").info(
+                    "no config file (-c): the console sample team, database %s", config.database.url
+                )
+            return run_on_server_loop(run(config, args.role))
         if args.command == "post":
             return asyncio.run(_post(config, args))
         if args.command == "status":
@@ -179,6 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _shown_url(url: str) -> str:
+    """The database URL without its password: this line ends up in service and container logs."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _check_config(path: str | None) -> int:

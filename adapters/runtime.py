@@ -1,5 +1,13 @@
 """`teambeat run`: wires the core, the configured adapters, the delivery worker, the scheduler and the
-HTTP server, runs them until stdin ends (console) or SIGTERM/SIGINT, then stops them in a safe order."""
+HTTP server, runs them until stdin ends (console) or SIGTERM/SIGINT, then stops them in a safe order.
+
+`--role` splits one bot over several processes sharing a PostgreSQL database (README, "Roles"):
+- `all` (default): everything below in one process.
+- `web`: the HTTP server and the platforms' inbound connections (Slack Socket Mode, DingTalk Stream);
+  the commands they bring are handled here too (each adapter's inbox), and their direct replies sent.
+- `worker`: the scheduler, the delivery worker (every outbox post) and the announcement queue; adapters
+  are built only to send, no HTTP server, no inbound connection.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from typing import Literal
 
 from sqlalchemy.engine import make_url
 
@@ -19,7 +28,7 @@ from adapters.console.session import ConsoleSession
 from adapters.console.stdin import StdinLines
 from adapters.logs import READY_LOGGER
 from adapters.web.serve import WebServer
-from adapters.web.server import build_web_app, http_routes_configured
+from adapters.web.server import build_web_app
 from bot.app import App, build_app
 from bot.config import Config, TeamConfig
 from bot.delivery.digest import DealDigestFolder
@@ -28,6 +37,12 @@ from bot.messages import IncomingMessage, OutgoingMessage
 from bot.ports import Adapter
 
 log = logging.getLogger(__name__)
+Role = Literal["all", "web", "worker"]
+ROLE_SHARE = {
+    "web": "HTTP, platform connections and the commands they bring; schedules, deliveries and "
+    "announcements are left to --role worker",
+    "worker": "schedules, deliveries and announcements; no HTTP server, no platform connections",
+}
 PLATFORM_MODULES = {"slack": "adapters.slack", "dingtalk": "adapters.dingtalk", "wecom": "adapters.wecom"}
 
 
@@ -64,11 +79,14 @@ def build_adapters(app: App) -> dict[str, Adapter]:
 class Runtime:
     """Everything `teambeat run` keeps alive, started and stopped as one."""
 
-    def __init__(self, app: App, adapters: dict[str, Adapter]) -> None:
+    def __init__(self, app: App, adapters: dict[str, Adapter], role: Role = "all") -> None:
         from scheduling import Scheduler
 
         self.app = app
         self.adapters = adapters
+        self.role = role
+        self.works = role in ("all", "worker")  # scheduler, delivery, announcements
+        self.serves = role in ("all", "web")  # HTTP and inbound platform connections
         self.worker = DeliveryWorker.from_config(
             app.background,
             adapters,
@@ -86,6 +104,7 @@ class Runtime:
         self._worker_task: asyncio.Task[None] | None = None
         self._announcing_task: asyncio.Task[None] | None = None
         self._started: list[Adapter] = []
+        self._scheduling = False
 
     def describe(self) -> str:
         """What runs, for the one "ready" line: adapters, the HTTP address, the scheduler, the database."""
@@ -99,8 +118,12 @@ class Runtime:
                 doors.append(f"{name} ({getattr(config, name).mode} mode)")
             else:
                 doors.append(name)
+        if self.role != "all":
+            doors.insert(0, f"--role {self.role} ({ROLE_SHARE[self.role]})")
         if self.web is not None:
             doors.append(f"HTTP on http://{config.server.host}:{self.web.port}")
+        elif self.serves and not config.server.enabled and set(self.adapters) - {"console"}:
+            doors.append("no HTTP server ([server] enabled = false: no /healthz, no /metrics)")
         if self.scheduler.leading:
             doors.append("scheduler")
         else:
@@ -114,13 +137,18 @@ class Runtime:
             return await self.app.dispatcher.handle(message)
 
     async def start(self) -> None:
-        self._worker_task = asyncio.create_task(self.worker.run_forever(self.stopping))
-        self._announcing_task = asyncio.create_task(self.app.announcements.run_forever(self.stopping))
-        for adapter in self.adapters.values():
-            await adapter.start(self.handle)
-            self._started.append(adapter)
-        await self.scheduler.start()
-        if http_routes_configured(self.app, self.adapters):
+        if self.works:
+            self._worker_task = asyncio.create_task(self.worker.run_forever(self.stopping))
+            self._announcing_task = asyncio.create_task(self.app.announcements.run_forever(self.stopping))
+        if self.serves:
+            for adapter in self.adapters.values():
+                await adapter.start(self.handle)
+                self._started.append(adapter)
+        if self.works:
+            self._scheduling = True
+            await self.scheduler.start()
+        # /healthz and /metrics whenever this process serves, whatever the platforms' modes.
+        if self.serves and self.app.config.server.enabled:
             from adapters.web.deals_hook import deal_hook_routes
 
             asgi = build_web_app(
@@ -139,8 +167,13 @@ class Runtime:
         self.stopping.set()
         if self.web is not None:
             await self.web.stop()
-        await self.scheduler.stop()
-        for adapter in reversed(self._started):
+        if self._scheduling:
+            await self.scheduler.stop()
+        # Adapters built only to send (a worker, or a start cut short) are stopped too: their clients close.
+        for adapter in [
+            *reversed(self._started),
+            *(a for a in self.adapters.values() if a not in self._started),
+        ]:
             try:
                 await adapter.stop()
             except Exception:
@@ -158,7 +191,7 @@ def _on_signals(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -
             loop.add_signal_handler(sig, callback)
 
 
-async def run(config: Config) -> int:
+async def run(config: Config, role: Role = "all") -> int:
     app = await build_app(config)
     try:
         adapters = build_adapters(app)
@@ -173,12 +206,24 @@ async def run(config: Config) -> int:
             file=sys.stderr,
         )
         return 1
-    runtime = Runtime(app, adapters)
     console = adapters.get("console")
+    if console is not None and role != "all":
+        await app.close()
+        print(
+            f"--role {role}: the console adapter is one terminal and runs only in one process: "
+            "use --role all (the default) or take the console team out of the config",
+            file=sys.stderr,
+        )
+        return 1
+    runtime = Runtime(app, adapters, role)
     # Before starting: a SIGTERM that comes once the server answers, while the rest still starts,
     # must stop the bot cleanly too, not kill it.
     _on_signals(asyncio.get_running_loop(), runtime.stopping.set)
-    await runtime.start()
+    try:
+        await runtime.start()
+    except BaseException:
+        await runtime.stop()  # what did start stops (the port was taken, say): then the error is shown
+        raise
     logging.getLogger(READY_LOGGER).info(runtime.describe())
     try:
         if isinstance(console, ConsoleAdapter):

@@ -77,12 +77,8 @@ def build_web_app(app: App, adapters: Mapping[str, Adapter], extra: Iterable[Bas
 
 
 def http_routes_configured(app: App, adapters: Mapping[str, Adapter]) -> bool:
-    """The server runs whenever something must be reachable over HTTP."""
-    return (
-        bool(app.config.hooks.deals_secret)
-        or bool(adapter_routes(adapters))
-        or bool(app.config.server.public_url)  # pictures at /media/…
-    )
+    """Whether anything beyond /healthz and /metrics must be reachable over HTTP."""
+    return bool(app.config.hooks.deals_secret) or bool(adapter_routes(adapters))
 
 
 async def _database_health(app: App) -> str:

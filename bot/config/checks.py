@@ -6,7 +6,16 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from bot.config.models import Config, DeliveryConfig, DingTalkConfig, SlackConfig, TeamConfig, WeComConfig
+from bot.config.models import (
+    Config,
+    DeliveryConfig,
+    DingTalkConfig,
+    HooksConfig,
+    ServerConfig,
+    SlackConfig,
+    TeamConfig,
+    WeComConfig,
+)
 from bot.config.problems import Loc, Problem
 
 Users = list[tuple[int, TeamConfig]]
@@ -147,7 +156,46 @@ def platform_problems(sections: Mapping[str, Any], teams: Sequence[TeamConfig | 
     wecom: WeComConfig | None = sections.get("wecom")
     if wecom is not None:
         problems += _wecom_problems(wecom, _users_of(teams, "wecom"))
+    server: ServerConfig | None = sections.get("server")
+    if server is not None and not server.enabled:
+        problems += _server_off_problems(sections, teams)
     return problems + _delivery_problems(sections.get("delivery"))
+
+
+def _server_off_problems(sections: Mapping[str, Any], teams: Sequence[TeamConfig | None]) -> list[Problem]:
+    """`[server] enabled = false` while something configured can only be reached over HTTP."""
+    needs = [need for need in (_http_need(name, sections.get(name), teams) for name in _HTTP_USERS) if need]
+    if not needs:
+        return []
+    return [
+        Problem(
+            ("server", "enabled"),
+            f"is false, but {', '.join(needs)} can only be reached over HTTP: set enabled = true "
+            "(or switch those to socket/stream mode and unset deals_secret)",
+            False,
+        )
+    ]
+
+
+_HTTP_USERS = ("slack", "dingtalk", "wecom", "hooks")
+
+
+def _http_need(name: str, section: Any, teams: Sequence[TeamConfig | None]) -> str:
+    """What in this section needs the HTTP server, or ""."""
+    if section is None:
+        return ""
+    if isinstance(section, SlackConfig):
+        if section.oauth or (section.mode == "http" and (section.bot_token or _users_of(teams, "slack"))):
+            return "Slack (http mode or oauth: /slack/events, /slack/install)"
+    elif isinstance(section, DingTalkConfig):
+        if section.mode == "http" and (section.app_key or _users_of(teams, "dingtalk")):
+            return 'DingTalk (mode = "http": /dingtalk/callback)'
+    elif isinstance(section, WeComConfig):
+        if section.corp_id or _users_of(teams, "wecom"):
+            return "WeCom (/wecom/callback)"
+    elif isinstance(section, HooksConfig) and section.deals_secret:
+        return "the deal webhook ([hooks] deals_secret: /hooks/deals)"
+    return ""
 
 
 def _delivery_problems(delivery: DeliveryConfig | None) -> list[Problem]:

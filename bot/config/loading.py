@@ -83,8 +83,30 @@ def _problems(raw: Mapping[str, Any]) -> tuple[Config | None, list[Problem]]:
     return config, problems
 
 
+def _resolve_sqlite_path(url: str, folder: Path) -> str:
+    """`url` with a relative SQLite file path made absolute against `folder`; any other URL unchanged."""
+    from sqlalchemy.engine import make_url  # only here: keeps `import bot.config` light
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    database = parsed.database
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or database in (None, "", ":memory:")
+        or database.startswith("file:")  # an SQLite URI (?uri=true) names its own path
+        or Path(database).is_absolute()
+    ):
+        return url
+    return parsed.set(database=str(folder / database)).render_as_string(hide_password=False)
+
+
 def _load(
-    path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None
+    path: str | os.PathLike[str] | None,
+    environ: Mapping[str, str] | None,
+    relative_to: str | os.PathLike[str] | None = None,
 ) -> tuple[Config | None, list[str], Context]:
     raw, ctx, read_problems = _read(path, os.environ if environ is None else environ)
     if read_problems:
@@ -93,13 +115,28 @@ def _load(
     lines = [format_problem(p, ctx) for p in problems]
     if lines or config is None:
         return None, lines, ctx
+    if path is not None and ("database", "url") not in ctx.env_locs:
+        # A path in the file is relative to the file, wherever the bot is started from; one from the
+        # environment stays relative to the working directory, like any path given in a shell.
+        folder = Path(relative_to) if relative_to is not None else Path(path).resolve().parent
+        url = _resolve_sqlite_path(config.database.url, folder)
+        if url != config.database.url:
+            config = config.model_copy(update={"database": config.database.model_copy(update={"url": url})})
     config._source = ctx.source
     return config, [], ctx
 
 
-def load_config(path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read, override from the environment, and validate. Raises ConfigError listing every problem."""
-    config, problems, _ = _load(path, environ)
+def load_config(
+    path: str | os.PathLike[str] | None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    relative_to: str | os.PathLike[str] | None = None,
+) -> Config:
+    """Read, override from the environment, and validate. Raises ConfigError listing every problem.
+
+    A relative SQLite path in the file is resolved against the file's folder (`relative_to` instead,
+    when given: the CLI's embedded sample keeps `./teambeat.db` in the working directory)."""
+    config, problems, _ = _load(path, environ, relative_to)
     if problems or config is None:
         raise ConfigError(problems)
     return config

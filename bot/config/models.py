@@ -62,6 +62,8 @@ class DatabaseConfig(_Section):
 
 
 class ServerConfig(_Section):
+    enabled: bool = True
+    """`teambeat run` always serves /healthz and /metrics (and the routes in use) unless this is false."""
     host: NonEmpty = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, gt=0)

@@ -216,8 +216,10 @@ def test_a_fresh_run_says_one_ready_line_and_nothing_else(tmp_path):
     """It printed six warnings on every start (posts "missed" before the team existed, driver notes)."""
     result = teambeat("run", cwd=tmp_path, stdin="/rank\n")
     assert result.returncode == 0, result.stderr
+    database = f"sqlite:///{tmp_path / 'teambeat.db'}"
     assert result.stderr.splitlines() == [
-        "INFO teambeat: ready: console (team sample), scheduler; database sqlite:///teambeat.db"
+        f"INFO teambeat: no config file (-c): the console sample team, database {database}",
+        f"INFO teambeat: ready: console (team sample), scheduler; database {database}",
     ]
     again = teambeat("run", cwd=tmp_path, stdin="/rank\n")  # the team was made seconds ago: nothing missed
     assert again.stderr.splitlines() == result.stderr.splitlines()

@@ -29,7 +29,8 @@ from bot.config.models import (
     TeamConfig,
     WeComConfig,
 )
-from bot.config.problems import ConfigError
+from bot.config.problems import ConfigError, Loc
+from bot.config.sources import env_keys
 from bot.config.values import MonthlyTime, WeeklyTime, parse_hhmm, parse_monthly, parse_weekly
 
 __all__ = [
@@ -62,3 +63,8 @@ __all__ = [
     "parse_weekly",
     "problems_only",
 ]
+
+
+def _env_keys() -> dict[str, Loc]:
+    """Every TEAMBEAT_<SECTION>_<KEY> name and its key path (kept for tests/integration/test_deploy.py)."""
+    return env_keys(Config)

@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.money import CURRENCIES, InvalidAmount, Money, parse_amount
-from bot.domain.text import one_line
-from bot.services import deals
+from bot.domain.money import Money
+from bot.services import deal_payload, deals
+from bot.services.deal_payload import PayloadError
 from bot.storage.orm import Deal, Member, Team
 from bot.storage.uow import UnitOfWork, UnitOfWorkFactory
 
-MAX_ID = 128
-MAX_TEXT = 300
-STATUSES = ("won", "void")
 #: A deal may be stamped ahead of our clock (a CRM's clock or zone is off): product.md allows a day.
 FUTURE_TOLERANCE = timedelta(days=1)
 #: No deal closed before this is believed: an older date is a placeholder (0001-01-01) or a typo, and
@@ -139,75 +136,25 @@ class IntakeResult:
     announced: bool = False
 
 
-@dataclass
-class _Checker:
-    """Collects errors while reading one submission."""
-
-    data: Mapping[str, object]
-    errors: list[FieldError] = field(default_factory=list)
-
-    def fail(self, name: str, code: str, allowed: str | list[str], value: object = None) -> None:
-        self.errors.append(FieldError(name, code, allowed, value))
-
-    def present(self, name: str) -> bool:
-        value = self.data.get(name)
-        return value is not None and not (isinstance(value, str) and not value.strip())
-
-    def text(self, name: str, allowed: str, *, required: bool, max_len: int) -> str | None:
-        """A string (or an integer, which CRMs often send for ids and codes), stripped."""
-        if not self.present(name):
-            if required:
-                self.fail(name, "missing", allowed)
-            return None
-        value = self.data[name]
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            self.fail(name, "wrong_type", allowed, value)
-            return None
-        text = str(value).strip()
-        if not storable(text):
-            self.fail(name, "bad_character", allowed, value)
-            return None
-        if len(text) > max_len:
-            self.fail(name, "too_long", allowed, value)
-            return None
-        return text
-
-
-def storable(text: str) -> bool:
-    """Text both databases can keep: valid UTF-8 (no lone surrogates) and no NUL, which PostgreSQL refuses."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 async def validate(
     session: AsyncSession, data: Mapping[str, object], now: datetime, rules: IntakeRules
 ) -> DealRequest:
     """Check every field of one submission (a JSON object or a CSV row); InvalidDeal lists each problem."""
-    check = _Checker(data)
-    external_id = check.text(
-        "id", f"a string or integer of 1–{MAX_ID} characters", required=True, max_len=MAX_ID
-    )
-    status = _status(check)
-    team = await _team(session, check)
-    wants_fields = status != "void" or _has_deal_fields(check)
+    team_ids = list(await session.scalars(select(Team.slug).order_by(Team.slug)))
+    header, errors = deal_payload.read(deal_payload.DealHeader, data, {"team_ids": team_ids})
+    external_id, status = header.get("id"), header.get("status")
+    team = await _team(session, header.get("team"), team_ids, errors)
+    wants_fields = status != "void" or any(deal_payload.present(data.get(k)) for k in ("member", "amount"))
     if status == "void" and team is not None and external_id is not None:
         if await find_external(session, team, external_id) is not None:
             wants_fields = False  # voiding a known deal needs nothing else
         elif not wants_fields:
-            check.fail("id", "unknown_deal", "the id of a deal already recorded for this team", external_id)
+            errors.append(_error("id", "unknown_deal", _UNKNOWN_DEAL, external_id))
     fields: DealFields | None = None
-    if team is None:
-        if wants_fields:  # without the team, member and currency cannot be judged; the rest can
-            _context_free_fields(check, now, rules)
-    elif wants_fields:
-        fields = await _deal_fields(session, check, team, now, rules)
-    if check.errors or team is None or external_id is None or status is None:
-        raise InvalidDeal(check.errors)
+    if wants_fields:  # without the team, member and currency cannot be judged; the rest can
+        fields = await _deal_fields(session, data, team, now, rules, errors)
+    if errors or team is None or external_id is None or status is None:
+        raise InvalidDeal([FieldError(e.field, e.code, e.allowed, e.value) for e in errors])
     return DealRequest(team=team, external_id=external_id, status=status, fields=fields)
 
 
@@ -245,9 +192,7 @@ async def _apply(
         await deals.void(uow, found, None, now)
         return IntakeResult("voided", found.id, announced=True)
     if request.fields is None:
-        raise InvalidDeal(
-            [FieldError("id", "unknown_deal", "the id of a deal already recorded for this team")]
-        )
+        raise InvalidDeal([FieldError("id", "unknown_deal", _UNKNOWN_DEAL)])
     # A void that overtook its deal (or an exported void re-imported): keep the history, announce nothing.
     deal = await _record(uow, request, now, source=source, announce=False, voided=True)
     return IntakeResult("voided", deal.id)
@@ -362,182 +307,61 @@ async def _record(
     )
 
 
-def _status(check: _Checker) -> Literal["won", "void"] | None:
-    if not check.present("status"):
-        return "won"
-    value = check.data["status"]
-    if not isinstance(value, str):
-        check.fail("status", "wrong_type", list(STATUSES), value)
+_UNKNOWN_DEAL = "the id of a deal already recorded for this team"
+
+
+def _error(name: str, code: str, allowed: str | list[str], value: object = None) -> PayloadError:
+    return PayloadError(name, code, allowed, value)
+
+
+async def _team(
+    session: AsyncSession, slug: str | None, team_ids: list[str], errors: list[PayloadError]
+) -> Team | None:
+    if slug is None:
         return None
-    status = value.strip().lower()
-    if status == "won":
-        return "won"
-    if status == "void":
-        return "void"
-    check.fail("status", "unknown_status", list(STATUSES), value)
-    return None
-
-
-async def _team(session: AsyncSession, check: _Checker) -> Team | None:
-    value = check.data.get("team")
-    if isinstance(value, str) and value.strip() and storable(value):
-        team = await session.scalar(select(Team).where(Team.slug == value.strip()))
-        if team is not None:
-            return team
-    slugs = list(await session.scalars(select(Team.slug).order_by(Team.slug)))
-    allowed = f"a team id: {', '.join(slugs)}" if slugs else "a team id (none is configured)"
-    slug = check.text("team", allowed, required=True, max_len=64)
-    if slug is not None:
-        check.fail("team", "unknown_team", allowed, slug)
-    return None
-
-
-def _has_deal_fields(check: _Checker) -> bool:
-    return check.present("member") or check.present("amount")
-
-
-def _context_free_fields(check: _Checker, now: datetime, rules: IntakeRules) -> None:
-    """The checks that need no team: types, the amount's syntax, the currency code, the time."""
-    currency = _currency(check, team_currency=None)
-    _amount(check, currency or "CNY", rules)
-    _closed_at(check, now, rules)
-    _texts(check)
-    if not check.present("member"):
-        check.fail("member", "missing", _member_allowed(None))
+    team = await session.scalar(select(Team).where(Team.slug == slug))
+    if team is None:
+        errors.append(_error("team", "unknown_team", deal_payload.team_allowed(team_ids), slug))
+    return team
 
 
 async def _deal_fields(
-    session: AsyncSession, check: _Checker, team: Team, now: datetime, rules: IntakeRules
+    session: AsyncSession,
+    data: Mapping[str, object],
+    team: Team | None,
+    now: datetime,
+    rules: IntakeRules,
+    errors: list[PayloadError],
 ) -> DealFields | None:
-    member = await _member(session, check, team)
-    currency = _currency(check, team_currency=team.currency)
-    money = _amount(check, currency or team.currency, rules)
-    closed_at = _closed_at(check, now, rules)
-    customer, product = _texts(check)
-    if member is None or currency is None or money is None or closed_at is None or check.errors:
+    context = {
+        "currency": team.currency if team is not None else None,
+        "member_of": team.slug if team is not None else None,
+        "now": now,
+        "max_amount": rules.max_amount,
+        "future_tolerance": rules.future_tolerance,
+        "earliest": rules.earliest_closed_at,
+    }
+    body, body_errors = deal_payload.read(deal_payload.DealBody, data, context)
+    if team is None:  # only "missing" can be said of a member without the team
+        body_errors = [e for e in body_errors if e.field != "member" or e.code == "missing"]
+    member = await _member(session, team, body.get("member"), errors) if team is not None else None
+    errors += body_errors  # after the member's, which is the body's first field
+    if member is None or body_errors or errors:
         return None
-    return DealFields(member, money, closed_at, customer, product)
+    return DealFields(member, body["amount"], body["closed_at"], body["customer"], body["product"])
 
 
-def _member_allowed(team: Team | None) -> str:
-    where = f"team {team.slug}" if team is not None else "the team"
-    return f"the platform user id, email, mobile or employee code of a member of {where}"
-
-
-async def _member(session: AsyncSession, check: _Checker, team: Team) -> Member | None:
-    allowed = _member_allowed(team)
-    handle = check.text("member", allowed, required=True, max_len=200)
+async def _member(
+    session: AsyncSession, team: Team, handle: str | None, errors: list[PayloadError]
+) -> Member | None:
     if handle is None:
         return None
+    allowed = deal_payload.member_allowed(team.slug)
     found = await match_member(session, team, handle)
-    if not found:
-        check.fail("member", "unknown_member", allowed, handle)
-        return None
-    if len(found) > 1:
-        check.fail("member", "ambiguous_member", allowed, handle)
+    if len(found) != 1:
+        errors.append(_error("member", "ambiguous_member" if found else "unknown_member", allowed, handle))
         return None
     return found[0]
-
-
-def _currency(check: _Checker, team_currency: str | None) -> str | None:
-    allowed: list[str] = [team_currency] if team_currency else sorted(CURRENCIES)
-    if not check.present("currency"):
-        return team_currency
-    value = check.data["currency"]
-    if not isinstance(value, str):
-        check.fail("currency", "wrong_type", allowed, value)
-        return None
-    code = value.strip().upper()
-    if code not in CURRENCIES:
-        check.fail("currency", "unknown_currency", allowed, value)
-        return None
-    if team_currency is not None and code != team_currency:
-        check.fail("currency", "not_team_currency", allowed, value)
-        return None
-    return code
-
-
-def _amount(check: _Checker, currency: str, rules: IntakeRules) -> Money | None:
-    exponent = CURRENCIES[currency][0]
-    allowed = (
-        f'a positive amount in major units of {currency} (a number or a string such as "12800.50"), '
-        f"at most {exponent} decimals and at most {rules.max_amount:f}"
-    )
-    if not check.present("amount"):
-        check.fail("amount", "missing", allowed)
-        return None
-    value = check.data["amount"]
-    try:
-        if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-            check.fail("amount", "wrong_type", allowed, value)
-            return None
-        if isinstance(value, str):
-            money = parse_amount(value, currency)
-            if money.currency != currency:
-                check.fail("amount", "currency_mismatch", allowed, value)
-                return None
-            major = money.major
-        else:
-            major = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-        return _checked_money(major, currency, rules)
-    except InvalidAmount as error:
-        check.fail("amount", error.code, allowed, value)
-        return None
-
-
-def _checked_money(major: Decimal, currency: str, rules: IntakeRules) -> Money:
-    """Exact minor units, refusing NaN, zero or less, too many decimals and the absurdly large."""
-    if not major.is_finite():
-        raise InvalidAmount("not_a_number")
-    if major <= 0:
-        raise InvalidAmount("not_positive")
-    if major > rules.max_amount:
-        raise InvalidAmount("too_large")  # checked before scaling, so a 1e999999 never becomes an int
-    with localcontext() as ctx:
-        ctx.prec = 80
-        try:
-            minor = major.scaleb(CURRENCIES[currency][0])
-            integral = minor == minor.to_integral_value()
-        except InvalidOperation:
-            raise InvalidAmount("not_a_number") from None
-    if not integral:
-        raise InvalidAmount("too_precise")
-    return Money(int(minor), currency)
-
-
-def _closed_at(check: _Checker, now: datetime, rules: IntakeRules) -> datetime | None:
-    allowed = (
-        "ISO 8601 with an offset or Z, from 2000-01-01 to at most a day ahead, e.g. 2026-11-23T10:00:00+08:00"
-    )
-    if not check.present("closed_at"):
-        return now
-    value = check.data["closed_at"]
-    if not isinstance(value, str):
-        check.fail("closed_at", "wrong_type", allowed, value)
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        check.fail("closed_at", "not_iso8601", allowed, value)
-        return None
-    if when.tzinfo is None or when.utcoffset() is None:
-        check.fail("closed_at", "no_offset", allowed, value)
-        return None
-    if when - now > rules.future_tolerance:
-        check.fail("closed_at", "in_future", allowed, value)
-        return None
-    if when < rules.earliest_closed_at:
-        check.fail("closed_at", "too_early", allowed, value)
-        return None
-    return when
-
-
-def _texts(check: _Checker) -> tuple[str, str]:
-    """Customer and product, each on one line (line breaks become spaces: they could fake post lines)."""
-    allowed = f"text of at most {MAX_TEXT} characters"
-    customer = check.text("customer", allowed, required=False, max_len=MAX_TEXT)
-    product = check.text("product", allowed, required=False, max_len=MAX_TEXT)
-    return one_line(customer or ""), one_line(product or "")
 
 
 def _prefer_active(found: list[Member]) -> list[Member]:

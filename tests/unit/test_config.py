@@ -467,12 +467,43 @@ def test_invalid_team_values(tmp_path: Path, team_lines: str, expected: str) -> 
             'reminders = ["08:30"]',
             'schedule.reminders[0] = "08:30": must be later than the check-in time (09:00)',
         ),
+        ('checkout = "17:75"', 'schedule.checkout = "17:75": must be a time HH:MM (24-hour)'),
+        ("insights = 1815", "schedule.insights = 1815: must be a time HH:MM (24-hour) in quotes"),
     ],
 )
 def test_invalid_schedule_values(tmp_path: Path, schedule_line: str, expected: str) -> None:
     path = write(tmp_path, CONSOLE_TEAM + "[teams.schedule]\n" + schedule_line + "\n")
     line = one_problem(path)
     assert line.startswith(f"{path}: teams[east].{expected}"), line
+
+
+def test_checkout_insights_and_missing_names(tmp_path: Path) -> None:
+    plain = load_config(write(tmp_path, CONSOLE_TEAM, "plain.toml"), {}).teams[0]
+    schedule = plain.schedule
+    assert (schedule.checkout, schedule.insights, plain.missing_names) == (None, None, "leaders")
+    schedule_keys = '[teams.schedule]\ncheckout = "17:30"\ninsights = 18:15:00\n'
+    text = CONSOLE_TEAM + 'missing_names = "channel"\n' + schedule_keys
+    team = load_config(write(tmp_path, text), {}).teams[0]
+    assert (team.schedule.checkout, team.schedule.insights) == (time(17, 30), time(18, 15))
+    assert team.missing_names == "channel"
+    empty = CONSOLE_TEAM + '[teams.schedule]\ncheckout = ""\n'
+    assert load_config(write(tmp_path, empty, "empty.toml"), {}).teams[0].schedule.checkout is None
+
+
+def test_missing_names_is_leaders_or_channel(tmp_path: Path) -> None:
+    path = write(tmp_path, CONSOLE_TEAM + 'missing_names = "everyone"\n')
+    assert (
+        one_problem(path)
+        == f'{path}: teams[east].missing_names = "everyone": must be one of leaders, channel'
+    )
+
+
+def test_config_built_in_code_ignores_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Config is a pydantic-settings model, but only load_config reads TEAMBEAT_* (and names them in problems).
+    monkeypatch.setenv("TEAMBEAT_SERVER_PORT", "9100")
+    monkeypatch.setenv("TEAMBEAT_SERVER", '{"port": 9200}')
+    assert Config().server.port == 8080
+    assert load_config(None).server.port == 9100
 
 
 def test_invalid_slug_uses_the_team_index(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def test_the_demo_writes_its_charts_to_a_folder_and_prints_their_paths(tmp_path:
     assert len(paths) >= 2  # the evening recap's, the 小组PK race's or /排行 … 图表's
     folder = paths[0].parent
     assert folder.parent == tmp_path and folder.name.startswith("teambeat-pictures-")
-    assert f"📊 charts / 图表: {folder}" in result.stdout
+    assert f"📊 图表: {folder}" in result.stdout
     for path in paths:
         image = PILImage.open(path)
         image.load()

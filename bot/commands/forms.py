@@ -90,8 +90,12 @@ async def bind(ctx: CommandContext, form: Form, tokens: list[str]) -> dict[str, 
         values = await _bind_any_order(ctx, form.args, tokens)
     else:
         values = {}
-        for arg in form.args:
-            values[arg.name] = await arg.converter.take(ctx, tokens, arg.name, arg.is_strict)
+        for index, arg in enumerate(form.args):
+            # A word the arguments after this one need is not read as this one's (`role lead` names no
+            # member: the member is missing, not called "lead").
+            needed_after = sum(1 for later in form.args[index + 1 :] if not later.optional)
+            strict = arg.is_strict and len(tokens) > needed_after
+            values[arg.name] = await arg.converter.take(ctx, tokens, arg.name, strict)
     for arg in form.args:
         if values.get(arg.name, ABSENT) is ABSENT:
             if not arg.optional:

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.commands.arguments import ABSENT, Arg
-from bot.commands.errors import InvalidArgument, MissingArgument, PermissionDenied, Refused, WrongPlace
+from bot.commands.errors import (
+    CommandError,
+    InvalidArgument,
+    MissingArgument,
+    PermissionDenied,
+    Refused,
+    WrongPlace,
+)
 from bot.commands.registry import CommandSpec, Role, Where, role_at_least
 
 if TYPE_CHECKING:
@@ -64,7 +71,9 @@ def choose(forms: tuple[Form, ...], tokens: list[str]) -> Form | None:
     return next((form for form in forms if not form.words), None)
 
 
-async def run(ctx: CommandContext, forms: tuple[Form, ...], tokens: list[str]) -> OutgoingMessage:
+async def run(
+    ctx: CommandContext, forms: tuple[Form, ...], tokens: list[str], path: tuple[Form, ...] = ()
+) -> OutgoingMessage:
     form = choose(forms, tokens)
     if form is None:
         if not tokens:
@@ -77,10 +86,15 @@ async def run(ctx: CommandContext, forms: tuple[Form, ...], tokens: list[str]) -
     if not role_at_least(ctx.role, form.min_role):
         raise PermissionDenied(command=form.denied_as or ctx.spec.name, required=form.min_role)
     if form.forms:
-        return await run(ctx, form.forms, tokens)
+        return await run(ctx, form.forms, tokens, (*path, form))
     assert form.handler is not None, "a form without sub-forms has a handler"
-    values = await bind(ctx, form, tokens)
-    return await form.handler(ctx, **values)
+    try:
+        values = await bind(ctx, form, tokens)
+        return await form.handler(ctx, **values)
+    except CommandError as error:
+        if form.words and len(ctx.spec.forms) > 1:  # the usage of the form typed, not of every form
+            error.detail.setdefault("usage", ctx.core.help.form_usage(ctx.spec, (*path, form), ctx.locale))
+        raise
 
 
 async def bind(ctx: CommandContext, form: Form, tokens: list[str]) -> dict[str, Any]:

@@ -213,7 +213,10 @@ SPEC = command(
     ("目标", "goals", "target"),
     Form(
         (),
-        (Arg("subject", SubjectArg(), optional=True), Arg("terms", TermsArg(), optional=True, label="goal", bracket=False)),
+        (
+            Arg("subject", SubjectArg(), optional=True),
+            Arg("terms", TermsArg(), optional=True, label="goal", bracket=False),
+        ),
         goal_command,
     ),
 )

@@ -78,6 +78,14 @@ class HelpCatalog:
             return " | ".join(f"{word} {alt}".strip() for alt in alternatives) or word
         return f"{word} " + " | ".join(alternatives)
 
+    def form_usage(self, spec: CommandSpec, path: tuple[Form, ...], locale: str) -> str:
+        """The usage of one form, reached through `path` (`/团队 pk start 比赛名称 开始..结束 …`)."""
+        locale = self._locale(locale)
+        labels = self._arguments[locale]["labels"]
+        words = [form.words[0] for form in path[:-1] if form.words]
+        alternatives = [" ".join(parts) for parts in _alternatives(path[-1:], words, labels)]
+        return " | ".join(f"/{shown_name(spec, locale)} {alt}".strip() for alt in alternatives)
+
 
 def _label(arg: Arg, labels: dict[str, str]) -> str:
     label = labels.get(arg.label if arg.label is not None else arg.name, arg.name.upper())
@@ -116,7 +124,9 @@ async def help_command(ctx: CommandContext, topic: CommandSpec | None) -> Outgoi
         info = ctx.core.help.get(spec.name, ctx.locale)
         if info is None or not _may_use(spec, ctx.role):
             continue
-        entries.append({"name": shown_name(spec, ctx.locale), "summary": info.summary, "example": info.example})
+        entries.append(
+            {"name": shown_name(spec, ctx.locale), "summary": info.summary, "example": info.example}
+        )
     return ctx.reply("help", commands=entries, role=ctx.role)
 
 

@@ -94,9 +94,21 @@ SPEC = command(
         (),
         (
             Arg("period", PERIODS, optional=True, default=PeriodName.TODAY),
-            Arg("subject", Choice(SUBJECT_WORDS, "subject.unknown"), optional=True, default="people", label="rank_subject"),
+            Arg(
+                "subject",
+                Choice(SUBJECT_WORDS, "subject.unknown"),
+                optional=True,
+                default="people",
+                label="rank_subject",
+            ),
             Arg("metric", Metric(), optional=True, default="amount"),
-            Arg("chart", Choice(dict.fromkeys(CHART_WORDS, True), ""), optional=True, default=False, label="chart"),
+            Arg(
+                "chart",
+                Choice(dict.fromkeys(CHART_WORDS, True), ""),
+                optional=True,
+                default=False,
+                label="chart",
+            ),
         ),
         rank_command,
         any_order=True,

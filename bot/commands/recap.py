@@ -66,7 +66,11 @@ SPEC = command(
         min_role="leader",
         denied_as="recap pin",
     ),
-    Form((), (Arg("period", PERIODS, optional=True, default=PeriodName.TODAY, strict=True, label="recap_period"),), recap_command),
+    Form(
+        (),
+        (Arg("period", PERIODS, optional=True, default=PeriodName.TODAY, strict=True, label="recap_period"),),
+        recap_command,
+    ),
 )
 
 

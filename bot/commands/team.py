@@ -242,7 +242,11 @@ SPEC = command(
                 ),
                 group_add,
             ),
-            Form(("join", "加入"), (Arg("group", GROUP), Arg("member", Members(names=True), label="members")), group_join),
+            Form(
+                ("join", "加入"),
+                (Arg("group", GROUP), Arg("member", Members(names=True), label="members")),
+                group_join,
+            ),
         ),
         min_role="leader",
     ),

@@ -184,7 +184,11 @@ async def test_only_a_leader_starts_one_and_bad_input_is_explained_with_usage(pk
         elif " stop" in text:
             assert shown == ["用法：/团队 pk stop 比赛名称"], (text, reply)
         else:
-            assert len(shown) == 1 and shown[0].startswith(usage) and start_usage[3:] in shown[0], (
+            assert (
+                len(shown) == 1
+                and shown[0].startswith(usage)
+                and start_usage[len("用法：/团队 ") :] in shown[0]
+            ), (
                 text,
                 reply,
             )

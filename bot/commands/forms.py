@@ -93,7 +93,11 @@ async def run(
         return await form.handler(ctx, **values)
     except CommandError as error:
         if form.words and len(ctx.spec.forms) > 1:  # the usage of the form typed, not of every form
-            error.detail.setdefault("usage", ctx.core.help.form_usage(ctx.spec, (*path, form), ctx.locale))
+            chosen = (*path, form)
+            error.detail.setdefault("usage", ctx.core.help.form_usage(ctx.spec, chosen, ctx.locale))
+            example = ctx.core.help.form_example(ctx.spec, chosen, ctx.locale)
+            if example is not None:
+                error.detail.setdefault("form_example", example)
         raise
 
 

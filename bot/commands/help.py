@@ -78,6 +78,11 @@ class HelpCatalog:
             return " | ".join(f"{word} {alt}".strip() for alt in alternatives) or word
         return f"{word} " + " | ".join(alternatives)
 
+    def form_example(self, spec: CommandSpec, path: tuple[Form, ...], locale: str) -> str | None:
+        """The example of one form (`_commands.toml`'s `[team.forms]`), if it has its own."""
+        entry = self._commands[self._locale(locale)].get(spec.name) or {}
+        return (entry.get("forms") or {}).get(" ".join(form.words[0] for form in path if form.words))
+
     def form_usage(self, spec: CommandSpec, path: tuple[Form, ...], locale: str) -> str:
         """The usage of one form, reached through `path` (`/团队 pk start 比赛名称 开始..结束 …`)."""
         locale = self._locale(locale)

@@ -863,4 +863,16 @@ SAMPLES["error"] = [
     },
     _error("invalid_argument", {"argument": "topic", "value": "dael", "reason": "command.unknown"}),
     _error("invalid_argument", {"argument": "metric", "value": EVIL, "reason": "metric.unknown"}),
+    _error(
+        "invalid_argument",
+        {
+            "argument": "dates",
+            "value": "2026-11-01..2026-11-11",
+            "reason": "pk.past",
+            "usage": "/团队 pk start 比赛名称 开始..结束",
+            "form_example": "/团队 pk start 双11冲刺 2026-11-23..2026-11-25 狼队 虎队",
+        },
+        "/团队 setup 名称 | show",
+        "/团队 schedule morning 08:45",
+    ),
 ]

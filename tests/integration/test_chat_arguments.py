@@ -78,7 +78,7 @@ ZH = {
         "/help dael",
     ): "📖 没有「dael」这个命令。发送 /帮助 查看你可以用的所有命令。\n用法：/帮助 [命令]\n例如：/帮助",
     ("boss", "/team group join"): "✍️ 还缺少「小组」，请补上后再发一次。\n👉 比如 狼队\n"
-    "用法：/团队 group join 组名 @成员 [@成员…]\n例如：/团队 schedule morning 08:45",
+    "用法：/团队 group join 组名 @成员 [@成员…]\n例如：/团队 group join 狼队 @alice @bob",
 }
 EN = {
     (
@@ -115,7 +115,7 @@ EN = {
         "boss",
         "/team group join",
     ): "✍️ The group is missing. Please add it and send the command again.\n👉 e.g. Wolves\n"
-    "Usage: /team group join GROUP @member [@member…]\nExample: /team schedule morning 08:45",
+    "Usage: /team group join GROUP @member [@member…]\nExample: /team group join Wolves @alice @bob",
 }
 
 

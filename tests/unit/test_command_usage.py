@@ -57,3 +57,22 @@ def test_every_declared_argument_has_a_label_in_each_language(locale: str) -> No
         for arg in walk(spec.forms):
             key = arg.label if arg.label is not None else arg.name
             assert key == "" or key in labels, (spec.name, arg.name)
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_every_form_example_names_a_declared_form(locale: str) -> None:
+    """`[team.forms]` keys are the words of a form; a key no form has would never be shown."""
+    catalog = HelpCatalog()
+    registry = build_registry()
+
+    def paths(forms, prefix=()):
+        for form in forms:
+            words = (*prefix, form.words[0]) if form.words else prefix
+            if words:
+                yield " ".join(words)
+            yield from paths(form.forms, words)
+
+    for name, entry in catalog._commands[locale].items():
+        spec = registry.resolve(name)
+        assert spec is not None, name
+        assert set(entry.get("forms", {})) <= set(paths(spec.forms)), name

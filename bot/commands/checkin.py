@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 from bot.commands import checkout
+from bot.commands.arguments import WORDS, Arg, Text
 from bot.commands.context import CommandContext
-from bot.commands.registry import CommandRegistry, CommandSpec
+from bot.commands.forms import Form, command
+from bot.commands.registry import CommandRegistry
 from bot.delivery.outbox import enqueue
 from bot.messages import OutgoingMessage
 from bot.services import checkins
@@ -14,31 +16,40 @@ from bot.services.directory import dm_channel
 from bot.services.scope import person
 from bot.storage.orm import Checkin
 
-EDIT_WORDS = {"edit", "修改", "重填", "改"}
-SKIP_WORDS = {"skip", "跳过", "不打卡"}
+EDIT_WORDS = ("edit", "修改", "重填", "改")
+SKIP_WORDS = ("skip", "跳过", "不打卡")
 KEEP_WORDS = {"same", "keep", "不变", "同上", "保持"}  # during an edit: keep the answer given before
 _SEPARATORS = re.compile(r"[;；\n]")
 
 
-async def checkin_command(ctx: CommandContext) -> OutgoingMessage:
-    day = ctx.scope.today
-    checkin = await checkins.start(ctx.session, ctx.team, ctx.member, day, ctx.now)
+async def _open(ctx: CommandContext) -> Checkin:
+    return await checkins.start(ctx.session, ctx.team, ctx.member, ctx.scope.today, ctx.now)
+
+
+async def skip(ctx: CommandContext, reason: str) -> OutgoingMessage:
+    checkin = await _open(ctx)
+    checkin.status = "skipped"
+    checkin.skip_reason = reason
+    return ctx.reply("checkin_skipped", reason=checkin.skip_reason)
+
+
+async def edit(ctx: CommandContext, answers: list[str] | None) -> OutgoingMessage:
+    """The old answers stay (and count) until new ones replace them, one by one."""
+    checkin = await _open(ctx)
     questions = checkins.questions_for(ctx.team)
-    head = ctx.args[0].lower() if ctx.args else ""
-    if head in SKIP_WORDS:
-        checkin.status = "skipped"
-        checkin.skip_reason = " ".join(ctx.args[1:])[:500]
-        return ctx.reply("checkin_skipped", reason=checkin.skip_reason)
-    if head in EDIT_WORDS:
-        # The old answers stay (and count) until new ones replace them, one by one.
-        if checkin.status == "skipped":
-            checkin.status, checkin.skip_reason = "open", ""
-        checkins.begin_edit(checkin)
-        await ctx.session.flush()
-        after_word = ctx.rest.split(None, 1)[1] if len(ctx.args) > 1 else ""
-        if after_word:
-            return await _answer_line(ctx, checkin, questions, after_word)
-        return await _ask_next(ctx, checkin, questions)
+    if checkin.status == "skipped":
+        checkin.status, checkin.skip_reason = "open", ""
+    checkins.begin_edit(checkin)
+    await ctx.session.flush()
+    after_word = ctx.rest.split(None, 1)[1] if answers else ""  # as typed: `;` and quotes kept
+    if after_word:
+        return await _answer_line(ctx, checkin, questions, after_word)
+    return await _ask_next(ctx, checkin, questions)
+
+
+async def checkin_command(ctx: CommandContext, answers: list[str] | None) -> OutgoingMessage:
+    checkin = await _open(ctx)
+    questions = checkins.questions_for(ctx.team)
     if ctx.rest:
         return await _answer_line(ctx, checkin, questions, ctx.rest)
     if checkin.status == "done" and not checkins.editing(checkin):
@@ -153,7 +164,14 @@ async def _done_reply(ctx: CommandContext, checkin: Checkin, *, edited: bool = F
     return ctx.reply("checkin_done", answers=answers, streak=streak, edited=edited)
 
 
+SPEC = command(
+    "checkin",
+    ("打卡", "日报", "签到", "check-in", "standup"),
+    Form(SKIP_WORDS, (Arg("reason", Text(max_len=500, cut=True), optional=True, default=""),), skip),
+    Form(EDIT_WORDS, (Arg("answers", WORDS, optional=True, label="answers"),), edit),
+    Form((), (Arg("answers", WORDS, optional=True, label="answers"),), checkin_command),
+)
+
+
 def register(registry: CommandRegistry) -> None:
-    registry.register(
-        CommandSpec("checkin", ("打卡", "日报", "签到", "check-in", "standup"), checkin_command)
-    )
+    registry.register(SPEC)

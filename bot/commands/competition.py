@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from bot.commands.arguments import WORDS, Arg, Dates, Text
 from bot.commands.context import CommandContext
-from bot.commands.errors import InvalidArgument, MissingArgument, PermissionDenied, Refused
-from bot.domain.periods import InvalidDay, parse_day_range
+from bot.commands.errors import InvalidArgument, MissingArgument, Refused
+from bot.commands.forms import Form
 from bot.messages import OutgoingMessage
 from bot.services import competitions, directory
 from bot.storage.orm import Competition, Group
 
-START_WORDS = {"start", "new", "create", "开始", "发起", "创建", "新建"}
-STOP_WORDS = {"stop", "end", "cancel", "结束", "停止", "取消"}
-LIST_WORDS = {"list", "ls", "show", "列表", "查看"}
+START_WORDS = ("start", "new", "create", "开始", "发起", "创建", "新建")
+STOP_WORDS = ("stop", "end", "cancel", "结束", "停止", "取消")
+LIST_WORDS = ("list", "ls", "show", "列表", "查看")
 METRIC_WORDS = {
     "amount": "amount",
     "金额": "amount",
@@ -29,62 +32,45 @@ STAKE_WORDS = {"stake", "赌注", "奖惩", "彩头"}
 MAX_STAKE = 200
 
 
-async def competition_action(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
-    """`pk start NAME RANGE [GROUP…] [人均|单数] [stake "PRIZE OR FORFEIT"]`, `pk stop NAME`, `pk list`
-    (the default)."""
-    action = args[0].lower() if args else "list"
-    rest = args[1:]
-    if action in LIST_WORDS:
-        return await list_competitions(ctx)
-    if action in START_WORDS:
-        _leader_only(ctx, "team pk start")
-        return await start(ctx, rest)
-    if action in STOP_WORDS:
-        _leader_only(ctx, "team pk stop")
-        return await stop(ctx, rest)
-    raise InvalidArgument("action", args[0], "subject.unknown")
+async def list_or_refuse(ctx: CommandContext, extra: list[str] | None) -> OutgoingMessage:
+    """`pk` alone lists; a word no form knows is refused, not taken for `list`."""
+    if extra:
+        raise InvalidArgument("action", extra[0], "subject.unknown")
+    return await list_competitions(ctx)
 
 
-def _leader_only(ctx: CommandContext, command: str) -> None:
-    if not ctx.is_at_least("leader"):
-        raise PermissionDenied(command=command, required="leader")
-
-
-async def start(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
-    if not args:
-        raise MissingArgument("competition")
-    name = args[0][:MAX_NAME]
-    if len(args) < 2:
-        raise MissingArgument("dates")
-    today = ctx.scope.today
-    try:
-        first, last = parse_day_range(args[1], today)
-    except InvalidDay as error:
-        raise InvalidArgument("dates", args[1], f"day.{error.code}") from None
-    if last < today:
-        raise InvalidArgument("dates", args[1], "pk.past")
-    metric = "amount"
-    stake = ""
-    wanted: list[str] = []
-    tokens = iter(args[2:])
-    for token in tokens:
+def read_options(tokens: list[str]) -> tuple[str, str, list[str]]:
+    """`[GROUP…] [人均|单数] [stake "PRIZE"]` in any order: the metric, the stake and the group names."""
+    metric, stake, wanted = "amount", "", []
+    words = iter(tokens)
+    for token in words:
         if token.lower() in METRIC_WORDS:
             metric = METRIC_WORDS[token.lower()]
         elif token.lower() in STAKE_WORDS:
-            stake = next(tokens, "").strip()[:MAX_STAKE]
+            stake = next(words, "").strip()[:MAX_STAKE]
             if not stake:
                 raise MissingArgument("stake")
         else:
             wanted.append(token)
+    return metric, stake, wanted
+
+
+async def start(
+    ctx: CommandContext, competition: str, dates: tuple[date, date], options: list[str] | None
+) -> OutgoingMessage:
+    first, last = dates
+    metric, stake, wanted = read_options(options or [])
     groups = await _groups(ctx, wanted)
     if len(groups) < 2:
         raise InvalidArgument("groups", " ".join(g.name for g in groups), "pk.too_few_groups")
-    if any(c.name.lower() == name.lower() for c in await competitions.active_of(ctx.session, ctx.team)):
-        raise Refused("pk_name_taken", name=name)
-    competition = competitions.create(
+    if any(
+        c.name.lower() == competition.lower() for c in await competitions.active_of(ctx.session, ctx.team)
+    ):
+        raise Refused("pk_name_taken", name=competition)
+    created = competitions.create(
         ctx.session,
         ctx.team,
-        name=name,
+        name=competition,
         start=first,
         end=last,
         groups=groups,
@@ -95,7 +81,7 @@ async def start(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
     )
     return ctx.reply(
         "pk_started",
-        competition=competitions.competition_view(competition, today),
+        competition=competitions.competition_view(created, ctx.scope.today),
         groups=[{"name": g.name, "slogan": g.slogan} for g in groups],
     )
 
@@ -114,12 +100,10 @@ async def _groups(ctx: CommandContext, names: list[str]) -> list[Group]:
     return chosen
 
 
-async def stop(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
-    if not args:
-        raise MissingArgument("competition")
-    competition = await _active_named(ctx, " ".join(args))
-    competitions.stop(competition, ctx.now)
-    return ctx.reply("pk_stopped", competition=competitions.competition_view(competition, ctx.scope.today))
+async def stop(ctx: CommandContext, competition: str) -> OutgoingMessage:
+    found = await _active_named(ctx, competition)
+    competitions.stop(found, ctx.now)
+    return ctx.reply("pk_stopped", competition=competitions.competition_view(found, ctx.scope.today))
 
 
 async def _active_named(ctx: CommandContext, name: str) -> Competition:
@@ -146,12 +130,11 @@ async def list_competitions(ctx: CommandContext) -> OutgoingMessage:
     )
 
 
-async def competition_board(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
+async def competition_board(ctx: CommandContext, name: str | None) -> OutgoingMessage:
     """`/rank pk [NAME]`: the named competition, or the running one ending first; anyone may look."""
     session, team = ctx.session, ctx.team
     running = await competitions.active_of(session, team)
-    if args:
-        name = " ".join(args)
+    if name:
         competition = await competitions.named(session, team, name)
         if competition is None:
             raise InvalidArgument("competition", name, "pk.unknown")
@@ -170,3 +153,29 @@ async def competition_board(ctx: CommandContext, args: list[str]) -> OutgoingMes
         own=next((r for r in rows if r["key"] == own_key), None),
         others=[c.name for c in running if c.id != competition.id],
     )
+
+
+PK_FORMS = (
+    Form(LIST_WORDS, (), list_competitions),
+    Form(
+        START_WORDS,
+        (
+            Arg("competition", Text(max_len=MAX_NAME, one_word=True, cut=True)),
+            Arg("dates", Dates(past_reason="pk.past")),
+            Arg("options", WORDS, optional=True, label="pk_options", bracket=False),
+        ),
+        start,
+        min_role="leader",
+        denied_as="team pk start",
+    ),
+    Form(
+        STOP_WORDS,
+        (Arg("competition", Text(max_len=None)),),
+        stop,
+        min_role="leader",
+        denied_as="team pk stop",
+    ),
+    Form((), (Arg("extra", WORDS, optional=True, label=""),), list_or_refuse),
+)
+"""`/team pk start NAME RANGE [GROUP…] [人均|单数] [stake "PRIZE"]`, `pk stop NAME`, `pk list` (the default);
+anyone may list."""

@@ -120,13 +120,3 @@ class CommandContext:
             return None
         self.mentions_taken += 1
         return mentions[self.mentions_taken - 1]
-
-    async def take_member(self, args: list[str], argument: str = "member") -> Member | None:
-        """The member a member argument names: a mention typed at the head of `args` (taken off it),
-        else the next person mentioned outside the text; None when there is neither."""
-        if args and mention_token(args[0]):
-            return await self.resolve_member(args.pop(0), argument)
-        mentioned = self.next_mention()
-        if mentioned is None:
-            return None
-        return await self.resolve_member(f"@{mentioned.id}", argument)

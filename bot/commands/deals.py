@@ -4,34 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
-
+from bot.commands.arguments import AMOUNT, DEAL_ID, MEMBER, Arg, Text
 from bot.commands.context import CommandContext
 from bot.commands.errors import InvalidArgument, MissingArgument, Refused
-from bot.commands.registry import CommandRegistry, CommandSpec
-from bot.domain.money import CURRENCIES, InvalidAmount, Money, format_money_exact, parse_amount
+from bot.commands.forms import Form, command
+from bot.commands.registry import CommandRegistry
+from bot.domain.money import CURRENCIES, Money, format_money_exact
 from bot.messages import OutgoingMessage
-from bot.services import deals
-from bot.storage.orm import Deal, Member
+from bot.services import deal_intake, deal_payload, deals
+from bot.storage.orm import Member
 
-UNDO_WORDS = {"undo", "撤销", "撤回", "作废", "void"}
-MAX_TEXT = 300
-
-
-def parse_money_argument(ctx: CommandContext, token: str, argument: str = "amount") -> Money:
-    """An amount in the team's currency, positive and under the configured ceiling."""
-    currency = ctx.team.currency
-    ceiling = Money(int(ctx.core.settings.max_amount * Decimal(10) ** CURRENCIES[currency][0]), currency)
-    largest = format_money_exact(ceiling, ctx.locale)
-    try:
-        money = parse_amount(token, currency)
-    except InvalidAmount as error:
-        raise InvalidArgument(argument, token, f"amount.{error.code}", max=largest) from None
-    if money.currency != currency:
-        raise InvalidArgument(argument, token, "amount.unknown_currency", currency=currency)
-    if money.minor > ceiling.minor:
-        raise InvalidArgument(argument, token, "amount.too_large", max=largest)
-    return money
+UNDO_WORDS = ("undo", "撤销", "撤回", "作废", "void")
+# The deal payload model's name for each field, as the chat names the argument.
+_ARGUMENT = {"amount": "amount", "customer": "customer", "currency": "amount"}
 
 
 def may_act_for(actor: Member, other: Member) -> bool:
@@ -41,19 +26,39 @@ def may_act_for(actor: Member, other: Member) -> bool:
     return actor.role == "lead" and actor.group_id is not None and actor.group_id == other.group_id
 
 
-async def deal_command(ctx: CommandContext) -> OutgoingMessage:
-    if not ctx.args:
-        raise MissingArgument("amount")
-    if ctx.args[0].lower() in UNDO_WORDS:
-        return await undo(ctx, ctx.args[1:])
-    money = parse_money_argument(ctx, ctx.args[0])
-    rest = list(ctx.args[1:])
-    member = await ctx.take_member(rest) or ctx.member
+def chat_deal(ctx: CommandContext, amount: Money, customer: str) -> tuple[Money, str]:
+    """The deal as the payload model (the webhook's and CSV import's too) accepts it, or the first field
+    it refuses as an argument error."""
+    currency = ctx.team.currency
+    context = {
+        "currency": currency,
+        "member_of": ctx.team.slug,
+        "now": ctx.now,
+        "max_amount": ctx.core.settings.max_amount,
+        "future_tolerance": deal_intake.FUTURE_TOLERANCE,
+        "earliest": deal_intake.EARLIEST_CLOSED_AT,
+    }
+    data = {"member": ctx.member.user_id, "amount": amount.major, "customer": customer}
+    fields, errors = deal_payload.read(deal_payload.DealBody, data, context)
+    for error in errors:
+        argument = _ARGUMENT.get(error.field, error.field)
+        if error.code == "missing":
+            raise MissingArgument(argument)
+        if error.field == "customer":
+            raise InvalidArgument(argument, customer[:20] + "…", "text.too_long", max=deal_payload.MAX_TEXT)
+        ceiling = Money(int(ctx.core.settings.max_amount * Decimal(10) ** CURRENCIES[currency][0]), currency)
+        largest = format_money_exact(ceiling, ctx.locale)
+        raise InvalidArgument(argument, str(error.value), f"amount.{error.code}", max=largest)
+    return fields["amount"], fields["customer"]
+
+
+async def log_deal(
+    ctx: CommandContext, amount: Money, member: Member | None, customer: str
+) -> OutgoingMessage:
+    member = member or ctx.member
     if not may_act_for(ctx.member, member):
         raise Refused("permission_denied", command="deal", required="lead")
-    note = " ".join(rest)
-    if len(note) > MAX_TEXT:
-        raise InvalidArgument("customer", note[:20] + "…", "text.too_long", max=MAX_TEXT)
+    money, customer = chat_deal(ctx, amount, customer)
     deal = await deals.record(
         ctx.uow,
         ctx.team,
@@ -62,38 +67,29 @@ async def deal_command(ctx: CommandContext) -> OutgoingMessage:
             amount_minor=money.minor,
             currency=money.currency,
             closed_at=ctx.now,
-            customer=note,
+            customer=customer,
             created_by=ctx.member,
         ),
         ctx.now,
     )
-    scope = ctx.scope
     return ctx.reply(
         "deal_recorded",
         id=deal.id,
-        amount=scope.money(deal.amount_minor),
+        amount=ctx.scope.money(deal.amount_minor),
         member={"user_id": member.user_id, "name": member.name},
         customer=deal.customer,  # as stored: on one line
         for_other=member.id != ctx.member.id,
     )
 
 
-async def undo(ctx: CommandContext, args: tuple[str, ...]) -> OutgoingMessage:
+async def undo(ctx: CommandContext, deal_id: int | None) -> OutgoingMessage:
     session = ctx.session
-    if args:
-        raw = args[0].lstrip("#")
-        if not raw.isdigit():
-            raise InvalidArgument("id", args[0], "deal.id")
-        deal = await session.scalar(select(Deal).where(Deal.id == int(raw), Deal.team_id == ctx.team.id))
+    if deal_id is not None:
+        deal = await deals.deal_of_team(session, ctx.team, deal_id)
         if deal is None:
-            raise Refused("deal_not_found", id=args[0])
+            raise Refused("deal_not_found", id=str(deal_id))
     else:
-        deal = await session.scalar(
-            select(Deal)
-            .where(Deal.team_id == ctx.team.id, Deal.created_by_id == ctx.member.id, Deal.voided_at.is_(None))
-            .order_by(Deal.created_at.desc(), Deal.id.desc())
-            .limit(1)
-        )
+        deal = await deals.latest_logged_by(session, ctx.team, ctx.member)
         if deal is None:
             raise Refused("deal_not_found", id="")
     if deal.voided_at is not None:
@@ -105,7 +101,7 @@ async def undo(ctx: CommandContext, args: tuple[str, ...]) -> OutgoingMessage:
         if ctx.now - deal.created_at > deals.UNDO_WITHIN:
             raise Refused("deal_undo_expired", id=deal.id)
     await deals.void(ctx.uow, deal, ctx.member, ctx.now)
-    owner = await session.get(Member, deal.member_id)
+    owner = await deals.owner_of(session, deal)
     return ctx.reply(
         "deal_voided",
         id=deal.id,
@@ -114,5 +110,22 @@ async def undo(ctx: CommandContext, args: tuple[str, ...]) -> OutgoingMessage:
     )
 
 
+SPEC = command(
+    "deal",
+    ("成交", "开单", "签单", "deals"),
+    Form(UNDO_WORDS, (Arg("deal_id", DEAL_ID, optional=True, label="id"),), undo),
+    Form(
+        (),
+        (
+            Arg("amount", AMOUNT),
+            Arg("member", MEMBER, optional=True),
+            # Checked by the deal payload model, as the webhook's customer is.
+            Arg("customer", Text(max_len=None), optional=True, default=""),
+        ),
+        log_deal,
+    ),
+)
+
+
 def register(registry: CommandRegistry) -> None:
-    registry.register(CommandSpec("deal", ("成交", "开单", "签单", "deals"), deal_command))
+    registry.register(SPEC)

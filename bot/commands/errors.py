@@ -25,8 +25,8 @@ class UnknownCommand(CommandError):
 class MissingArgument(CommandError):
     code = "missing_argument"
 
-    def __init__(self, argument: str) -> None:
-        super().__init__(argument=argument)
+    def __init__(self, argument: str, **extra: Any) -> None:
+        super().__init__(argument=argument, **extra)
 
 
 class InvalidArgument(CommandError):

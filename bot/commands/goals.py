@@ -3,42 +3,150 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from sqlalchemy import select
-
+from bot.commands.arguments import ABSENT, MEMBER, METRIC_WORDS, Arg, find_group, money_of
 from bot.commands.context import CommandContext
-from bot.commands.deals import may_act_for, parse_money_argument
-from bot.commands.errors import InvalidArgument, PermissionDenied
-from bot.commands.registry import CommandRegistry, CommandSpec
-from bot.domain.events import GoalSet
-from bot.domain.periods import Period, PeriodName, parse_period
+from bot.commands.deals import may_act_for
+from bot.commands.errors import InvalidArgument, MissingArgument, PermissionDenied
+from bot.commands.forms import Form, command
+from bot.commands.registry import CommandRegistry
+from bot.domain.periods import PeriodName, parse_period
 from bot.messages import OutgoingMessage
-from bot.services import directory, standings
+from bot.services import goals, standings
 from bot.services.views import format_goal_value, goal_label, goal_view
 from bot.storage.orm import Goal, Group, Member
 
 TEAM_WORDS = {"team", "团队", "全队", "全团队", "部门"}
 GROUP_WORDS = {"group", "小组", "组"}
 SELF_WORDS = {"me", "my", "mine", "myself", "我", "自己", "个人"}
-DEAL_WORDS = {"deals", "deal", "orders", "单", "笔", "单数", "单量"}
-AMOUNT_WORDS = {"amount", "金额", "业绩", "销售额"}
 CLEAR_WORDS = {"clear", "remove", "delete", "none", "清除", "删除", "取消"}
 _COUNT_WITH_UNIT = re.compile(r"^(\d+)(单|笔)$")
 _ZERO = re.compile(r"^[¥￥$]?0+(\.0*)?(万|w|k|千|单|笔)?$")
 
 
-async def goal_command(ctx: CommandContext) -> OutgoingMessage:
-    if not ctx.args:
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a goal is for: the team, a group, or a member (the speaker unless someone is named)."""
+
+    kind: str  # "team", "group" or "member"
+    group: Group | None = None
+    member: Member | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The rest of a goal in any order: a number, a metric, a period, or clear."""
+
+    number: str | None = None
+    metric: str = "amount"
+    named_metric: bool = False
+    period: PeriodName | None = None
+    clear: bool = False
+
+
+class SubjectArg:
+    kind = "subject"
+
+    async def take(self, ctx: CommandContext, tokens: list[str], name: str, strict: bool) -> object:
+        head = tokens[0].lower() if tokens else ""
+        if head in TEAM_WORDS:
+            tokens.pop(0)
+            return Subject("team")
+        if head in GROUP_WORDS:
+            tokens.pop(0)
+            if not tokens:
+                raise MissingArgument("group")
+            return Subject("group", group=await find_group(ctx, tokens.pop(0)))
+        if head in SELF_WORDS:
+            tokens.pop(0)
+            return Subject("member", member=ctx.member)
+        other = await MEMBER.take(ctx, tokens, "member", False)
+        return ABSENT if other is ABSENT else Subject("member", member=other)  # type: ignore[arg-type]
+
+
+class TermsArg:
+    kind = "goal"
+
+    async def take(self, ctx: CommandContext, tokens: list[str], name: str, strict: bool) -> object:
+        if not tokens:
+            return ABSENT
+        terms = read_terms(tokens)
+        tokens.clear()
+        return terms
+
+
+def _term(terms: Terms, token: str) -> Terms | None:
+    """`terms` with one more word read into it, or None when the word says nothing a goal can use."""
+    low = token.lower()
+    counted = _COUNT_WITH_UNIT.match(low)
+    metric = METRIC_WORDS.get(low)
+    if parse_period(low) is not None and terms.period is None:
+        return Terms(terms.number, terms.metric, terms.named_metric, parse_period(low), terms.clear)
+    if metric in ("amount", "deals"):
+        return Terms(terms.number, metric, True, terms.period, terms.clear)
+    if low in CLEAR_WORDS or (terms.number is None and _ZERO.match(low)):
+        return Terms(terms.number, terms.metric, terms.named_metric, terms.period, True)
+    if terms.number is None and counted:
+        return Terms(counted.group(1), "deals", terms.named_metric, terms.period, terms.clear)
+    if terms.number is None and any(ch.isdigit() for ch in token):
+        return Terms(token, terms.metric, terms.named_metric, terms.period, terms.clear)
+    return None
+
+
+def read_terms(tokens: list[str]) -> Terms:
+    """A number, a metric and a period in any order (`30万 本月`, `50 单 month`); a word that is none of
+    them makes the goal vague."""
+    terms = Terms()
+    for token in tokens:
+        found = _term(terms, token)
+        if found is None:
+            raise InvalidArgument("goal", token, "goal.vague")
+        terms = found
+    return terms
+
+
+def check_subject(ctx: CommandContext, subject: Subject) -> None:
+    """Leaders set the team's goals; a group's lead their group's; a lead their group's members'."""
+    if subject.kind == "team":
+        ctx.require("leader")
+    elif subject.kind == "group":
+        assert subject.group is not None
+        own_group = ctx.member.role == "lead" and ctx.member.group_id == subject.group.id
+        if not (ctx.is_at_least("leader") or own_group):
+            raise PermissionDenied(command="goal", required="lead")
+    elif subject.member is not None and not may_act_for(ctx.member, subject.member):
+        raise PermissionDenied(command="goal", required="lead")
+
+
+async def goal_command(ctx: CommandContext, subject: Subject | None, terms: Terms | None) -> OutgoingMessage:
+    if subject is None and terms is None:
         return await show_goals(ctx)
-    return await set_goal(ctx)
+    subject = subject or Subject("member", member=ctx.member)
+    check_subject(ctx, subject)
+    terms = terms or Terms()
+    if terms.clear and terms.period is not None:
+        return await clear_goals(ctx, subject, terms.period, terms.metric if terms.named_metric else None)
+    if terms.number is None or terms.period is None:
+        raise InvalidArgument("goal", ctx.rest, "goal.vague")
+    return await set_goal(ctx, subject, terms.period, terms.metric, target_of(ctx, terms))
+
+
+def target_of(ctx: CommandContext, terms: Terms) -> int:
+    """The target in the goal's unit: deals counted, or an amount in minor units."""
+    assert terms.number is not None
+    if terms.metric != "deals":
+        return money_of(ctx, terms.number, "target").minor
+    if not terms.number.isdigit() or int(terms.number) <= 0:
+        raise InvalidArgument("target", terms.number, "amount.not_positive")
+    return int(terms.number)
 
 
 async def show_goals(ctx: CommandContext) -> OutgoingMessage:
     scope = ctx.scope
-    goals = await standings.goals_covering(ctx.session, scope)
     views = []
     boards: dict[tuple[str, object], standings.Board] = {}
-    for goal in goals:
+    for goal in await standings.goals_covering(ctx.session, scope):
         key = (goal.period, goal.period_start)
         if key not in boards:
             boards[key] = await standings.board(
@@ -48,130 +156,46 @@ async def show_goals(ctx: CommandContext) -> OutgoingMessage:
     return ctx.reply("goal_list", goals=views)
 
 
-async def set_goal(ctx: CommandContext) -> OutgoingMessage:
-    args = list(ctx.args)
-    head = args[0].lower()
-    subject, group, member = "member", None, ctx.member
-    if head in TEAM_WORDS:
-        subject = "team"
-        args.pop(0)
-        ctx.require("leader")
-    elif head in GROUP_WORDS:
-        args.pop(0)
-        if not args:
-            raise InvalidArgument("group", "", "group.unknown")
-        name = args.pop(0)
-        group = await directory.group_named(ctx.session, ctx.team, name)
-        if group is None:
-            raise InvalidArgument("group", name, "group.unknown")
-        subject = "group"
-        if not (ctx.is_at_least("leader") or (ctx.member.role == "lead" and ctx.member.group_id == group.id)):
-            raise PermissionDenied(command="goal", required="lead")
-    elif head in SELF_WORDS:
-        args.pop(0)
-    elif (other := await ctx.take_member(args)) is not None:
-        member = other
-        if not may_act_for(ctx.member, member):
-            raise PermissionDenied(command="goal", required="lead")
+def _wanted(ctx: CommandContext, subject: Subject, period: PeriodName, metric: str | None) -> Goal:
+    """The goal asked for, not stored: what is set, or named when there is nothing to clear."""
+    span = ctx.scope.period(period)
+    member = subject.member or ctx.member
+    return Goal(
+        subject=goals.subject_key(subject.kind, subject.group, member),
+        group_id=subject.group.id if subject.group else None,
+        member_id=member.id if subject.kind == "member" else None,
+        metric=metric or "amount",
+        period=span.name.value,
+        period_start=span.start,
+        period_end=span.end,
+    )
 
-    number, metric, period, named_metric, clear = None, "amount", None, False, False
-    for token in args:
-        low = token.lower()
-        counted = _COUNT_WITH_UNIT.match(low)
-        if parse_period(low) is not None and period is None:
-            period = parse_period(low)
-        elif low in DEAL_WORDS:
-            metric, named_metric = "deals", True
-        elif low in AMOUNT_WORDS:
-            metric, named_metric = "amount", True
-        elif low in CLEAR_WORDS or (number is None and _ZERO.match(low)):
-            clear = True
-        elif counted and number is None:
-            number, metric = counted.group(1), "deals"
-        elif number is None and any(ch.isdigit() for ch in token):
-            number = token
-        else:
-            raise InvalidArgument("goal", token, "goal.vague")
-    if clear and period is not None:
-        return await _clear_goals(ctx, subject, group, member, period, metric if named_metric else None)
-    if number is None or period is None:
-        raise InvalidArgument("goal", ctx.rest, "goal.vague")
-    if metric == "deals":
-        if not number.isdigit() or int(number) <= 0:
-            raise InvalidArgument("target", number, "amount.not_positive")
-        target = int(number)
-    else:
-        target = parse_money_argument(ctx, number, "target").minor
 
+async def set_goal(
+    ctx: CommandContext, subject: Subject, period: PeriodName, metric: str, target: int
+) -> OutgoingMessage:
     scope = ctx.scope
-    period_obj = scope.period(period)
-    subject_key = _subject_key(subject, group, member)
-    found = await _goals_of(ctx, subject_key, period_obj, metric)
-    goal = found[0] if found else None
-    previous = goal.target if goal is not None and goal.target != target else None
-    if goal is None:
-        goal = Goal(
-            team_id=ctx.team.id,
-            subject=subject_key,
-            group_id=group.id if group else None,
-            member_id=member.id if subject == "member" else None,
-            metric=metric,
-            period=period_obj.name.value,
-            period_start=period_obj.start,
-            period_end=period_obj.end,
-            target=target,
-            created_at=ctx.now,
-        )
-        ctx.session.add(goal)
-    goal.target = target
-    goal.set_by_id = ctx.member.id
-    await ctx.session.flush()
-    ctx.uow.add_event(GoalSet(team_id=ctx.team.id, goal_id=goal.id))
-    board = await standings.board(ctx.session, scope, period_obj)
-    view = goal_view(ctx.core.renderer, scope, goal, board)
+    span = scope.period(period)
+    wanted = _wanted(ctx, subject, period, metric)
+    goal, previous = await goals.set_goal(ctx.uow, ctx.team, wanted, span, target, ctx.member, ctx.now)
+    board = await standings.board(ctx.session, scope, span)
     return ctx.reply(
         "goal_set",
-        goal=view,
+        goal=goal_view(ctx.core.renderer, scope, goal, board),
         label=goal_label(ctx.core.renderer, scope, goal, board),
         previous=format_goal_value(scope, metric, previous) if previous is not None else None,
     )
 
 
-def _subject_key(subject: str, group: Group | None, member: Member) -> str:
-    return {
-        "team": "team",
-        "group": f"group:{group.id if group else ''}",
-        "member": f"member:{member.id}",
-    }[subject]
-
-
-async def _goals_of(ctx: CommandContext, subject_key: str, period: Period, metric: str | None) -> list[Goal]:
-    """The subject's goals for the period: the one of `metric`, or every metric's when None."""
-    query = select(Goal).where(
-        Goal.team_id == ctx.team.id,
-        Goal.subject == subject_key,
-        Goal.period == period.name.value,
-        Goal.period_start == period.start,
-    )
-    if metric is not None:
-        query = query.where(Goal.metric == metric)
-    return list(await ctx.session.scalars(query.order_by(Goal.id)))
-
-
-async def _clear_goals(
-    ctx: CommandContext,
-    subject: str,
-    group: Group | None,
-    member: Member,
-    period: PeriodName,
-    metric: str | None,
+async def clear_goals(
+    ctx: CommandContext, subject: Subject, period: PeriodName, metric: str | None
 ) -> OutgoingMessage:
     """`/goal team 0 month`, `/goal team clear month`: remove the goal(s), saying which and what they were."""
     scope = ctx.scope
-    period_obj = scope.period(period)
-    subject_key = _subject_key(subject, group, member)
-    found = await _goals_of(ctx, subject_key, period_obj, metric)
-    board = await standings.board(ctx.session, scope, period_obj)
+    span = scope.period(period)
+    wanted = _wanted(ctx, subject, period, metric)
+    found = await goals.goals_of(ctx.uow, ctx.team, wanted.subject, span, metric)
+    board = await standings.board(ctx.session, scope, span)
     renderer = ctx.core.renderer
     removed = [
         {
@@ -180,19 +204,23 @@ async def _clear_goals(
         }
         for g in found
     ]
-    for goal in found:
-        await ctx.session.delete(goal)
-    await ctx.session.flush()
-    # Nothing to remove: the label of the goal that was asked for, from one not stored.
-    wanted = Goal(
-        subject=subject_key,
-        group_id=group.id if group else None,
-        member_id=member.id if subject == "member" else None,
-        metric=metric or "amount",
-        period=period_obj.name.value,
-    )
+    await goals.clear(ctx.uow, found)
     return ctx.reply("goal_cleared", removed=removed, label=goal_label(renderer, scope, wanted, board))
 
 
+SPEC = command(
+    "goal",
+    ("目标", "goals", "target"),
+    Form(
+        (),
+        (
+            Arg("subject", SubjectArg(), optional=True),
+            Arg("terms", TermsArg(), optional=True, label="goal", bracket=False),
+        ),
+        goal_command,
+    ),
+)
+
+
 def register(registry: CommandRegistry) -> None:
-    registry.register(CommandSpec("goal", ("目标", "goals", "target"), goal_command))
+    registry.register(SPEC)

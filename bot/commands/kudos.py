@@ -2,74 +2,60 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
+from bot.commands.arguments import Arg, Members, Text
 from bot.commands.context import CommandContext
-from bot.commands.errors import InvalidArgument, MissingArgument, Refused
-from bot.commands.registry import CommandRegistry, CommandSpec
-from bot.domain.events import KudosGiven
+from bot.commands.errors import MissingArgument, Refused
+from bot.commands.forms import Form, command
+from bot.commands.registry import CommandRegistry
 from bot.messages import OutgoingMessage
+from bot.services import kudos
 from bot.services.scope import person
-from bot.storage.orm import Kudos, Member
+from bot.storage.orm import Member
 
 MAX_REASON = 500
 
 
-async def kudos_command(ctx: CommandContext) -> OutgoingMessage:
-    if not ctx.args:
+async def kudos_command(ctx: CommandContext, receivers: list[Member] | None, reason: str) -> OutgoingMessage:
+    if receivers is None and not reason:
         return await kudos_board(ctx)
-    args = list(ctx.args)
-    receivers: list[Member] = []
-    while (receiver := await ctx.take_member(args)) is not None:
-        if receiver.id not in {r.id for r in receivers}:
-            receivers.append(receiver)
+    return await give(ctx, receivers or [], reason)
+
+
+async def give(ctx: CommandContext, receivers: list[Member], reason: str) -> OutgoingMessage:
     if not receivers:
         raise MissingArgument("member")
-    reason = " ".join(args).strip()
     if not reason:
         raise MissingArgument("reason")
-    if len(reason) > MAX_REASON:
-        raise InvalidArgument("reason", reason[:20] + "…", "text.too_long", max=MAX_REASON)
     if any(r.id == ctx.member.id for r in receivers):
         raise Refused("kudos_self")
     today = ctx.scope.today
     cap = ctx.team.kudos_daily_cap
-    if cap:
-        given = await ctx.session.scalar(
-            select(func.count(Kudos.id)).where(Kudos.giver_id == ctx.member.id, Kudos.day == today)
-        )
-        if (given or 0) + len(receivers) > cap:
-            raise Refused("kudos_cap", cap=cap)
-    rows = [
-        Kudos(
-            team_id=ctx.team.id,
-            giver_id=ctx.member.id,
-            receiver_id=r.id,
-            reason=reason,
-            day=today,
-            created_at=ctx.now,
-        )
-        for r in receivers
-    ]
-    ctx.session.add_all(rows)
-    await ctx.session.flush()
-    ctx.uow.add_event(KudosGiven(team_id=ctx.team.id, kudos_ids=tuple(k.id for k in rows)))
+    if cap and await kudos.given_on(ctx.uow, ctx.member, today) + len(receivers) > cap:
+        raise Refused("kudos_cap", cap=cap)
+    await kudos.give(ctx.uow, ctx.team, ctx.member, receivers, reason, today, ctx.now)
     return ctx.reply("kudos_sent", receivers=[person(r) for r in receivers], reason=reason)
 
 
 async def kudos_board(ctx: CommandContext) -> OutgoingMessage:
-    period = ctx.scope.period("month")
-    rows = await ctx.session.execute(
-        select(Member, func.count(Kudos.id))
-        .join(Kudos, Kudos.receiver_id == Member.id)
-        .where(Kudos.team_id == ctx.team.id, Kudos.day >= period.start, Kudos.day <= period.end)
-        .group_by(Member.id)
-        .order_by(func.count(Kudos.id).desc(), Member.name)
-        .limit(10)
-    )
-    board = [{"member": person(m), "count": int(n)} for m, n in rows]
-    return ctx.reply("kudos_board", rows=board)
+    month = ctx.scope.period("month")
+    rows = await kudos.board(ctx.uow, ctx.team, month.start, month.end)
+    return ctx.reply("kudos_board", rows=[{"member": person(m), "count": n} for m, n in rows])
+
+
+SPEC = command(
+    "kudos",
+    ("点赞", "表扬", "thanks", "praise"),
+    # Both may be left out: `/kudos` alone shows the board; given a reason, a receiver must be named.
+    Form(
+        (),
+        (
+            Arg("receivers", Members(), optional=True, label="members", bracket=False),
+            Arg("reason", Text(max_len=MAX_REASON), optional=True, default="", bracket=False),
+        ),
+        kudos_command,
+    ),
+)
 
 
 def register(registry: CommandRegistry) -> None:
-    registry.register(CommandSpec("kudos", ("点赞", "表扬", "thanks", "praise"), kudos_command))
+    registry.register(SPEC)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.commands.context import CommandContext
-from bot.commands.registry import CommandRegistry, CommandSpec
+from bot.commands.forms import Form, command
+from bot.commands.registry import CommandRegistry
 from bot.messages import OutgoingMessage
 from bot.services.personal import member_summary
 
@@ -13,4 +14,4 @@ async def me_command(ctx: CommandContext) -> OutgoingMessage:
 
 
 def register(registry: CommandRegistry) -> None:
-    registry.register(CommandSpec("me", ("我的", "我的战绩", "mine", "mystats"), me_command))
+    registry.register(command("me", ("我的", "我的战绩", "mine", "mystats"), Form(handler=me_command)))

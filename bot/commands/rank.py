@@ -6,52 +6,27 @@ import asyncio
 
 from bot.charts.labels import labels
 from bot.charts.rank import rank_png
-from bot.commands.competition import competition_board
+from bot.commands.arguments import PERIODS, Arg, Choice, Metric, Text
+from bot.commands.competition import MAX_NAME, competition_board
 from bot.commands.context import CommandContext
-from bot.commands.errors import InvalidArgument
-from bot.commands.registry import CommandRegistry, CommandSpec
+from bot.commands.forms import Form, command
+from bot.commands.registry import CommandRegistry
 from bot.domain.leaderboard import excerpt
-from bot.domain.periods import PeriodName, parse_period
+from bot.domain.periods import PeriodName
 from bot.messages import OutgoingMessage, png_image
 from bot.services import charts, standings
 
-PEOPLE_WORDS = {"people", "person", "members", "个人", "成员", "人"}
-GROUP_WORDS = {"groups", "group", "小组", "组", "pk"}
-METRIC_WORDS = {
-    "amount": "amount",
-    "金额": "amount",
-    "业绩": "amount",
-    "deals": "deals",
-    "单数": "deals",
-    "单": "deals",
-    "单量": "deals",
-    "per-capita": "per_capita",
-    "per_capita": "per_capita",
-    "percapita": "per_capita",
-    "人均": "per_capita",
+SUBJECT_WORDS = {
+    **dict.fromkeys(("people", "person", "members", "个人", "成员", "人"), "people"),
+    **dict.fromkeys(("groups", "group", "小组", "组", "pk"), "groups"),
 }
 CHART_WORDS = {"chart", "picture", "图", "图表", "图片"}
+PK_WORDS = ("pk", "比赛")
 
 
-async def rank_command(ctx: CommandContext) -> OutgoingMessage:
-    if ctx.args and ctx.args[0].lower() in ("pk", "比赛"):  # a named competition's standings
-        return await competition_board(ctx, list(ctx.args[1:]))
-    period, subject, metric = PeriodName.TODAY, "people", "amount"
-    chart = False
-    for token in ctx.args:
-        low = token.lower()
-        if low in CHART_WORDS:
-            chart = True
-        elif parse_period(low) is not None:
-            period = parse_period(low)
-        elif low in PEOPLE_WORDS:
-            subject = "people"
-        elif low in GROUP_WORDS:
-            subject = "groups"
-        elif low in METRIC_WORDS:
-            metric = METRIC_WORDS[low]
-        else:
-            raise InvalidArgument("period", token, "period.unknown")
+async def rank_command(
+    ctx: CommandContext, period: PeriodName, subject: str, metric: str, chart: bool
+) -> OutgoingMessage:
     if metric == "per_capita" and subject == "people":
         subject = "groups"
     scope = ctx.scope
@@ -107,7 +82,39 @@ async def rank_command(ctx: CommandContext) -> OutgoingMessage:
     return OutgoingMessage((*reply.blocks, png_image(png, title)), reply.fallback_text)
 
 
+async def pk_board(ctx: CommandContext, name: str | None) -> OutgoingMessage:
+    return await competition_board(ctx, name)
+
+
+SPEC = command(
+    "rank",
+    ("排行", "排名", "排行榜", "leaderboard", "top", "board"),
+    Form(PK_WORDS, (Arg("name", Text(max_len=MAX_NAME), optional=True, label="competition"),), pk_board),
+    Form(
+        (),
+        (
+            Arg("period", PERIODS, optional=True, default=PeriodName.TODAY),
+            Arg(
+                "subject",
+                Choice(SUBJECT_WORDS, "subject.unknown"),
+                optional=True,
+                default="people",
+                label="rank_subject",
+            ),
+            Arg("metric", Metric(), optional=True, default="amount"),
+            Arg(
+                "chart",
+                Choice(dict.fromkeys(CHART_WORDS, True), ""),
+                optional=True,
+                default=False,
+                label="chart",
+            ),
+        ),
+        rank_command,
+        any_order=True,
+    ),
+)
+
+
 def register(registry: CommandRegistry) -> None:
-    registry.register(
-        CommandSpec("rank", ("排行", "排名", "排行榜", "leaderboard", "top", "board"), rank_command)
-    )
+    registry.register(SPEC)

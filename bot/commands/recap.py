@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
+from bot.commands.arguments import PERIODS, Arg, Text
 from bot.commands.context import CommandContext
-from bot.commands.errors import InvalidArgument, PermissionDenied, Refused
+from bot.commands.errors import InvalidArgument, Refused
+from bot.commands.forms import Form, command
 from bot.commands.parser import mention_token
-from bot.commands.registry import CommandRegistry, CommandSpec
-from bot.domain.periods import PeriodName, parse_period
+from bot.commands.registry import CommandRegistry
+from bot.domain.periods import PeriodName
 from bot.messages import OutgoingMessage
 from bot.services import checkouts, standings
 from bot.services.recap import recap_context
 from bot.services.scope import person
 
-PIN_WORDS = {"pin", "置顶"}
+PIN_WORDS = ("pin", "置顶")
 
 
-async def recap_command(ctx: CommandContext) -> OutgoingMessage:
-    if ctx.args and ctx.args[0].lower() in PIN_WORDS:
-        return await pin_command(ctx, ctx.args[1:])
-    period = PeriodName.TODAY
-    for token in ctx.args:
-        found = parse_period(token)
-        if found is None:
-            raise InvalidArgument("period", token, "period.unknown")
-        period = found
+async def recap_command(ctx: CommandContext, period: PeriodName) -> OutgoingMessage:
     scope = ctx.scope
     # A leader asking in the DM sees who has not checked in, whatever `missing_names` says.
     private = ctx.message.channel.kind == "dm" and ctx.is_at_least("leader")
@@ -33,11 +27,9 @@ async def recap_command(ctx: CommandContext) -> OutgoingMessage:
     return ctx.reply("recap", **context)
 
 
-async def pin_command(ctx: CommandContext, args: tuple[str, ...]) -> OutgoingMessage:
+async def pin_command(ctx: CommandContext, share: str) -> OutgoingMessage:
     """`/recap pin N|@member`: today's 经验分享 shows that answer first (one pin a day: a new one replaces
     the old)."""
-    if not ctx.is_at_least("leader"):
-        raise PermissionDenied(command="recap pin", required="leader")
     scope = ctx.scope
     board = await standings.board(ctx.session, scope, scope.period("today"))
     amounts = {}
@@ -50,7 +42,7 @@ async def pin_command(ctx: CommandContext, args: tuple[str, ...]) -> OutgoingMes
     )
     if not shared:
         raise Refused("nothing_to_share")
-    token = " ".join(args).strip()
+    token = share
     chosen = None
     if token.isdigit() and 1 <= int(token) <= min(len(shared), checkouts.SHARED):
         chosen = shared[int(token) - 1]
@@ -64,5 +56,23 @@ async def pin_command(ctx: CommandContext, args: tuple[str, ...]) -> OutgoingMes
     return ctx.reply("recap_pinned", member=person(chosen.member), text=chosen.text)
 
 
+SPEC = command(
+    "recap",
+    ("复盘", "总结", "夕会", "summary"),
+    Form(
+        PIN_WORDS,
+        (Arg("share", Text(max_len=None), optional=True, default="", bracket=False),),
+        pin_command,
+        min_role="leader",
+        denied_as="recap pin",
+    ),
+    Form(
+        (),
+        (Arg("period", PERIODS, optional=True, default=PeriodName.TODAY, strict=True, label="recap_period"),),
+        recap_command,
+    ),
+)
+
+
 def register(registry: CommandRegistry) -> None:
-    registry.register(CommandSpec("recap", ("复盘", "总结", "夕会", "summary"), recap_command))
+    registry.register(SPEC)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from bot.commands.context import CommandContext
+    from bot.commands.forms import Form
     from bot.messages import OutgoingMessage
 
 Role = Literal["member", "lead", "leader"]
@@ -36,6 +37,7 @@ class CommandSpec:
     min_role: Role = "member"
     where: Where = "any"
     needs_team: bool = True
+    forms: tuple[Form, ...] = ()  # the declared grammar (bot/commands/forms.py); usage lines come from it
 
 
 class CommandRegistry:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.commands.arguments import GROUP, MEMBER, WORDS, Arg, Choice, Members, Text
 from bot.commands.checkin import send_dm
-from bot.commands.competition import competition_action
+from bot.commands.competition import PK_FORMS
 from bot.commands.context import CommandContext
-from bot.commands.errors import InvalidArgument, MissingArgument, PermissionDenied, Refused, WrongPlace
-from bot.commands.registry import CommandRegistry, CommandSpec
+from bot.commands.errors import InvalidArgument, PermissionDenied, Refused
+from bot.commands.forms import Form, command
+from bot.commands.registry import CommandRegistry
 from bot.commands.team_announce import announce
 from bot.messages import OutgoingMessage
 from bot.services import directory
 from bot.services.scope import person
-from bot.storage.orm import Group, Team
+from bot.storage.orm import Group, Member, Team
 from bot.tv import keys as tv_keys
 
 ROLE_WORDS = {
@@ -50,7 +52,8 @@ SCHEDULE_KINDS = {
 # Kinds that are off until a time is set, and may be turned off again.
 OPTIONAL_KINDS = {"insights", "checkout"}
 OFF_WORDS = {"off", "关闭", "关"}
-CALENDARS = {"cn", "weekdays", "everyday"}
+CALENDARS = ("cn", "weekdays", "everyday")
+ROTATE_WORDS = ("rotate", "new", "换", "更换", "重置")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DAYS = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 DEFAULT_SCHEDULE = {
@@ -68,44 +71,7 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_part).strip("-")[:40] or "team"
 
 
-async def team_command(ctx: CommandContext) -> OutgoingMessage:
-    if not ctx.args:
-        raise MissingArgument("action")
-    action, args = ctx.args[0].lower(), list(ctx.args[1:])
-    if action in ("setup", "创建", "设置"):
-        return await setup(ctx, args)
-    if ctx.team_or_none is None or ctx.member_or_none is None:
-        raise Refused("no_team")
-    if action in ("show", "查看", "信息"):
-        return await show(ctx)
-    if action in ("pk", "比赛", "小组pk"):  # anyone may list; start and stop check for a leader
-        return await competition_action(ctx, args)
-    if action in ("tv", "看板", "大屏"):
-        if not ctx.is_at_least("leader"):
-            raise PermissionDenied(command="team tv", required="leader")
-        return await tv(ctx, args)
-    ctx.require("leader")
-    if action in ("group", "小组", "组"):
-        return await group(ctx, args)
-    if action in ("role", "角色"):
-        return await role(ctx, args)
-    if action in ("member", "成员"):
-        return await member_action(ctx, args)
-    if action in ("schedule", "时间", "日程"):
-        return await schedule(ctx, args)
-    if action in ("calendar", "日历"):
-        return await calendar(ctx, args)
-    if action in ("announce", "announcements", "播报", "通知"):
-        return await announce(ctx, args)
-    raise InvalidArgument("action", action, "subject.unknown")
-
-
-async def setup(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
-    if ctx.message.channel.kind != "group":
-        raise WrongPlace(where="group")
-    if not args:
-        raise MissingArgument("name")
-    name = " ".join(args)[:200]
+async def setup(ctx: CommandContext, name: str) -> OutgoingMessage:
     session = ctx.session
     if ctx.team_or_none is not None:
         if not ctx.is_at_least("leader"):
@@ -115,11 +81,7 @@ async def setup(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
     workspace = await directory.workspace_for(
         session, ctx.message.channel.platform, ctx.message.channel.workspace
     )
-    base = _slug(name)
-    slug, n = base, 1
-    while await directory.team_by_slug(session, slug) is not None:
-        n += 1
-        slug = f"{base}-{n}"
+    slug = await directory.free_team_slug(session, _slug(name))
     team = Team(
         slug=slug,
         name=name,
@@ -132,9 +94,7 @@ async def setup(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
         extra_workdays=[],
         created_at=ctx.now,
     )
-    session.add(team)
-    await session.flush()
-    await session.refresh(team, ["workspace"])
+    await directory.add_team(session, team)
     user = ctx.message.user
     await directory.join_team(
         session, team, user.id, ctx.message.display_name or user.id, ctx.now, role="leader"
@@ -170,65 +130,31 @@ async def show(ctx: CommandContext) -> OutgoingMessage:
     )
 
 
-async def group(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
-    if not args:
-        raise MissingArgument("action")
-    action, args = args[0].lower(), args[1:]
-    if not args:
-        raise MissingArgument("group")
-    name = args[0][:100]
-    existing = await directory.group_named(ctx.session, ctx.team, name)
-    if action in ("add", "新建", "添加"):
-        slogan = " ".join(args[1:])[:300]
-        if existing is not None:
-            existing.slogan = slogan or existing.slogan
-        else:
-            ctx.session.add(Group(team_id=ctx.team.id, name=name, slogan=slogan))
-        return ctx.reply("team_group_added", name=name, slogan=slogan, existed=existing is not None)
-    if action in ("join", "加入"):
-        if existing is None:
-            raise InvalidArgument("group", name, "group.unknown")
-        members = [await ctx.resolve_member(token) for token in args[1:]]
-        while (mentioned := await ctx.take_member([])) is not None:  # listed apart (DingTalk)
-            members.append(mentioned)
-        if not members:
-            raise MissingArgument("member")
-        moved = []
-        for member in members:
-            member.group_id = existing.id
-            moved.append(person(member))
-        return ctx.reply("team_group_joined", name=existing.name, members=moved)
-    raise InvalidArgument("action", action, "subject.unknown")
+async def group_add(ctx: CommandContext, group: str, slogan: str) -> OutgoingMessage:
+    existing = await directory.group_named(ctx.session, ctx.team, group)
+    if existing is not None:
+        existing.slogan = slogan or existing.slogan
+    else:
+        directory.add_group(ctx.session, Group(team_id=ctx.team.id, name=group, slogan=slogan))
+    return ctx.reply("team_group_added", name=group, slogan=slogan, existed=existing is not None)
 
 
-async def role(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
-    member = await ctx.take_member([])  # mentioned outside the text (DingTalk)
-    if member is None:
-        if len(args) < 2:
-            raise MissingArgument("member" if not args or args[0].lower() in ROLE_WORDS else "role")
-        member = await ctx.resolve_member(args.pop(0))
-    if not args:
-        raise MissingArgument("role")
-    new_role = ROLE_WORDS.get(args[0].lower())
-    if new_role is None:
-        raise InvalidArgument("role", args[0], "role.unknown")
-    if member.id == ctx.member.id and new_role != "leader":
+async def group_join(ctx: CommandContext, group: Group, member: list[Member]) -> OutgoingMessage:
+    for one in member:
+        one.group_id = group.id
+    return ctx.reply("team_group_joined", name=group.name, members=[person(m) for m in member])
+
+
+async def role(ctx: CommandContext, member: Member, role: str) -> OutgoingMessage:
+    if member.id == ctx.member.id and role != "leader":
         leaders = [m for m in await directory.active_members(ctx.session, ctx.team) if m.role == "leader"]
         if len(leaders) <= 1:
             raise Refused("last_leader")
-    member.role = new_role
-    return ctx.reply("team_role_set", member=person(member), role=new_role)
+    member.role = role
+    return ctx.reply("team_role_set", member=person(member), role=role)
 
 
-async def member_action(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
-    if not args or args[0].lower() not in ("remove", "删除", "移除"):
-        raise InvalidArgument("action", args[0] if args else "", "subject.unknown")
-    rest = args[1:]
-    member = await ctx.take_member(rest)
-    if member is None and rest:
-        member = await ctx.resolve_member(rest[0])
-    if member is None:
-        raise MissingArgument("member")
+async def member_remove(ctx: CommandContext, member: Member) -> OutgoingMessage:
     if member.id == ctx.member.id:
         raise Refused("last_leader")
     member.active = False
@@ -239,54 +165,48 @@ def _valid_time(value: str) -> bool:
     return bool(_TIME.match(value))
 
 
-async def schedule(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
-    if len(args) < 2:
-        raise MissingArgument("time" if args else "kind")
-    kind = SCHEDULE_KINDS.get(args[0].lower())
-    if kind is None:
-        raise InvalidArgument("kind", args[0], "subject.unknown")
-    values = args[1:]
+def schedule_value(kind: str, values: list[str]) -> str | list[str] | None:
+    """What a schedule kind is set to from the words after it (None: turned off), or a time error."""
     if kind in OPTIONAL_KINDS and len(values) == 1 and values[0].lower() in OFF_WORDS:
-        ctx.team.schedule = {k: v for k, v in (ctx.team.schedule or {}).items() if k != kind}
-        return ctx.reply("team_schedule_set", kind=kind, value="off")
+        return None
     if kind == "reminders":
         if not all(_valid_time(v) for v in values):
             raise InvalidArgument("time", " ".join(values), "time.malformed")
-        value: object = sorted(values)
-    elif kind in ("weekly", "monthly"):
-        if len(values) != 2 or not _valid_time(values[1]):
-            raise InvalidArgument("time", " ".join(values), "time.malformed")
+        return sorted(values)
+    if kind in ("weekly", "monthly"):
         day = values[0].lower()
         ok = day in _DAYS if kind == "weekly" else (day == "last" or (day.isdigit() and 1 <= int(day) <= 31))
-        if not ok:
+        if len(values) != 2 or not _valid_time(values[1]) or not ok:
             raise InvalidArgument("time", " ".join(values), "time.malformed")
-        value = f"{day} {values[1]}"
-    else:
-        if len(values) != 1 or not _valid_time(values[0]):
-            raise InvalidArgument("time", " ".join(values), "time.malformed")
-        hours, minutes = values[0].split(":")
-        value = f"{int(hours):02d}:{minutes}"
-    current = {**DEFAULT_SCHEDULE, **(ctx.team.schedule or {})}
-    current[kind] = value
-    ctx.team.schedule = current
+        return f"{day} {values[1]}"
+    if len(values) != 1 or not _valid_time(values[0]):
+        raise InvalidArgument("time", " ".join(values), "time.malformed")
+    hours, minutes = values[0].split(":")
+    return f"{int(hours):02d}:{minutes}"
+
+
+async def schedule(ctx: CommandContext, kind: str, time: list[str]) -> OutgoingMessage:
+    value = schedule_value(kind, time)
+    if value is None:
+        ctx.team.schedule = {k: v for k, v in (ctx.team.schedule or {}).items() if k != kind}
+        return ctx.reply("team_schedule_set", kind=kind, value="off")
+    ctx.team.schedule = {**DEFAULT_SCHEDULE, **(ctx.team.schedule or {}), kind: value}
     return ctx.reply(
         "team_schedule_set", kind=kind, value=value if isinstance(value, str) else " ".join(value)
     )
 
 
-async def calendar(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
-    if not args:
-        raise MissingArgument("calendar")
-    kind = args[0].lower()
-    if kind not in CALENDARS:
-        raise InvalidArgument("calendar", args[0], "calendar.unknown")
-    ctx.team.calendar = kind
-    return ctx.reply("team_calendar_set", calendar=kind)
+async def calendar(ctx: CommandContext, calendar: str) -> OutgoingMessage:
+    ctx.team.calendar = calendar
+    return ctx.reply("team_calendar_set", calendar=calendar)
 
 
-async def tv(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
+async def announce_settings(ctx: CommandContext, settings: list[str] | None) -> OutgoingMessage:
+    return await announce(ctx, settings or [])
+
+
+async def tv(ctx: CommandContext, rotated: bool) -> OutgoingMessage:
     """The TV board's link, in a DM only: the key in it opens the board to whoever holds it."""
-    rotated = bool(args) and args[0].lower() in ("rotate", "new", "换", "更换", "重置")
     if rotated:
         key = await tv_keys.rotate(ctx.session, ctx.team.id, ctx.now)
     else:
@@ -299,5 +219,84 @@ async def tv(ctx: CommandContext, args: list[str]) -> OutgoingMessage:
     return ctx.reply("team_tv", team=ctx.team.name, url="", rotated=rotated, sent=True)
 
 
+SPEC = command(
+    "team",
+    ("团队", "设置"),
+    Form(
+        ("setup", "创建", "设置"),
+        (Arg("name", Text(max_len=200, cut=True)),),
+        setup,
+        needs_team=False,
+        where="group",
+    ),
+    Form(("show", "查看", "信息"), (), show),
+    Form(("pk", "比赛", "小组pk"), forms=PK_FORMS),  # anyone may list; start and stop need a leader
+    Form(
+        ("group", "小组", "组"),
+        forms=(
+            Form(
+                ("add", "新建", "添加"),
+                (
+                    Arg("group", Text(max_len=100, one_word=True, cut=True)),
+                    Arg("slogan", Text(max_len=300, cut=True), optional=True, default=""),
+                ),
+                group_add,
+            ),
+            Form(
+                ("join", "加入"),
+                (Arg("group", GROUP), Arg("member", Members(names=True), label="members")),
+                group_join,
+            ),
+        ),
+        min_role="leader",
+    ),
+    Form(
+        ("role", "角色"),
+        (Arg("member", MEMBER), Arg("role", Choice(ROLE_WORDS, "role.unknown"), label="roles")),
+        role,
+        min_role="leader",
+    ),
+    Form(
+        ("member", "成员"),
+        forms=(Form(("remove", "删除", "移除"), (Arg("member", MEMBER),), member_remove),),
+        min_role="leader",
+    ),
+    Form(
+        ("schedule", "时间", "日程"),
+        (Arg("kind", Choice(SCHEDULE_KINDS, "subject.unknown"), label="schedule_kind"), Arg("time", WORDS)),
+        schedule,
+        min_role="leader",
+    ),
+    Form(
+        ("calendar", "日历"),
+        (Arg("calendar", Choice({c: c for c in CALENDARS}, "calendar.unknown"), label="calendars"),),
+        calendar,
+        min_role="leader",
+    ),
+    Form(
+        ("announce", "announcements", "播报", "通知"),
+        (Arg("settings", WORDS, optional=True, label="announce", bracket=False),),
+        announce_settings,
+        min_role="leader",
+    ),
+    Form(
+        ("tv", "看板", "大屏"),
+        (
+            Arg(
+                "rotated",
+                Choice(dict.fromkeys(ROTATE_WORDS, True), ""),
+                optional=True,
+                default=False,
+                label="rotate",
+            ),
+        ),
+        tv,
+        min_role="leader",
+        denied_as="team tv",
+    ),
+    needs_team=False,
+)
+
+
 def register(registry: CommandRegistry) -> None:
-    registry.register(CommandSpec("team", ("团队", "设置"), team_command, needs_team=False))
+    registry.register(SPEC)

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from bot.domain.events import DealRecorded, DealVoided
@@ -99,3 +101,21 @@ async def void(uow: UnitOfWork, deal: Deal, by: Member | None, now: datetime) ->
     deal.voided_at = now
     deal.voided_by_id = by.id if by else None
     uow.add_event(DealVoided(team_id=deal.team_id, deal_id=deal.id))
+
+
+async def deal_of_team(session: AsyncSession, team: Team, deal_id: int) -> Deal | None:
+    return await session.scalar(select(Deal).where(Deal.id == deal_id, Deal.team_id == team.id))
+
+
+async def latest_logged_by(session: AsyncSession, team: Team, member: Member) -> Deal | None:
+    """The newest deal `member` logged that still counts: what `/deal undo` without an id takes back."""
+    return await session.scalar(
+        select(Deal)
+        .where(Deal.team_id == team.id, Deal.created_by_id == member.id, Deal.voided_at.is_(None))
+        .order_by(Deal.created_at.desc(), Deal.id.desc())
+        .limit(1)
+    )
+
+
+async def owner_of(session: AsyncSession, deal: Deal) -> Member | None:
+    return await session.get(Member, deal.member_id)

@@ -160,3 +160,26 @@ def team_channel(team: Team) -> ChannelRef:
 def dm_channel(team: Team, member: Member) -> ChannelRef:
     """A member's direct chat with the bot; adapters open it when their platform needs that."""
     return ChannelRef(team.workspace.platform, team.workspace.external_id, member.user_id, "dm")
+
+
+async def free_team_slug(session: AsyncSession, base: str) -> str:
+    """`base`, or `base-2`, `base-3`… — the first no team has yet."""
+    slug, n = base, 1
+    while await team_by_slug(session, slug) is not None:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+async def add_team(session: AsyncSession, team: Team) -> None:
+    session.add(team)
+    await session.flush()
+    await session.refresh(team, ["workspace"])
+
+
+def add_group(session: AsyncSession, group: Group) -> None:
+    session.add(group)
+
+
+async def group_of(session: AsyncSession, member: Member) -> Group | None:
+    return await session.get(Group, member.group_id) if member.group_id else None

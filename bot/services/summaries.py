@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import insights as judge
 from bot.domain.periods import Period, PeriodName, day_bounds, local_day, period_containing
 from bot.rendering.engine import Renderer
-from bot.services import checkins, standings, stats
-from bot.services.insights import planned
+
+# The module, not its function: insights -> competitions -> charts -> summaries imports it back.
+from bot.services import checkins, insights, standings, stats
 from bot.services.scope import TeamScope, person
 from bot.services.views import format_goal_value, goal_view
 from bot.storage.orm import Checkin, Goal, Leave, Member
@@ -170,7 +171,7 @@ async def week_benchmarks(
     them: deals from the summary's own board, planned calls from the week's check-ins (as exported),
     their level from the four weeks before (as /rank shows each week)."""
     start = board.period.start
-    plans = await planned(session, scope.team, start, last)
+    plans = await insights.planned(session, scope.team, start, last)
     calls: dict[int, int] = {}
     for (member_id, _), (status, planned_calls, _) in plans.items():
         if status == "done" and planned_calls is not None:

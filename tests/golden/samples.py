@@ -831,3 +831,48 @@ SAMPLES["summary"] = [
         ],
     },
 ]
+
+# /help COMMAND: the declared usage of one command (w21args).
+SAMPLES["help_command"] = [
+    {
+        "name": "成交",
+        "summary": "登记成交（喜报）；undo 撤销",
+        "usage": "/成交 金额 [@成员] [客户或产品] | /成交 undo [编号]",
+        "example": "/成交 12800 华为年度采购",
+        "aliases": ["deal", "开单", "签单", "deals"],
+        "allowed": True,
+        "required": "member",
+    },
+    {
+        "name": EVIL,
+        "summary": EVIL,
+        "usage": EVIL,
+        "example": None,
+        "aliases": [],
+        "allowed": False,
+        "required": "leader",
+    },
+]
+SAMPLES["error"] = [
+    *SAMPLES["error"],
+    {
+        "code": "missing_argument",
+        "detail": {"argument": "dates", "example": "2026-11-23..2026-11-25"},
+        "usage": "/team pk start COMPETITION START..END",
+        "example": "/team pk start Q4-Sprint 2026-11-01..2026-11-11",
+    },
+    _error("invalid_argument", {"argument": "topic", "value": "dael", "reason": "command.unknown"}),
+    _error("invalid_argument", {"argument": "metric", "value": EVIL, "reason": "metric.unknown"}),
+    _error(
+        "invalid_argument",
+        {
+            "argument": "dates",
+            "value": "2026-11-01..2026-11-11",
+            "reason": "pk.past",
+            "usage": "/团队 pk start 比赛名称 开始..结束",
+            "form_example": "/团队 pk start 双11冲刺 2026-11-23..2026-11-25 狼队 虎队",
+        },
+        "/团队 setup 名称 | show",
+        "/团队 schedule morning 08:45",
+    ),
+]

@@ -173,10 +173,25 @@ async def test_only_a_leader_starts_one_and_bad_input_is_explained_with_usage(pk
         "/team pk stop 不存在": "没有叫「不存在」的小组PK",
         "/team pk rename 双11冲刺": "不认识操作「rename」",
     }
+    # The usage line is the one of the form typed; a word no form knows gets the whole command's.
+    start_usage = '用法：/团队 pk start 比赛名称 开始..结束 [小组…] [人均|单数] [stake "奖惩"]'
     for text, expected in cases.items():
         reply = await chat.say("boss", text)
         assert expected in reply, (text, reply)
-        assert usage in reply and "pk start 比赛名称 开始..结束" in reply, (text, reply)
+        shown = [line for line in reply.splitlines() if line.startswith("用法：")]
+        if " start" in text:
+            assert shown == [start_usage], (text, reply)
+        elif " stop" in text:
+            assert shown == ["用法：/团队 pk stop 比赛名称"], (text, reply)
+        else:
+            assert (
+                len(shown) == 1
+                and shown[0].startswith(usage)
+                and start_usage[len("用法：/团队 ") :] in shown[0]
+            ), (
+                text,
+                reply,
+            )
     assert await count_competitions(chat) == 0
 
     nothing = await chat.say("bob", "/rank pk")

@@ -457,6 +457,8 @@ REASONS = {
     "switch.malformed": "switch",
     "threshold.malformed": "thresholds",
     "window.malformed": "minutes",
+    "metric.unknown": "metric",
+    "command.unknown": "topic",
 }
 CODES = {
     "unknown_command": {"text": "/dael", "suggestion": "/deal"},

@@ -78,7 +78,7 @@ def _panel(
     labelled: bool = True,
 ) -> None:
     unit = data.unit
-    ax.barh(ys, values, height=0.66, color=colors)
+    canvas.hbars(ax, ys, values, 0.66, colors)
     ax.set_title(title, loc="left", fontsize=10)
     canvas.value_axis(ax, unit, data.locale)
     top = max([*values, 1])

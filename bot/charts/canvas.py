@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -86,7 +86,9 @@ def png(fig: Figure) -> bytes:
     return out.getvalue()
 
 
-def hbars(ax: Axes, ys: list[int], values: list[float], height: float, colors: str | list[str]) -> None:
+def hbars(
+    ax: Axes, ys: Sequence[int], values: Sequence[float], height: float, colors: str | Sequence[str]
+) -> None:
     """Horizontal bars from 0 as one artist. `barh` makes a Rectangle per bar and grows the data limits
     bar by bar (100 of them were a tenth of a 50-group race); callers set both axes' limits."""
     from matplotlib.collections import PolyCollection

@@ -24,7 +24,7 @@ def rank_png(data: RankChart) -> bytes:
             ax.text(0.5, 0.5, words["empty"], ha="center", va="center", transform=ax.transAxes)
             return canvas.png(fig)
         colors = [canvas.OWN if r.own else (canvas.LEADER if r.rank == 1 else canvas.ACTUAL) for r in rows]
-        ax.barh(ys, [r.value for r in rows], height=0.62, color=colors)
+        canvas.hbars(ax, ys, [r.value for r in rows], 0.62, colors)
         ax.set_yticks(ys, [f"{r.rank}. {canvas.short(r.name)}" for r in rows])
         ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.tick_params(axis="y", length=0)

@@ -55,8 +55,8 @@ def recap_png(data: RecapChart) -> bytes:
 def _bars(ax, data: RecapChart, names: list[str], actual: list[int], planned: list[int | None]) -> None:
     """A bullet bar per row: the plan wide and pale behind, the actual narrow and strong in front."""
     ys = list(range(len(names)))
-    ax.barh(ys, [p or 0 for p in planned], height=0.78, color=canvas.PLANNED, label="planned")
-    ax.barh(ys, actual, height=0.42, color=canvas.ACTUAL, label="actual")
+    canvas.hbars(ax, ys, [p or 0 for p in planned], 0.78, canvas.PLANNED)
+    canvas.hbars(ax, ys, actual, 0.42, canvas.ACTUAL)
     ax.set_yticks([])  # names as plain text: a tick per row costs several artists, each copied
     ax.set_ylim(len(names) - 0.5, -0.5)
     beside = ax.get_yaxis_transform()

@@ -88,4 +88,6 @@ def samples() -> dict[str, tuple[Callable[[], bytes], int]]:
         out[f"summary.{locale}"] = (lambda loc=locale: summary_png(summary(loc)), 640)
         out[f"race.{locale}"] = (lambda loc=locale: race_png(race(loc)), 286)
         out[f"rank.{locale}"] = (lambda loc=locale: rank_png(rank(loc)), 230)
+    # bench P9's size: past 20 groups the bars go without figures
+    out["race50.zh-CN"] = (lambda: race_png(race("zh-CN", groups=50)), 1430)
     return out

@@ -3,6 +3,9 @@
     apt-get install fonts-noto-cjk
     python tools/chart_font/build_font.py
 
+or, without installing it: `apt-get download fonts-noto-cjk && dpkg-deb -x fonts-noto-cjk_*.deb unpacked`,
+then `python tools/chart_font/build_font.py --root unpacked`.
+
 Noto Sans CJK SC (SIL OFL 1.1) cut down to the characters charts draw: ASCII, the 3,755 hanzi of GB2312
 level 1, the symbols below and every character of the packaged templates and chart labels. The subset is
 a Modified Version under the OFL, so it gets its own family name; its license sits beside it.
@@ -19,7 +22,8 @@ from fontTools import subset
 from fontTools.ttLib import TTCollection
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+SOURCE = "usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+COPYRIGHT = "usr/share/doc/fonts-noto-cjk/copyright"
 SOURCE_FAMILY = "Noto Sans CJK SC"
 FAMILY = "Teambeat Sans SC"
 OUT_DIR = ROOT / "bot" / "charts" / "fonts"
@@ -64,12 +68,12 @@ def wanted() -> str:
     return "".join(seen)
 
 
-def source_font():
-    collection = TTCollection(str(SOURCE))
+def source_font(root: Path):
+    collection = TTCollection(str(root / SOURCE))
     for font in collection.fonts:
         if font["name"].getDebugName(1) == SOURCE_FAMILY:
             return font
-    raise SystemExit(f"{SOURCE} has no {SOURCE_FAMILY!r}: apt-get install fonts-noto-cjk")
+    raise SystemExit(f"{root / SOURCE} has no {SOURCE_FAMILY!r}: apt-get install fonts-noto-cjk")
 
 
 def rename(font) -> None:
@@ -91,9 +95,9 @@ def rename(font) -> None:
             setattr(top, key, FAMILY)
 
 
-def license_text(font) -> str:
+def license_text(font, root: Path) -> str:
     copyright_ = font["name"].getDebugName(0) or ""
-    debian = Path("/usr/share/doc/fonts-noto-cjk/copyright").read_text("utf-8")
+    debian = (root / COPYRIGHT).read_text("utf-8")
     body = debian.split("License: SIL-1.1\n", 2)[-1].split("\nLicense: ", 1)[0]
     ofl = "\n".join("" if line.strip() == "." else line[1:] for line in body.splitlines())
     return (
@@ -107,10 +111,11 @@ def license_text(font) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.parse_args()
+    parser.add_argument("--root", type=Path, default=Path("/"), help="where fonts-noto-cjk's files are")
+    args = parser.parse_args()
     chars = wanted()
     CHARS_FILE.write_text(chars + "\n", "utf-8")
-    font = source_font()
+    font = source_font(args.root)
     options = subset.Options()
     options.layout_features = ["kern"]  # matplotlib lays text out glyph by glyph: no shaping tables
     options.name_IDs = ["*"]
@@ -118,6 +123,9 @@ def main() -> None:
     options.notdef_outline = True
     options.hinting = False
     options.desubroutinize = False
+    # Charts set text horizontally only. FreeType reads a glyph's vertical metrics too when they exist,
+    # each read a call back into Python through matplotlib's file object: a third of a glyph's reads.
+    options.drop_tables += ["vhea", "vmtx", "VORG"]
     subsetter = subset.Subsetter(options)
     subsetter.populate(text=chars)
     subsetter.subset(font)
@@ -125,7 +133,7 @@ def main() -> None:
     font.recalcTimestamp = False  # same characters, same bytes
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     font.save(str(OUT_DIR / FONT_FILE), reorderTables=True)
-    (OUT_DIR / "OFL.txt").write_text(license_text(font), "utf-8")
+    (OUT_DIR / "OFL.txt").write_text(license_text(font, args.root), "utf-8")
     print(f"{OUT_DIR / FONT_FILE}: {len(chars)} characters, {(OUT_DIR / FONT_FILE).stat().st_size} bytes")
 
 

@@ -312,6 +312,28 @@ class ScheduledPost(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class JobRow(Base):
+    """Work to do after a request: a command, a deal's announcements, a team's post (bot/jobs)."""
+
+    __tablename__ = "jobs"
+    # The worker's claim reads the due, unparked rows oldest first.
+    __table_args__ = (Index("ix_jobs_parked_run_after", "parked_at", "run_after"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    # Optional: a job with the key of one already queued is not queued again (and tells a deal's job apart).
+    key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), nullable=True)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims so far (a crash counts too)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class InboxRow(Base):
     """A request acknowledged to its platform and not yet handled (see adapters/inbox.py)."""
 

@@ -106,6 +106,17 @@ async def renew(session: AsyncSession, owner: str, ids: list[int], until: dateti
     await session.commit()
 
 
+async def release(session: AsyncSession, owner: str) -> None:
+    """A stopping worker lets go of what it still holds; the claim it made does not count."""
+    jobs = JobRow.__table__.c
+    await session.execute(
+        update(JobRow.__table__)
+        .where(jobs.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None, attempts=jobs.attempts - 1)
+    )
+    await session.commit()
+
+
 async def finish(session: AsyncSession, job_id: int) -> None:
     """Done: the row goes."""
     await session.execute(delete(JobRow.__table__).where(JobRow.__table__.c.id == job_id))

@@ -68,6 +68,7 @@ class JobWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
+        self._claiming = asyncio.Lock()
 
     def register(
         self, kind: str, handler: Handler, *, serial: bool = False, on_parked: ParkedHook | None = None
@@ -112,16 +113,16 @@ class JobWorker:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
             heart.cancel()
             await asyncio.gather(heart, return_exceptions=True)
+            await self._release()
 
     async def drain(self, stop: asyncio.Event | None = None) -> int:
         """Run every due job now, one at a time, until none is left (tests, the console, imports);
-        the number run."""
+        the number run. A serial kind another drain has in hand is left to that one."""
         ran = 0
         while not (stop is not None and stop.is_set()):
-            job = await self._claim(serial_busy=False)
+            job = await self._claim()
             if job is None:
                 return ran
-            self._in_hand[job.id] = job.kind
             try:
                 await self._run(job)
             finally:
@@ -130,12 +131,24 @@ class JobWorker:
         return ran
 
     async def wait_idle(self) -> None:
-        """Until the jobs in hand are done."""
+        """Until the jobs in hand are done (cancelling this wait leaves them running)."""
         while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await asyncio.wait(list(self._tasks))
+
+    def cancel_in_hand(self) -> None:
+        """Give up the jobs running now (a stop whose grace is over): they stay in the table."""
+        for task in self._tasks:
+            task.cancel()
+
+    async def _release(self) -> None:
+        """Stopped: the leases of jobs given up go at once, not when they lapse."""
+        try:
+            async with self._sessionmaker() as session:
+                await queue.release(session, self.owner)
+        except Exception as exc:
+            log.warning("jobs: could not release leases (they lapse): %s", exc)
 
     def _start(self, job: Job) -> None:
-        self._in_hand[job.id] = job.kind
         task = asyncio.create_task(self._run(job), name=f"job-{job.kind}-{job.id}")
         self._tasks.add(task)
 
@@ -146,22 +159,25 @@ class JobWorker:
 
         task.add_done_callback(done)
 
-    async def _claim(self, serial_busy: bool = True) -> Job | None:
-        kinds = frozenset(self._kinds)
-        if serial_busy:  # a serial kind with a job in hand is not claimed again until that one is done
-            busy = {kind for kind in self._in_hand.values() if self._kinds[kind].serial}
-            kinds = kinds - busy
-        if not kinds:
-            return None
-        lease = timedelta(seconds=self.settings.lease)
-        async with self._sessionmaker() as session:
-            job = await queue.claim(session, self.owner, self._clock.now(), lease, kinds)
-        if job is not None and job.attempts > self.settings.max_attempts:
-            # Claimed that often and never finished: its workers died with it in hand.
-            reason = f"abandoned {job.attempts - 1} times (the worker stopped while running it)"
-            await self._let_go(job, reason, park=True)
-            return await self._claim(serial_busy)
-        return job
+    async def _claim(self) -> Job | None:
+        """The next job for this worker, marked in hand (one claim at a time: a serial kind's job in
+        hand is seen by the next claim, which then leaves that kind alone)."""
+        async with self._claiming:
+            while True:
+                busy = {kind for kind in self._in_hand.values() if self._kinds[kind].serial}
+                kinds = frozenset(self._kinds) - busy
+                if not kinds:
+                    return None
+                lease = timedelta(seconds=self.settings.lease)
+                async with self._sessionmaker() as session:
+                    job = await queue.claim(session, self.owner, self._clock.now(), lease, kinds)
+                if job is None or job.attempts <= self.settings.max_attempts:
+                    if job is not None:
+                        self._in_hand[job.id] = job.kind
+                    return job
+                # Claimed that often and never finished: its workers died with it in hand.
+                reason = f"abandoned {job.attempts - 1} times (the worker stopped while running it)"
+                await self._let_go(job, reason, park=True)
 
     async def _run(self, job: Job) -> None:
         kind = self._kinds[job.kind]

@@ -9,15 +9,19 @@ acknowledged. (The inbox's one-write batching, door waiting and bounded backlog 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.intake import Intake
 from bot.clock import FixedClock
+from bot.storage.db import create_engine, create_sessionmaker
+from bot.storage.migrate import upgrade
 from bot.storage.orm import JobRow
 from tests.support.chat import Chat
 
@@ -143,3 +147,48 @@ async def test_a_request_the_database_cannot_keep_is_refused_not_acknowledged(ch
     finally:
         await box.stop()
     assert handled.seen == []
+
+
+async def test_requests_left_in_the_old_inbox_are_handled_after_the_upgrade(database_url) -> None:
+    """A database upgraded with acknowledged requests still in the `inbox` table: they become command
+    jobs, and the adapter's intake hands them over as they were taken, with when they were received."""
+    url, pg_schema = database_url
+    await upgrade(url, pg_schema=pg_schema, revision="0013")
+    engine = create_engine(url, pg_schema=pg_schema)
+    at = datetime(2026, 12, 4, 1, 2, 3, tzinfo=UTC)
+    inbox = sa.table(
+        "inbox",
+        *(sa.column(c) for c in ("adapter", "owner", "payload")),
+        sa.column("received_at", sa.DateTime()),
+    )
+    taken = [("slack", {"kind": "command", "body": {"text": "早"}}), ("dingtalk", {"msgId": "m1"})]
+    try:
+        async with engine.begin() as connection:
+            for adapter, payload in taken:
+                await connection.execute(
+                    inbox.insert().values(
+                        adapter=adapter,
+                        owner="gone",
+                        payload=json.dumps(payload),
+                        received_at=at.replace(tzinfo=None),
+                    )
+                )
+        await upgrade(url, pg_schema=pg_schema)
+        sessionmaker = create_sessionmaker(engine)
+        for adapter, payload in taken:
+            seen: list[tuple[dict[str, Any], datetime]] = []
+
+            async def handler(payload: dict[str, Any], received_at: datetime) -> None:
+                seen.append((payload, received_at))  # noqa: B023 (awaited within the iteration)
+
+            box = Intake(adapter, sessionmaker, FixedClock(at), handler)
+            await box.start()
+            try:
+                await settled(box)
+            finally:
+                await box.stop()
+            assert seen == [(payload, at)]
+        async with sessionmaker() as session:
+            assert await session.scalar(select(func.count()).select_from(JobRow)) == 0
+    finally:
+        await engine.dispose()

@@ -98,7 +98,7 @@ class Runtime:
         )
         for factory in (app.uow_factory, app.background):
             factory.on_outbox.append(self.worker.wake)
-        self.scheduler = Scheduler(app, on_enqueued=self.worker.wake)
+        self.scheduler = Scheduler(app, on_enqueued=self.worker.wake, jobs=app.jobs)
         self.web: WebServer | None = None
         self.stopping = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None

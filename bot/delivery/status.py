@@ -141,11 +141,15 @@ async def print_status(url: str, clock: Clock | None = None) -> int:
                 "error: the database is not at the latest schema: run `teambeat db upgrade`", file=sys.stderr
             )
             return 1
+        from bot.jobs.status import jobs_status, render_jobs  # it formats with this module's helpers
+
         async with create_sessionmaker(engine)() as session:
             status = await outbox_status(session)
+            jobs = await jobs_status(session)
     finally:
         await engine.dispose()
     print(render_status(status, now))
+    print(render_jobs(jobs, now))
     return 0
 
 

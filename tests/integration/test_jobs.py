@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.clock import FixedClock, SystemClock
 from bot.jobs import queue
 from bot.jobs.queue import Job
+from bot.jobs.status import jobs_status, render_jobs
 from bot.jobs.worker import JobSettings, JobWorker
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.orm import JobRow
@@ -243,3 +244,26 @@ async def test_only_registered_kinds_are_claimed(sessionmaker) -> None:
     assert await worker.drain() == 0
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(JobRow)) == 1
+
+
+async def test_teambeat_status_shows_waiting_and_parked_jobs_with_their_reasons(sessionmaker) -> None:
+    clock = FixedClock(NOW)
+    async with sessionmaker() as session:
+        await queue.enqueue(session, "command.slack", {"n": "bad"}, now=NOW)
+        await queue.enqueue(session, "command.slack", {"n": "later"}, now=NOW + timedelta(seconds=30))
+        await session.commit()
+
+    async def handler(job: Job) -> None:
+        if job.payload["n"] == "bad":
+            raise ValueError("no such channel")
+
+    worker = JobWorker(sessionmaker, clock, JobSettings(max_attempts=1))
+    worker.register("command.slack", handler)
+    assert await worker.drain() == 1  # the later one is not due yet
+    clock.advance(timedelta(minutes=2))
+    async with sessionmaker() as session:
+        text = render_jobs(await jobs_status(session), clock.now())
+    lines = text.splitlines()
+    assert lines[0] == "jobs: 1 waiting (oldest 1m 30s) · 1 parked"
+    assert lines[1].startswith("  job #") and "(command.slack) parked 2m 00s ago · 1 attempt" in lines[1]
+    assert lines[1].endswith("ValueError: no such channel")

@@ -119,15 +119,20 @@ class JobWorker:
         """Run every due job now, one at a time, until none is left (tests, the console, imports);
         the number run. A serial kind another drain has in hand is left to that one."""
         ran = 0
-        while not (stop is not None and stop.is_set()):
-            job = await self._claim()
-            if job is None:
-                return ran
-            try:
-                await self._run(job)
-            finally:
-                self._in_hand.pop(job.id, None)
-            ran += 1
+        heart = asyncio.create_task(self._heartbeat(), name=f"{self.owner}-drain-heartbeat")
+        try:
+            while not (stop is not None and stop.is_set()):
+                job = await self._claim()
+                if job is None:
+                    break
+                try:
+                    await self._run(job)
+                finally:
+                    self._in_hand.pop(job.id, None)
+                ran += 1
+        finally:
+            heart.cancel()
+            await asyncio.gather(heart, return_exceptions=True)
         return ran
 
     async def wait_idle(self) -> None:

@@ -99,5 +99,5 @@ async def _deliver(app: App) -> None:
     from adapters.runtime import build_adapters
     from bot.delivery.worker import DeliveryWorker
 
-    await app.announcements.drain()
+    await app.jobs.drain()
     await DeliveryWorker(app.uow_factory, build_adapters(app), app.clock).drain()

@@ -1,55 +1,113 @@
-"""Requests acknowledged at once and handled in the background — with a bound on how many are in hand.
+"""One way in: a request an adapter acknowledges is first a `command.<adapter>` job, committed.
 
-Platforms want an answer within seconds, so adapters acknowledge first and work after. Unbounded, a
-burst turns into thousands of tasks on one event loop: each database transaction then waits so long
-between its statements that the others time out on the pool or on SQLite's lock, and acknowledged
-commands are lost. Bounded, the acknowledgement of request N+1 waits until one of N finishes: the
-sender slows down at the door (back-pressure) and everything let in is handled.
+Platforms want their answer within seconds (Slack 3 s, DingTalk a few, WeCom 5 s); the work behind a
+command can take longer. So an adapter `take`s the request — one row of the jobs table, committed —
+and only then acknowledges it. A job worker of this process (woken by the commit) hands it to the
+adapter's handler: the payload as taken and when it was received, translated into an `IncomingMessage`
+and run through the dispatcher. A crash in between loses nothing: the row outlives the process, and
+once its lease lapses (or at once, if no worker had claimed it) the next start, or another replica
+running the same adapter, handles it. The dispatcher's event-id check makes a request handled twice
+count once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.jobs import queue
+from bot.jobs.kinds import COMMAND
+from bot.jobs.queue import Job
+from bot.jobs.worker import JobSettings, JobWorker
 
 log = logging.getLogger(__name__)
 
+Handler = Callable[[dict[str, Any], datetime], Awaitable[None]]
+"""(the payload as taken, when it was received): handles one request."""
+
+IN_HAND = 8  # commands handled at once by one adapter in one process
+
+
+def command_kind(adapter: str) -> str:
+    return f"{COMMAND}.{adapter}"
+
 
 class Intake:
-    """At most `limit` pieces of work in hand; `take` waits for room, then runs the work in a task."""
+    """One adapter's requests between their acknowledgement and their handling."""
 
-    def __init__(self, name: str, limit: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        handler: Handler,
+        *,
+        in_hand: int = IN_HAND,
+    ) -> None:
         self._name = name
-        self._room = asyncio.Semaphore(limit)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._handler = handler
+        self.kind = command_kind(name)
+        self._worker = JobWorker(sessionmaker, clock, JobSettings(concurrency=in_hand))
+        self._worker.register(self.kind, self._run)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
-    def __len__(self) -> int:
-        return len(self._tasks)
+    async def start(self) -> None:
+        if self._task is not None:  # started already (an adapter started again with another sink)
+            return
+        async with self._sessionmaker() as session:
+            left = await queue.waiting_count(session, self.kind)
+        if left:
+            log.warning("%s: %d acknowledged request(s) left by an earlier run", self._name, left)
+        self._stop.clear()
+        self._task = asyncio.create_task(self._worker.run_forever(self._stop), name=f"intake-{self._name}")
 
-    async def take(self, work: Coroutine[Any, Any, None]) -> None:
-        """Return once `work` runs in the background (so the caller may acknowledge it)."""
-        try:
-            await self._room.acquire()
-        except BaseException:
-            work.close()  # never started: no "coroutine was never awaited" warning
-            raise
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
+    async def stop(self) -> None:
+        """Give up the commands still in hand (the adapter waited its grace for them) and stop: they,
+        and the rest, wait in the jobs table for the next start."""
+        self._stop.set()
+        self._worker.cancel_in_hand()
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self._task
+            self._task = None
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._room.release()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s: handling a request failed", self._name, exc_info=task.exception())
+    async def take(self, payload: dict[str, Any]) -> None:
+        """Return once `payload` is committed (so the caller may acknowledge it); raises when it could
+        not be stored — then nothing was acknowledged, and the platform will send it again."""
+        now = self._clock.now()
+        async with self._sessionmaker() as session:
+            job = {"payload": payload, "received_at": now.isoformat()}
+            await queue.enqueue(session, self.kind, job, now=now)
+            await session.commit()
+        self._worker.wake()
 
     async def wait_idle(self) -> None:
-        """Until every piece of work taken in has finished."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Until every command taken so far and due has been handled (tests, a clean stop); with the
+        database away, until those in hand are."""
+        while True:
+            await self._worker.wait_idle()
+            try:
+                ran = await self._worker.drain()
+            except SQLAlchemyError as exc:
+                log.warning("%s: cannot look for commands left to handle: %s", self._name, exc)
+                ran = 0
+            if not ran:
+                await self._worker.wait_idle()
+                return
 
-    def cancel(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+    async def _run(self, job: Job) -> None:
+        received_at = datetime.fromisoformat(job.payload["received_at"])
+        if received_at.tzinfo is None:
+            received_at = received_at.replace(tzinfo=UTC)
+        await self._handler(job.payload["payload"], received_at)

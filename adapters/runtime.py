@@ -98,11 +98,11 @@ class Runtime:
         )
         for factory in (app.uow_factory, app.background):
             factory.on_outbox.append(self.worker.wake)
-        self.scheduler = Scheduler(app, on_enqueued=self.worker.wake)
+        self.scheduler = Scheduler(app, on_enqueued=self.worker.wake, jobs=app.jobs)
         self.web: WebServer | None = None
         self.stopping = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
-        self._announcing_task: asyncio.Task[None] | None = None
+        self._jobs_task: asyncio.Task[None] | None = None
         self._started: list[Adapter] = []
         self._scheduling = False
 
@@ -139,7 +139,7 @@ class Runtime:
     async def start(self) -> None:
         if self.works:
             self._worker_task = asyncio.create_task(self.worker.run_forever(self.stopping))
-            self._announcing_task = asyncio.create_task(self.app.announcements.run_forever(self.stopping))
+            self._jobs_task = asyncio.create_task(self.app.jobs.run_forever(self.stopping))
         if self.serves:
             for adapter in self.adapters.values():
                 await adapter.start(self.handle)
@@ -169,6 +169,8 @@ class Runtime:
             await self.web.stop()
         if self._scheduling:
             await self.scheduler.stop()
+        if self._jobs_task is not None:
+            await self._jobs_task  # finishes the jobs in hand; the rest wait in the table for the next start
         # Adapters built only to send (a worker, or a start cut short) are stopped too: their clients close.
         for adapter in [
             *reversed(self._started),
@@ -178,8 +180,6 @@ class Runtime:
                 await adapter.stop()
             except Exception:
                 log.exception("stopping adapter %s", adapter.name)
-        if self._announcing_task is not None:
-            await self._announcing_task  # finishes the deal in hand; the rest wait for the next start
         if self._worker_task is not None:
             await self._worker_task
         await self.app.close()

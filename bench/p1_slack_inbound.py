@@ -7,7 +7,7 @@ Each process has its own: the bot, the baseline, the fake Slack Web API (every c
 there, never to slack.com) and this script, which is the load generator (raw asyncio HTTP/1.1 with
 requests signed beforehand; its CPU share is printed to show it is not the bottleneck).
 
-teambeat keeps each command in its inbox (a database row, committed before the acknowledgement) and
+teambeat keeps each command as a job (a database row, committed before the acknowledgement) and
 does the work (store the kudos, answer on response_url, post to the channel through the outbox) in the
 background, as Slack asks of apps. The target is on what the bare app does too — acknowledgements per
 second, against its own. The script then waits until every acknowledged command is stored and answered

@@ -1,9 +1,9 @@
-"""The announcer: turns domain events into channel posts, in the same transaction as their cause.
+"""The announcer: turns domain events into channel posts (outbox rows) in the caller's transaction.
 
-Kudos, check-ins and voids are announced in their own transaction (a few reads). A deal's announcements
-(喜报, 开单, goal thresholds, records, rank changes, competition standings) need a dozen boards, so the deal
-only commits marked `announce_pending`, and `bot.announcement_queue` calls `announce_deal` for it in a
-transaction of its own, in the order deals were recorded.
+Kudos, check-ins and voids are announced in their own transaction (a few reads; `bot.bus` calls them).
+A deal's announcements (喜报, 开单, goal thresholds, records, rank changes, competition standings) need a
+dozen boards, so the deal commits marked `announce_pending` with an `announce_deal` job, and that job
+(`bot.deal_announcements`) calls `announce_deal` in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -18,22 +18,23 @@ from bot.domain.goals import crossed_thresholds
 from bot.domain.leaderboard import find, top3_changes
 from bot.domain.periods import local_day
 from bot.domain.text import one_line
+from bot.jobs.kinds import announce_key
 from bot.rendering.engine import Renderer
 from bot.services import checkins, competitions, records, standings
 from bot.services.directory import team_channel
 from bot.services.scope import TeamScope, person
 from bot.services.views import goal_view, group_view
 from bot.storage.db import is_postgres
-from bot.storage.orm import Checkin, Deal, Goal, Kudos, Member, Team
+from bot.storage.orm import Checkin, Deal, Goal, JobRow, Kudos, Member, Team
 from bot.storage.uow import UnitOfWork
 
-_HELD_POSTS = "teambeat.held_posts"
-"""`session.info` key: while set, the announcer's posts wait in this list (see `announce_deal`)."""
+Posts = list[dict]
+"""Posts worked out and not yet in the outbox (`enqueue`'s keyword arguments)."""
 
 
 class Announcer:
-    """A before-commit hook: every announcement row is written atomically with the change behind it
-    (for deals: with the clearing of the deal's `announce_pending`)."""
+    """Every announcement row is written atomically with the change behind it (for deals: with the
+    clearing of the deal's `announce_pending`)."""
 
     def __init__(self, renderer: Renderer, clock) -> None:
         self._renderer = renderer
@@ -42,18 +43,9 @@ class Announcer:
     def now(self) -> datetime:
         return self._clock.now()
 
-    async def __call__(self, uow: UnitOfWork) -> None:
-        for event in list(uow.events):
-            if isinstance(event, DealVoided):
-                await self._void(uow, event)
-            elif isinstance(event, KudosGiven):
-                await self._kudos(uow, event)
-            elif isinstance(event, CheckinCompleted):
-                await self._checkin(uow, event)
-
-    async def _post(
+    def _post(
         self,
-        uow: UnitOfWork,
+        posts: Posts,
         team: Team,
         template: str,
         key: str,
@@ -63,25 +55,19 @@ class Announcer:
         fold: tuple[str, dict] | None = None,
         **context,
     ) -> None:
+        """Render one post into `posts` (unless the team switched its kind off)."""
         if not _wants(team, switch or _KIND_SETTING.get(template, "")):
             return
-        post = {
-            "channel": team_channel(team),
-            "message": self._renderer.render(template, team.locale, **context),
-            "dedupe_key": key,
-            "now": now,
-            "team_id": team.id,
-            "fold": fold,
-        }
-        held = uow.session.info.get(_HELD_POSTS)
-        if held is not None:
-            held.append(post)
-        else:
-            await enqueue(uow.session, **post)
-
-    async def _post_held(self, uow: UnitOfWork) -> None:
-        for post in uow.session.info.pop(_HELD_POSTS, []):
-            await enqueue(uow.session, **post)
+        posts.append(
+            {
+                "channel": team_channel(team),
+                "message": self._renderer.render(template, team.locale, **context),
+                "dedupe_key": key,
+                "now": now,
+                "team_id": team.id,
+                "fold": fold,
+            }
+        )
 
     async def announce_deal(self, uow: UnitOfWork, deal: Deal) -> None:
         """Everything one recorded deal announces, as of the deals announced before it: the boards
@@ -90,21 +76,14 @@ class Announcer:
         Its posts (and a raised daily record) are written together at the end, in order: on SQLite the
         first write holds the one write lock until the commit, and the boards and renders after an early
         post held it 15–30 ms, every command's own write waiting behind them."""
-        session = uow.session
-        session.info[_HELD_POSTS] = []
-        try:
-            with session.no_autoflush:  # a raised daily record is written with the posts, not before
-                team, now = await self._work_out_deal(uow, deal)
-                # 小组PK standings (a chart takes a few hundred ms) are drawn before the first write too
-                pk_posts = await competitions.standings_posts(uow, self._renderer, team, deal, now)
-        except BaseException:
-            session.info.pop(_HELD_POSTS, None)
-            raise
-        await self._post_held(uow)
-        for post in pk_posts:
-            await enqueue(uow.session, **post)
+        posts: Posts = []
+        with uow.session.no_autoflush:  # a raised daily record is written with the posts, not before
+            team, now = await self._work_out_deal(uow, deal, posts)
+            # 小组PK standings (a chart takes a few hundred ms) are drawn before the first write too
+            posts += await competitions.standings_posts(uow, self._renderer, team, deal, now)
+        await _enqueue_all(uow, posts)
 
-    async def _work_out_deal(self, uow: UnitOfWork, deal: Deal) -> tuple[Team, datetime]:
+    async def _work_out_deal(self, uow: UnitOfWork, deal: Deal, posts: Posts) -> tuple[Team, datetime]:
         session = uow.session
         team = await _locked_team(session, deal.team_id)
         member = await session.get(Member, deal.member_id)
@@ -126,8 +105,8 @@ class Announcer:
         group_context = group_view(scope, board, group_row) if group_row else None
         # Deals stored before intake kept them on one line may still hold line breaks.
         customer, product = one_line(deal.customer), one_line(deal.product)
-        await self._post(
-            uow,
+        self._post(
+            posts,
             team,
             "deal_announcement",
             f"deal:{deal.id}",
@@ -153,11 +132,11 @@ class Announcer:
             team_goal=goal_context,
             group=group_context,
         )
-        await self._milestones(uow, team, scope, deal, member, board, goals, boards)
-        await self._rank_changes(uow, team, scope, deal, board, boards)
+        await self._milestones(uow, posts, team, scope, deal, member, board, goals, boards)
+        await self._rank_changes(posts, team, scope, deal, board, boards)
         return team, now
 
-    async def _rank_changes(self, uow, team, scope, deal, board, boards: _DealBoards) -> None:
+    async def _rank_changes(self, posts: Posts, team, scope, deal, board, boards: _DealBoards) -> None:
         """Top-3 changes on today's and this week's people boards and today's group board,
         at most one post per board per window."""
         week = await boards.of(scope.period("week"))
@@ -165,9 +144,9 @@ class Announcer:
         if week.totals == board.totals:  # nothing earlier this week: the week board says what today's says
             del boards[1]
         for period, subject, period_board in boards:
-            await self._rank_change(uow, team, scope, deal, period, subject, period_board)
+            self._rank_change(posts, team, scope, deal, period, subject, period_board)
 
-    async def _rank_change(self, uow, team, scope, deal, period: str, subject: str, board) -> None:
+    def _rank_change(self, posts: Posts, team, scope, deal, period: str, subject: str, board) -> None:
         window = int(_announcements(team).get("rank_window_minutes", 10))
         now = self._clock.now()
         before = board.without(deal)
@@ -187,8 +166,8 @@ class Announcer:
             found = board.member_by_key(key)
             return person(found) if found else {"user_id": None, "name": names.get(key, key)}
 
-        await self._post(
-            uow,
+        self._post(
+            posts,
             team,
             "rank_change",
             f"rank:{team.id}:{period}:{subject}:{board.period.key}:{slot}",
@@ -205,13 +184,15 @@ class Announcer:
             ],
         )
 
-    async def _milestones(self, uow, team, scope, deal, member, board, goals, boards: _DealBoards) -> None:
+    async def _milestones(
+        self, uow, posts: Posts, team, scope, deal, member, board, goals, boards: _DealBoards
+    ) -> None:
         """开单 (the day's first deal) and any goal — team, group or person — passing a threshold
         (50 % and 100 % unless the team chose others), each announced once by its dedupe key."""
         now = self._clock.now()
         if board.team_deals == 1:
-            await self._post(
-                uow,
+            self._post(
+                posts,
                 team,
                 "milestone",
                 f"milestone:first:{team.id}:{scope.today}",
@@ -231,8 +212,8 @@ class Announcer:
             before = after - (1 if goal.metric == "deals" else deal.amount_minor)
             for threshold in crossed_thresholds(goal.target, before, after, thresholds):
                 view = goal_view(self._renderer, scope, goal, goal_board)
-                await self._post(
-                    uow,
+                self._post(
+                    posts,
                     team,
                     "milestone",
                     f"milestone:goal{threshold}:{goal.id}",
@@ -245,9 +226,9 @@ class Announcer:
                     previous_record=None,
                 )
         if local_day(deal.closed_at, team.timezone) == scope.today and _wants(team, "records"):
-            await self._records(uow, team, scope, member, board)
+            await self._records(uow, posts, team, scope, member, board)
 
-    async def _records(self, uow, team, scope, member, board) -> None:
+    async def _records(self, uow, posts: Posts, team, scope, member, board) -> None:
         """A new best day for the team, then for the person (each at most once a day)."""
         now = self._clock.now()
         subjects = (("record_team", None, board.team_amount), ("record_member", member.id, None))
@@ -257,8 +238,8 @@ class Announcer:
             previous = await records.new_record(uow.session, team, member_id, scope.today, total)
             if previous is None:
                 continue
-            await self._post(
-                uow,
+            self._post(
+                posts,
                 team,
                 "milestone",
                 f"milestone:{kind}:{team.id}:{member_id or 'team'}:{scope.today}",
@@ -271,7 +252,7 @@ class Announcer:
                 previous_record=scope.money(previous),
             )
 
-    async def _void(self, uow: UnitOfWork, event: DealVoided) -> None:
+    async def void(self, uow: UnitOfWork, event: DealVoided) -> None:
         """A correction for an announced deal; a deal voided while still waiting to be announced is
         simply taken out of the queue (nobody saw it, so there is nothing to correct)."""
         session = uow.session
@@ -282,13 +263,17 @@ class Announcer:
         if still_waiting:
             await session.execute(update(Deal).where(Deal.id == deal.id).values(announce_pending=False))
             return
-        if deal.announce_parked_at is not None:  # set aside unannounced: nothing to correct either
+        parked = await session.scalar(
+            select(JobRow.id).where(JobRow.key == announce_key(deal.id), JobRow.parked_at.is_not(None))
+        )
+        if parked is not None:  # set aside unannounced: nothing to correct either
             return
         team = await session.get(Team, event.team_id)
         member = await session.get(Member, deal.member_id)
         scope = TeamScope.of(team, self._clock.now())
-        await self._post(
-            uow,
+        posts: Posts = []
+        self._post(
+            posts,
             team,
             "deal_voided",
             f"void:{deal.id}",
@@ -297,8 +282,9 @@ class Announcer:
             amount=scope.money(deal.amount_minor),
             member=person(member),
         )
+        await _enqueue_all(uow, posts)
 
-    async def _kudos(self, uow: UnitOfWork, event: KudosGiven) -> None:
+    async def kudos(self, uow: UnitOfWork, event: KudosGiven) -> None:
         session = uow.session
         rows = list(
             await session.scalars(select(Kudos).where(Kudos.id.in_(event.kudos_ids)).order_by(Kudos.id))
@@ -308,8 +294,9 @@ class Announcer:
         team = await session.get(Team, event.team_id)
         giver = await session.get(Member, rows[0].giver_id)
         receivers = [await session.get(Member, k.receiver_id) for k in rows]
-        await self._post(
-            uow,
+        posts: Posts = []
+        self._post(
+            posts,
             team,
             "kudos_post",
             f"kudos:{rows[0].id}",
@@ -318,8 +305,9 @@ class Announcer:
             receivers=[person(r) for r in receivers],
             reason=rows[0].reason,
         )
+        await _enqueue_all(uow, posts)
 
-    async def _checkin(self, uow: UnitOfWork, event: CheckinCompleted) -> None:
+    async def checkin(self, uow: UnitOfWork, event: CheckinCompleted) -> None:
         session = uow.session
         team = await session.get(Team, event.team_id)
         if not (team.settings or {}).get("post_checkins"):
@@ -327,8 +315,9 @@ class Announcer:
         checkin = await session.get(Checkin, event.checkin_id)
         member = await session.get(Member, checkin.member_id)
         answers = checkins.answer_views(team, checkin)
-        await self._post(
-            uow,
+        posts: Posts = []
+        self._post(
+            posts,
             team,
             "checkin_post",
             f"checkin:{checkin.id}",
@@ -336,6 +325,7 @@ class Announcer:
             member=person(member),
             answers=answers,
         )
+        await _enqueue_all(uow, posts)
 
 
 _KIND_SETTING = {
@@ -345,6 +335,11 @@ _KIND_SETTING = {
     "kudos_post": "kudos",
     "rank_change": "rank_changes",
 }
+
+
+async def _enqueue_all(uow: UnitOfWork, posts: Posts) -> None:
+    for post in posts:
+        await enqueue(uow.session, **post)
 
 
 async def _locked_team(session, team_id: int) -> Team:

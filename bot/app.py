@@ -9,15 +9,19 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.announcement_queue import AnnouncementQueue
 from bot.announcer import Announcer
+from bot.bus import MessageBus, event_handlers
 from bot.clock import Clock, SystemClock
 from bot.commands import build_registry
 from bot.commands.context import Core, CoreSettings
 from bot.commands.help import HelpCatalog
 from bot.config import Config
+from bot.deal_announcements import DealAnnouncements
 from bot.dispatcher import Dispatcher
+from bot.domain.events import DealRecorded
 from bot.foreground import Foreground, polite_sessionmaker
+from bot.jobs.kinds import ANNOUNCE_DEAL
+from bot.jobs.worker import JobWorker
 from bot.metrics import Metrics
 from bot.rendering.engine import Renderer
 from bot.services.seed import seed_teams
@@ -39,7 +43,8 @@ class App:
     core: Core
     dispatcher: Dispatcher
     metrics: Metrics
-    announcements: AnnouncementQueue
+    jobs: JobWorker
+    """Runs the jobs table's work: deals' announcements here; `teambeat run` adds the adapters' commands."""
     foreground: Foreground
     background: UnitOfWorkFactory
     """Units of work for background jobs (announcements, delivery): their statements give way to requests."""
@@ -60,11 +65,17 @@ async def build_app(
     sessionmaker = create_sessionmaker(engine, shared)
     renderer = Renderer()
     announcer = Announcer(renderer, clock)
-    uow_factory = UnitOfWorkFactory(sessionmaker, before_commit=[announcer])
+    bus = MessageBus(event_handlers(announcer, clock))
+    uow_factory = UnitOfWorkFactory(sessionmaker, before_commit=[bus])
     foreground = Foreground()
-    background = UnitOfWorkFactory(polite_sessionmaker(engine, foreground, shared), before_commit=[announcer])
-    announcements = AnnouncementQueue(background, announcer, foreground)
-    uow_factory.after_commit.append(announcements.notice)
+    background = UnitOfWorkFactory(polite_sessionmaker(engine, foreground, shared), before_commit=[bus])
+    jobs = JobWorker(sessionmaker, clock)
+    deal_announcements = DealAnnouncements(background, announcer)
+    # serial: a deal's boards are read as of the deals announced before it, one deal at a time
+    jobs.register(ANNOUNCE_DEAL, deal_announcements.run, serial=True, on_parked=deal_announcements.on_parked)
+    uow_factory.after_commit.append(
+        lambda events: jobs.wake() if any(isinstance(e, DealRecorded) for e in events) else None
+    )
     core = Core(
         registry=build_registry(),
         renderer=renderer,
@@ -91,7 +102,7 @@ async def build_app(
         core,
         dispatcher,
         metrics,
-        announcements,
+        jobs,
         foreground,
         background,
     )

@@ -9,7 +9,8 @@ still exists, the day is one the slot is due on, the fire is within the grace wi
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.rendering.engine import Renderer
@@ -23,6 +24,30 @@ log = logging.getLogger(__name__)
 DEFAULT_GRACE = timedelta(minutes=30)
 
 JobOutcome = Outcome | str
+SCHEDULED_POST = "scheduled_post"
+"""A job kind: one team's slot to post, queued by the leading replica and run by any (bot/jobs)."""
+
+
+def slot_payload(team_id: int, slot: Slot) -> dict[str, Any]:
+    return {
+        "team_id": team_id,
+        "kind": slot.kind,
+        "at": slot.at.isoformat(),
+        "number": slot.number,
+        "weekday": slot.weekday,
+        "month_day": slot.month_day,
+    }
+
+
+def slot_of(payload: dict[str, Any]) -> tuple[int, Slot]:
+    slot = Slot(
+        payload["kind"],
+        time.fromisoformat(payload["at"]),
+        payload["number"],
+        payload["weekday"],
+        payload["month_day"],
+    )
+    return int(payload["team_id"]), slot
 
 
 async def run_slot(

@@ -12,6 +12,9 @@ Why these choices:
   whether the day is a workday is decided when the job runs, by the team's calendar.
 - A job posts at most once per team, kind and period because `post_once` records a unique row, not
   because of the scheduler: restarts, reloads and a second replica can run the same job safely.
+- With a job worker (`teambeat run`), a trigger only queues the team's post as a `scheduled_post` job:
+  the leader decides what is due, and any replica's worker posts it. The catch-up below still runs in
+  the leader itself (it also gathers one log line per team for what was missed).
 - After (re)loading, every slot whose latest fire is within the grace window runs at once: a post missed
   while the bot was down (or while no replica led) is still made, and one missed by more is skipped with
   a log line. APScheduler's own `misfire_grace_time` and `coalesce` cover a loop that falls behind.
@@ -34,10 +37,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
+from bot.jobs import queue
+from bot.jobs.queue import Job
+from bot.jobs.worker import JobWorker
 from bot.services import competitions
 from bot.services.schedule import Slot, latest_fire, team_slots
 from bot.storage.orm import Team
-from scheduling.jobs import DEFAULT_GRACE, run_slot
+from scheduling.jobs import DEFAULT_GRACE, SCHEDULED_POST, run_slot, slot_of, slot_payload
 from scheduling.leadership import Leadership, leadership_for
 
 if TYPE_CHECKING:
@@ -76,8 +82,12 @@ class Scheduler:
         poll_seconds: float = DEFAULT_POLL_SECONDS,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         leadership: Leadership | None = None,
+        jobs: JobWorker | None = None,
     ) -> None:
         self._app = app
+        self._jobs = jobs
+        if jobs is not None:
+            jobs.register(SCHEDULED_POST, self._run_job)
         self._on_enqueued = on_enqueued
         self._grace = grace
         self._poll_seconds = poll_seconds
@@ -249,8 +259,21 @@ class Scheduler:
             )
 
     async def _fire(self, team_id: int, slot: Slot) -> None:
-        """The APScheduler job."""
+        """The APScheduler job: queue the post for any replica's job worker (or, without one, post)."""
         if not self.leading:
+            return
+        if self._jobs is not None:
+            try:
+                async with self._app.sessionmaker() as session:
+                    now = self._app.clock.now()
+                    await queue.enqueue(
+                        session, SCHEDULED_POST, slot_payload(team_id, slot), now=now, team_id=team_id
+                    )
+                    await session.commit()
+            except Exception:
+                log.exception("could not queue the scheduled %s for team %s", slot.kind, team_id)
+                return
+            self._jobs.wake()
             return
         try:
             outcome = await self._run(team_id, slot, self._app.clock.now())
@@ -258,6 +281,13 @@ class Scheduler:
             log.exception("scheduled %s for team %s failed", slot.kind, team_id)
             return
         if outcome == "posted":
+            self._notify()
+
+    async def _run_job(self, job: Job) -> None:
+        """A `scheduled_post` job, on whichever replica claimed it: the same checks as a direct fire
+        (grace window, calendar) and the once-per-period row make a late or repeated run harmless."""
+        team_id, slot = slot_of(job.payload)
+        if await self._run(team_id, slot, self._app.clock.now()) == "posted":
             self._notify()
 
     async def _run(self, team_id: int, slot: Slot, now, missed: dict[str, list[str]] | None = None) -> str:

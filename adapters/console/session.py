@@ -55,7 +55,7 @@ class ConsoleSession:
         if reply is not None:
             shown = render_console(self.adapter.save_pictures(reply))
             self.adapter.print("\n".join("  " + line for line in shown.splitlines()))
-        await self.app.announcements.drain()
+        await self.app.jobs.drain()
         await self.worker.drain()
         await self.load_names()
 

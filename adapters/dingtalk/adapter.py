@@ -31,7 +31,7 @@ from adapters.dingtalk.inbound import PLATFORM, to_incoming
 from adapters.dingtalk.render import MAX_MSG_PARAM_BYTES, Markdown, render
 from adapters.dingtalk.stream import HEARTBEAT_SECONDS, SILENCE_SECONDS, StreamClient
 from adapters.dingtalk.throttle import RobotWindow
-from adapters.inbox import Inbox
+from adapters.intake import Intake
 from bot.app import App
 from bot.messages import (
     ChannelRef,
@@ -114,7 +114,7 @@ class DingTalkAdapter:
         self._sink: MessageSink | None = None
         self.stream: StreamClient | None = None
         self._stream_task: asyncio.Task[None] | None = None
-        self._inbox = Inbox(PLATFORM, app, self._from_inbox)
+        self._intake = Intake(PLATFORM, app.sessionmaker, app.clock, self._from_intake)
 
     def _now_ms(self) -> int:
         return int(self._app.clock.now().timestamp() * 1000)
@@ -126,7 +126,7 @@ class DingTalkAdapter:
 
     async def start(self, sink: MessageSink) -> None:
         self._sink = sink
-        await self._inbox.start()
+        await self._intake.start()
         if self.mode != "stream":
             return
         if not self.client.has_app:
@@ -151,10 +151,10 @@ class DingTalkAdapter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._stream_task
             self._stream_task = None
-        with contextlib.suppress(TimeoutError):  # what is left stays in the inbox for the next start
+        with contextlib.suppress(TimeoutError):  # what is left stays in the jobs table for the next start
             async with asyncio.timeout(STOP_GRACE_SECONDS):
                 await self.settle()
-        await self._inbox.stop()
+        await self._intake.stop()
         self._sink = None
         await self._batcher.close()
         if self._owns_http:
@@ -162,7 +162,7 @@ class DingTalkAdapter:
 
     async def settle(self) -> None:
         """Wait until every message taken so far has been handled and answered."""
-        await self._inbox.wait_idle()
+        await self._intake.wait_idle()
 
     def routes(self) -> list[BaseRoute]:
         if self.mode != "http":
@@ -186,16 +186,16 @@ class DingTalkAdapter:
     # -- receiving -----------------------------------------------------------------------------------
 
     async def accept(self, payload: Mapping[str, Any]) -> None:
-        """Take one robot message (HTTP body or Stream data) into the inbox, to be handled after the ACK
-        (see adapters/inbox.py). Raises NotAMessage for a payload that is not a text message from a
+        """Take one robot message (HTTP body or Stream data) into the intake, to be handled after the ACK
+        (see adapters/intake.py). Raises NotAMessage for a payload that is not a text message from a
         person, and the database's error when the message could not be kept (DingTalk sends it again).
         """
         if self._sink is None:
             raise RuntimeError("the DingTalk adapter is not started")
         to_incoming(payload, self._app.clock.now())  # NotAMessage now, not after the ACK
-        await self._inbox.take(dict(payload))
+        await self._intake.take(dict(payload))
 
-    async def _from_inbox(self, payload: dict[str, Any], received_at: datetime) -> None:
+    async def _from_intake(self, payload: dict[str, Any], received_at: datetime) -> None:
         if self._sink is not None:
             await self._handle(self._sink, to_incoming(payload, received_at))
 

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from adapters.inbox import Inbox
+from adapters.intake import Intake
 from adapters.slack import inbound
 from adapters.slack.bolt_app import build_bolt
 from adapters.slack.cache import TtlCache
@@ -75,7 +75,7 @@ class SlackAdapter:
         self._sink: MessageSink | None = None
         self._bolt: AsyncApp | None = None
         self._socket: SocketModeRunner | None = None
-        self._inbox = Inbox("slack", app, self._from_inbox)
+        self._intake = Intake("slack", app.sessionmaker, app.clock, self._from_intake)
         self._taken: TtlCache[bool] = TtlCache(3600.0, 20_000)  # event ids already being handled
         self._partial: TtlCache[int] = TtlCache(24 * 3600.0, 1_000)  # split posts half sent
 
@@ -88,7 +88,7 @@ class SlackAdapter:
         self._sink = sink
         if self._oauth is not None:
             await self._oauth.prepare()
-        await self._inbox.start()
+        await self._intake.start()
         token = None if self._oauth else self._config.bot_token
         self._bolt = build_bolt(
             self._config,
@@ -108,14 +108,14 @@ class SlackAdapter:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(STOP_GRACE_SECONDS):
                 await self.wait_idle()
-        await self._inbox.stop()
+        await self._intake.stop()
         self._bolt = None
         self._sink = None
         await self.web.close()
 
     async def wait_idle(self) -> None:
         """Until every acknowledged request has been handled and answered."""
-        await self._inbox.wait_idle()
+        await self._intake.wait_idle()
 
     async def health(self) -> dict[str, Any]:
         if self._socket is not None:
@@ -180,8 +180,8 @@ class SlackAdapter:
     # ----- inbound -------------------------------------------------------------------------------------
 
     async def _on_request(self, kind: str, body: dict[str, Any], context: Any) -> None:
-        """Called inside bolt's listener: keep the request in the inbox and return (bolt then acks);
-        the inbox hands it to `_handle` in the background (see adapters/inbox.py)."""
+        """Called inside bolt's listener: commit the request as a job and return (bolt then acks); the
+        intake hands it to `_handle` in the background (see adapters/intake.py)."""
         key = body.get("event_id") if kind == "event" else body.get("trigger_id")
         if isinstance(key, str) and key:
             if key in self._taken:  # a retry of something already in hand (X-Slack-Retry-Num)
@@ -194,13 +194,13 @@ class SlackAdapter:
         if self._oauth is not None:
             self._oauth.tokens.remember(who[0], context.get("bot_token"))
         try:
-            await self._inbox.take({"kind": kind, "body": body, "bot_user_id": context.get("bot_user_id")})
+            await self._intake.take({"kind": kind, "body": body, "bot_user_id": context.get("bot_user_id")})
         except BaseException:
             if isinstance(key, str) and key:
                 self._taken.pop(key)  # not acknowledged: Slack's retry must be taken
             raise
 
-    async def _from_inbox(self, taken: dict[str, Any], received_at: datetime) -> None:
+    async def _from_intake(self, taken: dict[str, Any], received_at: datetime) -> None:
         await self._handle(taken["kind"], taken["body"], taken.get("bot_user_id"), received_at)
 
     async def _handle(

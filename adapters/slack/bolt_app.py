@@ -1,10 +1,9 @@
 """The slack-bolt AsyncApp: signature checks, url_verification, authorization — and thin listeners.
 
-Listeners only acknowledge and hand the payload on (`on_request`), which keeps it in the adapter's inbox
-for the real work to happen in the background: with `process_before_response=True` bolt answers Slack as
-soon as the listener returns, so a request is acknowledged in milliseconds, well inside Slack's 3
-seconds, whatever the work costs — unless a burst has filled the inbox's backlog: then the answer waits
-until there is room (see adapters/inbox.py).
+Listeners only acknowledge and hand the payload on (`on_request`), which commits it as a job for the
+real work to happen in the background: with `process_before_response=True` bolt answers Slack as soon as
+the listener returns, so a request is acknowledged in milliseconds, well inside Slack's 3 seconds,
+whatever the work costs (see adapters/intake.py).
 """
 
 from __future__ import annotations

@@ -16,8 +16,10 @@ import base64
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -59,8 +61,6 @@ from bot.storage.uow import UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 PASSIVE_REPLY_WITHIN = 1.5
-# Messages being handled at once; the callback of one more waits for room (see adapters/intake.py).
-IN_HAND = 16
 MAX_PARTIAL_SENDS = 1000
 FORGET_EVERY = 1000
 # WeCom's own rules, whole: a member takes 30 app messages a minute and 1,000 an hour (more are dropped
@@ -118,7 +118,9 @@ class WeComAdapter:
         self._windows = SlidingWindows(monotonic)
         self._passive_within = passive_reply_within
         self._sink: MessageSink | None = None
-        self._intake = Intake(PLATFORM, IN_HAND)
+        self._intake = Intake(PLATFORM, uow_factory.sessionmaker, clock, self._from_intake)
+        # Callbacks waiting for their command's reply (a passive reply), by the token in the job.
+        self._handovers: dict[str, asyncio.Future[OutgoingMessage | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._partial: dict[tuple[str, str], int] = {}
         self._robot_channels: dict[str, bool] = {}
@@ -128,11 +130,13 @@ class WeComAdapter:
 
     async def start(self, sink: MessageSink) -> None:
         self._sink = sink
+        await self._intake.start()
 
     async def stop(self) -> None:
         """Finish the replies still being worked on, then close the HTTP client."""
-        self._sink = None
         await self.settle()
+        await self._intake.stop()
+        self._sink = None
         await self._client.aclose()
 
     async def settle(self) -> None:
@@ -186,20 +190,23 @@ class WeComAdapter:
             return Response(_EMPTY)
         if self._sink is None:
             return JSONResponse({"error": "not_started"}, status_code=503)
-        return await self._answer(self._sink, message)
+        return await self._answer(message, fields)
 
-    async def _answer(self, sink: MessageSink, message: IncomingMessage) -> Response:
-        """Wait briefly for the reply; answer WeCom within its 5 s either way.
-
-        The command runs in the intake: with IN_HAND messages in hand, this one waits for room first,
-        so a burst slows WeCom down at the door instead of piling up commands that time out on the
-        database (WeCom retries an unanswered callback; the dispatcher drops the repeat)."""
+    async def _answer(self, message: IncomingMessage, fields: dict[str, str]) -> Response:
+        """Take the message into the intake (committed before WeCom gets its answer), then wait briefly
+        for the reply: a short one goes back as the callback's passive reply; otherwise the command
+        sends its reply itself when done (WeCom retries an unanswered callback; the dispatcher drops the
+        repeat)."""
+        token = uuid.uuid4().hex
         handover: asyncio.Future[OutgoingMessage | None] = asyncio.get_running_loop().create_future()
-        await self._intake.take(self._work(sink, message, handover))
+        self._handovers[token] = handover
         try:
+            await self._intake.take({"fields": fields, "handover": token})
             reply = await asyncio.wait_for(handover, self._passive_within)
         except TimeoutError:  # the handover is cancelled: the work sends the reply itself when done
             return Response(_EMPTY)
+        finally:
+            self._handovers.pop(token, None)
         if reply is None:
             return Response(_EMPTY)
         passive = self._passive_reply(message, reply)
@@ -207,6 +214,15 @@ class WeComAdapter:
             return Response(passive, media_type="application/xml")
         self._track(asyncio.create_task(self._deliver_reply(message, reply)))
         return Response(_EMPTY)
+
+    async def _from_intake(self, payload: dict[str, Any], received_at: datetime) -> None:
+        """A command job: its reply to the callback still waiting for it (in this process), else sent."""
+        sink = self._sink
+        message = to_incoming(payload["fields"], self._config.corp_id, received_at)
+        if sink is None or message is None:
+            return
+        handover = self._handovers.get(str(payload.get("handover")))
+        await self._work(sink, message, handover)
 
     def _passive_reply(self, message: IncomingMessage, reply: OutgoingMessage) -> str | None:
         """An encrypted text reply when the reply fits one message and the member's quota allows it."""
@@ -220,7 +236,10 @@ class WeComAdapter:
         return passive_text_reply(self._crypto, message.user.id, rendered.chunks[0], self._clock.now())
 
     async def _work(
-        self, sink: MessageSink, message: IncomingMessage, handover: asyncio.Future[OutgoingMessage | None]
+        self,
+        sink: MessageSink,
+        message: IncomingMessage,
+        handover: asyncio.Future[OutgoingMessage | None] | None,
     ) -> None:
         """The command; its reply goes back through the callback's answer while that still waits for
         it, else through the API."""
@@ -229,7 +248,7 @@ class WeComAdapter:
         except Exception:
             log.exception("wecom: handling message %s failed", message.event_id)
             reply = None
-        if not handover.done():
+        if handover is not None and not handover.done():
             handover.set_result(reply)
         elif reply is not None:
             await self._deliver_reply(message, reply)

@@ -5,6 +5,7 @@ Operator output (like `check-config`), so plain English in code rather than a ch
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,6 +14,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, SystemClock
+from bot.jobs import queue as jobs_queue
+from bot.jobs.kinds import ANNOUNCE_DEAL
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.migrate import check_schema_current
 from bot.storage.orm import Deal, OutboxRow, Team
@@ -51,7 +54,7 @@ class RowView:
 
 @dataclass(frozen=True, slots=True)
 class ParkedDeal:
-    """A deal whose announcement failed every attempt and was set aside (bot.announcement_queue)."""
+    """A deal whose announcement failed every attempt and was set aside (its announce_deal job parked)."""
 
     id: int
     team: str
@@ -67,7 +70,7 @@ class OutboxStatus:
     oldest_pending: RowView | None
     latest_errors: list[RowView]
     deals_waiting: int = 0
-    """Deals recorded whose announcements are not in the outbox yet (bot.announcement_queue)."""
+    """Deals recorded whose announcements are not in the outbox yet (bot.deal_announcements)."""
     parked: int = 0
     latest_parked: list[ParkedDeal] = field(default_factory=list)
 
@@ -96,13 +99,14 @@ async def outbox_status(session: AsyncSession, *, errors: int = LATEST_ERRORS) -
         .limit(errors)
     )
     waiting = await session.scalar(select(func.count()).where(Deal.announce_pending.is_(True)))
-    parked = await session.execute(
-        select(Deal, Team.slug)
+    parked_jobs = await jobs_queue.parked(session, ANNOUNCE_DEAL, errors)
+    deal_ids = [int(json.loads(job.payload)["deal_id"]) for job in parked_jobs]
+    found = await session.execute(
+        select(Deal.id, Deal.external_id, Team.slug)
         .join(Team, Team.id == Deal.team_id)
-        .where(Deal.announce_parked_at.is_not(None))
-        .order_by(Deal.announce_parked_at.desc(), Deal.id.desc())
-        .limit(errors)
+        .where(Deal.id.in_(deal_ids))
     )
+    deals = {deal_id: (external_id, slug) for deal_id, external_id, slug in found}
     return OutboxStatus(
         await state_counts(session),
         RowView.of(oldest) if oldest is not None else None,
@@ -111,22 +115,20 @@ async def outbox_status(session: AsyncSession, *, errors: int = LATEST_ERRORS) -
         await parked_count(session),
         [
             ParkedDeal(
-                deal.id,
-                slug,
-                deal.external_id,
-                deal.announce_attempts,
-                deal.announce_parked_at,
-                deal.announce_error or "",
+                deal_id,
+                *deals.get(deal_id, ("?", "?"))[::-1],
+                job.attempts,
+                job.parked_at,
+                job.last_error or "",
             )
-            for deal, slug in parked
+            for deal_id, job in zip(deal_ids, parked_jobs, strict=True)
         ],
     )
 
 
 async def parked_count(session: AsyncSession) -> int:
     """Deals whose announcement was set aside: also what `/metrics` reports."""
-    count = await session.scalar(select(func.count()).where(Deal.announce_parked_at.is_not(None)))
-    return int(count or 0)
+    return await jobs_queue.parked_count(session, ANNOUNCE_DEAL)
 
 
 async def print_status(url: str, clock: Clock | None = None) -> int:
@@ -139,11 +141,15 @@ async def print_status(url: str, clock: Clock | None = None) -> int:
                 "error: the database is not at the latest schema: run `teambeat db upgrade`", file=sys.stderr
             )
             return 1
+        from bot.jobs.status import jobs_status, render_jobs  # it formats with this module's helpers
+
         async with create_sessionmaker(engine)() as session:
             status = await outbox_status(session)
+            jobs = await jobs_status(session)
     finally:
         await engine.dispose()
     print(render_status(status, now))
+    print(render_jobs(jobs, now))
     return 0
 
 

@@ -238,13 +238,9 @@ class Deal(Base):
     voided_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), nullable=True
     )
-    # Committed with the deal; cleared once its announcements are in the outbox (bot.announcement_queue).
+    # Committed with the deal and its announce_deal job; cleared in the job's transaction that writes
+    # the announcements (or when the job is parked): the boards leave out deals still waiting.
     announce_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # Failed attempts at announcing it, the last failure, and when it was set aside (parked) for failing
-    # every attempt: a deal whose announcement cannot be built must not hold up the deals behind it.
-    announce_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    announce_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    announce_parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
 
 
 class Kudos(Base):
@@ -312,22 +308,26 @@ class ScheduledPost(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class InboxRow(Base):
-    """A request acknowledged to its platform and not yet handled (see adapters/inbox.py)."""
+class JobRow(Base):
+    """Work to do after a request: a command, a deal's announcements, a team's post (bot/jobs)."""
 
-    __tablename__ = "inbox"
-    # AUTOINCREMENT: SQLite would otherwise give a new row the id of one just deleted, and the inbox
-    # tells rows apart by id while it handles them.
-    __table_args__ = (
-        Index("ix_inbox_adapter_owner_id", "adapter", "owner", "id"),
-        {"sqlite_autoincrement": True},
-    )
+    __tablename__ = "jobs"
+    # The worker's claim reads the due, unparked rows oldest first.
+    __table_args__ = (Index("ix_jobs_parked_run_after", "parked_at", "run_after"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    adapter: Mapped[str] = mapped_column(String(16))
-    owner: Mapped[str] = mapped_column(String(64))  # the process that took it in
-    payload: Mapped[str] = mapped_column(Text)  # the request as JSON, as the adapter needs it again
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    # Optional: a job with the key of one already queued is not queued again (and tells a deal's job apart).
+    key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), nullable=True)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims so far (a crash counts too)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Media(Base):

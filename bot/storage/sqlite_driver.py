@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextvars
 import logging
 import sqlite3
 import time
@@ -53,11 +52,6 @@ BUSY_RETRY_DELAYS_S = (0.001, 0.002, 0.005, 0.01, 0.02)
 NO_TURN_FIRST_WORDS = frozenset({"SELECT", "WITH", "EXPLAIN", "VALUES", "PRAGMA"})
 
 
-JUMP_THE_QUEUE: contextvars.ContextVar[bool] = contextvars.ContextVar("jump_the_queue", default=False)
-"""Set in a task whose writes someone is waiting for right now (the inbox storing requests before they
-are acknowledged): its writes go next, ahead of the background writers already waiting."""
-
-
 class WriteTurn:
     """One writing transaction at a time per engine, waited for on the event loop.
 
@@ -87,7 +81,7 @@ class WriteTurn:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        at_head = JUMP_THE_QUEUE.get()
+        at_head = False
         while True:
             waiter: asyncio.Future[None] = loop.create_future()
             if at_head:

@@ -635,7 +635,7 @@ class DingTalkChat:
         return self.fake.session_replies(payload["sessionWebhook"].rsplit("=", 1)[1])
 
     async def deliver(self) -> int:
-        await self.app.announcements.drain()
+        await self.app.jobs.drain()
         return await self.worker.drain()
 
 

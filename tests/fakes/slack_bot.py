@@ -186,7 +186,7 @@ class SlackBot:
         each rate-limit slot or retry the worker waits for (a few seconds), as real time would."""
         await self.adapter.wait_idle()
         for _ in range(50):
-            await self.app.announcements.drain()
+            await self.app.jobs.drain()
             await self.worker.drain()
             due = self.worker.next_due
             if not let_time_pass or due is None:

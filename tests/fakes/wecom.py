@@ -451,7 +451,7 @@ class WeComBot:
     async def deliver(self) -> None:
         """Replies still being worked on, then every post that is due."""
         await self.adapter.settle()
-        await self.app.announcements.drain()
+        await self.app.jobs.drain()
         await self.worker.drain()
 
     async def count(self, model: Any) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from bot.announcer import Announcer
 from bot.delivery.status import outbox_status, render_status
 from bot.messages import ChannelRef, IncomingMessage, UserRef
 from tests.integration.conftest import SHANGHAI
@@ -108,7 +109,7 @@ async def test_concurrent_deals_announce_each_milestone_exactly_once(chat: Chat)
 
     # Three announcers work the queue while the deals arrive, as three replicas would.
     deals = [chat.app.dispatcher.handle(said(chat, who, "/deal 1000", i)) for i, who in enumerate(people)]
-    announcers = [chat.app.announcements.drain() for _ in range(3)]
+    announcers = [chat.app.jobs.drain() for _ in range(3)]
     replies = (await asyncio.gather(*deals, *announcers))[: len(people)]
     assert all(reply is not None and "已登记成交" in reply.fallback_text for reply in replies)
     await chat.settle()
@@ -132,18 +133,17 @@ async def test_a_deal_undone_before_its_announcement_is_neither_announced_nor_co
 
 
 async def test_a_failed_announcement_does_not_hold_up_the_deals_behind_it(chat: Chat, monkeypatch) -> None:
-    queue = chat.app.announcements
-    real = queue._announcer.announce_deal
+    real = Announcer.announce_deal
     broken: list[int] = []
 
-    async def first_one_breaks(uow, deal):  # every time: a failure once is tried again and announced
+    async def first_one_breaks(self, uow, deal):  # every time: a failure once is tried again and announced
         if not broken:
             broken.append(deal.id)
         if deal.id == broken[0]:
             raise RuntimeError("a template bug")
-        await real(uow, deal)
+        await real(self, uow, deal)
 
-    monkeypatch.setattr(queue._announcer, "announce_deal", first_one_breaks)
+    monkeypatch.setattr(Announcer, "announce_deal", first_one_breaks)
     await chat.app.dispatcher.handle(said(chat, "alice", "/deal 1000", 1))
     await chat.app.dispatcher.handle(said(chat, "bob", "/deal 2000", 2))
     await chat.settle()
@@ -155,7 +155,7 @@ async def test_a_failed_announcement_does_not_hold_up_the_deals_behind_it(chat: 
 async def test_announcements_wait_while_a_request_is_being_answered(chat: Chat) -> None:
     await chat.app.dispatcher.handle(said(chat, "carol", "/deal 1500", 1))
     with chat.app.foreground.request():  # a webhook or callback is being answered
-        announcing = asyncio.create_task(chat.app.announcements.drain())
+        announcing = asyncio.create_task(chat.app.jobs.drain())
         await asyncio.sleep(0.3)
         await chat.worker.drain()
         assert chat.channel_posts() == []  # the queue gave way

@@ -365,7 +365,7 @@ async def test_a_deal_being_announced_does_not_hold_up_commands(chat, monkeypatc
         return await board(*args, **kwargs)
 
     monkeypatch.setattr(standings, "board", slow_second_board)
-    announcing = asyncio.create_task(chat.app.announcements.drain())
+    announcing = asyncio.create_task(chat.app.jobs.drain())
     await asyncio.wait_for(stuck.wait(), 5)
     bobs = _says("bob", "/deal 3000", "bob-deal")
     reply = await asyncio.wait_for(chat.app.dispatcher.handle(bobs), 5)

@@ -12,18 +12,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 
 from bot.announcer import Announcer
 from bot.delivery.status import outbox_status, render_status
+from bot.jobs import queue as jobs_queue
+from bot.jobs.kinds import ANNOUNCE_DEAL, announce_key
 from bot.services import csv_io, deal_intake, deals
 from bot.storage.db import create_engine
 from bot.storage.migrate import upgrade
-from bot.storage.orm import Deal, Member, OutboxRow, Team, Workspace
+from bot.storage.orm import Deal, JobRow, Member, OutboxRow, Team, Workspace
 from tests.integration import test_deal_webhook
 from tests.integration.test_deal_webhook import Hook, deal
 
@@ -44,7 +47,8 @@ async def _deal_keys(hook: Hook) -> list[str]:
 
 
 async def _insert_directly(hook: Hook, external_id: str, closed_at: datetime, **fields: str) -> int:
-    """A deal written past intake's checks, as one stored before them was: waiting to be announced."""
+    """A deal written past intake's checks, as one stored before them was: waiting to be announced
+    (flagged, with its job, as the migration leaves such deals)."""
     async with hook.app.uow_factory() as uow:
         team = await uow.session.scalar(select(Team))
         alice = await uow.session.scalar(select(Member).where(Member.user_id == "alice"))
@@ -63,6 +67,9 @@ async def _insert_directly(hook: Hook, external_id: str, closed_at: datetime, **
             announce_pending=True,
         )
         deal_id = await uow.session.scalar(Deal.__table__.insert().values(**values).returning(Deal.id))
+        await jobs_queue.enqueue(
+            uow.session, ANNOUNCE_DEAL, {"deal_id": deal_id}, now=hook.clock.now(), key=announce_key(deal_id)
+        )
         await uow.commit()
     return deal_id
 
@@ -118,12 +125,12 @@ async def test_a_deal_stored_with_year_1_does_not_stop_the_announcements_after_i
     """West of UTC its local day overflowed the period maths of every later deal's records, for good."""
     await _set_timezone(hook, WEST)
     await _insert_directly(hook, "year-1", datetime(1, 1, 1, tzinfo=UTC))
-    await hook.app.announcements.drain()
+    await hook.app.jobs.drain()
     for n in range(3):
         assert (await hook.post(deal(id=f"later-{n}"))).status_code == 202
     assert len(await _deal_keys(hook)) == 4
     async with hook.app.sessionmaker() as session:
-        assert await session.scalar(select(func.count()).where(Deal.announce_parked_at.is_not(None))) == 0
+        assert await jobs_queue.parked_count(session) == 0
 
 
 # --- item 4: an announcement that fails every time is set aside ---------------------------------------------
@@ -149,21 +156,34 @@ def _poisoned(monkeypatch: pytest.MonkeyPatch, failures: dict[str, int] | None =
     return tried
 
 
+def _retry_at_once(hook: Hook) -> int:
+    """No backoff (the hook's clock stands still): a failed job is due again at once; max attempts."""
+    hook.app.jobs.settings = dataclasses.replace(hook.app.jobs.settings, backoff=0.0)
+    return hook.app.jobs.settings.max_attempts
+
+
+async def _job_of(hook: Hook, deal_id: int) -> JobRow | None:
+    async with hook.app.sessionmaker() as session:
+        return await session.scalar(select(JobRow).where(JobRow.key == announce_key(deal_id)))
+
+
 async def test_an_announcement_failing_every_time_is_set_aside_and_the_deals_after_it_are_announced(
     hook, monkeypatch
 ):
     tried = _poisoned(monkeypatch)
+    attempts = _retry_at_once(hook)
     for external_id in ("first", "poison", "after-1", "after-2"):
         assert (await hook.post(deal(id=external_id))).status_code == 202
     keys = await _deal_keys(hook)
     stored = {d.external_id: d for d in await hook.deals()}
     assert keys == [f"deal:{stored[i].id}" for i in ("first", "after-1", "after-2")]
-    assert tried.count("poison") == 3  # a few attempts, then set aside
+    assert tried.count("poison") == attempts  # a few attempts, then set aside
     poison = stored["poison"]
-    assert not poison.announce_pending and poison.announce_parked_at is not None
-    assert poison.announce_attempts == 3
-    assert poison.announce_error == "RuntimeError: cannot build the post for poison"
-    assert all(d.announce_parked_at is None for d in stored.values() if d is not poison)
+    job = await _job_of(hook, poison.id)
+    assert not poison.announce_pending and job is not None and job.parked_at is not None
+    assert job.attempts == attempts
+    assert job.last_error == "RuntimeError: cannot build the post for poison"
+    assert [await _job_of(hook, d.id) for d in stored.values() if d is not poison] == [None] * 3  # done
 
     async with hook.app.sessionmaker() as session:
         text = render_status(await outbox_status(session), hook.clock.now())
@@ -175,28 +195,28 @@ async def test_an_announcement_failing_every_time_is_set_aside_and_the_deals_aft
     assert "teambeat_announcements_parked 1.0" in metrics.text.splitlines()
 
     assert (await hook.post(deal(id="poison", amount=1))).json()["status"] == "duplicate"
-    await hook.app.announcements.drain()
-    assert tried.count("poison") == 3  # set aside for good: never tried again
+    await hook.app.jobs.drain()
+    assert tried.count("poison") == attempts  # set aside for good: never tried again
 
 
 async def test_an_announcement_that_fails_once_is_tried_again_and_announced(hook, monkeypatch):
     tried = _poisoned(monkeypatch, {"poison-once": 1})
+    _retry_at_once(hook)
     for external_id in ("poison-once", "after"):
         assert (await hook.post(deal(id=external_id))).status_code == 202
     stored = {d.external_id: d for d in await hook.deals()}
     assert await _deal_keys(hook) == [f"deal:{stored['poison-once'].id}", f"deal:{stored['after'].id}"]
     assert tried[:3] == ["poison-once", "poison-once", "after"]
-    stored = {d.external_id: d for d in await hook.deals()}
-    assert stored["poison-once"].announce_parked_at is None
-    assert stored["poison-once"].announce_attempts == 1
+    assert await _job_of(hook, stored["poison-once"].id) is None  # done, not parked
     metrics = await hook.client.get("/metrics")
     assert "teambeat_announcements_parked 0.0" in metrics.text.splitlines()
 
 
 async def test_a_parked_deal_voided_later_posts_no_correction(hook, monkeypatch):
     _poisoned(monkeypatch)
+    _retry_at_once(hook)
     assert (await hook.post(deal(id="poison"))).status_code == 202
-    await hook.app.announcements.drain()
+    await hook.app.jobs.drain()
     voided = await hook.post({"id": "poison", "team": "east", "status": "void"})
     assert voided.json()["status"] == "voided"
     assert [k for k in await hook.outbox_keys() if k.startswith(("deal:", "void:"))] == []
@@ -326,7 +346,7 @@ async def test_stored_line_breaks_are_rendered_on_one_line_in_the_post_and_the_d
     """Deals stored before intake kept them on one line: the 喜报 and a digest line show them as spaces."""
     for n in range(3):
         await _insert_directly(hook, f"old-{n}", hook.clock.now(), customer=f"客户{n}{separator}2. 假的")
-    await hook.app.announcements.drain()
+    await hook.app.jobs.drain()
     async with hook.app.sessionmaker() as session:
         payloads = [row for row in await session.scalars(select(OutboxRow).order_by(OutboxRow.id))]
     assert payloads
@@ -412,3 +432,91 @@ async def test_the_migration_keeps_the_first_of_each_id_recorded_twice(database_
         assert [tuple(row) for row in kept] == [("crm-1", "webhook", 100), ("crm-2", "csv", 300)]
     finally:
         await engine.dispose()
+
+
+DEALS_0013 = sa.table(
+    "deals",
+    *(sa.column(column.name) for column in OLD_DEALS.c),
+    sa.column("announce_pending"),
+    sa.column("announce_attempts"),
+    sa.column("announce_error"),
+    sa.column("announce_parked_at"),
+)
+"""The deals table's columns at revision 0013: the announcement queue was flags on the deal."""
+
+
+async def test_the_migration_turns_deals_waiting_or_set_aside_into_announce_jobs(database_url):
+    """Deals flagged `announce_pending` at the upgrade become announce_deal jobs (announced after it);
+    deals set aside become parked jobs with their attempts and reason (still shown by `status`)."""
+    url, pg_schema = database_url
+    await upgrade(url, pg_schema=pg_schema, revision="0013")
+    engine = create_engine(url, pg_schema=pg_schema)
+    at = datetime(2026, 11, 25, 2, tzinfo=UTC)
+    naive = at.replace(tzinfo=None)
+    try:
+        async with engine.begin() as connection:
+            workspace = await connection.scalar(
+                insert(Workspace)
+                .values(platform="console", external_id="W1", name="")
+                .returning(Workspace.id)
+            )
+            team = await connection.scalar(
+                insert(Team)
+                .values(slug="east", name="East", workspace_id=workspace, created_at=at)
+                .returning(Team.id)
+            )
+            alice = await connection.scalar(
+                insert(Member)
+                .values(team_id=team, user_id="alice", name="Alice", joined_at=at)
+                .returning(Member.id)
+            )
+            states = {
+                "waiting": (True, 1, "RuntimeError: once", None),
+                "announced": (False, 0, None, None),
+                "parked": (False, 3, "RuntimeError: never", naive),
+            }
+            for external_id, (pending, attempts, error, parked_at) in states.items():
+                await connection.execute(
+                    insert(DEALS_0013).values(
+                        team_id=team,
+                        member_id=alice,
+                        amount_minor=100,
+                        currency="CNY",
+                        customer="",
+                        product="",
+                        source="webhook",
+                        external_id=external_id,
+                        closed_at=naive,
+                        created_at=naive,
+                        announce_pending=pending,
+                        announce_attempts=attempts,
+                        announce_error=error,
+                        announce_parked_at=parked_at,
+                    )
+                )
+        await upgrade(url, pg_schema=pg_schema)
+        async with engine.connect() as connection:
+            ids = dict((await connection.execute(select(Deal.external_id, Deal.id))).all())
+            jobs = (await connection.execute(select(JobRow).order_by(JobRow.id))).all()
+    finally:
+        await engine.dispose()
+    assert [(j.kind, j.key, j.payload, j.team_id, j.attempts, j.last_error) for j in jobs] == [
+        (
+            ANNOUNCE_DEAL,
+            announce_key(ids["waiting"]),
+            f'{{"deal_id":{ids["waiting"]}}}',
+            team,
+            1,
+            "RuntimeError: once",
+        ),
+        (
+            ANNOUNCE_DEAL,
+            announce_key(ids["parked"]),
+            f'{{"deal_id":{ids["parked"]}}}',
+            team,
+            3,
+            "RuntimeError: never",
+        ),
+    ]
+    assert jobs[0].parked_at is None and jobs[0].run_after == at
+    assert jobs[1].parked_at == at

@@ -61,7 +61,7 @@ class Hook:
 
     async def outbox_keys(self) -> list[str]:
         """The posts enqueued once the announcement queue has caught up, as `teambeat run` would."""
-        await self.app.announcements.drain()
+        await self.app.jobs.drain()
         async with self.app.sessionmaker() as session:
             return list(await session.scalars(select(OutboxRow.dedupe_key).order_by(OutboxRow.id)))
 

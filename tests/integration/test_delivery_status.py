@@ -144,6 +144,7 @@ def test_teambeat_status_from_the_command_line(tmp_path: Path):
     assert lines[0] == "outbox: 2 pending · 1 sent · 0 folded into digests · 6 failed"
     assert lines[1] == "oldest pending: #2 → dingtalk:corp:robot"
     assert lines[2].startswith("  age 2h 00m · 7 attempts · next attempt in 9m")
-    assert lines[4] == "latest errors:" and len(lines) == 10
+    assert lines[4] == "latest errors:" and len(lines) == 11
+    assert lines[10] == "jobs: 0 waiting · 0 parked"  # the jobs table's line follows the outbox's
     assert "#4 failed" in lines[6] and "channel_not_found" in lines[6]
     assert "Traceback" not in result.stderr

@@ -187,15 +187,15 @@ async def test_bad_bodies_get_a_4xx_with_the_reason(dt):
 
 
 async def test_a_message_that_cannot_be_kept_is_refused_so_dingtalk_sends_it_again(dt):
-    """The 200 means "kept": when the inbox cannot store the message, DingTalk gets a 503 and redelivers."""
+    """The 200 means "kept": when the intake cannot store the message, DingTalk gets a 503 and redelivers."""
     async with dt.app.engine.begin() as connection:
-        await connection.execute(text("ALTER TABLE inbox RENAME TO inbox_away"))
+        await connection.execute(text("ALTER TABLE jobs RENAME TO jobs_away"))
     payload = dt.message("alice01", " 成交 12800 客户甲")
     refused = await dt.post(payload)
     assert refused.status_code == 503 and refused.json()["error"] == "unavailable"
     assert "send it again" in refused.json()["detail"]
     async with dt.app.engine.begin() as connection:
-        await connection.execute(text("ALTER TABLE inbox_away RENAME TO inbox"))
+        await connection.execute(text("ALTER TABLE jobs_away RENAME TO jobs"))
     again = await dt.post(payload)  # DingTalk's redelivery
     assert again.status_code == 200
     await dt.adapter.settle()

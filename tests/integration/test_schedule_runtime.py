@@ -4,6 +4,7 @@ AsyncIOScheduler firing in real time, and on PostgreSQL one leader among replica
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -17,8 +18,9 @@ from sqlalchemy import func, select
 
 from bot.clock import SystemClock
 from bot.services import directory
-from bot.storage.orm import OutboxRow, ScheduledPost
+from bot.storage.orm import JobRow, OutboxRow, ScheduledPost
 from scheduling import Scheduler
+from scheduling.jobs import SCHEDULED_POST
 from scheduling.leadership import SoleLeader
 from tests.integration.conftest import SHANGHAI
 from tests.support.chat import open_chat, write_config
@@ -289,3 +291,60 @@ async def _team_schedule(app) -> dict:
     async with app.sessionmaker() as session:
         team = await directory.team_by_slug(session, "east")
         return dict(team.schedule)
+
+
+class Standby:
+    """A replica that never leads (another one holds the lock)."""
+
+    async def acquire(self) -> bool:
+        return False
+
+    async def release(self) -> None:
+        return None
+
+
+async def test_the_leader_queues_scheduled_posts_and_both_replicas_run_them(database_url, engine, tmp_path):
+    """With job workers, a trigger only queues the team's post: the leader decides what is due, and the
+    posts are run by whichever replica's worker claims them — here both, each once."""
+    url, pg_schema = database_url
+    config = write_config(tmp_path, url)
+    one = await open_chat(config, SystemClock(), pg_schema)
+    two = await open_chat(config, SystemClock(), pg_schema)
+    ran: dict[str, list[str]] = {"one": [], "two": []}
+    for chat in (one, two):
+        # One post at a time per replica, each taking a moment: the second post goes to the other one.
+        chat.app.jobs.settings = dataclasses.replace(chat.app.jobs.settings, concurrency=1, poll=0.05)
+    a = Scheduler(one.app, jobs=one.app.jobs, leadership=SoleLeader(), **FAST)
+    b = Scheduler(two.app, jobs=two.app.jobs, leadership=Standby(), **FAST)
+    for name, chat, scheduler in (("one", one, a), ("two", two, b)):
+        real = scheduler._run_job
+
+        async def slow(job, real=real, name=name):
+            ran[name].append(job.payload["kind"])
+            await asyncio.sleep(0.3)
+            await real(job)
+
+        chat.app.jobs.register(SCHEDULED_POST, slow)
+    stop = asyncio.Event()
+    workers = [asyncio.create_task(chat.app.jobs.run_forever(stop)) for chat in (one, two)]
+    try:
+        at = (datetime.now(SHANGHAI) + timedelta(seconds=1.5)).strftime("%H:%M:%S")
+        await set_team(one.app, calendar="everyday", schedule=schedule_firing_in(1.5, morning=at))
+        await a.start()
+        await b.start()
+        assert a.leading and not b.leading
+        await eventually(lambda: _posted(one.app, "recap"))
+        await eventually(lambda: _posted(one.app, "morning"))
+        await asyncio.sleep(0.5)
+        assert await posts(one.app, "recap") == 1 and await posts(one.app, "morning") == 1
+        assert sorted(ran["one"] + ran["two"]) == ["morning", "recap"]
+        assert ran["one"] and ran["two"]  # each replica ran one
+        async with one.app.sessionmaker() as session:
+            assert await session.scalar(select(func.count()).select_from(JobRow)) == 0
+    finally:
+        stop.set()
+        await asyncio.gather(*workers)
+        await a.stop()
+        await b.stop()
+        await one.app.close()
+        await two.app.close()

@@ -7,7 +7,7 @@ a subprocess (console team, the webhook on a free port, stdin held open so the c
 SQLite and on PostgreSQL.
 
 The same for the chat doors: Slack slash commands and DingTalk callbacks are acknowledged once they are
-in the `inbox` table and handled after. A `kill -9` with acknowledged commands still waiting there, or
+as command jobs (the `jobs` table) and handled after. A `kill -9` with acknowledged commands still waiting, or
 half handled, must lose none and repeat none: the next start adopts them and handles each once.
 """
 
@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.clock import SystemClock
 from bot.storage.db import create_engine
-from bot.storage.orm import Deal, InboxRow, Kudos, OutboxRow
+from bot.storage.orm import Deal, JobRow, Kudos, OutboxRow
 from tests.fakes import dingtalk, slack_bot, wecom
 from tests.fakes.dingtalk import FakeDingTalk
 from tests.fakes.slack import FakeSlack, command_form, encode_form
@@ -134,17 +134,20 @@ async def read_state(url: str) -> tuple[dict[str, int], dict[str, str]]:
 
 
 async def lease_held_until(url: str) -> datetime | None:
-    """The latest lease on a pending row: a worker killed mid-send holds its head row until then."""
+    """The latest lease on a pending row or a job: a worker killed mid-send holds its head row until
+    then, and one killed while announcing a deal holds that deal's job."""
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
-            return (
-                await connection.execute(
+            leases = [
+                await connection.scalar(
                     select(func.max(OutboxRow.claimed_until)).where(OutboxRow.status == "pending")
-                )
-            ).scalar()
+                ),
+                await connection.scalar(select(func.max(JobRow.lease_until))),
+            ]
     finally:
         await engine.dispose()
+    return max((lease for lease in leases if lease is not None), default=None)
 
 
 async def wait_sent(url: str, expected: int) -> bool:
@@ -290,8 +293,8 @@ def customer(i: int) -> str:
 
 
 def what_it_stores(adapter: str, payload: str) -> str:
-    """The reason of a /kudos, or the customer of a 成交, in an inbox row's payload."""
-    taken = json.loads(payload)
+    """The reason of a /kudos, or the customer of a 成交, in a command job's payload."""
+    taken = json.loads(payload)["payload"]
     if adapter == "slack":
         return taken["body"]["text"].partition(" ")[2]  # after `<@U0003|bob>`
     return taken["text"]["content"].split()[-1]
@@ -301,7 +304,8 @@ async def read_chat_state(url: str) -> ChatState:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
-            rows = (await connection.execute(select(InboxRow.adapter, InboxRow.payload))).all()
+            commands = select(JobRow.kind, JobRow.payload).where(JobRow.kind.like("command.%"))
+            rows = [(kind.partition(".")[2], payload) for kind, payload in await connection.execute(commands)]
             kudos = Counter((await connection.scalars(select(Kudos.reason))).all())
             deals = Counter((await connection.scalars(select(Deal.customer))).all())
     finally:

@@ -136,7 +136,7 @@ class Chat:
 
     async def settle(self) -> None:
         """What `teambeat run` does in the background: announce the deals recorded, send what is due."""
-        await self.app.announcements.drain()
+        await self.app.jobs.drain()
         await self.worker.drain()
 
     def channel_posts(self, channel: str = "C-east") -> list[str]:

@@ -174,7 +174,10 @@ async def test_insights_on_demand_for_leaders_and_group_leads_only(chat):
     assert "狼队" in lead and "alice" in lead and "carol" not in lead and "erin" not in lead
     assert "虎队" not in lead  # another group's PK standing is not theirs to read
     refused = await chat.say("bob", "/洞察", dm=True)
-    assert "权限" in refused or "组长" in refused, refused
+    assert (
+        refused
+        == "🔒 /insights 只有组长或团队长可以使用。需要的话，请找你的组长帮忙。\n用法：/洞察\n例如：/洞察"
+    )
     in_channel = await chat.say("boss", "/insights")
     assert "alice" not in in_channel and "私聊" in in_channel, in_channel
     # Nothing of it reached the channel.

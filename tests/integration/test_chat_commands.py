@@ -136,7 +136,7 @@ async def test_kudos_posts_to_channel_with_cap_and_no_self(chat):
     reply = await chat.say("bob", "/kudos @alice great call")
     posts = chat.channel_posts()
     assert len(posts) == 1 and "alice" in posts[0] and "great call" in posts[0]
-    assert reply
+    assert reply == "👏 已为 alice 点赞，并发到了团队群！\n💬「great call」\n谢谢你让团队更有温度 ❤️"
     await chat.say("bob", "/kudos @bob me")
     assert await count(chat, Kudos) == 1
     for n in range(4):
@@ -228,7 +228,7 @@ async def test_checkin_in_one_line_edit_and_skip(chat):
 
 async def test_checkin_in_group_sends_the_question_by_dm(chat):
     reply = await chat.say("carol", "/打卡")
-    assert reply
+    assert reply == "📬 carol，已私信你今天的打卡问题，请在私聊里回答"
     assert any("1/3" in dm for dm in chat.dms("carol"))
 
 
@@ -420,7 +420,13 @@ async def test_same_user_id_in_another_workspace_is_another_person(chat):
     chat.workspace = "W2"
     reply = await chat.say("alice", "/deal 100")
     assert await count(chat, Deal) == 0
-    assert reply  # told there is no team here
+    assert reply == (  # told there is no team here
+        "🏠 这里还没有绑定团队。请在团队的群里 @我 发送 /团队 setup 团队名称（例如 /团队 setup 华东一部），"
+        "那个群就会成为团队主群，发送的人成为团队长。\n"
+        "已经有团队了？在团队群里 @我 发任意命令（如 /帮助）即可加入。\n"
+        "用法：/成交 金额 [@成员] [客户或产品] | /成交 undo [编号]\n"
+        "例如：/成交 12800 华为年度采购"
+    )
 
 
 async def test_overtaking_for_first_place_is_announced_once_per_window(chat):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 
+import pytest
 import pytest_asyncio
 
 from adapters.console.render import render_console
@@ -88,6 +89,7 @@ async def tick(chat: Chat, day: date, hhmm: str) -> dict[str, str]:
     return outcomes
 
 
+@pytest.mark.slow
 async def test_five_weeks_of_insights_and_the_weeks_role_models(chat):
     insights: dict[date, list[tuple[str, str, str]]] = {}
     for i, day in enumerate(DAYS):
@@ -150,6 +152,7 @@ async def test_five_weeks_of_insights_and_the_weeks_role_models(chat):
     assert f"已连续打卡 {len(DAYS)} 个工作日" in await chat.say("alice", "/me", dm=True)
 
 
+@pytest.mark.slow
 async def test_insights_on_demand_for_leaders_and_group_leads_only(chat):
     chat.at(datetime.combine(DAYS[19], parse_clock("17:00"), SHANGHAI))  # the Friday before
     started = await chat.say(

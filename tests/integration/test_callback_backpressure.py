@@ -9,6 +9,7 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
 import adapters.inbox as inbox
@@ -75,6 +76,7 @@ async def test_dingtalk_a_burst_beyond_the_intake_waits_at_the_door_and_none_is_
             assert f"客户{i}" in reply["markdown"]["text"]
 
 
+@pytest.mark.slow
 async def test_wecom_a_burst_beyond_the_intake_waits_at_the_door_and_every_member_gets_a_reply(
     engine, database_url, tmp_path, monkeypatch
 ):

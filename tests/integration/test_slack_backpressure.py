@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 
 import adapters.inbox as inbox
@@ -41,6 +42,7 @@ def gated_by(release: asyncio.Event):
     return gated
 
 
+@pytest.mark.slow
 async def test_a_burst_beyond_the_backlog_waits_at_the_door_and_none_is_lost(
     engine, database_url, tmp_path, monkeypatch
 ):

@@ -33,6 +33,7 @@ async def deals_in(app) -> int:
         return int(await session.scalar(select(func.count()).select_from(Deal)) or 0)
 
 
+@pytest.mark.slow  # ~2 s, and once stalled for 30 s on a busy machine
 async def test_dingtalk_a_burst_beyond_the_intake_waits_at_the_door_and_none_is_lost(
     engine, database_url, tmp_path, monkeypatch
 ):

@@ -123,6 +123,15 @@ def test_every_template_file_has_a_sample() -> None:
     assert templates_without_sample(TEMPLATES, SAMPLES) == {}
 
 
+def test_every_shared_template_file_is_imported_by_a_template() -> None:
+    """A `_` file's macros reach the goldens only through the templates that import them."""
+    for locale in LOCALES:
+        folder = TEMPLATES / locale
+        texts = "".join(p.read_text(encoding="utf-8") for p in folder.glob("*.xml"))
+        unused = [p.name for p in folder.glob("_*.xml") if f'"{locale}/{p.name}"' not in texts]
+        assert not unused, f"{locale}: shared template files nothing imports: {unused}"
+
+
 def test_a_template_file_without_a_sample_is_named(tmp_path: Path) -> None:
     for locale in LOCALES:
         (tmp_path / locale).mkdir()

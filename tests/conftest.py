@@ -37,8 +37,15 @@ class DatabaseURL(NamedTuple):
     pg_schema: str | None
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "postgres: runs against PostgreSQL (needs TEAMBEAT_TEST_POSTGRES_URL)")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whole kinds of test that are slow by nature, marked here so a new one cannot forget: everything under
+    tests/reliability/ (real processes, outages), and every run on PostgreSQL (each builds and migrates a
+    schema of its own, about a second before the test starts). CI runs them; `-m "not slow"` leaves them."""
+    reliability = Path(__file__).parent / "reliability"
+    for item in items:
+        on_postgres = getattr(getattr(item, "callspec", None), "params", {}).get("backend") == "postgres"
+        if on_postgres or item.get_closest_marker("postgres") or reliability in Path(item.path).parents:
+            item.add_marker(pytest.mark.slow)
 
 
 def postgres_url() -> str | None:

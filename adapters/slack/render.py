@@ -10,6 +10,7 @@ splitting — into more sections, then into more messages — never by cutting t
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,7 +89,14 @@ class SlackEncoder(MessageEncoder[list[dict[str, Any]], str]):
         return escape(text)
 
     def mrkdwn(self, inlines: Iterable[Inline]) -> str:
-        return "".join(self.inlines(inlines))
+        items = list(inlines)
+        pieces = self.inlines(items)
+        for index, inline in enumerate(items):
+            if isinstance(inline, Bold) and pieces[index].strip().startswith("*"):
+                before = pieces[index - 1][-1:] if index else ""
+                after = pieces[index + 1][:1] if index + 1 < len(pieces) else ""
+                pieces[index] = _spaced(pieces[index], before, after)
+        return "".join(pieces)
 
     def heading(self, block: Heading) -> list[dict[str, Any]]:
         # Slack decodes &amp; &lt; &gt; in plain_text too, and plain_text never notifies anyone.
@@ -221,6 +229,16 @@ def _bold(escaped: str) -> str:
         return escaped
     start = escaped.index(core)
     return f"{escaped[:start]}*{core}*{escaped[start + len(core) :]}"
+
+
+def _spaced(bold: str, before: str, after: str) -> str:
+    """Slack reads `*` as bold only beside a space or ASCII punctuation: next to a CJK character, a
+    full-width mark (：，（) or a letter it shows the asterisks. A space keeps the bold."""
+    return (" " if _glued(before) else "") + bold + (" " if _glued(after) else "")
+
+
+def _glued(char: str) -> bool:
+    return bool(char) and (char.isalnum() or unicodedata.east_asian_width(char) in ("W", "F"))
 
 
 def _plain_inlines(inlines: Iterable[Inline]) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from tests.golden.reply_samples import ERROR_SAMPLES, REPLY_SAMPLES
+
 EVIL = "<!channel> {{ 7*7 }} **x** @所有人"
 
 ALICE = {"user_id": "U001", "name": "Alice"}
@@ -480,21 +482,9 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def _with_replies() -> None:
-    """Reply templates' samples live in reply_samples.py beside this file; one table for the golden test."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(
-        "teambeat_reply_samples", Path(__file__).with_name("reply_samples.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    SAMPLES.update(module.REPLY_SAMPLES)
-    SAMPLES["error"] = [*SAMPLES["error"], *module.ERROR_SAMPLES]
-
-
-_with_replies()
+# Reply templates' samples live in reply_samples.py beside this file; one table for the golden test.
+SAMPLES.update(REPLY_SAMPLES)
+SAMPLES["error"] = [*SAMPLES["error"], *ERROR_SAMPLES]
 
 
 # ----- group competitions (小组PK) -------------------------------------------------------------------

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # every test here runs the `teambeat` CLI in a process of its own
+
 CLI = [sys.executable, "-m", "adapters.cli"]
 SAMPLE = Path(__file__).parents[2] / "adapters" / "console" / "sample.toml"
 

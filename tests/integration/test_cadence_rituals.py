@@ -11,6 +11,7 @@ import csv
 import io
 from datetime import date, datetime
 
+import pytest
 import pytest_asyncio
 
 from bot.clock import FixedClock
@@ -105,6 +106,7 @@ async def export(chat: Chat, first: date, last: date) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+@pytest.mark.slow
 async def test_checkout_asked_answered_shared_pinned_and_exported(chat):
     await chat.say("erin", "/leave 2026-11-23")
     await chat.say("bob", "/checkin 电话跟进; 1万; 无", dm=True)  # the morning check-in, in one line

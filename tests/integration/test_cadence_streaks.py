@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
 from sqlalchemy import event, select
 
 from bot.domain.calendar import WorkCalendar
@@ -109,6 +110,7 @@ async def test_streaks_counted_from_bulk_history_follow_the_rule(chat):
         assert [days for _, days in leaders] == sorted(want.values(), reverse=True)[:2]
 
 
+@pytest.mark.slow
 async def test_streaks_kept_through_chat_check_ins_follow_the_rule(chat):
     """A month of chat check-ins on top of bulk history; the recap's read is checked every day."""
     rng = random.Random(11)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.domain.money import Money, format_money
@@ -107,6 +108,7 @@ async def answer(chat, who: str, plan: object) -> None:
         await chat.say(who, f"/checkin 电话跟进; {plan}; 无", dm=True)
 
 
+@pytest.mark.slow
 async def test_a_week_in_the_life(chat):
     chat.at(datetime(2026, 11, 20, 15, 0, tzinfo=SHANGHAI))
     await chat.say(LAST_WEEK_DEAL[0], f"/deal {LAST_WEEK_DEAL[1]}")

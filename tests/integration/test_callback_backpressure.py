@@ -9,6 +9,7 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FixedClock
@@ -30,6 +31,7 @@ async def deals_in(app, table=Deal) -> int:
         return int(await session.scalar(select(func.count()).select_from(table)) or 0)
 
 
+@pytest.mark.slow  # ~2 s, and once stalled for 30 s on a busy machine
 async def test_dingtalk_a_burst_is_acknowledged_while_its_handling_waits_and_none_is_lost(
     engine, database_url, tmp_path
 ):
@@ -69,6 +71,7 @@ async def test_dingtalk_a_burst_is_acknowledged_while_its_handling_waits_and_non
             assert f"客户{i}" in reply["markdown"]["text"]
 
 
+@pytest.mark.slow
 async def test_wecom_a_burst_is_acknowledged_while_its_handling_waits_and_every_member_gets_a_reply(
     engine, database_url, tmp_path
 ):

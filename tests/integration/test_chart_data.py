@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
+
 from bot.services import charts, competitions, directory
 from bot.services.scope import TeamScope
 from tests.integration.conftest import SHANGHAI
@@ -76,6 +78,7 @@ async def test_summary_chart_has_each_day_last_week_and_the_goals_pace(chat) -> 
     assert chart.period == "11/23–11/29"
 
 
+@pytest.mark.slow
 async def test_race_chart_has_each_groups_total_per_capita_and_goal(chat) -> None:
     chat.at(at(23, 9))
     await chat.say("boss", "/team pk start 周冲刺 2026-11-23..2026-11-27 狼队 虎队")

@@ -7,6 +7,7 @@ import io
 from dataclasses import replace
 from datetime import datetime
 
+import pytest
 from PIL import Image as PILImage
 from sqlalchemy import select
 
@@ -44,6 +45,7 @@ def pictures(message: OutgoingMessage) -> list[bytes]:
     return [png for b in message.blocks if isinstance(b, Image) and (png := png_bytes(b)) is not None]
 
 
+@pytest.mark.slow
 async def test_recap_and_summary_carry_their_charts_and_a_text_only_adapter_gets_the_text(chat) -> None:
     chat.at(at(26, 11))
     await chat.say("alice", "/deal 12800")

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 from datetime import datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -64,6 +65,7 @@ WORDS = st.sampled_from(
 TEXT = st.one_of(st.text(max_size=80), st.lists(WORDS, min_size=1, max_size=6).map(" ".join))
 
 
+@pytest.mark.slow
 def test_any_text_gets_an_answer_and_never_a_crash(tmp_path):
     """Hypothesis drives a real app on SQLite, on a loop of this test's own."""
     loop = asyncio.new_event_loop()

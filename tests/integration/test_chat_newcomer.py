@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 
+import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
@@ -147,6 +148,7 @@ async def post(chat: Chat, kind: str, day: date) -> str:
     return posts[0]
 
 
+@pytest.mark.slow
 async def test_posts_for_a_past_date_stop_at_its_end_and_a_new_team_is_not_held_to_days_before_it(chat):
     await chat.say("alice", "/deal 12800")
     await chat.say("dave", "/checkin 打了50个电话; 3万; 无")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CLI = [sys.executable, "-m", "adapters.cli"]
 
 
@@ -14,6 +16,7 @@ def teambeat(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProc
     return subprocess.run([*CLI, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_piped_console_session_from_any_folder(tmp_path):
     script = "/help\n/goal team 300000 month\n/deal 12800\n/kudos @alice great call\n/rank\n/recap\n"
     result = teambeat("run", cwd=tmp_path, stdin=script)
@@ -27,12 +30,14 @@ def test_piped_console_session_from_any_folder(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_as_switches_speaker_and_plain_lines_go_to_the_dm(tmp_path):
     result = teambeat("run", cwd=tmp_path, stdin="/as bob\n/checkin\n拜访客户\n")
     assert "now speaking as bob" in result.stdout
     assert "DM → bob" in result.stdout and "2/3" in result.stdout
 
 
+@pytest.mark.slow
 def test_demo_runs_a_believable_day(tmp_path):
     result = teambeat("demo", "--days", "1", "--start", "2026-11-23", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -52,6 +57,7 @@ def test_demo_runs_a_believable_day(tmp_path):
     assert not (tmp_path / "teambeat.db").exists()  # the demo keeps its data to itself
 
 
+@pytest.mark.slow
 def test_check_config_lists_every_problem_and_exits_1(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[server]\nport = "x"\n[[teams]]\nid = "Bad Id"\nname = "t"\nplatform = "irc"\n', "utf-8")
@@ -63,6 +69,7 @@ def test_check_config_lists_every_problem_and_exits_1(tmp_path):
     assert good.returncode == 0, good.stdout
 
 
+@pytest.mark.slow
 def test_db_upgrade_and_post_once(tmp_path):
     config = tmp_path / "c.toml"
     sample = (Path(__file__).parents[2] / "adapters" / "console" / "sample.toml").read_text("utf-8")
@@ -83,6 +90,7 @@ def test_db_upgrade_and_post_once(tmp_path):
     assert "签退 1/3" in checkout.stdout
 
 
+@pytest.mark.slow
 def test_a_second_run_on_the_same_database_answers_its_first_commands(tmp_path):
     """Console event ids are remembered in the database: a restart counting from 1 again was taken for a
     platform retry, and its first commands went unanswered."""
@@ -95,6 +103,7 @@ def test_a_second_run_on_the_same_database_answers_its_first_commands(tmp_path):
     assert "lily ¥2.56万 · 2单" in second.stdout
 
 
+@pytest.mark.slow
 def test_locale_en_runs_the_english_sample_team(tmp_path):
     result = teambeat("run", "--locale", "en", cwd=tmp_path, stdin="/help\n/deal 1200 Acme\n/rank\n")
     assert result.returncode == 0, result.stderr
@@ -104,6 +113,7 @@ def test_locale_en_runs_the_english_sample_team(tmp_path):
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in out), out  # not one Chinese character
 
 
+@pytest.mark.slow
 def test_demo_locale_en_is_english_through_the_day(tmp_path):
     result = teambeat("demo", "--locale", "en", "--days", "1", "--start", "2026-11-23", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -123,12 +133,14 @@ def test_demo_locale_en_is_english_through_the_day(tmp_path):
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in out), out
 
 
+@pytest.mark.slow
 def test_locale_with_a_config_file_says_where_the_language_is_set(tmp_path):
     example = Path(__file__).parents[2] / "config.example.toml"
     result = teambeat("run", "--locale", "en", "-c", str(example), cwd=tmp_path)
     assert result.returncode == 1 and "set `locale` in each [[teams]]" in result.stderr
 
 
+@pytest.mark.slow
 def test_bad_dates_name_the_expected_format(tmp_path):
     for args in (
         ("post", "recap", "--team", "sample", "--date", "2026-13-01"),
@@ -145,6 +157,7 @@ def test_bad_dates_name_the_expected_format(tmp_path):
     assert not (tmp_path / "teambeat.db").exists()  # refused before anything was opened
 
 
+@pytest.mark.slow
 def test_version_comes_from_the_package_metadata(tmp_path):
     from importlib.metadata import version
 
@@ -197,6 +210,7 @@ leaders = ["U0001"]
 """
 
 
+@pytest.mark.slow
 async def test_post_through_slack_ends_without_unclosed_session_warnings(tmp_path):
     """`teambeat post` sends through the platform's HTTP session, then closes it: aiohttp complained
     "Unclosed client session" on every post to Slack."""
@@ -229,6 +243,7 @@ async def test_post_through_slack_ends_without_unclosed_session_warnings(tmp_pat
     assert "Unclosed" not in err.decode(), err.decode()
 
 
+@pytest.mark.slow
 def test_a_fresh_run_says_one_ready_line_and_nothing_else(tmp_path):
     """It printed six warnings on every start (posts "missed" before the team existed, driver notes)."""
     result = teambeat("run", cwd=tmp_path, stdin="/rank\n")
@@ -271,6 +286,7 @@ leaders = ["U1"]
 """
 
 
+@pytest.mark.slow
 async def test_connection_retries_are_one_line_each_and_the_ready_line_names_what_runs(tmp_path):
     """Slack's Socket Mode client logged a full traceback on every retry to connect."""
     import asyncio
@@ -312,6 +328,7 @@ async def test_connection_retries_are_one_line_each_and_the_ready_line_names_wha
     assert any("dingtalk" in line and "connection failed" in line for line in lines), lines
 
 
+@pytest.mark.slow
 def test_demo_shows_an_insight_and_the_weeks_role_models(tmp_path):
     result = teambeat("demo", "--days", "5", "--start", "2026-11-23", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -54,6 +54,7 @@ async def deal_at(chat: Chat, when: datetime, who: str, amount: str) -> None:
     await chat.say(who, f"/deal {amount}")
 
 
+@pytest.mark.slow
 async def test_a_competition_from_start_to_result(pk_chat: Chat) -> None:
     chat = pk_chat
     reply = await chat.say("boss", "/team pk start 双11冲刺 2026-11-23..2026-11-25 狼队 虎队")

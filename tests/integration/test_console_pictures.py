@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from PIL import Image as PILImage
 
 from adapters.console.adapter import ConsoleAdapter
@@ -35,6 +36,7 @@ async def test_a_chart_becomes_a_file_and_its_path_is_printed(tmp_path: Path) ->
     assert "base64" not in printed and "复盘" in printed
 
 
+@pytest.mark.slow
 def test_the_demo_writes_its_charts_to_a_folder_and_prints_their_paths(tmp_path: Path) -> None:
     env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     result = subprocess.run(

@@ -10,12 +10,15 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.storage.db import create_engine
 from bot.storage.orm import Checkin, CheckinAnswer, Deal, Member, OutboxRow, Team
 from tests.support.databases import database_for_subprocess
 from tests.support.deals import write_deals_config
+
+pytestmark = pytest.mark.slow  # every test here runs the `teambeat` CLI in a process of its own
 
 CLI = [sys.executable, "-m", "adapters.cli"]
 BOM = "\ufeff".encode()

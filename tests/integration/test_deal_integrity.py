@@ -259,6 +259,7 @@ async def test_the_webhook_answers_duplicate_for_an_id_an_import_is_recording_me
     assert await _deal_keys(hook) == [f"deal:{stored.id}"]
 
 
+@pytest.mark.slow
 async def test_the_webhook_racing_a_csv_import_with_the_same_ids_records_and_announces_each_once(hook):
     ids = [f"crm-{n}" for n in range(40)]
     answers = await asyncio.gather(

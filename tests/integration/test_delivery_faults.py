@@ -59,6 +59,7 @@ async def outbox(uow_factory: UnitOfWorkFactory) -> list[OutboxRow]:
         return rows
 
 
+@pytest.mark.slow
 async def test_outage_then_429_then_recovery_delivers_every_post_once_in_order(uow_factory):
     """R2/R3: 500s for a second, then 429 with Retry-After: 1 for a second, then 200."""
     clock = SystemClock()
@@ -138,6 +139,7 @@ async def test_a_robot_limited_to_20_a_minute_never_sees_21(uow_factory, declare
     assert waits == [start + timedelta(seconds=60), start + timedelta(seconds=120)]  # no slower than needed
 
 
+@pytest.mark.slow
 async def test_pacing_in_real_time_keeps_every_window_and_destinations_run_in_parallel(uow_factory):
     """600/min, burst 5: never over 5 posts in any half second per destination, by the platform's clock."""
     clock = SystemClock()
@@ -166,6 +168,7 @@ async def test_pacing_in_real_time_keeps_every_window_and_destinations_run_in_pa
     assert max(first for first, _ in spans) < min(last for _, last in spans)  # paced side by side
 
 
+@pytest.mark.slow
 async def test_two_workers_on_one_database_send_every_row_once_in_order(engine, database_url):
     """R5: two workers (own engines, as two replicas — or `teambeat run` beside `teambeat post` on
     SQLite — would have) share 200 rows to five destinations."""

@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.delivery.status import outbox_status, render_status
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.orm import OutboxRow
@@ -125,6 +127,7 @@ async def _arrange(url: str) -> None:
         await engine.dispose()
 
 
+@pytest.mark.slow
 def test_teambeat_status_from_the_command_line(tmp_path: Path):
     config = tmp_path / "c.toml"
     url = f"sqlite:///{tmp_path / 'x.db'}"

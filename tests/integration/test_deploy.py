@@ -201,6 +201,7 @@ def refused(port: int) -> bool:
 # ------------------------------------------------------------------------------------ teambeat run
 
 
+@pytest.mark.slow
 async def test_stream_mode_serves_healthz_and_metrics_with_the_database_next_to_the_config(
     tmp_path: Path, dingtalk: tuple[FakeDingTalk, str]
 ) -> None:
@@ -222,6 +223,7 @@ async def test_stream_mode_serves_healthz_and_metrics_with_the_database_next_to_
     assert not (tmp_path / "elsewhere" / "bot.db").exists()
 
 
+@pytest.mark.slow
 async def test_server_enabled_false_leaves_the_port_closed(
     tmp_path: Path, dingtalk: tuple[FakeDingTalk, str]
 ) -> None:
@@ -236,6 +238,7 @@ async def test_server_enabled_false_leaves_the_port_closed(
         assert await bot.terminate() == 0
 
 
+@pytest.mark.slow
 async def test_web_takes_the_deal_and_only_workers_announce_and_deliver_it_once(
     backend: str, tmp_path: Path, dingtalk: tuple[FakeDingTalk, str]
 ) -> None:
@@ -280,6 +283,7 @@ async def test_web_takes_the_deal_and_only_workers_announce_and_deliver_it_once(
             assert await web.terminate() == 0
 
 
+@pytest.mark.slow
 def test_the_console_runs_only_with_role_all(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text(CONSOLE_CONFIG.format(holidays="[]"), encoding="utf-8")
@@ -294,6 +298,7 @@ def test_the_console_runs_only_with_role_all(tmp_path: Path) -> None:
     assert "--role all" in finished.stderr.decode() and "Traceback" not in finished.stderr.decode()
 
 
+@pytest.mark.slow
 def test_without_a_config_the_database_is_teambeat_db_here_and_one_line_says_so(tmp_path: Path) -> None:
     finished = subprocess.run(
         [sys.executable, "-m", "adapters.cli", "run"],
@@ -312,6 +317,7 @@ def test_without_a_config_the_database_is_teambeat_db_here_and_one_line_says_so(
 # ------------------------------------------------------------------------- the database path
 
 
+@pytest.mark.slow
 def test_db_upgrade_from_another_folder_puts_a_relative_database_next_to_the_config(tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
     (tmp_path / "work").mkdir()
@@ -393,6 +399,7 @@ def entrypoint(
     )
 
 
+@pytest.mark.slow
 def test_entrypoint_migrates_then_runs_with_the_mounted_config(tmp_path: Path, shim_path: str) -> None:
     assert os.access(ENTRYPOINT, os.X_OK)
     config = tmp_path / "etc" / "teambeat.toml"
@@ -421,6 +428,7 @@ def test_entrypoint_passes_shellcheck() -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+@pytest.mark.slow
 def test_entrypoint_without_a_config_says_where_to_mount_it(tmp_path: Path, shim_path: str) -> None:
     ran = entrypoint(config=tmp_path / "missing.toml", path=shim_path, cwd=tmp_path)
     assert ran.returncode == 64

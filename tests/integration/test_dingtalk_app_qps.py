@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from adapters.dingtalk.adapter import DingTalkAdapter
 from bot.app import build_app
 from bot.clock import FixedClock
@@ -38,6 +40,7 @@ def prompt(name: str) -> OutgoingMessage:
     return OutgoingMessage((Paragraph((Text(text),)),), text)
 
 
+@pytest.mark.slow
 async def test_personal_dms_to_many_members_queue_within_the_app_qps(engine, database_url, tmp_path):
     clock = FixedClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
     people = {f"u{i}": f"成员{i}" for i in range(MEMBERS)}

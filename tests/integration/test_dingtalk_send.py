@@ -178,6 +178,7 @@ async def test_a_burst_of_deals_through_the_outbox_stays_under_the_robot_limit(d
         assert len([t for t in times[i:] if t < start + timedelta(seconds=60)]) <= 20
 
 
+@pytest.mark.slow
 async def test_folding_a_long_burst_loads_no_more_rows_at_once_than_one_digest_takes(dt):
     """Hundreds of 喜报 waiting for a 20/minute robot: each digest takes 40 of them, and the worker loads
     those, not every waiting row (hundreds, loaded as entities in one step of the event loop per fold)."""
@@ -289,6 +290,7 @@ async def test_people(dt):
     assert await dt.adapter.health() == {"ok": True, "mode": "http", "receiving": True}
 
 
+@pytest.mark.slow
 async def test_sixty_deals_in_ten_seconds_fold_into_digests_under_the_robot_limit(dt):
     """P4/issue 8: every deal shows within 3 minutes, no 60-s window carries more than 20 posts."""
     began = dt.clock.now()

@@ -115,6 +115,7 @@ async def gateway() -> AsyncIterator[FakeStreamGateway]:
         await gateway.close()
 
 
+@pytest.mark.slow
 async def test_over_a_real_socket_with_a_watchdog_that_reconnects_a_silent_one(
     engine, database_url, tmp_path, gateway
 ):

@@ -91,6 +91,7 @@ async def test_revision_tracking(database_url: tuple[str, str | None]) -> None:
         await engine.dispose()
 
 
+@pytest.mark.slow
 async def test_downgrade_to_base_and_back(database_url: tuple[str, str | None]) -> None:
     url, pg_schema = database_url
     engine = await _migrated_engine(url, pg_schema)
@@ -132,6 +133,7 @@ async def test_upgrading_a_private_memory_database_by_url_is_refused() -> None:
         await upgrade("sqlite://")
 
 
+@pytest.mark.slow
 async def test_replicas_upgrading_at_once_all_succeed(database_url: tuple[str, str | None]) -> None:
     """Several processes starting together (replicas, or `db upgrade` next to `run`) must not trip up."""
     url, pg_schema = database_url

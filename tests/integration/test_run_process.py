@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.slow  # every test here starts `teambeat run` as a process
 
 CONFIG = """
 [database]

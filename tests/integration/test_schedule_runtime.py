@@ -74,6 +74,7 @@ def schedule_firing_in(seconds: float, kind: str = "evening", **others: str) -> 
     return schedule
 
 
+@pytest.mark.slow
 async def test_restart_inside_the_grace_window_posts_once(chat, caplog):
     caplog.set_level(logging.INFO)
     chat.at(datetime(2026, 11, 23, 18, 10, tzinfo=SHANGHAI))  # the recap was due at 18:00
@@ -160,6 +161,7 @@ async def _posted(app, kind: str) -> bool:
     return await posts(app, kind) > 0
 
 
+@pytest.mark.slow
 async def test_a_real_asyncio_scheduler_fires_on_time(database_url, engine, tmp_path):
     url, pg_schema = database_url
     chat = await open_chat(write_config(tmp_path, url), SystemClock(), pg_schema)
@@ -246,6 +248,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
 
 
+@pytest.mark.slow
 @postgres_only
 async def test_a_standby_takes_over_when_the_leader_dies_neither_missing_nor_repeating(
     database_url, engine, tmp_path

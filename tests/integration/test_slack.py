@@ -34,6 +34,7 @@ async def count(bot: SlackBot, model, *where) -> int:
         return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
+@pytest.mark.slow
 async def test_every_command_end_to_end(slack):
     help_text = await slack.command("U0001", "/help")
     assert all(f"/{name}" in help_text[0] for name in ("checkin", "deal", "kudos", "team"))
@@ -284,6 +285,7 @@ async def test_channel_posts_go_through_the_outbox_and_a_429_is_retried_later(sl
     assert 'teambeat_platform_errors_total{kind="transient",platform="slack"} 1.0' in errors
 
 
+@pytest.mark.slow
 async def test_an_answer_waits_out_a_429_inside_slack_sdk(slack):
     # An answer has no outbox behind it: slack_sdk's retry handler honours Retry-After and tries again,
     # and a rate limit waited out is not a platform error.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 
 import adapters.slack.adapter as slack_adapter
@@ -40,6 +41,7 @@ def gated_by(release: asyncio.Event):
     return gated
 
 
+@pytest.mark.slow
 async def test_a_burst_is_acknowledged_while_its_handling_waits_and_none_is_lost(
     engine, database_url, tmp_path
 ):

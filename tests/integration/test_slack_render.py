@@ -207,3 +207,16 @@ def test_the_renamed_slash_commands_reach_their_commands():
         private_dm=False,
     )
     assert goal is not None and goal.message.text == "/goal team 5 month"
+
+
+def test_bold_beside_chinese_text_gets_the_space_slack_needs():
+    msg = OutgoingMessage(
+        (
+            Paragraph((Text("🎖 Alice 现在是"), Bold("组长"), Text("。"))),
+            Paragraph((Text("比赛奖品："), Bold("输的组请奶茶"))),
+            Paragraph((Text("Total: "), Bold("¥5,000"), Text("! and"), Bold("x"))),
+        ),
+        "组长",
+    )
+    texts = [block["text"]["text"] for block in one(msg)["blocks"]]
+    assert texts == ["🎖 Alice 现在是 *组长* 。", "比赛奖品： *输的组请奶茶*", "Total: *¥5,000*! and *x*"]

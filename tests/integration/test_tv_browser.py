@@ -32,6 +32,8 @@ from tests.support.deals import SECRET
 from tests.support.loopback import serve
 from tests.support.tv import post_deal
 
+pytestmark = pytest.mark.slow  # a real headless browser (chromium through playwright)
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

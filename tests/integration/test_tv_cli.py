@@ -76,6 +76,7 @@ async def test_team_tv_is_refused_to_anyone_but_a_leader(chat: Chat, who: str) -
     assert "key=" not in reply and not chat.dms(who) and not chat.dms("boss")
 
 
+@pytest.mark.slow
 async def test_teambeat_run_serves_the_board_once_a_key_exists_and_sigterm_ends_open_boards(tmp_path) -> None:
     """A console team with no webhook and no HTTP platform: the server runs because the team has a board,
     and stopping the bot does not wait out the grace period for the board left open."""

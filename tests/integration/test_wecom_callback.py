@@ -152,6 +152,7 @@ async def test_the_adapter_the_runtime_builds_serves_the_callback(bot):
 # ----- slow and long replies ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_a_slow_command_is_acknowledged_at_once_and_answered_by_message_send(
     engine, database_url, tmp_path

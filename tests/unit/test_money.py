@@ -290,6 +290,7 @@ def test_wan_equals_the_same_amount_written_out(major: Decimal) -> None:
     assert parse_amount(f"{as_wan:f}万", "CNY") == Money.from_major(major, "CNY")
 
 
+@pytest.mark.slow
 @given(st.text(max_size=20))
 def test_parse_never_crashes_with_anything_but_invalid_amount(text: str) -> None:
     try:

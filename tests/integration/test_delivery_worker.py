@@ -13,7 +13,7 @@ from bot.delivery.outbox import enqueue
 from bot.delivery.worker import DeliveryWorker, RetryPolicy
 from bot.messages import ChannelRef, OutgoingMessage, Paragraph, SentMessage, Text
 from bot.metrics import Metrics
-from bot.ports import ChannelLimits, DeliveryError
+from bot.ports import ChannelLimits, DeliveryError, PartProgress
 from bot.storage.orm import OutboxRow
 
 UNLIMITED = ChannelLimits(max_message_bytes=100_000, rate_per_minute=float("inf"))
@@ -32,7 +32,9 @@ class FlakyAdapter:
     def limits_for(self, to: ChannelRef) -> ChannelLimits:
         return self.limits
 
-    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
+    async def send(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
+    ) -> SentMessage:
         self.started.append(msg.fallback_text)
         gate = self.gates.get(msg.fallback_text)
         if gate is not None:

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# Set while the delivery worker has an adapter send an outbox post: the worker counts the attempt's
+# outcome itself, once, so the adapter's and its client's own counting (for answers, replies, lookups)
+# must not count the same failure again. Context-local: other tasks' calls are still counted.
+_SEND_COUNTED_BY_WORKER: ContextVar[bool] = ContextVar("teambeat_send_counted_by_worker", default=False)
+
+
+@contextlib.contextmanager
+def counted_by_worker() -> Iterator[None]:
+    """Inside: platform errors are the delivery worker's to count (`Metrics.send_failed`)."""
+    token = _SEND_COUNTED_BY_WORKER.set(True)
+    try:
+        yield
+    finally:
+        _SEND_COUNTED_BY_WORKER.reset(token)
 
 
 def _counter(registry: CollectorRegistry, name: str, doc: str, labels: tuple[str, ...]) -> Counter:
@@ -59,6 +77,13 @@ class Metrics:
         self.commands.labels(command=name, outcome=outcome).inc()
 
     def platform_error(self, platform: str, kind: str) -> None:
+        """A failed platform call (an answer, a reply, a lookup); within an outbox send, not counted
+        here: the worker counts the send's outcome (`send_failed`)."""
+        if not _SEND_COUNTED_BY_WORKER.get():
+            self.platform_errors.labels(platform=platform, kind=kind).inc()
+
+    def send_failed(self, platform: str, kind: str) -> None:
+        """An outbox post's attempt failed: one platform error, however many calls the adapter made."""
         self.platform_errors.labels(platform=platform, kind=kind).inc()
 
     def events_dropped(self, platform: str) -> None:

@@ -30,7 +30,7 @@ from bot.clock import Clock
 from bot.config import DeliveryConfig
 from bot.delivery.ratelimit import Attempt, RateLimiter, Window, horizon, windows_for
 from bot.messages import ChannelRef, OutgoingMessage, without_charts
-from bot.metrics import Metrics
+from bot.metrics import Metrics, counted_by_worker
 from bot.ports import Adapter, Capability, DeliveryError, PartProgress
 from bot.storage.db import is_postgres
 from bot.storage.orm import OutboxRow
@@ -500,7 +500,8 @@ class DeliveryWorker:
             shows = getattr(adapter, "capabilities", Capability.NONE)  # declaring nothing: no pictures
             if not (self._images and Capability.IMAGES in shows):
                 message = without_charts(message)  # the text is complete on its own
-            sent = await adapter.send(channel_of(row), message, progress)
+            with counted_by_worker():  # one count per failed attempt, here (`_observe`), not per call
+                sent = await adapter.send(channel_of(row), message, progress)
             message_id = sent.message_id
         except LeaseLost as exc:  # another worker has the row now: it records the outcome
             log.warning("%s; this worker stops sending it", exc)
@@ -549,7 +550,7 @@ class DeliveryWorker:
         if error is None:
             self._metrics.delivered(row.platform, (now - row.created_at).total_seconds())
         else:
-            self._metrics.platform_error(row.platform, "transient" if error.transient else "permanent")
+            self._metrics.send_failed(row.platform, "transient" if error.transient else "permanent")
 
 
 def _head_of_destination() -> ScalarSelect[int]:

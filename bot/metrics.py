@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -65,6 +66,29 @@ class Metrics:
             "Deals whose announcement failed every attempt and was set aside, read at scrape time.",
             registry=self.registry,
         )
+        self.oldest_pending_post = Gauge(
+            "teambeat_outbox_oldest_pending_seconds",
+            "Age of the oldest post waiting in the outbox (0: none), read at scrape time.",
+            registry=self.registry,
+        )
+        self.last_scheduled_post = Gauge(
+            "teambeat_scheduled_post_last_timestamp_seconds",
+            "When the latest scheduled post of each kind was made (its once-per-period row), read at "
+            "scrape time.",
+            ("kind",),
+            registry=self.registry,
+        )
+        self.missed_scheduled_posts = Gauge(
+            "teambeat_scheduled_posts_missed",
+            "Scheduled posts due more than 10 minutes ago and not made (bot.services.schedule_health).",
+            registry=self.registry,
+        )
+        self.scheduler_leader = Gauge(
+            "teambeat_scheduler_leader",
+            "1 while this process leads the scheduler, else 0.",
+            registry=self.registry,
+        )
+        # The job queue's figures (oldest pending job, parked jobs) join these with the job queue.
         self.delivery_latency = Histogram(
             "teambeat_delivery_latency_seconds",
             "From a post entering the outbox to the platform accepting it.",
@@ -95,6 +119,19 @@ class Metrics:
     def set_outbox(self, counts: dict[str, int]) -> None:
         for state, count in counts.items():  # every state, 0 included (bot.delivery.status.state_counts)
             self.outbox_rows.labels(state=state).set(count)
+
+    def set_oldest_pending(self, seconds: float) -> None:
+        self.oldest_pending_post.set(max(seconds, 0.0))
+
+    def set_last_scheduled(self, at_by_kind: Mapping[str, datetime]) -> None:
+        for kind, at in at_by_kind.items():
+            self.last_scheduled_post.labels(kind=kind).set(at.timestamp())
+
+    def set_missed(self, count: int) -> None:
+        self.missed_scheduled_posts.set(count)
+
+    def set_leading(self, leading: bool) -> None:
+        self.scheduler_leader.set(1 if leading else 0)
 
     def set_parked(self, count: int) -> None:
         self.announcements_parked.set(count)

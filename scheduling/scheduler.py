@@ -155,6 +155,7 @@ class Scheduler:
         except Exception:
             log.warning("scheduler leadership check failed", exc_info=True)
             leader = False
+        self._app.metrics.set_leading(leader)
         if leader and not self.leading:
             log.info("scheduler: this replica leads; loading schedules")
             self.leading = True

@@ -19,9 +19,9 @@ from adapters.web.contract import ReportsHealth, ServesHttp
 from adapters.web.limits import BodyLimit
 from adapters.web.tv import TvBoards, is_event_stream
 from bot.app import App
-from bot.delivery.status import parked_count, state_counts
 from bot.foreground import Foreground
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.observe import refresh_gauges
 from bot.ports import Adapter
 from bot.services.media import load as load_media
 
@@ -53,7 +53,7 @@ def build_web_app(app: App, adapters: Mapping[str, Adapter], extra: Iterable[Bas
         try:
             await _refresh_outbox_counts(app)
         except Exception as exc:  # the database is down: still show the other figures
-            log.warning("metrics: outbox counts unavailable: %s", exc)
+            log.warning("metrics: database figures unavailable: %s", exc)
         return Response(app.metrics.exposition(), media_type=CONTENT_TYPE)
 
     async def media(request: Request) -> Response:
@@ -116,8 +116,7 @@ async def _adapter_health(adapter: Adapter) -> dict[str, Any]:
 
 async def _refresh_outbox_counts(app: App) -> None:
     async with app.sessionmaker() as session:
-        app.metrics.set_outbox(await state_counts(session))
-        app.metrics.set_parked(await parked_count(session))
+        await refresh_gauges(app.metrics, session, app.clock.now())
 
 
 class CountRequests:

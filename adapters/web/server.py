@@ -37,7 +37,18 @@ def adapter_routes(adapters: Mapping[str, Adapter]) -> list[BaseRoute]:
     return routes
 
 
-def build_web_app(app: App, adapters: Mapping[str, Adapter], extra: Iterable[BaseRoute] = ()) -> ASGIApp:
+def build_health_app(app: App) -> ASGIApp:
+    """`--role worker`: /healthz and /metrics only, no platform routes (the workers are scraped too)."""
+    return build_web_app(app, {}, platform_routes=False)
+
+
+def build_web_app(
+    app: App,
+    adapters: Mapping[str, Adapter],
+    extra: Iterable[BaseRoute] = (),
+    *,
+    platform_routes: bool = True,
+) -> ASGIApp:
     """One app for every route; bodies are size-limited before any handler sees them."""
 
     async def healthz(request: Request) -> Response:
@@ -68,11 +79,14 @@ def build_web_app(app: App, adapters: Mapping[str, Adapter], extra: Iterable[Bas
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
-        Route("/media/{token}.png", media, methods=["GET"]),
-        *extra,
-        *adapter_routes(adapters),
-        *tv.routes(),
     ]
+    if platform_routes:
+        routes += [
+            Route("/media/{token}.png", media, methods=["GET"]),
+            *extra,
+            *adapter_routes(adapters),
+            *tv.routes(),
+        ]
     starlette = Starlette(routes=routes)
     known = {getattr(route, "path", "") for route in routes}
     counted = CountRequests(starlette, app.metrics, known, app.foreground)

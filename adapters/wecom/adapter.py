@@ -41,7 +41,7 @@ from adapters.wecom.render import (
 )
 from bot.clock import Clock
 from bot.config import WeComConfig
-from bot.delivery.outbox import enqueue
+from bot.delivery.outbox import SentParts, enqueue
 from bot.messages import (
     ChannelRef,
     Image,
@@ -235,8 +235,9 @@ class WeComAdapter:
     async def _deliver_reply(self, message: IncomingMessage, reply: OutgoingMessage) -> None:
         """The speaker's reply through message/send; the outbox takes it when that must wait."""
         to = ChannelRef(PLATFORM, message.user.workspace, message.user.id, "dm")
+        progress = SentParts()
         try:
-            await self.send(to, reply)
+            await self.send(to, reply, progress)
         except DeliveryError as exc:
             if not isinstance(exc, AtLimit):  # the worker counts its own sends; replies bypass it
                 self._count(exc)
@@ -251,6 +252,7 @@ class WeComAdapter:
                         message=reply,
                         dedupe_key=f"wecom:reply:{message.event_id}",
                         now=self._clock.now(),
+                        parts_sent=progress.done,
                     )
                     await uow.commit()
             except Exception:

@@ -120,6 +120,7 @@ class Scheduler:
                 self._aps.shutdown(wait=False)
             self._aps = None
         self.leading = False
+        self._app.metrics.set_leading(False)
         await self._leadership.release()
 
     async def reload(self) -> None:

@@ -6,7 +6,8 @@ HTTP server, runs them until stdin ends (console) or SIGTERM/SIGINT, then stops 
 - `web`: the HTTP server and the platforms' inbound connections (Slack Socket Mode, DingTalk Stream);
   the commands they bring are handled here too (each adapter's inbox), and their direct replies sent.
 - `worker`: the scheduler, the delivery worker (every outbox post) and the announcement queue; adapters
-  are built only to send, no HTTP server, no inbound connection.
+  are built only to send, no inbound connection, no platform route: only /healthz and /metrics, on
+  `[server] worker_port`, so each worker can be scraped.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from adapters.console.session import ConsoleSession
 from adapters.console.stdin import StdinLines
 from adapters.logs import READY_LOGGER
 from adapters.web.serve import WebServer
-from adapters.web.server import build_web_app
+from adapters.web.server import build_health_app, build_web_app
 from bot.app import App, build_app
-from bot.config import Config, TeamConfig
+from bot.config import Config, ConfigError, TeamConfig
 from bot.delivery.digest import DealDigestFolder
 from bot.delivery.worker import DeliveryWorker
 from bot.messages import IncomingMessage, OutgoingMessage
@@ -41,7 +42,7 @@ Role = Literal["all", "web", "worker"]
 ROLE_SHARE = {
     "web": "HTTP, platform connections and the commands they bring; schedules, deliveries and "
     "announcements are left to --role worker",
-    "worker": "schedules, deliveries and announcements; no HTTP server, no platform connections",
+    "worker": "schedules, deliveries and announcements; no platform routes or connections",
 }
 PLATFORM_MODULES = {"slack": "adapters.slack", "dingtalk": "adapters.dingtalk", "wecom": "adapters.wecom"}
 
@@ -120,7 +121,9 @@ class Runtime:
                 doors.append(name)
         if self.role != "all":
             doors.insert(0, f"--role {self.role} ({ROLE_SHARE[self.role]})")
-        if self.web is not None:
+        if self.web is not None and not self.serves:
+            doors.append(f"/healthz and /metrics on http://{config.server.host}:{self.web.port}")
+        elif self.web is not None:
             doors.append(f"HTTP on http://{config.server.host}:{self.web.port}")
         elif self.serves and not config.server.enabled and set(self.adapters) - {"console"}:
             doors.append("no HTTP server ([server] enabled = false: no /healthz, no /metrics)")
@@ -157,9 +160,28 @@ class Runtime:
             server = self.app.config.server
             self.web = WebServer(asgi, server.host, server.port)
             await self.web.start()
+        elif self.app.config.server.enabled:
+            await self._serve_health()
         # Everything built at start (modules, templates, mappers) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise stall the event loop for tens of ms.
         gc.freeze()
+
+    async def _serve_health(self) -> None:
+        """A worker's /healthz and /metrics. A port already taken (another worker on this host) is not
+        worth stopping the worker for: it runs on, unscraped, and says so once."""
+        server = self.app.config.server
+        web = WebServer(build_health_app(self.app), server.host, server.worker_port)
+        try:
+            await web.start()
+        except ConfigError:  # its message says "cannot listen", which reads as fatal: it is not here
+            log.warning(
+                "--role worker: %s:%s is taken (another worker on this host?): this one serves no "
+                "/healthz or /metrics; give each worker its own [server] worker_port to scrape them all",
+                server.host,
+                server.worker_port,
+            )
+            return
+        self.web = web
 
     async def stop(self) -> None:
         """Stop accepting requests (finishing those in flight), then schedules, then sends in flight;

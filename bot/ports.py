@@ -54,6 +54,20 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
 
 
+class PartProgress(Protocol):
+    """A split post's progress, kept by the delivery worker on the outbox row (the adapter keeps none).
+
+    An adapter that sends a post as several messages starts after `done` and calls `sent(n)` once the
+    platform has accepted part n (1-based), before sending the next: a retry, or another replica taking
+    over after a crash, then sends at most the part that was in flight again.
+    """
+
+    @property
+    def done(self) -> int: ...
+
+    async def sent(self, parts: int) -> None: ...
+
+
 MessageSink = Callable[[IncomingMessage], Awaitable[OutgoingMessage | None]]
 """The dispatcher's entry: it answers with the reply meant for the speaker (None: nothing to say)."""
 
@@ -71,7 +85,9 @@ class Adapter(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage: ...
+    async def send(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
+    ) -> SentMessage: ...
 
     async def open_dm(self, user: UserRef) -> ChannelRef: ...
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
 from typing import Protocol
 
 from sqlalchemy import text
@@ -80,6 +82,11 @@ class AdvisoryLock:
             raise
         if got:
             self._connection = connection
+            # names the leader for `teambeat status` (pg_stat_activity of the lock's holder)
+            await connection.execute(
+                text("SELECT set_config('application_name', :name, false)"), {"name": replica_name()}
+            )
+            await connection.commit()
             return True
         await connection.close()
         return False
@@ -107,3 +114,28 @@ class AdvisoryLock:
 
 def leadership_for(engine: AsyncEngine) -> Leadership:
     return AdvisoryLock(engine) if is_postgres(engine) else SoleLeader()
+
+
+def replica_name() -> str:
+    """This process as an operator finds it: host and pid."""
+    return f"teambeat scheduler {socket.gethostname()} pid {os.getpid()}"
+
+
+async def current_leader(connection: AsyncConnection) -> str | None:
+    """Who holds the scheduler's lock in this schema (PostgreSQL): its name and address, or None."""
+    key = lock_key(str(await connection.scalar(text("SELECT current_schema()"))))
+    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF  # a bigint advisory key is stored as two 32-bit oids
+    row = (
+        await connection.execute(
+            text(
+                "SELECT a.application_name, a.client_addr::text, a.pid FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                "AND l.classid::bigint = :high AND l.objid::bigint = :low AND l.objsubid = 1"
+            ),
+            {"high": unsigned >> 32, "low": unsigned & 0xFFFF_FFFF},
+        )
+    ).first()
+    if row is None:
+        return None
+    name, address, pid = row
+    return f"{name or 'backend pid ' + str(pid)} ({address or 'local socket'})"

@@ -130,6 +130,7 @@ class Scheduler:
                 self._aps.shutdown(wait=False)
             self._aps = None
         self.leading = False
+        self._app.metrics.set_leading(False)
         await self._leadership.release()
 
     async def reload(self) -> None:
@@ -165,6 +166,7 @@ class Scheduler:
         except Exception:
             log.warning("scheduler leadership check failed", exc_info=True)
             leader = False
+        self._app.metrics.set_leading(leader)
         if leader and not self.leading:
             log.info("scheduler: this replica leads; loading schedules")
             self.leading = True

@@ -24,7 +24,7 @@ from bot.messages import (
     UserRef,
     png_bytes,
 )
-from bot.ports import Capability, ChannelLimits, MessageSink, UserProfile
+from bot.ports import Capability, ChannelLimits, MessageSink, PartProgress, UserProfile
 
 PLATFORM = "console"
 
@@ -90,7 +90,9 @@ class ConsoleAdapter:
             blocks.append(block)
         return OutgoingMessage(tuple(blocks), msg.fallback_text)
 
-    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
+    async def send(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
+    ) -> SentMessage:
         where = f"#{to.id}" if to.kind == "group" else f"DM → {self.names(to.id)}"
         msg = self.save_pictures(msg)
         self.print(f"┌─ [{where}]\n" + _indent(render_console(msg)) + "\n└─")

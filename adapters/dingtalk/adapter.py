@@ -42,7 +42,7 @@ from bot.messages import (
     UserRef,
     png_bytes,
 )
-from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
+from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, PartProgress, UserProfile
 from bot.services import directory
 from bot.services.media import media_url, store_png
 
@@ -109,7 +109,6 @@ class DingTalkAdapter:
             else DmBatcher(self.client.batch_send, window=dm_window)
         )
         self._window = RobotWindow()
-        self._sent_parts: dict[tuple[str, str], int] = {}
         self._media_tokens: dict[str, str] = {}  # picture digest -> its /media token (retries reuse it)
         self._sink: MessageSink | None = None
         self.stream: StreamClient | None = None
@@ -230,11 +229,13 @@ class DingTalkAdapter:
 
     # -- sending (the delivery worker) ---------------------------------------------------------------
 
-    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
+    async def send(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
+    ) -> SentMessage:
         try:
             if to.kind == "dm":
                 parts = render(msg, notify=False)
-                return await self._send_parts(to, msg, parts, self._dm_sender(to))
+                return await self._send_parts(to, parts, self._dm_sender(to), progress)
             webhook, secret = await self._webhook_of(to)
             if not webhook and not self.client.has_app:
                 raise DeliveryError(
@@ -248,7 +249,8 @@ class DingTalkAdapter:
             parts: list[Markdown | Picture] = list(render(shown, notify=bool(webhook)))
             if not webhook:  # the app robot shows pictures; a custom robot would need a public URL
                 parts += [Picture(png) for b in msg.blocks if isinstance(b, Image) and (png := png_bytes(b))]
-            return await self._send_parts(to, msg, parts, self._group_sender(to, webhook, secret), robot=True)
+            sender = self._group_sender(to, webhook, secret)
+            return await self._send_parts(to, parts, sender, progress, robot=True)
         except RobotBusy:
             raise
         except DeliveryError as exc:
@@ -299,16 +301,16 @@ class DingTalkAdapter:
     async def _send_parts(
         self,
         to: ChannelRef,
-        msg: OutgoingMessage,
         parts: Sequence[Markdown | Picture],
         send: Callable[[Any], Awaitable[str]],
+        progress: PartProgress | None,
         *,
         robot: bool = False,
     ) -> SentMessage:
-        """Send each part in order; a retry after a failure part-way resumes where it stopped."""
+        """Send each part in order; a retry after a failure part-way resumes after the parts `progress`
+        (the delivery worker's record) says were sent."""
         key = f"{to.kind}:{to.workspace}:{to.id}"
-        progress_key = (key, hashlib.sha256(msg.to_json().encode()).hexdigest())
-        done = self._sent_parts.get(progress_key, 0)
+        done = progress.done if progress else 0
         remaining = parts[done:]
         if robot:
             wait = self._window.wait_for(key, len(remaining), self._app.clock.now())
@@ -329,9 +331,8 @@ class DingTalkAdapter:
             finally:
                 if robot:
                     self._window.sent(key, self._app.clock.now())
-            if len(parts) > 1:
-                self._sent_parts[progress_key] = number
-        self._sent_parts.pop(progress_key, None)
+            if progress is not None and number < len(parts):
+                await progress.sent(number)
         return SentMessage(message_id=message_id, channel=to)
 
     async def _webhook_of(self, to: ChannelRef) -> tuple[str, str]:

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -42,7 +41,7 @@ from adapters.slack.socket_mode import SocketModeRunner, WatchdogSettings
 from adapters.web.timestamps import parse_timestamp
 from bot.app import App
 from bot.messages import ChannelRef, Image, OutgoingMessage, SentMessage, UserRef, png_bytes
-from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
+from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, PartProgress, UserProfile
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
@@ -77,7 +76,6 @@ class SlackAdapter:
         self._socket: SocketModeRunner | None = None
         self._intake = Intake("slack", app.sessionmaker, app.clock, self._from_intake)
         self._taken: TtlCache[bool] = TtlCache(3600.0, 20_000)  # event ids already being handled
-        self._partial: TtlCache[int] = TtlCache(24 * 3600.0, 1_000)  # split posts half sent
 
     def limits_for(self, to: ChannelRef) -> ChannelLimits:
         return self.limits
@@ -292,31 +290,28 @@ class SlackAdapter:
 
     # ----- outbound (the delivery worker) -------------------------------------------------------------
 
-    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
+    async def send(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
+    ) -> SentMessage:
+        """The text in chunks, then each chart as its own file; a retry starts after the parts already
+        sent (`progress`, kept by the delivery worker)."""
         chunks = render_slack(msg)
         channel = to.id if to.kind == "group" else await self.web.dm_channel(to.workspace, to.id)
         if not channel:
             raise DeliveryError("slack: the team has no channel id", transient=False)
         pictures = [(png, b.alt) for b in msg.blocks if isinstance(b, Image) and (png := png_bytes(b))]
-        digest = hashlib.sha256(json.dumps([c.payload() for c in chunks]).encode())
-        for png, _ in pictures:
-            digest.update(hashlib.sha256(png).digest())
-        key = (to, digest.hexdigest())
-        start = self._partial.pop(key) or 0  # a retry after a split post failed half way
+        total = len(chunks) + len(pictures)
         first = ""
-        for index in range(start, len(chunks) + len(pictures)):
-            try:
-                if index < len(chunks):
-                    ts = await self.web.post_message(to.workspace, channel, chunks[index])
-                else:  # the charts after the text, each its own file in the channel
-                    png, alt = pictures[index - len(chunks)]
-                    name = f"chart-{hashlib.sha256(png).hexdigest()[:12]}.png"
-                    ts = await self.web.upload_png(to.workspace, channel, png, name, alt)
-            except DeliveryError:
-                if index > 0:
-                    self._partial.put(key, index)
-                raise
+        for index in range(progress.done if progress else 0, total):
+            if index < len(chunks):
+                ts = await self.web.post_message(to.workspace, channel, chunks[index])
+            else:  # the charts after the text, each its own file in the channel
+                png, alt = pictures[index - len(chunks)]
+                name = f"chart-{hashlib.sha256(png).hexdigest()[:12]}.png"
+                ts = await self.web.upload_png(to.workspace, channel, png, name, alt)
             first = first or ts
+            if progress is not None and total > 1 and index + 1 < total:
+                await progress.sent(index + 1)
         return SentMessage(message_id=first, channel=to)
 
     async def open_dm(self, user: UserRef) -> ChannelRef:

@@ -19,9 +19,9 @@ from adapters.web.contract import ReportsHealth, ServesHttp
 from adapters.web.limits import BodyLimit
 from adapters.web.tv import TvBoards, is_event_stream
 from bot.app import App
-from bot.delivery.status import parked_count, state_counts
 from bot.foreground import Foreground
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.observe import refresh_gauges
 from bot.ports import Adapter
 from bot.services.media import load as load_media
 
@@ -37,7 +37,18 @@ def adapter_routes(adapters: Mapping[str, Adapter]) -> list[BaseRoute]:
     return routes
 
 
-def build_web_app(app: App, adapters: Mapping[str, Adapter], extra: Iterable[BaseRoute] = ()) -> ASGIApp:
+def build_health_app(app: App) -> ASGIApp:
+    """`--role worker`: /healthz and /metrics only, no platform routes (the workers are scraped too)."""
+    return build_web_app(app, {}, platform_routes=False)
+
+
+def build_web_app(
+    app: App,
+    adapters: Mapping[str, Adapter],
+    extra: Iterable[BaseRoute] = (),
+    *,
+    platform_routes: bool = True,
+) -> ASGIApp:
     """One app for every route; bodies are size-limited before any handler sees them."""
 
     async def healthz(request: Request) -> Response:
@@ -53,7 +64,7 @@ def build_web_app(app: App, adapters: Mapping[str, Adapter], extra: Iterable[Bas
         try:
             await _refresh_outbox_counts(app)
         except Exception as exc:  # the database is down: still show the other figures
-            log.warning("metrics: outbox counts unavailable: %s", exc)
+            log.warning("metrics: database figures unavailable: %s", exc)
         return Response(app.metrics.exposition(), media_type=CONTENT_TYPE)
 
     async def media(request: Request) -> Response:
@@ -68,11 +79,14 @@ def build_web_app(app: App, adapters: Mapping[str, Adapter], extra: Iterable[Bas
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
-        Route("/media/{token}.png", media, methods=["GET"]),
-        *extra,
-        *adapter_routes(adapters),
-        *tv.routes(),
     ]
+    if platform_routes:
+        routes += [
+            Route("/media/{token}.png", media, methods=["GET"]),
+            *extra,
+            *adapter_routes(adapters),
+            *tv.routes(),
+        ]
     starlette = Starlette(routes=routes)
     known = {getattr(route, "path", "") for route in routes}
     counted = CountRequests(starlette, app.metrics, known, app.foreground)
@@ -116,8 +130,7 @@ async def _adapter_health(adapter: Adapter) -> dict[str, Any]:
 
 async def _refresh_outbox_counts(app: App) -> None:
     async with app.sessionmaker() as session:
-        app.metrics.set_outbox(await state_counts(session))
-        app.metrics.set_parked(await parked_count(session))
+        await refresh_gauges(app.metrics, session, app.clock.now())
 
 
 class CountRequests:

@@ -43,7 +43,7 @@ from adapters.wecom.render import (
 )
 from bot.clock import Clock
 from bot.config import WeComConfig
-from bot.delivery.outbox import enqueue
+from bot.delivery.outbox import SentParts, enqueue
 from bot.messages import (
     ChannelRef,
     Image,
@@ -54,14 +54,13 @@ from bot.messages import (
     png_bytes,
 )
 from bot.metrics import Metrics
-from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, UserProfile
+from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, PartProgress, UserProfile
 from bot.services import directory
 from bot.storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
 PASSIVE_REPLY_WITHIN = 1.5
-MAX_PARTIAL_SENDS = 1000
 FORGET_EVERY = 1000
 # WeCom's own rules, whole: a member takes 30 app messages a minute and 1,000 an hour (more are dropped
 # silently); a group robot 20 a minute (more are refused with 45009). Appchats get the robot's pace.
@@ -122,7 +121,6 @@ class WeComAdapter:
         # Callbacks waiting for their command's reply (a passive reply), by the token in the job.
         self._handovers: dict[str, asyncio.Future[OutgoingMessage | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._partial: dict[tuple[str, str], int] = {}
         self._robot_channels: dict[str, bool] = {}
         self._sends = 0
 
@@ -256,8 +254,9 @@ class WeComAdapter:
     async def _deliver_reply(self, message: IncomingMessage, reply: OutgoingMessage) -> None:
         """The speaker's reply through message/send; the outbox takes it when that must wait."""
         to = ChannelRef(PLATFORM, message.user.workspace, message.user.id, "dm")
+        progress = SentParts()
         try:
-            await self.send(to, reply)
+            await self.send(to, reply, progress)
         except DeliveryError as exc:
             if not isinstance(exc, AtLimit):  # the worker counts its own sends; replies bypass it
                 self._count(exc)
@@ -272,6 +271,7 @@ class WeComAdapter:
                         message=reply,
                         dedupe_key=f"wecom:reply:{message.event_id}",
                         now=self._clock.now(),
+                        parts_sent=progress.done,
                     )
                     await uow.commit()
             except Exception:
@@ -283,7 +283,9 @@ class WeComAdapter:
 
     # ----- outbound -----------------------------------------------------------------------------------
 
-    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
+    async def send(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
+    ) -> SentMessage:
         """One neutral message to a member or a team channel, split as needed (called by the worker)."""
         if to.platform != PLATFORM or not to.id:
             raise DeliveryError(f"wecom: cannot send to {to}", transient=False)
@@ -295,7 +297,8 @@ class WeComAdapter:
             rendered = render_markdown(msg, limit=APP_MESSAGE_BYTES, robot=False)
             payloads = [_app_markdown(self._agent_id(), to.id, chunk) for chunk in rendered.chunks]
             payloads += [{"touser": to.id, "agentid": self._agent_id(), **_image_stub(p)} for p in pictures]
-            return await self._deliver(to, DM_LIMITS, payloads, self._with_media(pictures, self._send_app))
+            sender = self._with_media(pictures, self._send_app)
+            return await self._deliver(to, DM_LIMITS, payloads, sender, progress)
         route = await self._group_route(to)
         if route.robot_key is not None:
             key = route.robot_key
@@ -307,7 +310,7 @@ class WeComAdapter:
                 await self._client.robot_send(key, payload)
                 return ""
 
-            return await self._deliver(to, ROBOT_LIMITS, payloads, via_robot)
+            return await self._deliver(to, ROBOT_LIMITS, payloads, via_robot, progress)
         rendered = render_markdown(msg, limit=APP_MESSAGE_BYTES, robot=False)
         payloads = [
             {"chatid": route.chat_id, "msgtype": "markdown", "markdown": {"content": c}, "safe": 0}
@@ -315,7 +318,7 @@ class WeComAdapter:
         ]
         payloads += [{"chatid": route.chat_id, **_image_stub(p)} for p in pictures]
         return await self._deliver(
-            to, APPCHAT_LIMITS, payloads, self._with_media(pictures, self._send_appchat)
+            to, APPCHAT_LIMITS, payloads, self._with_media(pictures, self._send_appchat), progress
         )
 
     def _with_media(
@@ -340,39 +343,26 @@ class WeComAdapter:
         limits: ChannelLimits,
         payloads: list[dict[str, Any]],
         call: Callable[[dict[str, Any]], Awaitable[str]],
+        progress: PartProgress | None,
     ) -> SentMessage:
         """Send the parts in order within the destination's window; a retry resumes after the last part
-        that went out, so a split message is never sent twice in part."""
+        that went out (`progress`, the delivery worker's record), so a split message is never sent twice
+        in part."""
         window = _window_key(to)
-        progress = (window, hashlib.sha256(repr(payloads).encode()).hexdigest())
         first_id = ""
-        for index in range(self._partial.get(progress, 0), len(payloads)):
+        for index in range(progress.done if progress else 0, len(payloads)):
             wait = self._windows.reserve(window, limits)
             if wait > 0:
-                self._remember(progress, index)
                 raise AtLimit(
                     f"wecom: {to.kind} {to.id} is at its limit ({limits.rate_per_minute:g}/min)",
                     transient=True,
                     retry_after=wait,
                 )
-            try:
-                message_id = await call(payloads[index])
-            except DeliveryError as exc:
-                if exc.transient:
-                    self._remember(progress, index)
-                else:
-                    self._partial.pop(progress, None)
-                raise
+            message_id = await call(payloads[index])
             first_id = first_id or message_id
-        self._partial.pop(progress, None)
+            if progress is not None and index + 1 < len(payloads):
+                await progress.sent(index + 1)
         return SentMessage(message_id=first_id, channel=to)
-
-    def _remember(self, progress: tuple[str, str], index: int) -> None:
-        if index == 0:
-            return
-        self._partial[progress] = index
-        while len(self._partial) > MAX_PARTIAL_SENDS:
-            self._partial.pop(next(iter(self._partial)))
 
     def _count(self, error: DeliveryError) -> None:
         if self._metrics is not None:

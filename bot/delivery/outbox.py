@@ -28,6 +28,7 @@ async def enqueue(
     now: datetime,
     team_id: int | None = None,
     fold: tuple[str, dict[str, Any]] | None = None,
+    parts_sent: int = 0,
 ) -> bool:
     """Add the post unless one with the same key exists; True when a row was added.
 
@@ -54,6 +55,7 @@ async def enqueue(
             created_at=now,
             fold_kind=fold[0] if fold else None,
             fold_data=fold[1] if fold else None,
+            parts_sent=parts_sent,  # a reply sent in part before it had to wait: the rest only
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
@@ -61,3 +63,14 @@ async def enqueue(
     if added:
         mark_enqueued(session, destination)
     return added
+
+
+class SentParts:
+    """A `PartProgress` kept in memory, for a send outside the worker (a direct reply) that may end up
+    queued: `enqueue(..., parts_sent=progress.done)` then sends only the rest."""
+
+    def __init__(self) -> None:
+        self.done = 0
+
+    async def sent(self, parts: int) -> None:
+        self.done = parts

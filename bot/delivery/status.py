@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock, SystemClock
 from bot.jobs import queue as jobs_queue
 from bot.jobs.kinds import ANNOUNCE_DEAL
-from bot.storage.db import create_engine, create_sessionmaker
+from bot.services.schedule_health import MISSED_AFTER, MissedPost, last_scheduled, missed_posts
+from bot.storage.db import create_engine, create_sessionmaker, is_postgres
 from bot.storage.migrate import check_schema_current
 from bot.storage.orm import Deal, OutboxRow, Team
 
@@ -126,6 +127,11 @@ async def outbox_status(session: AsyncSession, *, errors: int = LATEST_ERRORS) -
     )
 
 
+async def oldest_pending_at(session: AsyncSession) -> datetime | None:
+    """When the oldest post still waiting was queued: also what `/metrics` reports (as an age)."""
+    return await session.scalar(select(func.min(OutboxRow.created_at)).where(OutboxRow.status == "pending"))
+
+
 async def parked_count(session: AsyncSession) -> int:
     """Deals whose announcement was set aside: also what `/metrics` reports."""
     return await jobs_queue.parked_count(session, ANNOUNCE_DEAL)
@@ -146,11 +152,54 @@ async def print_status(url: str, clock: Clock | None = None) -> int:
         async with create_sessionmaker(engine)() as session:
             status = await outbox_status(session)
             jobs = await jobs_status(session)
+            cadence = await cadence_status(session, now)
     finally:
         await engine.dispose()
     print(render_status(status, now))
     print(render_jobs(jobs, now))
+    print(render_cadence(cadence, now))
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class CadenceStatus:
+    last_by_kind: dict[str, datetime]
+    missed: list[MissedPost]
+    leader: str
+    """Who schedules: the replica holding the lock (PostgreSQL), or the one process (SQLite)."""
+
+
+async def cadence_status(session: AsyncSession, now: datetime) -> CadenceStatus:
+    if is_postgres(session.bind):
+        from scheduling.leadership import current_leader  # the lock's details live with the lock
+
+        holder = await current_leader(await session.connection())
+        leader = holder or "none (no replica holds the scheduler's lock)"
+    else:
+        leader = "the one process running on this SQLite file"
+    return CadenceStatus(await last_scheduled(session), await missed_posts(session, now), leader)
+
+
+def render_cadence(status: CadenceStatus, now: datetime) -> str:
+    lines = [f"scheduler leader: {status.leader}"]
+    if not status.last_by_kind:
+        lines.append("last scheduled posts: none yet")
+    else:
+        lines.append(
+            "last scheduled posts: "
+            + " · ".join(
+                f"{kind} {duration(now - at)} ago" for kind, at in sorted(status.last_by_kind.items())
+            )
+        )
+    if not status.missed:
+        lines.append(f"missed scheduled posts: none (due over {duration(MISSED_AFTER)} ago without a post)")
+    else:
+        lines.append(f"missed scheduled posts: {len(status.missed)}")
+        for post in status.missed[:LATEST_ERRORS]:
+            lines.append(
+                f"  team {post.team} · {post.kind} for {post.period} · due {duration(now - post.due)} ago"
+            )
+    return "\n".join(lines)
 
 
 def render_status(status: OutboxStatus, now: datetime) -> str:

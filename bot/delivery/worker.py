@@ -4,15 +4,21 @@ destination's rate limit, with retries.
 Order per destination comes from only ever claiming a destination's *head* row (its oldest pending one);
 exclusivity across workers from a lease (`claimed_until`), taken under `FOR UPDATE SKIP LOCKED` on
 PostgreSQL. A destination that has used up its rate is not claimed at all until its next slot.
+
+The lease is short (`LEASE`) and renewed by a heartbeat while the post is being sent, so the posts of a
+replica that died mid-send are taken over by another within `LEASE` plus one poll. A split post's parts
+are recorded on the row as they go out (`parts_sent`): whoever sends it next resumes after them, and at
+most the part that was in flight when the sender died goes out twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,14 +30,16 @@ from bot.clock import Clock
 from bot.config import DeliveryConfig
 from bot.delivery.ratelimit import Attempt, RateLimiter, Window, horizon, windows_for
 from bot.messages import ChannelRef, OutgoingMessage, without_charts
-from bot.metrics import Metrics
-from bot.ports import Adapter, Capability, DeliveryError
+from bot.metrics import Metrics, counted_by_worker
+from bot.ports import Adapter, Capability, DeliveryError, PartProgress
 from bot.storage.db import is_postgres
 from bot.storage.orm import OutboxRow
 from bot.storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(seconds=10)
+"""How long a claim holds without renewal: a dead replica's posts wait at most this (plus a poll)."""
+HEARTBEATS_PER_LEASE = 3  # renewals per lease: two may be missed (a slow commit) before it lapses
 MAX_DIGEST_LINES = 40  # one digest lists at most this many posts; a longer burst makes several digests
 GATHER_SECONDS = 0.01  # after a wake, what else falls due this soon is claimed with it (one query, not many)
 Folder = Callable[[AsyncSession, list[OutboxRow]], Awaitable[OutgoingMessage]]
@@ -55,6 +63,24 @@ class RetryPolicy:
         return max(jittered, retry_after or 0.0)
 
 
+class LeaseLost(Exception):
+    """The row's lease went to another worker while this one was sending (it stalled past `LEASE`)."""
+
+
+class _RowProgress:
+    """A row's `PartProgress`: each part sent is written to the row (renewing its lease) before the next
+    part leaves; if the row is no longer this worker's, the send stops there."""
+
+    def __init__(self, worker: DeliveryWorker, row_id: int, done: int) -> None:
+        self._worker = worker
+        self._row_id = row_id
+        self.done = done
+
+    async def sent(self, parts: int) -> None:
+        await self._worker._record_parts(self._row_id, parts)
+        self.done = parts
+
+
 def channel_of(row: OutboxRow) -> ChannelRef:
     return ChannelRef(row.platform, row.workspace, row.channel_id, row.channel_kind)  # type: ignore[arg-type]
 
@@ -75,8 +101,11 @@ class DeliveryWorker:
         poll_interval: float = 1.0,
         folder: Folder | None = None,
         images: bool = True,
+        lease: timedelta = LEASE,
     ) -> None:
         self._uow_factory = uow_factory
+        self._lease = lease
+        self._holding: set[int] = set()  # rows claimed and not yet recorded: the heartbeat renews them
         self._images = images  # [images] enabled: off, charts are taken out of posts before sending
         self._folder = folder
         self._adapters = adapters
@@ -136,7 +165,8 @@ class DeliveryWorker:
         """Try every row due now (one per destination); the number of rows tried, sent or not."""
         rows = await self._claim(self._batch)
         if rows:
-            await asyncio.gather(*(self._send(row) for row in rows))
+            async with self._heartbeat():
+                await asyncio.gather(*(self._send(row) for row in rows))
         return len(rows)
 
     async def drain(self, max_rounds: int = 100_000) -> int:
@@ -147,6 +177,10 @@ class DeliveryWorker:
         flight, rather than after the slowest send of a round, so a platform paced per second (DingTalk's
         app QPS) is kept busy through a 2,000-member fan-out. `max_rounds` bounds the claims.
         """
+        async with self._heartbeat():
+            return await self._drain(max_rounds)
+
+    async def _drain(self, max_rounds: int) -> int:
         total = 0
         in_flight: set[asyncio.Task[int]] = set()
         try:
@@ -180,13 +214,16 @@ class DeliveryWorker:
         """
         in_flight: set[asyncio.Task[int]] = set()
         try:
-            await self._loop(stop, in_flight)
-        except asyncio.CancelledError:
-            for task in in_flight:
-                task.cancel()
-            raise
+            async with self._heartbeat():
+                try:
+                    await self._loop(stop, in_flight)
+                except asyncio.CancelledError:
+                    for task in in_flight:
+                        task.cancel()
+                    raise
+                finally:
+                    await asyncio.gather(*in_flight, return_exceptions=True)
         finally:
-            await asyncio.gather(*in_flight, return_exceptions=True)
             await self._release()
 
     async def _loop(self, stop: asyncio.Event, in_flight: set[asyncio.Task[int]]) -> None:
@@ -237,6 +274,53 @@ class DeliveryWorker:
             for waiter in waiters:
                 waiter.cancel()
 
+    # -- the lease ---------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _heartbeat(self) -> AsyncIterator[None]:
+        """While the block runs, renew the lease of every row this worker is sending, a few times per
+        lease: a long send (a split post, a slow platform) keeps its row; a dead worker's lapses."""
+        beating = asyncio.create_task(self._beat(), name=f"outbox-heartbeat-{self.worker_id}")
+        try:
+            yield
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+
+    async def _beat(self) -> None:
+        interval = self._lease.total_seconds() / HEARTBEATS_PER_LEASE
+        while True:
+            await asyncio.sleep(interval)
+            if not self._holding:
+                continue
+            try:
+                await self._renew(list(self._holding))
+            except Exception:  # the database is away: the sends go on; their leases may lapse
+                log.warning("could not renew outbox leases", exc_info=True)
+
+    async def _renew(self, row_ids: list[int]) -> int:
+        async with self._uow_factory() as uow:
+            result = await uow.session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(row_ids), OutboxRow.claimed_by == self.worker_id)
+                .values(claimed_until=self._clock.now() + self._lease)
+            )
+            await uow.session.commit()
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def _record_parts(self, row_id: int, parts: int) -> None:
+        """A split post's part `parts` went out: note it on the row and renew the lease, in one write."""
+        async with self._uow_factory() as uow:
+            result = await uow.session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == row_id, OutboxRow.claimed_by == self.worker_id)
+                .values(parts_sent=parts, claimed_until=self._clock.now() + self._lease)
+            )
+            await uow.session.commit()
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise LeaseLost(f"outbox row {row_id} was taken over by another worker")
+
     async def _release(self) -> None:
         """Give back leases still held (a send whose result could not be recorded): others may retry."""
         try:
@@ -248,7 +332,7 @@ class DeliveryWorker:
                 )
                 await uow.session.commit()
         except Exception:
-            log.exception("could not release outbox leases; they expire within %s", LEASE)
+            log.exception("could not release outbox leases; they expire within %s", self._lease)
 
     # -- claiming ----------------------------------------------------------------------------------
 
@@ -296,15 +380,24 @@ class DeliveryWorker:
                 candidates = list(await session.scalars(self._due_heads(now, skip, wanted, postgres)))
                 for row in candidates:
                     if await self._has_slot(session, row, now):
-                        if row.fold_kind and self._folder is not None:
+                        # a half-sent post is not folded: its parts sent belong to its own payload
+                        if row.fold_kind and self._folder is not None and not row.parts_sent:
                             await self._fold_burst(session, row, now)
+                        if row.claimed_by is not None:
+                            log.warning(
+                                "taking over outbox row %s from worker %s (its lease lapsed at %s)",
+                                row.id,
+                                row.claimed_by,
+                                row.claimed_until,
+                            )
                         row.claimed_by = self.worker_id
-                        row.claimed_until = now + LEASE
+                        row.claimed_until = now + self._lease
                         claimed.append(row)
                 if len(candidates) < wanted:
                     break  # every due head row was looked at
             self.next_due = await self._next_due(session, now)
             await session.commit()
+        self._holding.update(row.id for row in claimed)
         return claimed
 
     async def _has_slot(self, session: AsyncSession, row: OutboxRow, now: datetime) -> bool:
@@ -392,16 +485,27 @@ class DeliveryWorker:
     # -- sending -----------------------------------------------------------------------------------
 
     async def _send(self, row: OutboxRow) -> int:
+        try:
+            return await self._send_row(row)
+        finally:
+            self._holding.discard(row.id)
+
+    async def _send_row(self, row: OutboxRow) -> int:
         adapter = self._adapters[row.platform]
         error: DeliveryError | None = None
         message_id = None
+        progress: PartProgress = _RowProgress(self, row.id, row.parts_sent)
         try:
             message = OutgoingMessage.from_json(row.payload)
             shows = getattr(adapter, "capabilities", Capability.NONE)  # declaring nothing: no pictures
             if not (self._images and Capability.IMAGES in shows):
                 message = without_charts(message)  # the text is complete on its own
-            sent = await adapter.send(channel_of(row), message)
+            with counted_by_worker():  # one count per failed attempt, here (`_observe`), not per call
+                sent = await adapter.send(channel_of(row), message, progress)
             message_id = sent.message_id
+        except LeaseLost as exc:  # another worker has the row now: it records the outcome
+            log.warning("%s; this worker stops sending it", exc)
+            return 0
         except DeliveryError as exc:
             error = exc
         except Exception as exc:  # an adapter bug or an unexpected network failure: retry, but say so
@@ -418,6 +522,9 @@ class DeliveryWorker:
         async with self._uow_factory() as uow:
             row = await uow.session.get(OutboxRow, row_id)
             if row is None:  # deleted while in flight (an operator's cleanup): nothing to record
+                return
+            if row.status != "pending" or row.claimed_by not in (None, self.worker_id):
+                log.warning("outbox row %s was taken over by %s while sent here", row.id, row.claimed_by)
                 return
             row.claimed_by = None
             row.claimed_until = None
@@ -443,7 +550,7 @@ class DeliveryWorker:
         if error is None:
             self._metrics.delivered(row.platform, (now - row.created_at).total_seconds())
         else:
-            self._metrics.platform_error(row.platform, "transient" if error.transient else "permanent")
+            self._metrics.send_failed(row.platform, "transient" if error.transient else "permanent")
 
 
 def _head_of_destination() -> ScalarSelect[int]:

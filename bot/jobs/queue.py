@@ -150,6 +150,13 @@ async def parked_count(session: AsyncSession, kind: str | None = None) -> int:
     return int(await session.scalar(query) or 0)
 
 
+async def parked_by_kind(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(JobRow.kind, func.count()).where(JobRow.parked_at.is_not(None)).group_by(JobRow.kind)
+    )
+    return {kind: int(count) for kind, count in rows}
+
+
 async def waiting_count(session: AsyncSession, kind: str | None = None) -> int:
     """Jobs not parked (due, later, or in hand)."""
     query = select(func.count()).select_from(JobRow).where(JobRow.parked_at.is_(None))

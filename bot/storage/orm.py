@@ -288,6 +288,8 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Parts of a split post the platform accepted so far: a retry or a takeover resumes after them.
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Posts that may be folded into one digest when a burst would exceed the destination's rate
     # ("deal" for 喜报), with what a digest line shows; a folded row is "sent" with `folded_into` set.
     fold_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)

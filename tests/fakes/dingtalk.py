@@ -583,7 +583,11 @@ class DingTalkChat:
         self.clock: FixedClock = app.clock  # type: ignore[assignment]
         # As `teambeat run` builds it: queued 喜报 fold into a digest when the robot's rate is short.
         self.worker = DeliveryWorker(
-            app.uow_factory, {"dingtalk": adapter}, app.clock, folder=DealDigestFolder(app.renderer)
+            app.uow_factory,
+            {"dingtalk": adapter},
+            app.clock,
+            folder=DealDigestFolder(app.renderer),
+            metrics=app.metrics,
         )
         self._ids = itertools.count(1)
         self.names = dict(PEOPLE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.clock import FixedClock, SystemClock
@@ -13,7 +14,7 @@ from bot.delivery.outbox import enqueue
 from bot.delivery.worker import DeliveryWorker, RetryPolicy
 from bot.messages import ChannelRef, OutgoingMessage, Paragraph, SentMessage, Text
 from bot.metrics import Metrics
-from bot.ports import ChannelLimits, DeliveryError
+from bot.ports import ChannelLimits, DeliveryError, PartProgress
 from bot.storage.orm import OutboxRow
 
 UNLIMITED = ChannelLimits(max_message_bytes=100_000, rate_per_minute=float("inf"))
@@ -32,7 +33,9 @@ class FlakyAdapter:
     def limits_for(self, to: ChannelRef) -> ChannelLimits:
         return self.limits
 
-    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
+    async def send(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
+    ) -> SentMessage:
         self.started.append(msg.fallback_text)
         gate = self.gates.get(msg.fallback_text)
         if gate is not None:
@@ -308,3 +311,49 @@ async def test_run_forever_rides_out_a_database_outage_and_says_so_once(uow_fact
     assert [r.getMessage() for r in caplog.records].count(
         "could not claim outbox rows; retrying every 0.05s"
     ) == 1
+
+
+class CountingAdapter(FlakyAdapter):
+    """Counts its own failed calls on the bot's metrics, as the Slack client and DingTalk adapter do (an
+    answer or a reply has no worker to count it)."""
+
+    def __init__(self, metrics: Metrics, failures: dict[str, list[DeliveryError]]) -> None:
+        super().__init__(failures)
+        self.metrics = metrics
+
+    async def send(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
+    ) -> SentMessage:
+        try:
+            return await super().send(to, msg, progress)
+        except DeliveryError as error:
+            self.metrics.platform_error("console", "transient" if error.transient else "permanent")
+            raise
+
+
+async def test_a_failed_send_is_one_platform_error_not_one_per_layer(uow_factory):
+    clock = FixedClock(datetime(2026, 11, 23, 2, tzinfo=UTC))
+    metrics = Metrics()
+    adapter = CountingAdapter(
+        metrics,
+        {
+            "a1": [DeliveryError("HTTP 500", transient=True)],
+            "b1": [DeliveryError("channel_not_found", transient=False)],
+        },
+    )
+    await put(uow_factory, clock, "A", "a1")
+    await put(uow_factory, clock, "B", "b1")
+    worker = DeliveryWorker(uow_factory, {"console": adapter}, clock, metrics=metrics)
+    await worker.drain()
+
+    def errors(kind: str) -> float | None:
+        return metrics.registry.get_sample_value(
+            "teambeat_platform_errors_total", {"platform": "console", "kind": kind}
+        )
+
+    assert errors("transient") == 1 and errors("permanent") == 1
+    # outside the worker (an answer), the adapter's own count is the only one
+    adapter.failures["c1"] = [DeliveryError("HTTP 502", transient=True)]
+    with pytest.raises(DeliveryError):
+        await adapter.send(ChannelRef("console", "W", "C", "group"), post("c1"))
+    assert errors("transient") == 2

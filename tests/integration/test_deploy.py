@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -243,10 +244,12 @@ async def test_web_takes_the_deal_and_only_workers_announce_and_deliver_it_once(
     backend: str, tmp_path: Path, dingtalk: tuple[FakeDingTalk, str]
 ) -> None:
     fake, api = dingtalk
-    port = free_port()
+    port, worker_port = free_port(), free_port()
     body = json.dumps({"id": "crm-1", "team": "west", "member": "alice01", "amount": 12800}).encode()
     async with database_for_subprocess(backend, tmp_path) as url:
-        config = write_config(tmp_path, api, port, deals=True, url=url)
+        config = write_config(
+            tmp_path, api, port, deals=True, url=url, server_extra=f"worker_port = {worker_port}"
+        )
         web = Process(config, tmp_path, "--role", "web", name="web")
         with running(web):
             await web.wait_healthy(f"http://127.0.0.1:{port}")
@@ -267,6 +270,14 @@ async def test_web_takes_the_deal_and_only_workers_announce_and_deliver_it_once(
             with running(*workers):
                 for worker in workers:
                     await worker.wait_for_log("--role worker")
+                # A worker is scrapable: /healthz and /metrics on worker_port, and no platform route.
+                # (A second worker on this host finds the port taken and runs on unscraped.)
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{worker_port}") as client:
+                    assert (await client.get("/healthz")).status_code == 200
+                    scraped = (await client.get("/metrics")).text
+                    assert "teambeat_scheduler_leader" in scraped
+                    assert "teambeat_outbox_oldest_pending_seconds" in scraped
+                    assert (await client.post("/hooks/deals", content=body)).status_code == 404
                 deadline = time.monotonic() + 60
                 while not fake.robot_posts():
                     assert all(w.process.poll() is None for w in workers), [w.errors() for w in workers]
@@ -279,6 +290,7 @@ async def test_web_takes_the_deal_and_only_workers_announce_and_deliver_it_once(
                 for worker in workers:
                     # The workers share the web's config, port included: none tried to listen on it.
                     assert "cannot listen" not in worker.errors()
+                    assert "Traceback" not in worker.errors()
                     assert await worker.terminate() == 0
             assert await web.terminate() == 0
 
@@ -511,8 +523,9 @@ def test_compose_runs_postgres_web_and_scalable_workers() -> None:
         assert "container_name" not in service  # `--scale worker=N` needs generated names
     assert "/healthz" in " ".join(web["healthcheck"]["test"])
     assert web["environment"]["TEAMBEAT_SERVER_HOST"] == "0.0.0.0"
-    assert web["ports"] and "ports" not in worker  # a worker serves no HTTP, and scales freely
-    assert worker["healthcheck"]["test"] == ["CMD", "teambeat-entrypoint", "status"]
+    assert web["ports"] and "ports" not in worker  # a worker publishes nothing, and scales freely
+    assert "8081/healthz" in " ".join(worker["healthcheck"]["test"])  # scraped and checked in the network
+    assert worker["environment"]["TEAMBEAT_SERVER_WORKER_PORT"] == "8081"
 
 
 def test_service_unit_reads_secrets_from_an_environment_file() -> None:
@@ -569,6 +582,7 @@ def test_the_operations_guide_names_only_metrics_that_exist() -> None:
     metrics.platform_error("slack", "transient")
     metrics.delivered("slack", 1.0)
     metrics.set_outbox({"pending": 0})
+    metrics.set_last_scheduled({"checkin": datetime.now(UTC)})  # a labelled gauge shows once set
     metrics.http_requests.labels(route="/healthz", status="200").inc()
     exposed = set(re.findall(r"^(teambeat_\w+)", metrics.exposition().decode(), re.MULTILINE))
     named = set(re.findall(r"\bteambeat_\w+", (ROOT / "README.md").read_text("utf-8")))

@@ -18,6 +18,7 @@ from bot.messages import ChannelRef, OutgoingMessage, Paragraph, Text, png_image
 from bot.ports import DeliveryError
 from tests.fakes.dingtalk import CORP, EAST, WEST, DingTalkChat, open_dingtalk
 from tests.golden.chart_samples import samples
+from tests.support.progress import Progress
 
 PNG = samples()["summary.zh-CN"][0]()
 
@@ -53,10 +54,12 @@ async def test_the_app_robot_uploads_the_chart_and_posts_it_by_its_media_id(dt):
 
 async def test_a_failed_upload_is_retried_without_the_text_again(dt):
     dt.fake.fail("/media/upload", 200, {"errcode": -1, "errmsg": "系统繁忙"})
+    progress = Progress()  # the outbox row's record of the parts sent
     with pytest.raises(DeliveryError) as failed:
-        await dt.adapter.send(group(EAST), charted("小组PK"))
+        await dt.adapter.send(group(EAST), charted("小组PK"), progress)
     assert failed.value.transient and dt.fake.group_images(EAST) == []
-    await dt.adapter.send(group(EAST), charted("小组PK"))  # the outbox's retry
+    assert progress.recorded == [1]
+    await dt.adapter.send(group(EAST), charted("小组PK"), progress)  # the outbox's retry
     assert len([p for p in dt.fake.group_posts(EAST) if "小组PK" in p.get("text", "")]) == 1
     assert dt.fake.group_images(EAST) == [PNG]
 

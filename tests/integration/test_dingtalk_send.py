@@ -14,6 +14,7 @@ from sqlalchemy import event, select
 from adapters.dingtalk.adapter import GROUP_LIMITS, RobotBusy
 from adapters.dingtalk.errors import classify_openapi, classify_robot
 from bot.clock import FixedClock
+from bot.delivery.outbox import enqueue
 from bot.delivery.worker import MAX_DIGEST_LINES
 from bot.messages import ChannelRef, Heading, OutgoingMessage, Paragraph, Text, UserRef
 from bot.ports import DeliveryError
@@ -215,10 +216,17 @@ async def test_a_long_post_is_split_and_resumes_after_a_failure_part_way(dt):
     )
     dt.fake.fail("/robot/send", 502, {"message": "bad gateway"})  # not the first part…
     dt.fake._scripted["/robot/send"].appendleft((200, {"errcode": 0, "errmsg": "ok"}))  # …the second
-    with pytest.raises(DeliveryError) as failure:
-        await dt.adapter.send(group(WEST), msg)
-    assert failure.value.transient
-    await dt.adapter.send(group(WEST), msg)
+    async with dt.app.uow_factory() as uow:
+        await enqueue(uow.session, channel=group(WEST), message=msg, dedupe_key="long", now=dt.clock.now())
+        await uow.commit()
+    await dt.deliver()
+    [row] = await outbox(dt)
+    assert row.status == "pending" and "502" in (row.last_error or "")
+    assert row.parts_sent == 1  # recorded on the row, for whichever worker retries it
+    dt.clock.advance(timedelta(minutes=1))
+    await dt.deliver()
+    [row] = await outbox(dt)
+    assert row.status == "sent" and row.attempts == 2
     texts = [c.body["markdown"]["text"] for c in dt.fake.calls if c.path == "/robot/send" and c.status == 200]
     titles = [c.body["markdown"]["title"] for c in dt.fake.calls if c.path == "/robot/send"]
     total = len(titles) - 1

@@ -10,7 +10,7 @@ from bot.clock import FixedClock
 from bot.delivery.outbox import enqueue
 from bot.delivery.worker import DeliveryWorker
 from bot.messages import ChannelRef, OutgoingMessage, Paragraph, SentMessage, Text
-from bot.ports import ChannelLimits
+from bot.ports import ChannelLimits, PartProgress
 
 UNLIMITED = ChannelLimits(max_message_bytes=100_000, rate_per_minute=float("inf"))
 
@@ -27,7 +27,9 @@ class SlowChannelAdapter:
     def limits_for(self, to: ChannelRef) -> ChannelLimits:
         return UNLIMITED
 
-    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
+    async def send(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
+    ) -> SentMessage:
         if to.id == "slow":
             await self.fast_done.wait()
         self.sent.append((to.id, msg.fallback_text))

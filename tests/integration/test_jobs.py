@@ -15,6 +15,8 @@ from bot.jobs import queue
 from bot.jobs.queue import Job
 from bot.jobs.status import jobs_status, render_jobs
 from bot.jobs.worker import JobSettings, JobWorker
+from bot.metrics import Metrics
+from bot.observe import refresh_gauges
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.orm import JobRow
 
@@ -267,3 +269,24 @@ async def test_teambeat_status_shows_waiting_and_parked_jobs_with_their_reasons(
     assert lines[0] == "jobs: 1 waiting (oldest 1m 30s) · 1 parked"
     assert lines[1].startswith("  job #") and "(command.slack) parked 2m 00s ago · 1 attempt" in lines[1]
     assert lines[1].endswith("ValueError: no such channel")
+
+
+async def test_metrics_show_waiting_jobs_the_oldest_ones_age_and_parked_jobs_by_kind(sessionmaker) -> None:
+    clock = FixedClock(NOW)
+    await _queue(sessionmaker, 1, kind="poison")
+    await _queue(sessionmaker, 2, kind="later", now=NOW + timedelta(seconds=30))
+
+    async def handler(job: Job) -> None:
+        raise RuntimeError("cannot build the post")
+
+    worker = JobWorker(sessionmaker, clock, JobSettings(max_attempts=1))
+    worker.register("poison", handler)
+    assert await worker.drain() == 1
+    metrics = Metrics()
+    async with sessionmaker() as session:
+        await refresh_gauges(metrics, session, NOW + timedelta(minutes=2))
+    value = metrics.registry.get_sample_value
+    assert value("teambeat_jobs_parked", {"kind": "poison"}) == 1
+    assert value("teambeat_jobs_parked", {"kind": "later"}) is None
+    assert value("teambeat_jobs_waiting") == 2
+    assert value("teambeat_jobs_oldest_waiting_seconds") == 90

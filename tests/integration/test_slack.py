@@ -13,8 +13,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
+from bot.delivery.outbox import enqueue
 from bot.messages import ChannelRef, OutgoingMessage, Paragraph, Text
-from bot.ports import DeliveryError
 from bot.storage.orm import Checkin, Deal, Kudos, Leave, Member, OutboxRow, ProcessedEvent
 from tests.fakes.slack import command_form, encode_form, message_text, signed_headers
 from tests.fakes.slack_bot import CHANNEL, SECRET, TEAM, SlackBot, slack_bot
@@ -316,13 +316,21 @@ async def test_a_long_message_is_split_and_a_half_sent_one_resumes(slack):
     )
     to = ChannelRef("slack", TEAM, CHANNEL, "group")
     slack.fake.fail_next("chat.postMessage", status=500, error="internal_error", retry_after=None, after=1)
-    with pytest.raises(DeliveryError, match="internal_error") as failed:
-        await slack.adapter.send(to, message)
-    assert failed.value.transient
+    async with slack.app.uow_factory() as uow:
+        await enqueue(uow.session, channel=to, message=message, dedupe_key="long", now=slack.app.clock.now())
+        await uow.commit()
+    await slack.worker.drain()
     assert len(slack.channel_posts()) == 1  # the first part went out, the second failed
-    sent = await slack.adapter.send(to, message)  # the outbox's retry: only what is missing
+    async with slack.app.sessionmaker() as session:
+        row = await session.scalar(select(OutboxRow))
+    assert row is not None and row.status == "pending" and "internal_error" in (row.last_error or "")
+    assert row.parts_sent == 1  # recorded on the row, for whichever worker retries it
+    slack.app.clock.advance(timedelta(minutes=1))
+    await slack.worker.drain()  # the outbox's retry: only what is missing
     posts = slack.channel_posts()
-    assert sent.message_id.endswith(".000100")
+    async with slack.app.sessionmaker() as session:
+        row = await session.scalar(select(OutboxRow))
+    assert row is not None and row.status == "sent" and row.attempts == 2
     assert len(posts) >= 3 and posts[0]["text"] == "a very long post"
     shown = "\n".join(message_text({"blocks": p["blocks"]}) for p in posts)
     for n in range(60):  # every paragraph, every word: nothing cut off

@@ -15,6 +15,7 @@ from bot.services.posts import run_post
 from tests.fakes.slack import message_text
 from tests.fakes.slack_bot import CHANNEL, TEAM, SlackBot, slack_bot
 from tests.golden.chart_samples import samples
+from tests.support.progress import Progress
 
 PNG = samples()["rank.en"][0]()
 
@@ -51,10 +52,12 @@ async def test_a_failed_upload_is_retried_without_posting_the_text_again(slack):
     to = ChannelRef("slack", TEAM, CHANNEL, "group")
     message = OutgoingMessage((Paragraph((Text("PK standings"),)), png_image(PNG, "race")), "pk")
     slack.fake.fail_next("files.completeUploadExternal", status=500, error="internal_error", retry_after=None)
+    progress = Progress()  # the outbox row's record of the parts sent
     with pytest.raises(DeliveryError) as failed:
-        await slack.adapter.send(to, message)
+        await slack.adapter.send(to, message, progress)
     assert failed.value.transient and slack.fake.shared_files() == []
-    await slack.adapter.send(to, message)  # the outbox's retry
+    assert progress.recorded == [1]
+    await slack.adapter.send(to, message, progress)  # the outbox's retry
     assert len(slack.channel_posts()) == 1
     (shared,) = slack.fake.shared_files(CHANNEL)
     assert shared.data == PNG

@@ -18,7 +18,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from bot.delivery.outbox import enqueue
-from bot.messages import ChannelRef, Image, OutgoingMessage, Paragraph, Text
+from bot.messages import ChannelRef, Image, IncomingMessage, OutgoingMessage, Paragraph, Text, UserRef
 from bot.storage.orm import OutboxRow
 from tests.fakes.wecom import CORP_ID, EAST_CHANNEL, ROBOT_KEY, WEST_CHAT, Sent, WeComBot, wecom_bot
 
@@ -177,3 +177,23 @@ async def test_a_message_over_4096_bytes_reaches_the_robot_in_parts(bot):
     assert len(posts) >= 3 and all(len(p.content.encode()) <= 4096 for p in posts)
     assert "".join(p.content for p in posts).count("业绩") == 2000
     assert {r.status for r in await rows(bot)} == {"sent"}
+
+
+async def test_a_long_reply_cut_short_by_the_quota_waits_in_the_outbox_with_only_its_rest(bot):
+    await put(bot, dm("bob"), *(note(f"提醒{i}") for i in range(29)))  # one message left this minute
+    await bot.deliver()
+    reply = OutgoingMessage(tuple(Paragraph((Text(f"第{n}段 " + "排名" * 300),)) for n in range(4)), "排行榜")
+    asked = IncomingMessage(
+        "ev-long", UserRef("wecom", CORP_ID, "bob"), dm("bob"), "/rank", True, bot.clock.now()
+    )
+    await bot.adapter._deliver_reply(asked, reply)
+    first = bot.fake.dms("bob")[29:]
+    assert len(first) == 1  # the reply's first part went; the rest had to wait
+    queued = (await rows(bot))[-1]
+    assert queued.dedupe_key == "wecom:reply:ev-long" and queued.parts_sent == 1
+    bot.clock.advance(timedelta(seconds=61))
+    await bot.deliver()
+    parts = [s.content for s in bot.fake.dms("bob")[29:]]
+    assert len(parts) >= 3 and len(set(parts)) == len(parts)  # the first part was not sent again
+    shown = "".join(parts)
+    assert all(shown.count(f"第{n}段") == 1 for n in range(4))  # each paragraph once, none lost

@@ -13,7 +13,7 @@ from bot.clock import FixedClock
 from bot.config import load_config
 from bot.delivery.worker import DeliveryWorker
 from bot.messages import ChannelRef, IncomingMessage, OutgoingMessage, SentMessage, UserRef
-from bot.ports import Capability, ChannelLimits, UserProfile
+from bot.ports import Capability, ChannelLimits, PartProgress, UserProfile
 
 TEAM_TOML = """
 [[teams]]
@@ -83,7 +83,9 @@ class FakeAdapter:
     async def stop(self) -> None:
         return None
 
-    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
+    async def send(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
+    ) -> SentMessage:
         self.sent.append((to, msg))
         return SentMessage(message_id=str(len(self.sent)), channel=to)
 

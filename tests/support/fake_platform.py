@@ -23,7 +23,15 @@ from starlette.routing import Route
 
 from bot.clock import Clock
 from bot.messages import ChannelRef, OutgoingMessage, SentMessage, UserRef
-from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, Unsupported, UserProfile
+from bot.ports import (
+    Capability,
+    ChannelLimits,
+    DeliveryError,
+    MessageSink,
+    PartProgress,
+    Unsupported,
+    UserProfile,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +160,9 @@ class HttpPostAdapter:
     async def stop(self) -> None:
         await self._client.aclose()
 
-    async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
+    async def send(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
+    ) -> SentMessage:
         body = {"destination": to.id, "text": msg.fallback_text, "sender": self.sender}
         try:
             response = await self._client.post("/post", json=body)

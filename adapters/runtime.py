@@ -6,8 +6,8 @@ HTTP server, runs them until stdin ends (console) or SIGTERM/SIGINT, then stops 
 - `web`: the HTTP server and the platforms' inbound connections (Slack Socket Mode, DingTalk Stream);
   the commands they bring are handled here too (each adapter's inbox), and their direct replies sent.
 - `worker`: the scheduler, the delivery worker (every outbox post) and the announcement queue; adapters
-  are built only to send, no inbound connection, no platform route: only /healthz and /metrics, on
-  `[server] worker_port`, so each worker can be scraped.
+  are built only to send, no inbound connection, no HTTP (with `[server] worker_port` set: /healthz and
+  /metrics there, so each worker can be scraped).
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ class Runtime:
             server = self.app.config.server
             self.web = WebServer(asgi, server.host, server.port)
             await self.web.start()
-        elif self.app.config.server.enabled:
+        elif self.app.config.server.enabled and self.app.config.server.worker_port is not None:
             await self._serve_health()
         # Everything built at start (modules, templates, mappers) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise stall the event loop for tens of ms.

@@ -67,9 +67,10 @@ class ServerConfig(_Section):
     """`teambeat run` always serves /healthz and /metrics (and the routes in use) unless this is false."""
     host: NonEmpty = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
-    worker_port: int = Field(default=8081, ge=1, le=65535)
-    """`--role worker` serves only /healthz and /metrics, here (a worker shares the web's config, so not
-    on `port`); a port already taken (a second worker on the host) leaves that worker unscraped."""
+    worker_port: int | None = Field(default=None, ge=1, le=65535)
+    """Unset, `--role worker` serves no HTTP (product.md); set, it serves only /healthz and /metrics here
+    (a worker shares the web's config, so not on `port`); a port already taken (a second worker on the
+    host) leaves that worker unscraped."""
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     public_url: PublicUrl = ""
     """Where people reach this server: links to TV boards, pictures for DingTalk custom robots (under

@@ -9,6 +9,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -88,7 +89,7 @@ class ConsoleAdapter:
                 path.write_bytes(png)
                 block = Image(str(path), block.alt)
             blocks.append(block)
-        return OutgoingMessage(tuple(blocks), msg.fallback_text)
+        return replace(msg, blocks=tuple(blocks))
 
     async def send(self, to: ChannelRef, msg: OutgoingMessage) -> SentMessage:
         where = f"#{to.id}" if to.kind == "group" else f"DM → {self.names(to.id)}"

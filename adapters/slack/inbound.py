@@ -115,6 +115,7 @@ def from_command(
             display_name=display_name,
             mentions=tuple(UserRef(PLATFORM, workspace, m) for m in mentions),
             raw=body,
+            can_open_form=bool(_str(body, "trigger_id")),
         ),
         ReplyTo(
             workspace,

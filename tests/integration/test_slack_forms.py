@@ -277,7 +277,7 @@ async def test_the_form_in_chinese(slack_zh):
     missing = await slack.submit("U0002", view_id, {"target": "5万"})
     assert missing.json()["errors"] == {"done": "这一题需要回答。"}
     await slack.submit("U0002", view_id, {"done": "拜访客户", "target": "5万"})
-    assert await answers(slack, "U0002") == {"done": "拜访客户", "target": "5万"}
+    assert await answers(slack, "U0002") == {"done": "拜访客户", "target": "5万", "blockers": ""}
     assert "打卡完成" in message_text(prompt_to(slack, "U0002")) or "✅" in message_text(
         prompt_to(slack, "U0002")
     )

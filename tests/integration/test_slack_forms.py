@@ -130,8 +130,10 @@ async def test_prompt_click_form_field_error_then_recorded_counted_and_exported(
     done = message_text(prompt_to(slack, "U0002"))
     assert "Check-in done!" in done and "visited 3 clients &amp; sent a quote" in done
 
-    # The same view submitted again (a double click, Slack's retry) changes nothing and says nothing.
+    # The same view submitted again (a double click, Slack's retry) changes nothing and says nothing —
+    # also in another process, which has not seen it (the event id is kept in the database).
     dms = len(slack.fake.posts(slack.dm_channel("U0002")))
+    slack.adapter._taken.pop(f"view:{view_id}")
     again = await slack.submit("U0002", view_id, {"done": "something else", "target": "99"})
     assert again.status_code == 200
     assert await answers(slack, "U0002") == {
@@ -315,3 +317,14 @@ async def test_over_socket_mode_the_click_and_the_field_errors_travel_in_frames(
         assert ack == {"envelope_id": frame["envelope_id"]}  # accepted: the modal closes
         await bot.settle()
         assert await answers(bot, "U0002") == {"done": "demo", "target": "8000", "blockers": ""}
+
+
+def test_the_manifest_switches_interactivity_on_at_the_one_request_url():
+    import yaml
+
+    from tests.integration.test_slack_render import MANIFEST
+
+    settings = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["settings"]
+    assert settings["interactivity"]["is_enabled"] is True
+    assert settings["interactivity"]["request_url"] == settings["event_subscriptions"]["request_url"]
+    assert settings["interactivity"]["request_url"].endswith("/slack/events")

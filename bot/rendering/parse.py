@@ -93,9 +93,7 @@ def parse_message(xml_text: str) -> OutgoingMessage:
     fallback = _attr_text(root.get("fallback", ""))
     if not fallback:
         fallback = "\n".join(line for line in (plain_text(b) for b in blocks) if line)
-    return OutgoingMessage(
-        blocks=tuple(blocks), fallback_text=fallback, buttons=tuple(buttons), form=form
-    )
+    return OutgoingMessage(blocks=tuple(blocks), fallback_text=fallback, buttons=tuple(buttons), form=form)
 
 
 def _buttons(el: ET.Element) -> list[Button]:

@@ -303,7 +303,12 @@ class FakeSlack:
         self.exchanged.add(trigger)
         view_id = f"V{next(self._view_ids):08d}"
         opened = {**view, "id": view_id, "team_id": ws.team_id, "hash": uuid.uuid4().hex[:12]}
-        self.views[view_id] = {"view": opened, "user": issued[1], "team": ws.team_id}
+        self.views[view_id] = {
+            "view": opened,
+            "user": issued[1],
+            "team": ws.team_id,
+            "seconds_after_trigger": self.clock() - issued[2],
+        }
         return {"ok": True, "view": opened}
 
     def _complete_upload(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
@@ -554,7 +559,10 @@ def message_text(args: dict[str, Any]) -> str:
         parts.extend(f["text"] for f in block.get("fields", []))
         for element in block.get("elements", []):
             text = element.get("text")
-            parts.extend([text] if isinstance(text, str) else [text["text"]] if isinstance(text, dict) else [])
+            if isinstance(text, dict):  # a button's label
+                text = text.get("text")
+            if isinstance(text, str):
+                parts.append(text)
     return "\n".join(parts)
 
 

@@ -260,7 +260,9 @@ async def slack_bot(
     url, pg_schema = database_url
     fake = fake or FakeSlack([workspace()], app_token=APP_TOKEN)
     async with serve(fake.app()) as fake_url:
-        config = load_config(write_config(tmp_path, url, fake_url, mode=mode, oauth=oauth, locale=locale), environ={})
+        config = load_config(
+            write_config(tmp_path, url, fake_url, mode=mode, oauth=oauth, locale=locale), environ={}
+        )
         app = await build_app(config, FixedClock(MONDAY_10), migrate=pg_schema is None, pg_schema=pg_schema)
         adapter = SlackAdapter(app, watchdog=watchdog)
         worker = DeliveryWorker(app.uow_factory, {"slack": adapter}, app.clock)

@@ -102,6 +102,7 @@ async def test_prompt_click_form_field_error_then_recorded_counted_and_exported(
     assert len(opened) == 1  # within 3 s of the click, with its trigger_id
     view_id, view = last_view(slack)
     assert slack.fake.views[view_id]["user"] == "U0002"
+    print(f"click → views.open: {slack.fake.views[view_id]['seconds_after_trigger'] * 1000:.0f} ms")
     assert view["title"]["text"] == "Today's check-in" and view["submit"]["text"] == "Send"
     inputs = {b["block_id"]: b for b in view["blocks"]}
     assert list(inputs) == ["done", "target", "blockers"]
@@ -157,6 +158,7 @@ async def test_prompt_click_form_field_error_then_recorded_counted_and_exported(
         team = await directory.team_by_slug(uow.session, "east")
         text = await csv_io.export_checkins(uow, team, MONDAY_10.date(), MONDAY_10.date())
     rows = list(csv.DictReader(io.StringIO(text)))
+    print(f"acknowledgements: max {max(slack.ack_seconds) * 1000:.0f} ms over {len(slack.ack_seconds)}")
     alice = next(r for r in rows if "U0002" in r.values())
     assert alice["status"] == "done" and alice["done"] == "visited 3 clients & sent a quote"
     assert alice["target"] == "12800.00"  # amounts in major units

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -177,6 +178,10 @@ async def test_editing_the_same_day_opens_the_form_pre_filled(slack):
     await slack.submit("U0002", view_id, {"done": "did the demo", "target": "30000", "blockers": "none"})
     assert (await answers(slack, "U0002"))["target"] == "30000"
     assert "Check-in updated!" in message_text(prompt_to(slack, "U0002"))
+    # /checkin edit opens it too, with the answers as they are now
+    assert await slack.command("U0002", "/checkin edit") == []
+    _, view = last_view(slack)
+    assert [b["element"].get("initial_value") for b in view["blocks"]] == ["did the demo", "30000", "none"]
     # the skip button acts as the person who clicked: Bob's check-in, not Alice's
     await send_prompts(slack)
     await slack.click("U0003", prompt_to(slack, "U0003"), 1)
@@ -253,10 +258,18 @@ async def test_forged_clicks_and_submissions_get_401_and_change_nothing(slack):
     assert seen == 0
 
 
-async def test_a_form_from_another_day_is_refused_with_a_clear_line(slack):
+async def test_a_form_from_another_team_or_day_is_refused_with_a_clear_line(slack):
     await send_prompts(slack)
     await slack.click("U0002", prompt_to(slack, "U0002"))
-    view_id, _ = last_view(slack)
+    view_id, view = last_view(slack)
+    # a form made for another team (its context names team 999) changes nothing for the submitter
+    meta = json.loads(view["private_metadata"])
+    context = json.loads(meta["x"])
+    foreign = {**view, "private_metadata": json.dumps({**meta, "x": json.dumps({**context, "team": 999})})}
+    slack.fake.views["VFOREIGN"] = {**slack.fake.views[view_id], "view": {**foreign, "id": "VFOREIGN"}}
+    await slack.submit("U0002", "VFOREIGN", {"done": "x", "target": "100"})
+    assert "out of date" in message_text(prompt_to(slack, "U0002"))
+    assert await answers(slack, "U0002") == {}
     clock = slack.app.clock
     clock.set(clock.now().replace(day=clock.now().day + 1))  # submitted the next day
     await slack.submit("U0002", view_id, {"done": "x", "target": "100"})

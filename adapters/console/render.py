@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.messages import Button, Image, OutgoingMessage, png_bytes
+from bot.messages import Button, Form, Image, OutgoingMessage, png_bytes
 from bot.rendering.encoder import PlainTextEncoder, progress_bar
 
 __all__ = ["progress_bar", "render_console"]
@@ -26,9 +26,22 @@ def choices(buttons: tuple[Button, ...]) -> str:
     return "\n".join(f"[{choice_word(n)}] {b.label}" for n, b in enumerate(buttons, 1))
 
 
+def form_outline(form: Form) -> str:
+    """A form as the terminal can show it (the console opens none: this is for reading, and goldens)."""
+    lines = [f"〔{form.title} → {form.command}〕"]
+    for field in form.fields:
+        shown = f" = {field.initial}" if field.initial else ""
+        mark = "" if field.required else "?"
+        lines.append(f"  {field.key}{mark} ({field.kind}) {field.label}{shown}")
+    return "\n".join(lines)
+
+
 def render_console(msg: OutgoingMessage) -> str:
-    """One line (or several) per block, in order; then the buttons as numbered choices."""
+    """One line (or several) per block, in order; then the buttons as numbered choices, and the
+    outline of a form if the message carries one."""
     lines = ConsoleEncoder().blocks(msg.blocks)
     if msg.buttons:
         lines.append(choices(msg.buttons))
+    if msg.form is not None:
+        lines.append(form_outline(msg.form))
     return "\n".join(lines)

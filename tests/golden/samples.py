@@ -904,4 +904,4 @@ SAMPLES["checkin_form"] = [
 ]
 SAMPLES["checkin_form_required"] = [{}]
 SAMPLES["checkin_form_stale"] = [{}]
-NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"checkin_form", "checkin_form_required", "checkin_form_stale"}
+NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"checkin_form_required", "checkin_form_stale"}

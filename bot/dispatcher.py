@@ -18,7 +18,7 @@ from bot.commands.context import CommandContext, Core
 from bot.commands.errors import CommandError, PermissionDenied, Refused, UnknownCommand, WrongPlace
 from bot.commands.parser import split_command
 from bot.commands.registry import CommandSpec, role_at_least
-from bot.messages import ChannelRef, IncomingMessage, OutgoingMessage, UserRef
+from bot.messages import ChannelRef, FormSubmission, IncomingMessage, OutgoingMessage, UserRef
 from bot.metrics import Metrics
 from bot.services import directory
 from bot.storage.orm import Member, ProcessedEvent, Team
@@ -244,8 +244,14 @@ def storable(message: IncomingMessage) -> IncomingMessage:
         return UserRef(ref.platform, an_id(ref.workspace), an_id(ref.id))
 
     where = message.channel
+    submitted = message.submitted
+    if submitted is not None:  # what was typed into a form is stored like typed text
+        submitted = FormSubmission(
+            submitted.context, tuple((key, clean(value)) for key, value in submitted.values)
+        )
     return replace(
         message,
+        submitted=submitted,
         event_id=an_id(message.event_id),
         user=person(message.user),
         channel=ChannelRef(where.platform, an_id(where.workspace), an_id(where.id), where.kind),

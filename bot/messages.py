@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -44,6 +44,16 @@ class IncomingMessage:
     unreadable: str = ""
     """What the message held instead of text, when nothing in it can be read ("picture"); else ""."""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    can_open_form: bool = False
+    """The platform can show a form in answer to this message (a Slack click or command's trigger_id)."""
+    submitted: FormSubmission | None = None
+    """What a person entered in a form this bot showed (its `text` is the form's command)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FormSubmission:
+    context: str  # the form's `context`, as the form carried it
+    values: tuple[tuple[str, str], ...]  # (field key, what was entered), in the form's order
 
 
 # ----- inline elements -------------------------------------------------------------------------------
@@ -143,16 +153,51 @@ def png_bytes(block: Image) -> bytes | None:
 def without_charts(msg: OutgoingMessage) -> OutgoingMessage:
     """The message without the pictures it carries (for text-only destinations, or images turned off)."""
     kept = tuple(b for b in msg.blocks if not (isinstance(b, Image) and png_bytes(b) is not None))
-    return msg if len(kept) == len(msg.blocks) else OutgoingMessage(kept, msg.fallback_text)
+    return msg if len(kept) == len(msg.blocks) else replace(msg, blocks=kept)
 
 
 Block = Heading | Paragraph | BulletList | Fields | Progress | Divider | Image
+
+
+# ----- interactive parts: optional extras, the text is complete without them -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A click that stands for a command typed by the person who clicks (with that person's role)."""
+
+    label: str
+    command: str  # e.g. "/checkin" or "/checkin skip"
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    key: str
+    label: str
+    kind: str = "text"  # text | number | amount
+    required: bool = True
+    initial: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """Inputs to fill in where the platform can show a form; submitted, they go to `command` as a
+    `FormSubmission` carrying `context` back unchanged."""
+
+    title: str
+    submit: str
+    command: str
+    fields: tuple[FormField, ...]
+    context: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     blocks: tuple[Block, ...]
     fallback_text: str
+    buttons: tuple[Button, ...] = ()
+    form: Form | None = None
 
     def mentioned_user_ids(self) -> tuple[str, ...]:
         """Every user mentioned, in order of first appearance (for platforms that list them apart)."""
@@ -163,16 +208,27 @@ class OutgoingMessage:
         return tuple(seen)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"fallback_text": self.fallback_text, "blocks": [_block_to_dict(b) for b in self.blocks]},
-            ensure_ascii=False,
-        )
+        data: dict[str, Any] = {
+            "fallback_text": self.fallback_text,
+            "blocks": [_block_to_dict(b) for b in self.blocks],
+        }
+        if self.buttons:
+            data["buttons"] = [asdict(b) for b in self.buttons]
+        if self.form is not None:
+            data["form"] = asdict(self.form)
+        return json.dumps(data, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, data: str) -> OutgoingMessage:
         raw = json.loads(data)
+        form = raw.get("form")
         return cls(
-            blocks=tuple(_block_from_dict(b) for b in raw["blocks"]), fallback_text=raw["fallback_text"]
+            blocks=tuple(_block_from_dict(b) for b in raw["blocks"]),
+            fallback_text=raw["fallback_text"],
+            buttons=tuple(Button(**b) for b in raw.get("buttons", ())),
+            form=None
+            if form is None
+            else Form(**{**form, "fields": tuple(FormField(**f) for f in form["fields"])}),
         )
 
 

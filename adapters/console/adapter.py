@@ -9,13 +9,15 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from adapters.console.render import render_console
+from adapters.console.render import CHOICE_PREFIX, render_console
 from bot.clock import Clock
 from bot.messages import (
+    Button,
     ChannelRef,
     Image,
     IncomingMessage,
@@ -64,6 +66,22 @@ class ConsoleAdapter:
         # a run's own prefix keeps a restarted console's `1, 2, …` from being taken for duplicates.
         self._run = uuid.uuid4().hex[:12]
         self._sink: MessageSink | None = None
+        # The buttons last shown to each member (user id → (buttons, shown in their DM)): "/2" picks one.
+        self.shown_choices: dict[str, tuple[tuple[Button, ...], bool]] = {}
+
+    def remember_choices(self, user_id: str, msg: OutgoingMessage, *, dm: bool) -> None:
+        if msg.buttons:
+            self.shown_choices[user_id] = (msg.buttons, dm)
+
+    def chosen(self, user_id: str, word: str) -> tuple[str, bool] | None:
+        """The command a choice word ("/2") stands for, for this member, and whether it was in their
+        DM; None when the word picks nothing shown to them."""
+        shown = self.shown_choices.get(user_id)
+        if shown is None or not word.startswith(CHOICE_PREFIX) or not word[1:].isdigit():
+            return None
+        buttons, dm = shown
+        number = int(word[1:])
+        return (buttons[number - 1].command, dm) if 1 <= number <= len(buttons) else None
 
     async def start(self, sink: MessageSink) -> None:
         self._sink = sink
@@ -88,13 +106,15 @@ class ConsoleAdapter:
                 path.write_bytes(png)
                 block = Image(str(path), block.alt)
             blocks.append(block)
-        return OutgoingMessage(tuple(blocks), msg.fallback_text)
+        return replace(msg, blocks=tuple(blocks))
 
     async def send(
         self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
     ) -> SentMessage:
         where = f"#{to.id}" if to.kind == "group" else f"DM → {self.names(to.id)}"
         msg = self.save_pictures(msg)
+        if to.kind == "dm":
+            self.remember_choices(to.id, msg, dm=True)
         self.print(f"┌─ [{where}]\n" + _indent(render_console(msg)) + "\n└─")
         return SentMessage(message_id=str(next(self._ids)), channel=to)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.messages import Image, OutgoingMessage, png_bytes
+from bot.messages import Button, Form, Image, OutgoingMessage, png_bytes
 from bot.rendering.encoder import PlainTextEncoder, progress_bar
 
 __all__ = ["progress_bar", "render_console"]
@@ -14,6 +14,34 @@ class ConsoleEncoder(PlainTextEncoder):
         return tag if png_bytes(block) is not None else f"{tag} {block.url}"  # never the bytes themselves
 
 
+CHOICE_PREFIX = "/"  # a choice is answered with "/1", "/2" …: a bare number is an answer to a question
+
+
+def choice_word(number: int) -> str:
+    return f"{CHOICE_PREFIX}{number}"
+
+
+def choices(buttons: tuple[Button, ...]) -> str:
+    """The buttons as numbered choices, one a line: `[/1] 📝 Fill in the form`."""
+    return "\n".join(f"[{choice_word(n)}] {b.label}" for n, b in enumerate(buttons, 1))
+
+
+def form_outline(form: Form) -> str:
+    """A form as the terminal can show it (the console opens none: this is for reading, and goldens)."""
+    lines = [f"〔{form.title} → {form.command}〕"]
+    for field in form.fields:
+        shown = f" = {field.initial}" if field.initial else ""
+        mark = "" if field.required else "?"
+        lines.append(f"  {field.key}{mark} ({field.kind}) {field.label}{shown}")
+    return "\n".join(lines)
+
+
 def render_console(msg: OutgoingMessage) -> str:
-    """One line (or several) per block, in order."""
-    return "\n".join(ConsoleEncoder().blocks(msg.blocks))
+    """One line (or several) per block, in order; then the buttons as numbered choices, and the
+    outline of a form if the message carries one."""
+    lines = ConsoleEncoder().blocks(msg.blocks)
+    if msg.buttons:
+        lines.append(choices(msg.buttons))
+    if msg.form is not None:
+        lines.append(form_outline(msg.form))
+    return "\n".join(lines)

@@ -10,7 +10,8 @@ from bot.services import directory
 
 
 class ConsoleSession:
-    """`/as NAME` switches speaker; `/dm TEXT` or plain text goes to the DM; the rest to the channel."""
+    """`/as NAME` switches speaker; `/dm TEXT` or plain text goes to the DM; the rest to the channel.
+    A message's buttons show as numbered choices: `/1`, `/2` … clicks one, as the speaker."""
 
     def __init__(
         self,
@@ -45,7 +46,10 @@ class ConsoleSession:
             await self.switch(text[4:].strip())
             return
         dm = not text.startswith(("/", "／", "@"))
-        if text.startswith("/dm "):
+        picked = self.adapter.chosen(self.adapter.speaker, text)
+        if picked is not None:  # "/2": a click on the second button shown, where it was shown
+            text, dm = picked
+        elif text.startswith("/dm "):
             text, dm = text[4:].strip(), True
         if text.startswith(("@", "＠")):
             text = text.split(maxsplit=1)[1] if " " in text else ""
@@ -53,6 +57,7 @@ class ConsoleSession:
             self.adapter.print(f"{self.name_of(self.adapter.speaker)}{' (DM)' if dm else ''}> {text}")
         reply = await self.app.dispatcher.handle(self.adapter.incoming(text, dm=dm))
         if reply is not None:
+            self.adapter.remember_choices(self.adapter.speaker, reply, dm=dm)
             shown = render_console(self.adapter.save_pictures(reply))
             self.adapter.print("\n".join("  " + line for line in shown.splitlines()))
         await self.app.jobs.drain()

@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from adapters.intake import Intake
-from adapters.slack import inbound
+from adapters.slack import forms, inbound
 from adapters.slack.bolt_app import build_bolt
 from adapters.slack.cache import TtlCache
 from adapters.slack.client import SingleToken, SlackWeb, TokenSource
@@ -39,6 +39,7 @@ from adapters.slack.oauth import INSTALL_PATH, REDIRECT_PATH, OAuthSetup
 from adapters.slack.render import TEXT_MAX, SlackMessage, render_slack
 from adapters.slack.socket_mode import SocketModeRunner, WatchdogSettings
 from adapters.web.timestamps import parse_timestamp
+from bot import forms as form_checks
 from bot.app import App
 from bot.messages import ChannelRef, Image, OutgoingMessage, SentMessage, UserRef, png_bytes
 from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, PartProgress, UserProfile
@@ -93,6 +94,7 @@ class SlackAdapter:
             self.web.client_for_token(token),
             self._oauth.settings if self._oauth else None,
             self._on_request,
+            self._check_form,
         )
         if self._config.mode == "socket":
             self._socket = SocketModeRunner(self._bolt, self._config.app_token, self._watchdog)
@@ -177,10 +179,22 @@ class SlackAdapter:
 
     # ----- inbound -------------------------------------------------------------------------------------
 
+    def _check_form(self, body: dict[str, Any]) -> dict[str, str]:
+        """A submitted form's field errors (block_id → text), answered in the acknowledgement."""
+        found = forms.submitted(body.get("view") or {})
+        if found is None:
+            return {}
+        command, context, values = found
+        return form_checks.problems(self._app.renderer, command, context, values)
+
     async def _on_request(self, kind: str, body: dict[str, Any], context: Any) -> None:
         """Called inside bolt's listener: commit the request as a job and return (bolt then acks); the
         intake hands it to `_handle` in the background (see adapters/intake.py)."""
-        key = body.get("event_id") if kind == "event" else body.get("trigger_id")
+        if kind == "form":  # one view is submitted once; its trigger_id is new on each try
+            view_id = (body.get("view") or {}).get("id")
+            key = f"view:{view_id}" if isinstance(view_id, str) and view_id else None
+        else:
+            key = body.get("event_id") if kind == "event" else body.get("trigger_id")
         if isinstance(key, str) and key:
             if key in self._taken:  # a retry of something already in hand (X-Slack-Retry-Num)
                 log.info("slack: retry of %s ignored", key)
@@ -218,6 +232,17 @@ class SlackAdapter:
             item = inbound.from_command(
                 body, bot_user_id=bot_user, now=now, display_name=name, private_dm=private
             )
+        elif kind == "action":
+            channel = str((body.get("channel") or {}).get("id") or "")
+            private = await self._is_bot_dm(workspace, user, channel)
+            item = inbound.from_click(body, now=now, display_name=name, private_dm=private)
+        elif kind == "form":
+            try:
+                dm = await self.web.dm_channel(workspace, user)
+            except DeliveryError as exc:
+                log.warning("slack: no DM with %s for a form's answer: %s", user, exc.reason)
+                dm = ""
+            item = inbound.from_submission(body, now=now, display_name=name, dm_channel=dm)
         else:
             item = inbound.from_event(body, bot_user_id=bot_user, now=now, display_name=name)
             if item is not None and item.reply_to.private:
@@ -248,6 +273,8 @@ class SlackAdapter:
         return known == channel
 
     async def _answer(self, to: inbound.ReplyTo, reply: OutgoingMessage) -> None:
+        if reply.form is not None and to.trigger_id and await self._open_form(to, reply):
+            return
         chunks = render_slack(reply)
         thread = {"thread_ts": to.thread_ts} if to.thread_ts else {}
         try:
@@ -268,6 +295,19 @@ class SlackAdapter:
                 await self._ephemeral(to, chunk)
         except DeliveryError as exc:
             log.warning("slack: could not answer %s in %s: %s", to.user, to.channel, exc.reason)
+
+    async def _open_form(self, to: inbound.ReplyTo, reply: OutgoingMessage) -> bool:
+        """The reply's form as a modal (views.open with the request's trigger_id, which Slack takes
+        once and within 3 s); False when it could not open — the reply's text then says what to do."""
+        assert reply.form is not None and to.trigger_id
+        try:
+            view = forms.modal_view(reply.form)
+            # No slack_sdk retries: a trigger_id is single-use, so a retry could only fail.
+            await self.web.call(to.workspace, "views.open", trigger_id=to.trigger_id, view=view)
+        except (DeliveryError, ValueError) as exc:
+            log.warning("slack: could not open the form for %s: %s", to.user, exc)
+            return False
+        return True
 
     async def _ephemeral(self, to: inbound.ReplyTo, chunk: SlackMessage) -> None:
         extra = {"thread_ts": to.thread_ts} if to.thread_ts else {}

@@ -17,12 +17,15 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.forms import BUTTON_ACTION_PREFIX, FORM_CALLBACK_ID
 from bot.config import SlackConfig
 
 log = logging.getLogger(__name__)
 OnRequest = Callable[[str, dict[str, Any], Any], Awaitable[None]]
-"""(kind "command" | "event", payload, bolt context): returns once the request is stored for handling —
-at once, or once there is room for it (back-pressure: the acknowledgement waits with it)."""
+"""(kind "command" | "event" | "action" | "form", payload, bolt context): returns once the request is
+stored for handling — at once, or once there is room for it (back-pressure: the acknowledgement waits)."""
+CheckForm = Callable[[dict[str, Any]], dict[str, str]]
+"""A `view_submission` payload → its field errors (block_id → text), none when it may be taken."""
 
 
 def build_bolt(
@@ -30,6 +33,7 @@ def build_bolt(
     client: AsyncWebClient,
     oauth: AsyncOAuthSettings | None,
     on_request: OnRequest,
+    check_form: CheckForm,
 ) -> AsyncApp:
     bolt = AsyncApp(
         client=client,
@@ -44,6 +48,26 @@ def build_bolt(
     async def command(ack: Any, body: dict[str, Any], context: Any) -> None:
         await ack()
         await on_request("command", body, context)
+
+    @bolt.action(re.compile("^" + re.escape(BUTTON_ACTION_PREFIX)))
+    async def click(ack: Any, body: dict[str, Any], context: Any) -> None:
+        await ack()
+        await on_request("action", body, context)
+
+    @bolt.view(FORM_CALLBACK_ID)
+    async def submit(ack: Any, body: dict[str, Any], context: Any) -> None:
+        """Field errors go back in the acknowledgement itself (the modal stays open, showing them);
+        a form without errors is taken like a command, and the modal closes."""
+        errors = check_form(body)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await on_request("form", body, context)
+        await ack()
+
+    @bolt.view_closed(FORM_CALLBACK_ID)
+    async def closed(ack: Any) -> None:
+        await ack()
 
     @bolt.event("app_mention")
     async def mention(body: dict[str, Any], context: Any) -> None:

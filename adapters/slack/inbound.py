@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.messages import ChannelRef, IncomingMessage, UserRef
+from adapters.slack import forms
+from bot.messages import ChannelRef, FormSubmission, IncomingMessage, UserRef
 
 PLATFORM = "slack"
 # Slack keeps /leave and /me for its own built-in commands: the manifest registers these names instead.
@@ -40,6 +41,7 @@ class ReplyTo:
     private: bool  # the bot's own DM: a plain message; anywhere else: only the speaker sees it
     response_url: str | None = None
     thread_ts: str | None = None
+    trigger_id: str | None = None  # a form may be opened in answer (views.open, within 3 s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +115,16 @@ def from_command(
             display_name=display_name,
             mentions=tuple(UserRef(PLATFORM, workspace, m) for m in mentions),
             raw=body,
+            can_open_form=bool(_str(body, "trigger_id")),
         ),
-        ReplyTo(workspace, channel, user, private_dm, response_url=_str(body, "response_url") or None),
+        ReplyTo(
+            workspace,
+            channel,
+            user,
+            private_dm,
+            response_url=_str(body, "response_url") or None,
+            trigger_id=_str(body, "trigger_id") or None,
+        ),
     )
 
 
@@ -161,14 +171,92 @@ def from_event(
     )
 
 
+def from_click(
+    body: dict[str, Any], *, now: datetime, display_name: str | None, private_dm: bool
+) -> Inbound | None:
+    """A click on one of our buttons (`block_actions`) as the command the button stands for, typed by
+    the person who clicked — in the conversation the button was in."""
+    who = speaker(body)
+    actions = body.get("actions")
+    channel = _str(_dict(body, "channel"), "id") or _str(_dict(body, "container"), "channel_id")
+    if who is None or not channel or not isinstance(actions, list) or not actions:
+        return None
+    action = actions[0] if isinstance(actions[0], dict) else {}
+    command = _str(action, "value")
+    if not _str(action, "action_id").startswith(forms.BUTTON_ACTION_PREFIX) or not command.startswith("/"):
+        return None
+    workspace, user = who
+    trigger = _str(body, "trigger_id")
+    event_id = trigger or f"{channel}:{user}:{_str(action, 'action_ts')}"
+    return Inbound(
+        IncomingMessage(
+            event_id=f"act:{event_id}",
+            user=UserRef(PLATFORM, workspace, user),
+            channel=_where(workspace, channel, user),
+            text=command,
+            addressed_to_bot=True,
+            received_at=now,
+            display_name=display_name,
+            raw=body,
+            can_open_form=bool(trigger),
+        ),
+        ReplyTo(
+            workspace,
+            channel,
+            user,
+            private_dm,
+            response_url=_str(body, "response_url") or None,
+            trigger_id=trigger or None,
+        ),
+    )
+
+
+def from_submission(
+    body: dict[str, Any], *, now: datetime, display_name: str | None, dm_channel: str
+) -> Inbound | None:
+    """A submitted form (`view_submission`) as its command with what was entered, from the person who
+    submitted it; answered in the bot's DM. One submission of one view counts once (its event id)."""
+    who = speaker(body)
+    view = _dict(body, "view")
+    found = forms.submitted(view)
+    if who is None or found is None or not _str(view, "id"):
+        return None
+    workspace, user = who
+    command, context, values = found
+    return Inbound(
+        IncomingMessage(
+            event_id=f"form:{_str(view, 'id')}",
+            user=UserRef(PLATFORM, workspace, user),
+            channel=ChannelRef(PLATFORM, workspace, user, "dm"),
+            text=command,
+            addressed_to_bot=True,
+            received_at=now,
+            display_name=display_name,
+            raw=body,
+            submitted=FormSubmission(context, tuple(values.items())),
+        ),
+        ReplyTo(workspace, dm_channel, user, True),
+    )
+
+
 def speaker(body: dict[str, Any]) -> tuple[str, str] | None:
-    """(workspace, user) of a command or event payload, to look the name up before translating."""
+    """(workspace, user) of a command, event or interaction payload, to look the name up before
+    translating. An interaction's person is `user.id`, in their own workspace (`user.team_id`)."""
     event = body.get("event")
     if isinstance(event, dict):
         workspace, user = _str(body, "team_id") or _str(event, "team"), _str(event, "user")
+    elif isinstance(body.get("user"), dict):
+        person = _dict(body, "user")
+        workspace = _str(person, "team_id") or _str(_dict(body, "team"), "id")
+        user = _str(person, "id")
     else:
         workspace, user = _str(body, "team_id"), _str(body, "user_id")
     return (workspace, user) if workspace and user else None
+
+
+def _dict(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _where(workspace: str, channel: str, user: str) -> ChannelRef:

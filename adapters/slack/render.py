@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.slack.forms import actions_block
 from bot.messages import (
     Bold,
     BulletList,
@@ -70,16 +71,26 @@ def render_slack(msg: OutgoingMessage) -> list[SlackMessage]:
     """The message as one Slack message, or several in order when it is over Slack's limits."""
     blocks = [b for group in SlackEncoder().blocks(msg.blocks) for b in group]
     if not blocks:
-        return [SlackMessage(text) for text in split_mrkdwn(escape(msg.fallback_text), TEXT_MAX)] or [
-            SlackMessage(" ")
-        ]
+        plain = [SlackMessage(text) for text in split_mrkdwn(escape(msg.fallback_text), TEXT_MAX)]
+        return _with_buttons(plain or [SlackMessage(" ")], msg)
     messages: list[SlackMessage] = []
     for index, group in enumerate(_pack(blocks)):
         body = "\n".join(t for t in (_block_text(b) for b in group) if t)
         fallback = escape(msg.fallback_text) if index == 0 else ""
         text = fallback if fallback and len(fallback) <= TEXT_MAX else body
         messages.append(SlackMessage(text or " ", group))
-    return messages
+    return _with_buttons(messages, msg)
+
+
+def _with_buttons(messages: list[SlackMessage], msg: OutgoingMessage) -> list[SlackMessage]:
+    """The message's buttons as an `actions` block under its last part (a part of its own when full)."""
+    actions = actions_block(msg.buttons)
+    if actions is None:
+        return messages
+    last = messages[-1]
+    if len(last.blocks) < BLOCKS_MAX and last.blocks:
+        return [*messages[:-1], SlackMessage(last.text, [*last.blocks, actions])]
+    return [*messages, SlackMessage(" ", [actions])]
 
 
 class SlackEncoder(MessageEncoder[list[dict[str, Any]], str]):

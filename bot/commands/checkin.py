@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from bot.commands import checkout
 from bot.commands.arguments import WORDS, Arg, Text
@@ -10,8 +11,8 @@ from bot.commands.context import CommandContext
 from bot.commands.forms import Form, command
 from bot.commands.registry import CommandRegistry
 from bot.delivery.outbox import enqueue
-from bot.messages import OutgoingMessage
-from bot.services import checkins
+from bot.messages import FormSubmission, OutgoingMessage
+from bot.services import checkin_form, checkins
 from bot.services.directory import dm_channel
 from bot.services.scope import person
 from bot.storage.orm import Checkin
@@ -39,6 +40,8 @@ async def edit(ctx: CommandContext, answers: list[str] | None) -> OutgoingMessag
     questions = checkins.questions_for(ctx.team)
     if checkin.status == "skipped":
         checkin.status, checkin.skip_reason = "open", ""
+    if ctx.message.can_open_form and not answers:  # the form, pre-filled, in place of the questions
+        return _form(ctx, checkin, questions)
     checkins.begin_edit(checkin)
     await ctx.session.flush()
     after_word = ctx.rest.split(None, 1)[1] if answers else ""  # as typed: `;` and quotes kept
@@ -50,8 +53,12 @@ async def edit(ctx: CommandContext, answers: list[str] | None) -> OutgoingMessag
 async def checkin_command(ctx: CommandContext, answers: list[str] | None) -> OutgoingMessage:
     checkin = await _open(ctx)
     questions = checkins.questions_for(ctx.team)
+    if ctx.message.submitted is not None:
+        return await _submit_form(ctx, checkin, questions, ctx.message.submitted)
     if ctx.rest:
         return await _answer_line(ctx, checkin, questions, ctx.rest)
+    if ctx.message.can_open_form:  # a click or a command that can open a form: the form (pre-filled)
+        return _form(ctx, checkin, questions)
     if checkin.status == "done" and not checkins.editing(checkin):
         return await _done_reply(ctx, checkin)
     return await _ask_next(ctx, checkin, questions)
@@ -88,6 +95,46 @@ async def answer_in_conversation(ctx: CommandContext) -> OutgoingMessage | None:
     if retry is not None:
         return retry
     return await _after_answer(ctx, checkin, questions, edited=edited)
+
+
+def _form(ctx: CommandContext, checkin: Checkin, questions) -> OutgoingMessage:
+    """Today's check-in as a form: every question, today's answers filled in (an edit once done)."""
+    reply = ctx.reply(
+        "checkin_form",
+        fields=checkin_form.fields_for(ctx.team, checkin, questions),
+        editing=checkin.status == "done",
+    )
+    assert reply.form is not None, "the checkin_form template holds a form"
+    context = checkin_form.context_for(ctx.team, ctx.scope.today, questions).to_text()
+    return replace(reply, form=replace(reply.form, context=context))
+
+
+async def _submit_form(
+    ctx: CommandContext, checkin: Checkin, questions, submitted: FormSubmission
+) -> OutgoingMessage:
+    """The answers of a form, through the same parsing and recording as typed answers. A form from
+    another day or another team than the submitter's changes nothing."""
+    context = checkin_form.read_context(submitted.context)
+    if context is None or context.team_id != ctx.team.id or context.day != ctx.scope.today.isoformat():
+        return ctx.reply("checkin_form_stale")
+    values = dict(submitted.values)
+    was_done = checkin.status == "done"
+    if checkin.status == "skipped":
+        checkin.status, checkin.skip_reason = "open", ""
+    if was_done:
+        checkins.begin_edit(checkin)  # the old answers count until the new ones replace them
+    for index, question in enumerate(questions):
+        text = (values.get(question.key) or "").strip()
+        if not text:
+            # Left empty: an answer given before stays; an optional question is answered "nothing";
+            # a required one (the platform let it through) is asked in the DM afterwards.
+            if not checkins.keep_answer(checkin, index, question.key) and not question.required:
+                checkins.record_answer(checkin, index, checkins.parse_answer(question, "", ctx.team.currency))
+            continue
+        retry = _try_answer(ctx, checkin, (index, question), text)
+        if retry is not None:
+            return retry
+    return await _after_answer(ctx, checkin, questions, edited=was_done)
 
 
 def _editing_done(checkin: Checkin) -> bool:

@@ -20,8 +20,11 @@ from bot.messages import (
     Block,
     Bold,
     BulletList,
+    Button,
     Divider,
     Fields,
+    Form,
+    FormField,
     Heading,
     Image,
     Inline,
@@ -54,7 +57,12 @@ _ATTRS: dict[str, frozenset[str]] = {
     "at": frozenset({"user"}),
     "a": frozenset({"href"}),
     "br": frozenset(),
+    "buttons": frozenset(),
+    "button": frozenset({"command"}),
+    "form": frozenset({"title", "submit", "command"}),
+    "field": frozenset({"key", "kind", "required", "initial", "hint"}),
 }
+_FIELD_KINDS = frozenset({"text", "number", "amount"})
 
 
 def parse_message(xml_text: str) -> OutgoingMessage:
@@ -68,15 +76,76 @@ def parse_message(xml_text: str) -> OutgoingMessage:
     _check_attrs(root)
     _no_loose_text(root.text, "msg")
     blocks: list[Block] = []
+    buttons: list[Button] = []
+    form: Form | None = None
     for child in root:
-        block = _block(child)
-        if block is not None:
-            blocks.append(block)
+        if child.tag == "buttons":
+            buttons.extend(_buttons(child))
+        elif child.tag == "form":
+            if form is not None:
+                raise ValueError("a message holds one <form> at most")
+            form = _form(child)
+        else:
+            block = _block(child)
+            if block is not None:
+                blocks.append(block)
         _no_loose_text(child.tail, "msg")
     fallback = _attr_text(root.get("fallback", ""))
     if not fallback:
         fallback = "\n".join(line for line in (plain_text(b) for b in blocks) if line)
-    return OutgoingMessage(blocks=tuple(blocks), fallback_text=fallback)
+    return OutgoingMessage(blocks=tuple(blocks), fallback_text=fallback, buttons=tuple(buttons), form=form)
+
+
+def _buttons(el: ET.Element) -> list[Button]:
+    """`<buttons><button command="/checkin">label</button>…</buttons>`: each a command, clicked."""
+    _check_attrs(el)
+    _no_loose_text(el.text, "buttons")
+    out: list[Button] = []
+    for child in el:
+        if child.tag != "button":
+            raise ValueError(f"<buttons> may only hold <button>, not <{child.tag}>")
+        _check_attrs(child)
+        command = _attr_text(child.get("command", ""))
+        label = _text_only(child).strip()
+        if not command.startswith("/") or not label:
+            raise ValueError("<button> needs a command starting with / and a label")
+        out.append(Button(label=label, command=command))
+        _no_loose_text(child.tail, "buttons")
+    return out
+
+
+def _form(el: ET.Element) -> Form:
+    """`<form title submit command><field key kind required initial hint>label</field>…</form>`."""
+    _check_attrs(el)
+    _no_loose_text(el.text, "form")
+    fields: list[FormField] = []
+    for child in el:
+        if child.tag != "field":
+            raise ValueError(f"<form> may only hold <field>, not <{child.tag}>")
+        _check_attrs(child)
+        kind = child.get("kind", "text")
+        if kind not in _FIELD_KINDS or not child.get("key"):
+            raise ValueError(f"<field> needs a key and a kind of {sorted(_FIELD_KINDS)}")
+        fields.append(
+            FormField(
+                key=_attr_text(child.get("key", "")),
+                label=_text_only(child).strip(),
+                kind=kind,
+                required=child.get("required", "true") != "false",
+                initial=_attr_text(child.get("initial", "")),
+                hint=_attr_text(child.get("hint", "")),
+            )
+        )
+        _no_loose_text(child.tail, "form")
+    command = _attr_text(el.get("command", ""))
+    if not command.startswith("/") or not fields:
+        raise ValueError("<form> needs a command starting with / and at least one <field>")
+    return Form(
+        title=_attr_text(el.get("title", "")),
+        submit=_attr_text(el.get("submit", "")),
+        command=command,
+        fields=tuple(fields),
+    )
 
 
 def plain_text(block: Block) -> str:

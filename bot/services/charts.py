@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -191,7 +192,7 @@ async def picture(draw: Callable[[Any], bytes], data: Any, alt: str) -> Image:
 
 def with_picture(message: OutgoingMessage, block: Image) -> OutgoingMessage:
     """The message with the chart after its text (the text stays complete without it)."""
-    return OutgoingMessage(blocks=(*message.blocks, block), fallback_text=message.fallback_text)
+    return replace(message, blocks=(*message.blocks, block))
 
 
 async def recap_picture(session: AsyncSession, scope: TeamScope) -> Image:

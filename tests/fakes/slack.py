@@ -1,9 +1,11 @@
 """A fake Slack on loopback for the real slack_sdk / slack-bolt clients.
 
 It serves the Web API methods teambeat calls (auth.test, chat.postMessage, chat.postEphemeral,
-conversations.open, users.info, apps.connections.open, oauth.v2.access, and the external file upload:
-files.getUploadURLExternal, the upload URL, files.completeUploadExternal), slash-command response_url
-hooks and a Socket Mode WebSocket. It checks tokens, knows which channels and users exist, rejects
+conversations.open, users.info, apps.connections.open, oauth.v2.access, views.open, and the external
+file upload: files.getUploadURLExternal, the upload URL, files.completeUploadExternal), slash-command
+response_url hooks and a Socket Mode WebSocket. views.open takes only a trigger_id this fake issued (with
+a command or a click), within 3 s and once, and a view within Slack's modal limits.
+It checks tokens, knows which channels and users exist, rejects
 Block Kit over Slack's limits (so a renderer that overflows fails loudly), can answer 429 with
 Retry-After, and records every call. Helpers at the bottom build and sign requests the way Slack does,
 with slack_sdk's SignatureVerifier — independent of bolt's verification on the other side.
@@ -37,6 +39,17 @@ SECTION_MAX = 3_000
 FIELDS_MAX = 10
 FIELD_MAX = 2_000
 BLOCKS_MAX = 50
+TRIGGER_SECONDS = 3.0  # a trigger_id opens a view within 3 s of the interaction, once
+MODAL_BLOCKS_MAX = 100
+MODAL_TEXT_MAX = 24  # title, submit, close
+METADATA_MAX = 3_000
+CALLBACK_ID_MAX = 255
+LABEL_MAX = 2_000
+PLACEHOLDER_MAX = 150
+BUTTON_TEXT_MAX = 75
+BUTTON_VALUE_MAX = 2_000
+ACTION_ID_MAX = 255
+ACTIONS_ELEMENTS_MAX = 25
 
 
 @dataclass
@@ -119,6 +132,18 @@ class FakeSlack:
         self.socket_acks: list[dict[str, Any]] = []
         self._live: WebSocket | None = None
         self._changed = asyncio.Condition()
+        # Interactivity: trigger ids issued (id → (team, user, when)), views opened (id → view, user)
+        self.triggers: dict[str, tuple[str, str, float]] = {}
+        self.exchanged: set[str] = set()
+        self.views: dict[str, dict[str, Any]] = {}
+        self._view_ids = itertools.count(1)
+        self.clock = time.monotonic  # what "within 3 s" is measured with (tests may move it)
+
+    def issue_trigger(self, team_id: str, user_id: str) -> str:
+        """A trigger_id as Slack puts in a command or an interaction payload, valid for 3 s."""
+        trigger = f"{next(_TRIGGERS)}.{next(_TRIGGERS)}.{uuid.uuid4().hex[:10]}"
+        self.triggers[trigger] = (team_id, user_id, self.clock())
+        return trigger
 
     # ----- test controls ----------------------------------------------------------------------------
 
@@ -256,7 +281,35 @@ class FakeSlack:
             return {"ok": True, "upload_url": "", "file_id": file_id}  # the URL is filled in by _api
         if method == "files.completeUploadExternal":
             return self._complete_upload(ws, args)
+        if method == "views.open":
+            return self._views_open(ws, args)
         return {"ok": False, "error": "unknown_method"}
+
+    def _views_open(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        trigger = str(args.get("trigger_id") or "")
+        issued = self.triggers.get(trigger)
+        if issued is None or issued[0] != ws.team_id:
+            return {"ok": False, "error": "invalid_trigger_id"}
+        if trigger in self.exchanged:
+            return {"ok": False, "error": "exchanged_trigger_id"}
+        if self.clock() - issued[2] > TRIGGER_SECONDS:
+            return {"ok": False, "error": "expired_trigger_id"}
+        view = args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        problem = modal_problem(view)
+        if problem:
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [problem]}}
+        self.exchanged.add(trigger)
+        view_id = f"V{next(self._view_ids):08d}"
+        opened = {**view, "id": view_id, "team_id": ws.team_id, "hash": uuid.uuid4().hex[:12]}
+        self.views[view_id] = {
+            "view": opened,
+            "user": issued[1],
+            "team": ws.team_id,
+            "seconds_after_trigger": self.clock() - issued[2],
+        }
+        return {"ok": True, "view": opened}
 
     def _complete_upload(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         """Only files this workspace announced and whose bytes arrived, into a channel it knows."""
@@ -404,9 +457,94 @@ def block_kit_problem(args: dict[str, Any]) -> str | None:
         elif kind == "image":
             if not block.get("image_url") or not block.get("alt_text"):
                 return f"block {i}: image"
+        elif kind == "actions":
+            problem = _actions_problem(block)
+            if problem:
+                return f"block {i}: {problem}"
         elif kind != "divider":
             return f"block {i}: unknown type {kind}"
     return None
+
+
+def _actions_problem(block: dict[str, Any]) -> str | None:
+    elements = block.get("elements") or []
+    if not 0 < len(elements) <= ACTIONS_ELEMENTS_MAX:
+        return "actions elements"
+    ids = [e.get("action_id") for e in elements]
+    if len(set(ids)) != len(ids):
+        return "action_id not unique in the block"
+    for e in elements:
+        if e.get("type") != "button":
+            return f"element type {e.get('type')}"
+        text = e.get("text") or {}
+        if text.get("type") != "plain_text" or not 0 < len(text.get("text") or "") <= BUTTON_TEXT_MAX:
+            return "button text"
+        if len(str(e.get("value") or "")) > BUTTON_VALUE_MAX or len(str(e.get("action_id"))) > ACTION_ID_MAX:
+            return "button value or action_id"
+    return None
+
+
+_INPUT_ELEMENTS = {"plain_text_input", "number_input"}
+
+
+def modal_problem(view: Any) -> str | None:
+    """Why Slack would refuse this view in views.open; None when it is within every limit."""
+    if not isinstance(view, dict) or view.get("type") != "modal":
+        return "not a modal"
+    for key in ("title", "submit", "close"):
+        text = view.get(key)
+        if text is None and key != "title":
+            continue
+        if not isinstance(text, dict) or text.get("type") != "plain_text":
+            return f"{key} must be plain_text"
+        if not 0 < len(text.get("text") or "") <= MODAL_TEXT_MAX:
+            return f"{key} longer than {MODAL_TEXT_MAX}"
+    if len(str(view.get("private_metadata") or "")) > METADATA_MAX:
+        return "private_metadata too long"
+    if len(str(view.get("callback_id") or "")) > CALLBACK_ID_MAX:
+        return "callback_id too long"
+    blocks = view.get("blocks") or []
+    if not 0 < len(blocks) <= MODAL_BLOCKS_MAX:
+        return "blocks"
+    block_ids = [b.get("block_id") for b in blocks if b.get("block_id")]
+    if len(set(block_ids)) != len(block_ids):
+        return "block_id not unique"
+    has_input = False
+    for i, block in enumerate(blocks):
+        if block.get("type") != "input":
+            continue
+        has_input = True
+        label = block.get("label") or {}
+        if label.get("type") != "plain_text" or not 0 < len(label.get("text") or "") <= LABEL_MAX:
+            return f"block {i}: label"
+        element = block.get("element") or {}
+        kind = element.get("type")
+        if kind not in _INPUT_ELEMENTS:
+            return f"block {i}: element {kind}"
+        placeholder = element.get("placeholder")
+        if placeholder is not None and not 0 < len(placeholder.get("text") or "") <= PLACEHOLDER_MAX:
+            return f"block {i}: placeholder"
+        initial = element.get("initial_value")
+        if kind == "number_input":
+            if not isinstance(element.get("is_decimal_allowed"), bool):
+                return f"block {i}: number_input needs is_decimal_allowed"
+            if initial is not None and not _is_number(initial, element["is_decimal_allowed"]):
+                return f"block {i}: initial_value {initial!r} is not a number"
+        elif initial is not None and len(initial) > int(element.get("max_length") or 3000):
+            return f"block {i}: initial_value over max_length"
+    if has_input and view.get("submit") is None:
+        return "submit is required with input blocks"
+    return None
+
+
+def _is_number(value: Any, decimal: bool) -> bool:
+    if not isinstance(value, str):
+        return False  # Slack wants numbers as strings here
+    try:
+        number = float(value)
+    except ValueError:
+        return False
+    return decimal or number.is_integer()
 
 
 def message_text(args: dict[str, Any]) -> str:
@@ -419,7 +557,12 @@ def message_text(args: dict[str, Any]) -> str:
         if "text" in block:
             parts.append(block["text"]["text"])
         parts.extend(f["text"] for f in block.get("fields", []))
-        parts.extend(e["text"] for e in block.get("elements", []) if "text" in e)
+        for element in block.get("elements", []):
+            text = element.get("text")
+            if isinstance(text, dict):  # a button's label
+                text = text.get("text")
+            if isinstance(text, str):
+                parts.append(text)
     return "\n".join(parts)
 
 
@@ -488,6 +631,71 @@ def socket_envelope(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         "retry_reason": "",
         "payload": payload,
     }
+
+
+def block_actions(
+    team_id: str, user_id: str, channel_id: str, message: dict[str, Any], action_index: int, trigger: str
+) -> dict[str, Any]:
+    """A click on the `action_index`-th button of a message Slack accepted (its blocks as posted)."""
+    blocks = message.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    buttons = [
+        (b.get("block_id", "actions"), e) for b in blocks if b.get("type") == "actions" for e in b["elements"]
+    ]
+    block_id, button = buttons[action_index]
+    return {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
+        "api_app_id": "A0FAKE",
+        "token": "legacy-verification-token",
+        "container": {"type": "message", "message_ts": message.get("ts", ""), "channel_id": channel_id},
+        "trigger_id": trigger,
+        "team": {"id": team_id, "domain": team_id.lower()},
+        "is_enterprise_install": False,
+        "channel": {"id": channel_id, "name": "directmessage"},
+        "response_url": "",
+        "actions": [
+            {
+                "type": "button",
+                "action_id": button["action_id"],
+                "block_id": block_id,
+                "text": button["text"],
+                "value": button.get("value", ""),
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+
+
+def view_submission(
+    team_id: str, user_id: str, view: dict[str, Any], values: dict[str, str], trigger: str
+) -> dict[str, Any]:
+    """The submission of an opened view with `values` (block_id → text typed; absent ones left empty)."""
+    state: dict[str, Any] = {}
+    for block in view.get("blocks") or []:
+        if block.get("type") != "input":
+            continue
+        element = block["element"]
+        entry: dict[str, Any] = {"type": element["type"]}
+        entry["value"] = values.get(block["block_id"])
+        state[block["block_id"]] = {element["action_id"]: entry}
+    return {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": team_id.lower()},
+        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
+        "api_app_id": "A0FAKE",
+        "token": "legacy-verification-token",
+        "trigger_id": trigger,
+        "view": {**view, "state": {"values": state}},
+        "response_urls": [],
+        "is_enterprise_install": False,
+    }
+
+
+def interactive_body(payload: dict[str, Any]) -> bytes:
+    """How Slack posts an interaction to the Request URL: a form with one field, `payload` (JSON)."""
+    return urlencode({"payload": json.dumps(payload)}).encode()
 
 
 _TRIGGERS = itertools.count(1000)

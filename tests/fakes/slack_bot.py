@@ -26,11 +26,14 @@ from bot.ports import MessageSink
 from tests.fakes.slack import (
     FakeSlack,
     Workspace,
+    block_actions,
     command_form,
     encode_form,
     event_callback,
+    interactive_body,
     message_text,
     signed_headers,
+    view_submission,
 )
 from tests.support.loopback import serve
 
@@ -63,7 +66,7 @@ name = "East Sales"
 platform = "slack"
 workspace = "T0001"
 channel = "C0001"
-locale = "en"
+locale = "{locale}"
 calendar = "cn"
 leaders = ["U0001"]
 
@@ -124,6 +127,7 @@ class SlackBot:
         command, _, text = line.partition(" ")
         url = self.fake.response_url(self.fake_url)
         form = command_form(team, user, channel, command, text, url)
+        self.fake.triggers[form["trigger_id"]] = (team, user, self.fake.clock())
         response = await self.post(encode_form(form), "application/x-www-form-urlencoded")
         assert response.status_code == 200, response.text
         await self.settle()
@@ -171,6 +175,28 @@ class SlackBot:
         await self.settle()
         return [message_text(p) for p in self.fake.posts(channel)[before:]]
 
+    async def click(
+        self, user: str, message: dict[str, Any], button: int = 0, *, team: str = TEAM
+    ) -> httpx.Response:
+        """`user` clicks the `button`-th button of a message the bot posted (as Slack accepted it)."""
+        channel = str(message.get("channel"))
+        trigger = self.fake.issue_trigger(team, user)
+        payload = block_actions(team, user, channel, message, button, trigger)
+        response = await self.post(interactive_body(payload), "application/x-www-form-urlencoded")
+        await self.settle()
+        return response
+
+    async def submit(
+        self, user: str, view_id: str, values: dict[str, str], *, team: str = TEAM
+    ) -> httpx.Response:
+        """`user` presses the modal's submit button with `values` entered (block_id → text)."""
+        view = self.fake.views[view_id]["view"]
+        trigger = self.fake.issue_trigger(team, user)
+        payload = view_submission(team, user, view, values, trigger)
+        response = await self.post(interactive_body(payload), "application/x-www-form-urlencoded")
+        await self.settle()
+        return response
+
     def dm_channel(self, user: str, team: str = TEAM) -> str:
         """The DM channel id Slack gives the bot and `user` (the fake opens it on first use)."""
         return self.fake.workspaces[team].dms.setdefault(user, "D" + user.lstrip("UW"))
@@ -198,7 +224,9 @@ class SlackBot:
             clock.set(max(due, clock.now()))
 
 
-def write_config(tmp_path: Path, url: str, api: str, *, mode: str = "http", oauth: bool = False) -> Path:
+def write_config(
+    tmp_path: Path, url: str, api: str, *, mode: str = "http", oauth: bool = False, locale: str = "en"
+) -> Path:
     path = tmp_path / "teambeat.toml"
     path.write_text(
         CONFIG.format(
@@ -209,6 +237,7 @@ def write_config(tmp_path: Path, url: str, api: str, *, mode: str = "http", oaut
             app_token=APP_TOKEN,
             api=api,
             oauth=str(oauth).lower(),
+            locale=locale,
         ),
         encoding="utf-8",
     )
@@ -225,12 +254,15 @@ async def slack_bot(
     oauth: bool = False,
     watchdog: WatchdogSettings | None = None,
     sink: Callable[[App], MessageSink] | None = None,
+    locale: str = "en",
 ) -> AsyncIterator[SlackBot]:
     """The bot in `mode` against a fake Slack; the bot's HTTP server is served when it has routes."""
     url, pg_schema = database_url
     fake = fake or FakeSlack([workspace()], app_token=APP_TOKEN)
     async with serve(fake.app()) as fake_url:
-        config = load_config(write_config(tmp_path, url, fake_url, mode=mode, oauth=oauth), environ={})
+        config = load_config(
+            write_config(tmp_path, url, fake_url, mode=mode, oauth=oauth, locale=locale), environ={}
+        )
         app = await build_app(config, FixedClock(MONDAY_10), migrate=pg_schema is None, pg_schema=pg_schema)
         adapter = SlackAdapter(app, watchdog=watchdog)
         worker = DeliveryWorker(app.uow_factory, {"slack": adapter}, app.clock, metrics=app.metrics)

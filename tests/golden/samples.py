@@ -866,3 +866,32 @@ SAMPLES["error"] = [
         "/团队 schedule morning 08:45",
     ),
 ]
+
+# ----- issue 22: the check-in as a form (fields in the form; the text is what shows if it cannot open) ----
+SAMPLES["checkin_form"] = [
+    {
+        "fields": [
+            {"key": "done", "kind": "text", "label": "昨天完成了什么？", "required": True, "initial": ""},
+            {
+                "key": "target",
+                "kind": "amount",
+                "label": "今天的目标成交额？",
+                "required": True,
+                "initial": "",
+                "example": "20000",
+            },
+            {"key": "calls", "kind": "number", "label": "打了几个电话？", "required": False, "initial": ""},
+        ],
+        "editing": False,
+    },
+    {
+        "fields": [
+            {"key": "done", "kind": "text", "label": EVIL, "required": True, "initial": EVIL},
+            {"key": "target", "kind": "amount", "label": "Target", "required": True, "initial": "25000"},
+        ],
+        "editing": True,
+    },
+]
+SAMPLES["checkin_form_required"] = [{}]
+SAMPLES["checkin_form_stale"] = [{}]
+NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"checkin_form_required", "checkin_form_stale"}

@@ -74,12 +74,15 @@ async def test_every_command_end_to_end(slack):
     assert await count(slack, Leave) == 1
 
     checkin = await slack.command("U0002", "/checkin")
-    assert "direct message" in checkin[0]
+    assert checkin == []  # the command's trigger_id opened the check-in form instead (issue 22)
+    assert [c.args["view"]["callback_id"] for c in slack.fake.succeeded("views.open")] == ["teambeat.form"]
+    # Typed after @teambeat there is no trigger_id: the questions come by DM, as before.
+    assert "direct message" in (await slack.mention("U0002", "checkin"))[0]
     assert slack.fake.succeeded("conversations.open")[0].args["users"] == "U0002"
     assert "Check-in 1/3" in slack.dms_to("U0002")[0]
 
     # Answers went to the speaker only: through response_url, never as channel posts.
-    assert len(slack.fake.responses) == 10
+    assert len(slack.fake.responses) == 9  # every command but /checkin, which opened the form
     assert all(r["body"]["response_type"] == "ephemeral" for r in slack.fake.responses)
     assert await count(slack, Deal) == 1 and await count(slack, Kudos) == 1
 
@@ -106,9 +109,12 @@ async def test_checkin_conversation_in_the_bots_dm(slack):
 
 
 async def test_slash_command_in_the_bots_dm_is_answered_there(slack):
-    answers = await slack.command("U0002", "/checkin", channel=slack.dm_channel("U0002"))
+    answers = await slack.command("U0002", "/checkin skip", channel=slack.dm_channel("U0002"))
     assert answers == []  # nothing through response_url …
-    assert "Check-in 1/3" in slack.dms_to("U0002")[0]  # … a plain message in the DM
+    assert "skipped" in slack.dms_to("U0002")[0]  # … a plain message in the DM
+    # A form can be opened (the command's trigger_id): /checkin alone opens it, and nothing is posted.
+    assert await slack.command("U0002", "/checkin", channel=slack.dm_channel("U0002")) == []
+    assert len(slack.fake.succeeded("views.open")) == 1 and len(slack.dms_to("U0002")) == 1
 
 
 async def test_kudos_reason_with_broadcasts_and_mentions_stays_literal(slack):

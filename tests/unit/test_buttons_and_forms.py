@@ -92,6 +92,17 @@ def test_the_modal_and_what_its_submission_carries():
         modal_view(too_big)
 
 
+def test_hostile_text_in_a_form_lands_only_in_plain_text_where_slack_parses_nothing():
+    evil = "<!channel> *x* <@U1>"
+    form = Form(evil, "Send", "/checkin", (FormField("done", evil, "text", initial=evil),), context="c")
+    view = modal_view(form)
+    (block,) = view["blocks"]
+    assert view["title"] == {"type": "plain_text", "text": evil, "emoji": True}
+    assert block["label"] == {"type": "plain_text", "text": evil, "emoji": True}
+    assert block["element"]["initial_value"] == evil  # what the person typed, given back as typed
+    assert "mrkdwn" not in json.dumps(view)
+
+
 @pytest.mark.parametrize(
     ("locale", "wrong_amount", "missing"),
     [("en", "“lots” is not an amount", "Please answer"), ("zh-CN", "「很多」不是有效的金额", "需要回答")],

@@ -583,6 +583,7 @@ def test_the_operations_guide_names_only_metrics_that_exist() -> None:
     metrics.delivered("slack", 1.0)
     metrics.set_outbox({"pending": 0})
     metrics.set_last_scheduled({"checkin": datetime.now(UTC)})  # a labelled gauge shows once set
+    metrics.set_jobs(0, 0.0, {"announce_deal": 1})
     metrics.http_requests.labels(route="/healthz", status="200").inc()
     exposed = set(re.findall(r"^(teambeat_\w+)", metrics.exposition().decode(), re.MULTILINE))
     named = set(re.findall(r"\bteambeat_\w+", (ROOT / "README.md").read_text("utf-8")))

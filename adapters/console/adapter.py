@@ -65,8 +65,8 @@ class ConsoleAdapter:
         self._run = uuid.uuid4().hex[:12]
         self._sink: MessageSink | None = None
 
-    async def start(self, sink: MessageSink) -> None:
-        self._sink = sink
+    async def start(self, sink: MessageSink, *, serve: bool = True, work: bool = True) -> None:
+        self._sink = sink  # one terminal: it serves and works in one process (--role all)
 
     async def stop(self) -> None:
         self._sink = None

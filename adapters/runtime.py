@@ -90,7 +90,7 @@ class Runtime:
         self.works = role in ("all", "worker")  # every job: commands, schedules, delivery, announcements
         self.serves = role in ("all", "web")  # HTTP and inbound platform connections
         self.worker = DeliveryWorker.from_config(
-            app.background,
+            app.uow_factory,
             adapters,
             app.clock,
             app.config.delivery,
@@ -98,8 +98,7 @@ class Runtime:
             folder=DealDigestFolder(app.renderer),
             images=app.config.images.enabled,
         )
-        for factory in (app.uow_factory, app.background):
-            factory.on_outbox.append(self.worker.wake)
+        app.uow_factory.on_outbox.append(self.worker.wake)
         self.scheduler = Scheduler(app, on_enqueued=self.worker.wake, jobs=app.jobs)
         self.web: WebServer | None = None
         self.stopping = asyncio.Event()
@@ -135,8 +134,7 @@ class Runtime:
 
     async def handle(self, message: IncomingMessage) -> OutgoingMessage | None:
         """The sink every adapter feeds (the worker is woken by the commit that queued a post, if any)."""
-        with self.app.foreground.request():
-            return await self.app.dispatcher.handle(message)
+        return await self.app.dispatcher.handle(message)
 
     async def start(self) -> None:
         if self.works:

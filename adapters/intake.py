@@ -8,6 +8,9 @@ and run through the dispatcher. A crash in between loses nothing: the row outliv
 once its lease lapses (or at once, if no worker had claimed it) the next start, or another replica
 running the same adapter, handles it. The dispatcher's event-id check makes a request handled twice
 count once.
+
+A process that only takes requests in (`teambeat run --role web`) starts its intake without working:
+`take` commits the job and returns, and a process that works jobs (`--role worker` or `all`) handles it.
 """
 
 from __future__ import annotations
@@ -61,10 +64,14 @@ class Intake:
         self._worker.register(self.kind, self._run)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.works = False
+        """Whether this process handles the commands taken (else another process does)."""
 
-    async def start(self) -> None:
-        if self._task is not None:  # started already (an adapter started again with another sink)
+    async def start(self, *, work: bool = True) -> None:
+        """Handle commands from now on (`work`), or only take them in."""
+        if self._task is not None or not work:  # started already, or another process handles them
             return
+        self.works = True
         async with self._sessionmaker() as session:
             left = await queue.waiting_count(session, self.kind)
         if left:
@@ -81,6 +88,7 @@ class Intake:
             with contextlib.suppress(Exception):
                 await self._task
             self._task = None
+        self.works = False
 
     async def take(self, payload: dict[str, Any]) -> None:
         """Return once `payload` is committed (so the caller may acknowledge it); raises when it could
@@ -94,8 +102,8 @@ class Intake:
 
     async def wait_idle(self) -> None:
         """Until every command taken so far and due has been handled (tests, a clean stop); with the
-        database away, until those in hand are."""
-        while True:
+        database away, until those in hand are. Returns at once where commands are only taken in."""
+        while self.works:
             await self._worker.wait_idle()
             try:
                 ran = await self._worker.drain()

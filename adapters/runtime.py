@@ -4,9 +4,10 @@ HTTP server, runs them until stdin ends (console) or SIGTERM/SIGINT, then stops 
 `--role` splits one bot over several processes sharing a PostgreSQL database (README, "Roles"):
 - `all` (default): everything below in one process.
 - `web`: the HTTP server and the platforms' inbound connections (Slack Socket Mode, DingTalk Stream);
-  the commands they bring are handled here too (each adapter's inbox), and their direct replies sent.
-- `worker`: the scheduler, the delivery worker (every outbox post) and the announcement queue; adapters
-  are built only to send, no inbound connection, no HTTP (with `[server] worker_port` set: /healthz and
+  it only takes requests in — each a committed `command.<adapter>` job — and works no job.
+- `worker`: every job — the commands (answered through the platforms' APIs: Slack response_url and
+  chat.postMessage, DingTalk sessionWebhook, WeCom app messages), announcements, scheduled posts — and
+  the delivery worker; no inbound connection, no HTTP (with `[server] worker_port` set: /healthz and
   /metrics there, so each worker can be scraped).
 """
 
@@ -40,9 +41,10 @@ from bot.ports import Adapter
 log = logging.getLogger(__name__)
 Role = Literal["all", "web", "worker"]
 ROLE_SHARE = {
-    "web": "HTTP, platform connections and the commands they bring; schedules, deliveries and "
-    "announcements are left to --role worker",
-    "worker": "schedules, deliveries and announcements; no platform routes or connections",
+    "web": "HTTP and platform connections, taking requests in; every job (commands, schedules, "
+    "deliveries, announcements) is left to --role worker",
+    "worker": "every job: commands, schedules, deliveries and announcements; no platform routes or "
+    "connections",
 }
 PLATFORM_MODULES = {"slack": "adapters.slack", "dingtalk": "adapters.dingtalk", "wecom": "adapters.wecom"}
 
@@ -86,10 +88,10 @@ class Runtime:
         self.app = app
         self.adapters = adapters
         self.role = role
-        self.works = role in ("all", "worker")  # scheduler, delivery, announcements
+        self.works = role in ("all", "worker")  # every job: commands, schedules, delivery, announcements
         self.serves = role in ("all", "web")  # HTTP and inbound platform connections
         self.worker = DeliveryWorker.from_config(
-            app.background,
+            app.uow_factory,
             adapters,
             app.clock,
             app.config.delivery,
@@ -97,8 +99,7 @@ class Runtime:
             folder=DealDigestFolder(app.renderer),
             images=app.config.images.enabled,
         )
-        for factory in (app.uow_factory, app.background):
-            factory.on_outbox.append(self.worker.wake)
+        app.uow_factory.on_outbox.append(self.worker.wake)
         self.scheduler = Scheduler(app, on_enqueued=self.worker.wake, jobs=app.jobs)
         self.web: WebServer | None = None
         self.stopping = asyncio.Event()
@@ -136,17 +137,15 @@ class Runtime:
 
     async def handle(self, message: IncomingMessage) -> OutgoingMessage | None:
         """The sink every adapter feeds (the worker is woken by the commit that queued a post, if any)."""
-        with self.app.foreground.request():
-            return await self.app.dispatcher.handle(message)
+        return await self.app.dispatcher.handle(message)
 
     async def start(self) -> None:
         if self.works:
             self._worker_task = asyncio.create_task(self.worker.run_forever(self.stopping))
             self._jobs_task = asyncio.create_task(self.app.jobs.run_forever(self.stopping))
-        if self.serves:
-            for adapter in self.adapters.values():
-                await adapter.start(self.handle)
-                self._started.append(adapter)
+        for adapter in self.adapters.values():
+            await adapter.start(self.handle, serve=self.serves, work=self.works)
+            self._started.append(adapter)
         if self.works:
             self._scheduling = True
             await self.scheduler.start()

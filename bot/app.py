@@ -19,7 +19,6 @@ from bot.config import Config
 from bot.deal_announcements import DealAnnouncements
 from bot.dispatcher import Dispatcher
 from bot.domain.events import DealRecorded
-from bot.foreground import Foreground, polite_sessionmaker
 from bot.jobs.kinds import ANNOUNCE_DEAL
 from bot.jobs.worker import JobWorker
 from bot.metrics import Metrics
@@ -44,10 +43,7 @@ class App:
     dispatcher: Dispatcher
     metrics: Metrics
     jobs: JobWorker
-    """Runs the jobs table's work: deals' announcements here; `teambeat run` adds the adapters' commands."""
-    foreground: Foreground
-    background: UnitOfWorkFactory
-    """Units of work for background jobs (announcements, delivery): their statements give way to requests."""
+    """Runs the jobs table's work: deals' announcements here; `teambeat run` adds the scheduled posts."""
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -61,16 +57,14 @@ async def build_app(
     if migrate:
         await upgrade(config.database.url, pg_schema=pg_schema)
     engine = create_engine(config.database.url, pg_schema=pg_schema)
-    shared = {ROSTER_CACHE: RosterCache()}  # every session of this process, foreground or background
+    shared = {ROSTER_CACHE: RosterCache()}  # every session of this process
     sessionmaker = create_sessionmaker(engine, shared)
     renderer = Renderer()
     announcer = Announcer(renderer, clock)
     bus = MessageBus(event_handlers(announcer, clock))
     uow_factory = UnitOfWorkFactory(sessionmaker, before_commit=[bus])
-    foreground = Foreground()
-    background = UnitOfWorkFactory(polite_sessionmaker(engine, foreground, shared), before_commit=[bus])
     jobs = JobWorker(sessionmaker, clock)
-    deal_announcements = DealAnnouncements(background, announcer)
+    deal_announcements = DealAnnouncements(uow_factory, announcer)
     # serial: a deal's boards are read as of the deals announced before it, one deal at a time
     jobs.register(ANNOUNCE_DEAL, deal_announcements.run, serial=True, on_parked=deal_announcements.on_parked)
     uow_factory.after_commit.append(
@@ -103,6 +97,4 @@ async def build_app(
         dispatcher,
         metrics,
         jobs,
-        foreground,
-        background,
     )

@@ -9,9 +9,11 @@ still exists, the day is one the slot is due on, the fire is within the grace wi
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.rendering.engine import Renderer
 from bot.services.posts import Outcome, already_posted, period_key, post_once
@@ -37,6 +39,11 @@ def slot_payload(team_id: int, slot: Slot) -> dict[str, Any]:
         "weekday": slot.weekday,
         "month_day": slot.month_day,
     }
+
+
+def job_key(team_id: int, slot: Slot, fire: datetime) -> str:
+    """One queued job per team, slot and fire: a catch-up run twice (a reload, a takeover) queues it once."""
+    return f"{SCHEDULED_POST}:{team_id}:{slot.key}:{fire.isoformat()}"
 
 
 def slot_of(payload: dict[str, Any]) -> tuple[int, Slot]:
@@ -65,33 +72,69 @@ async def run_slot(
     A fire missed by more than `grace` is logged (or, given `missed`, added to it under the team's id for
     one line per team); one from before the team existed was never the bot's to make, and says nothing."""
     async with uow_factory() as uow:
-        team = await uow.session.get(Team, team_id)
-        if team is None:
-            return "skipped: no such team"
-        if slot not in team_slots(team.schedule, team.slug):
-            return "skipped: schedule changed"  # the reload that follows installs the new slot
-        fire = latest_fire(slot.at, team.timezone, now)
-        day = fire.astimezone(ZoneInfo(team.timezone)).date()
-        calendar = calendar_for(team)
-        if not is_due(slot, day, calendar):
-            return "skipped: not due"
-        late = now - fire
-        if late > grace:
-            key = period_key(slot.kind, day, slot.number)
-            reportable = fire >= team.created_at and calendar.is_workday(day)
-            if reportable and not await already_posted(uow.session, team, slot.kind, key):
-                what = f"{slot.kind} for {key} (due {fire.isoformat()}, missed by {_minutes(late)})"
-                if missed is not None:
-                    missed.setdefault(team.slug, []).append(what)
-                else:
-                    log.warning(
-                        "team %s: %s, beyond the %s grace window: skipped", team.slug, what, _minutes(grace)
-                    )
-            return "skipped: missed"
+        checked = await _due_fire(uow.session, team_id, slot, now, grace, missed)
+        if isinstance(checked, str):
+            return checked
+        fire, _, team = checked
         slug = team.slug
     outcome = await post_once(uow_factory, renderer, team_id, slot.kind, fire, number=slot.number, now=now)
     log.info("team %s: %s due %s: %s", slug, slot.kind, fire.isoformat(), outcome)
     return outcome
+
+
+async def still_to_post(
+    session: AsyncSession,
+    team_id: int,
+    slot: Slot,
+    now: datetime,
+    *,
+    grace: timedelta = DEFAULT_GRACE,
+    missed: dict[str, list[str]] | None = None,
+) -> datetime | None:
+    """The fire a catch-up should queue: due, within `grace` and not posted yet (else None; a miss
+    beyond `grace` is reported as `run_slot` reports it)."""
+    checked = await _due_fire(session, team_id, slot, now, grace, missed)
+    if isinstance(checked, str):
+        return None
+    fire, day, team = checked
+    if await already_posted(session, team, slot.kind, period_key(slot.kind, day, slot.number)):
+        return None
+    return fire
+
+
+async def _due_fire(
+    session: AsyncSession,
+    team_id: int,
+    slot: Slot,
+    now: datetime,
+    grace: timedelta,
+    missed: dict[str, list[str]] | None,
+) -> tuple[datetime, date, Team] | str:
+    """(the fire to post, its day, the team), or why there is none."""
+    team = await session.get(Team, team_id)
+    if team is None:
+        return "skipped: no such team"
+    if slot not in team_slots(team.schedule, team.slug):
+        return "skipped: schedule changed"  # the reload that follows installs the new slot
+    fire = latest_fire(slot.at, team.timezone, now)
+    day = fire.astimezone(ZoneInfo(team.timezone)).date()
+    calendar = calendar_for(team)
+    if not is_due(slot, day, calendar):
+        return "skipped: not due"
+    late = now - fire
+    if late > grace:
+        key = period_key(slot.kind, day, slot.number)
+        reportable = fire >= team.created_at and calendar.is_workday(day)
+        if reportable and not await already_posted(session, team, slot.kind, key):
+            what = f"{slot.kind} for {key} (due {fire.isoformat()}, missed by {_minutes(late)})"
+            if missed is not None:
+                missed.setdefault(team.slug, []).append(what)
+            else:
+                log.warning(
+                    "team %s: %s, beyond the %s grace window: skipped", team.slug, what, _minutes(grace)
+                )
+        return "skipped: missed"
+    return fire, day, team
 
 
 def _minutes(delta: timedelta) -> str:

@@ -13,8 +13,9 @@ Why these choices:
 - A job posts at most once per team, kind and period because `post_once` records a unique row, not
   because of the scheduler: restarts, reloads and a second replica can run the same job safely.
 - With a job worker (`teambeat run`), a trigger only queues the team's post as a `scheduled_post` job:
-  the leader decides what is due, and any replica's worker posts it. The catch-up below still runs in
-  the leader itself (it also gathers one log line per team for what was missed).
+  the leader decides what is due, and any replica's worker posts it. The catch-up below queues its
+  posts the same way (keyed per fire, so a catch-up run twice queues one job), and gathers one log line
+  per team for what was missed.
 - After (re)loading, every slot whose latest fire is within the grace window runs at once: a post missed
   while the bot was down (or while no replica led) is still made, and one missed by more is skipped with
   a log line. APScheduler's own `misfire_grace_time` and `coalesce` cover a loop that falls behind.
@@ -43,7 +44,15 @@ from bot.jobs.worker import JobWorker
 from bot.services import competitions
 from bot.services.schedule import Slot, latest_fire, team_slots
 from bot.storage.orm import Team
-from scheduling.jobs import DEFAULT_GRACE, SCHEDULED_POST, run_slot, slot_of, slot_payload
+from scheduling.jobs import (
+    DEFAULT_GRACE,
+    SCHEDULED_POST,
+    job_key,
+    run_slot,
+    slot_of,
+    slot_payload,
+    still_to_post,
+)
 from scheduling.leadership import Leadership, leadership_for
 
 if TYPE_CHECKING:
@@ -232,6 +241,9 @@ class Scheduler:
         log.info("scheduler: %d triggers for %d teams", count, len(teams))
 
     async def _catch_up(self, teams: list[dict[str, Any]]) -> None:
+        """Every slot whose latest fire is due, within the grace window and not posted: queued as a job
+        for any replica (without a job worker: posted here), oldest fire first; one log line per team
+        for the posts missed by more than the grace window."""
         now = self._app.clock.now()
         due: list[tuple[Any, int, Slot]] = []
         for team in teams:
@@ -239,16 +251,20 @@ class Scheduler:
                 continue
             for slot in team_slots(team["schedule"], team["slug"]):
                 due.append((latest_fire(slot.at, team["timezone"], now), team["id"], slot))
-        posted = False
+        done = False
         missed: dict[str, list[str]] = {}
         for _fire, team_id, slot in sorted(due, key=lambda item: item[0]):
             try:
-                outcome = await self._run(team_id, slot, now, missed)
+                if self._jobs is None:
+                    done = await self._run(team_id, slot, now, missed) == "posted" or done
+                else:
+                    done = await self._queue_missed(team_id, slot, now, missed) or done
             except Exception:
                 log.exception("catch-up of team %s %s failed", team_id, slot.kind)
                 continue
-            posted = posted or outcome == "posted"
-        if posted:
+        if done and self._jobs is not None:
+            self._jobs.wake()  # its run puts the post in the outbox and wakes delivery
+        elif done:
             self._notify()
         for slug, posts in missed.items():  # one line per team, not one per post
             log.warning(
@@ -259,6 +275,18 @@ class Scheduler:
                 "; ".join(posts),
                 slug,
             )
+
+    async def _queue_missed(self, team_id: int, slot: Slot, now: Any, missed: dict[str, list[str]]) -> bool:
+        """Queue the slot's post if the catch-up should make it; whether a job was queued."""
+        async with self._app.sessionmaker() as session:
+            fire = await still_to_post(session, team_id, slot, now, grace=self._grace, missed=missed)
+            if fire is None:
+                return False
+            key = job_key(team_id, slot, fire)
+            payload = slot_payload(team_id, slot)
+            added = await queue.enqueue(session, SCHEDULED_POST, payload, now=now, team_id=team_id, key=key)
+            await session.commit()
+        return added
 
     async def _fire(self, team_id: int, slot: Slot) -> None:
         """The APScheduler job: queue the post for any replica's job worker (or, without one, post)."""

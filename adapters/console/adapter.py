@@ -83,8 +83,8 @@ class ConsoleAdapter:
         number = int(word[1:])
         return (buttons[number - 1].command, dm) if 1 <= number <= len(buttons) else None
 
-    async def start(self, sink: MessageSink) -> None:
-        self._sink = sink
+    async def start(self, sink: MessageSink, *, serve: bool = True, work: bool = True) -> None:
+        self._sink = sink  # one terminal: it serves and works in one process (--role all)
 
     async def stop(self) -> None:
         self._sink = None

@@ -123,10 +123,12 @@ class DingTalkAdapter:
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
-    async def start(self, sink: MessageSink) -> None:
+    async def start(self, sink: MessageSink, *, serve: bool = True, work: bool = True) -> None:
+        """`serve`: the Stream connection (HTTP mode: the caller serves `routes`); `work`: handle the
+        commands taken in, by any process (the reply goes by the message's sessionWebhook)."""
         self._sink = sink
-        await self._intake.start()
-        if self.mode != "stream":
+        await self._intake.start(work=work)
+        if self.mode != "stream" or not serve:
             return
         if not self.client.has_app:
             log.warning("dingtalk: no app_key/app_secret: not receiving messages (channel webhooks only)")

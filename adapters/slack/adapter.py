@@ -83,11 +83,15 @@ class SlackAdapter:
 
     # ----- lifecycle -----------------------------------------------------------------------------------
 
-    async def start(self, sink: MessageSink) -> None:
+    async def start(self, sink: MessageSink, *, serve: bool = True, work: bool = True) -> None:
+        """`serve`: bolt for /slack/events (and Socket Mode); `work`: answer the commands taken in, by
+        any process — with response_url or the Web API, which need no connection of our own."""
         self._sink = sink
         if self._oauth is not None:
             await self._oauth.prepare()
-        await self._intake.start()
+        await self._intake.start(work=work)
+        if not serve:
+            return
         token = None if self._oauth else self._config.bot_token
         self._bolt = build_bolt(
             self._config,

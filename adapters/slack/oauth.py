@@ -2,7 +2,7 @@
 
 slack_sdk ships asyncio variants of both stores (`AsyncSQLAlchemyInstallationStore`,
 `AsyncSQLAlchemyOAuthStateStore`) that take an `AsyncEngine`, so they share teambeat's engine (SQLite
-through bot.storage.sqlite_driver, or PostgreSQL via asyncpg; same schema) — no second, synchronous
+through aiosqlite, or PostgreSQL via asyncpg; same schema) — no second, synchronous
 engine. Their tables (`slack_installations`, `slack_bots`, `slack_oauth_states`) belong to slack_sdk and
 are created by it (CREATE TABLE IF NOT EXISTS) when the adapter starts, not by our migrations.
 """

@@ -17,9 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.web.contract import ReportsHealth, ServesHttp
 from adapters.web.limits import BodyLimit
-from adapters.web.tv import TvBoards, is_event_stream
+from adapters.web.tv import TvBoards
 from bot.app import App
-from bot.foreground import Foreground
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.observe import refresh_gauges
 from bot.ports import Adapter
@@ -89,7 +88,7 @@ def build_web_app(
         ]
     starlette = Starlette(routes=routes)
     known = {getattr(route, "path", "") for route in routes}
-    counted = CountRequests(starlette, app.metrics, known, app.foreground)
+    counted = CountRequests(starlette, app.metrics, known)
     return WebApp(BodyLimit(counted, app.config.server.max_body_bytes), tv.close)
 
 
@@ -134,14 +133,12 @@ async def _refresh_outbox_counts(app: App) -> None:
 
 
 class CountRequests:
-    """Counts answers by route and status (unknown paths count as "other" so labels stay few), and
-    marks each request in hand as foreground work that background queues give way to."""
+    """Counts answers by route and status (unknown paths count as "other" so labels stay few)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, known_paths: set[str], foreground: Foreground) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, known_paths: set[str]) -> None:
         self.app = app
         self.metrics = metrics
         self.known = known_paths
-        self.foreground = foreground
         self._counters: dict[tuple[str, int], Counter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -149,16 +146,7 @@ class CountRequests:
             await self.app(scope, receive, send)
             return
         route = scope["path"] if scope["path"] in self.known else "other"
-        if is_event_stream(scope["path"]):
-            # Open for hours: not a request in hand that background work should wait for.
-            await self.app(scope, receive, self._counting(route, send))
-            return
-
-        self.foreground.enter_door()
-        try:
-            await self.app(scope, receive, self._counting(route, send))
-        finally:
-            self.foreground.leave_door()
+        await self.app(scope, receive, self._counting(route, send))
 
     def _counting(self, route: str, send: Send) -> Send:
         async def counting_send(message: Message) -> None:

@@ -43,11 +43,6 @@ REFUSED = (
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 
 
-def is_event_stream(path: str) -> bool:
-    """A long-lived TV stream: not a request in hand (background work must not wait for it to end)."""
-    return path.startswith("/tv/") and path.endswith("/events")
-
-
 class EventStreamResponse(StreamingResponse):
     """A stream that ends as soon as the client goes away, not at the next write (what Starlette does
     under ASGI 2.4): an open board costs its poller a viewer until then."""

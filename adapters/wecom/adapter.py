@@ -126,9 +126,11 @@ class WeComAdapter:
 
     # ----- lifecycle ----------------------------------------------------------------------------------
 
-    async def start(self, sink: MessageSink) -> None:
+    async def start(self, sink: MessageSink, *, serve: bool = True, work: bool = True) -> None:
+        """`work`: handle the commands taken in; a callback then waits briefly for its reply (a passive
+        reply). A process that only serves answers at once, and the worker replies through the API."""
         self._sink = sink
-        await self._intake.start()
+        await self._intake.start(work=work)
 
     async def stop(self) -> None:
         """Finish the replies still being worked on, then close the HTTP client."""
@@ -196,6 +198,9 @@ class WeComAdapter:
         sends its reply itself when done (WeCom retries an unanswered callback; the dispatcher drops the
         repeat)."""
         token = uuid.uuid4().hex
+        if not self._intake.works:  # another process handles it and replies through the API
+            await self._intake.take({"fields": fields, "handover": token})
+            return Response(_EMPTY)
         handover: asyncio.Future[OutgoingMessage | None] = asyncio.get_running_loop().create_future()
         self._handovers[token] = handover
         try:

@@ -13,8 +13,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from bot.storage.sqlite_driver import InlineSQLiteDBAPI
-
 SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
 ACCEPTED_SCHEMES = ("sqlite", SQLITE_DRIVER, "postgresql", "postgres", POSTGRES_DRIVER)
@@ -95,9 +93,9 @@ def _create_sqlite_engine(url: URL) -> AsyncEngine:
         # The default StaticPool is right for :memory: (one connection = one database); a file gets a
         # small pool, since SQLite serialises writers anyway and more connections only add contention.
         kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_MAX_OVERFLOW, pool_pre_ping=False)
-    # The driver runs statements on the loop's thread and waits for other writers without blocking it
-    # (see bot.storage.sqlite_driver); `?timeout=` in the URL still sets how long it waits.
-    engine = create_async_engine(url, module=InlineSQLiteDBAPI(), **kwargs)
+    # aiosqlite as it comes: each connection's statements run on its own thread, so a writer waiting
+    # for SQLite's lock (the busy timeout, `?timeout=` in the URL, 5 s by default) never blocks the loop.
+    engine = create_async_engine(url, **kwargs)
     _install_sqlite_listeners(engine, wal=not memory)
     return engine
 
@@ -106,8 +104,8 @@ def _install_sqlite_listeners(engine: AsyncEngine, *, wal: bool) -> None:
     """Per-connection PRAGMAs, and a fix for savepoints in the sqlite3 module's transaction handling.
 
     We keep the sqlite3 module's own rule for *when* a transaction begins (just before the first write),
-    deliberately: reads then run without holding anything, and the first write waits (up to the driver's
-    busy budget) for the write lock. A transaction begun earlier (BEGIN at the first SELECT) would fail
+    deliberately: reads then run without holding anything, and the first write waits (up to the busy
+    timeout) for the write lock. A transaction begun earlier (BEGIN at the first SELECT) would fail
     at once with "database is locked" whenever another writer committed between its read and its write,
     and one begun with BEGIN IMMEDIATE would make every read-only session queue behind the writers. The
     price is that reads before a unit of work's first write are not a snapshot; unique constraints, not reads,
@@ -119,7 +117,7 @@ def _install_sqlite_listeners(engine: AsyncEngine, *, wal: bool) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
-            # Switching to WAL needs a moment's exclusive lock: the driver waits for it like for any write.
+            # Switching to WAL needs a moment's exclusive lock: the busy timeout waits for it as for a write.
             if wal:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")

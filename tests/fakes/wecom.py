@@ -467,11 +467,13 @@ async def wecom_bot(
     sink_delay: float = 0.0,
     passive_reply_within: float = 1.5,
     canned: dict[str, OutgoingMessage] | None = None,
+    work: bool = True,
 ) -> AsyncIterator[WeComBot]:
     """Teams east (group robot) and west (appchat) on WeCom, the fake API, and the bot's HTTP server.
 
     `sink_delay` slows every command down; `canned` answers given texts with a given reply (after the
-    dispatcher has handled them), for replies of a chosen size.
+    dispatcher has handled them), for replies of a chosen size. `work=False`: the adapter only takes
+    callbacks in (`--role web`).
     """
     url, pg_schema = database_url
     clock = FixedClock(MONDAY)
@@ -519,7 +521,7 @@ async def wecom_bot(
             reply = await app.dispatcher.handle(message)
             return (canned or {}).get(message.text, reply)
 
-        await adapter.start(sink)
+        await adapter.start(sink, work=work)
         worker = DeliveryWorker(app.uow_factory, {"wecom": adapter}, clock, metrics=app.metrics)
         try:
             async with (

@@ -152,18 +152,6 @@ async def test_a_failed_announcement_does_not_hold_up_the_deals_behind_it(chat: 
     assert "¥3,000" in await chat.say("boss", "/rank")  # the unannounced deal still counts
 
 
-async def test_announcements_wait_while_a_request_is_being_answered(chat: Chat) -> None:
-    await chat.app.dispatcher.handle(said(chat, "carol", "/deal 1500", 1))
-    with chat.app.foreground.request():  # a webhook or callback is being answered
-        announcing = asyncio.create_task(chat.app.jobs.drain())
-        await asyncio.sleep(0.3)
-        await chat.worker.drain()
-        assert chat.channel_posts() == []  # the queue gave way
-    assert await announcing == 1
-    await chat.settle()
-    assert len(posts_with(chat, "喜报")) == 1
-
-
 async def test_teambeat_status_shows_deals_still_waiting_for_their_announcements(chat: Chat) -> None:
     async def status() -> str:
         async with chat.app.sessionmaker() as session:

@@ -111,6 +111,10 @@ async def test_commands_not_yet_claimed_are_handled_by_the_next_run_at_once(chat
     assert sorted(p["n"] for p in handled.seen) == [0, 1]
 
 
+async def no_release() -> None:
+    return None
+
+
 async def test_a_live_replicas_command_is_left_to_it_until_its_lease_lapses(chat: Chat) -> None:
     mine, theirs = Handled(), Handled()
     theirs.gate.clear()
@@ -124,9 +128,13 @@ async def test_a_live_replicas_command_is_left_to_it_until_its_lease_lapses(chat
         await box.take({"text": "mine"})
         await settled(box)
         assert [p["text"] for p in mine.seen] == ["mine"]
-        # The stalled replica dies; once its lease lapses, the command is handled here.
+        # The stalled replica dies (killed: it lets go of nothing); once its lease lapses, the command
+        # is handled here. (A clean stop would release it at once.)
+        other._worker._release = no_release
         other._task.cancel()
         await asyncio.gather(other._task, return_exceptions=True)
+        await settled(box)
+        assert [p["text"] for p in mine.seen] == ["mine"]  # still leased to the dead replica
         chat.app.clock.advance(timedelta(seconds=11))
         await settled(box)
         assert [p["text"] for p in mine.seen] == ["mine", "stalled"]

@@ -351,3 +351,26 @@ async def test_the_leader_queues_scheduled_posts_and_both_replicas_run_them(data
         await b.stop()
         await one.app.close()
         await two.app.close()
+
+
+async def test_the_catch_up_queues_missed_posts_as_jobs_once_for_any_replica(chat, caplog):
+    """A leader with a job worker does not post what it catches up itself: each post still due is one
+    job (a second catch-up queues no other), which any replica's worker runs; misses are still logged."""
+    caplog.set_level(logging.WARNING)
+    chat.at(datetime(2026, 11, 23, 18, 10, tzinfo=SHANGHAI))  # the recap was due at 18:00
+    for _ in range(2):  # a restart, or a takeover, catches up again
+        leader = Scheduler(chat.app, jobs=chat.app.jobs, **FAST)
+        await leader.start()
+        await leader.stop()
+    assert await posts(chat.app, "recap") == 0
+    async with chat.app.sessionmaker() as session:
+        team = await directory.team_by_slug(session, "east")
+        queued = (await session.execute(select(JobRow.kind, JobRow.key))).all()
+    assert [(kind, key.split("@")[0]) for kind, key in queued] == [
+        (SCHEDULED_POST, f"{SCHEDULED_POST}:{team.id}:recap")
+    ]
+    assert "reminder for 2026-11-23#1" in caplog.text  # missed by hours: reported, not queued
+    assert await chat.app.jobs.drain() == 1
+    assert await posts(chat.app, "recap") == 1
+    await chat.settle()
+    assert len([p for p in chat.channel_posts() if "业绩复盘" in p]) == 1

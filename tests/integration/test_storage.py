@@ -460,8 +460,8 @@ async def test_sqlite_connections_are_set_up(engine: AsyncEngine, database_url: 
                 (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar_one()
                 for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
             ]
-            # busy_timeout 0: SQLite itself never sleeps on a lock; the driver waits on the loop instead.
-            assert pragmas == ["wal", 1, 0, 1]  # synchronous 1 = NORMAL
+            # busy_timeout 5 s (sqlite3's default): a writer waits on aiosqlite's thread, not the loop.
+            assert pragmas == ["wal", 1, 5000, 1]  # synchronous 1 = NORMAL
     assert Path(database_url[0].removeprefix("sqlite:///") + "-wal").exists()
 
 

@@ -238,16 +238,6 @@ async def test_a_voided_deal_comes_off_the_board(board: Board) -> None:
     assert updated.data["total"] == "¥0"
 
 
-async def test_an_open_board_is_not_a_request_in_hand(board: Board) -> None:
-    """Background work waits for requests in hand; a board open for hours must not make it wait."""
-    async with open_stream(board.client, f"/tv/east/events?key={board.east}") as stream:
-        await stream.next("board")
-        started = time.monotonic()
-        await board.app.foreground.wait_door_idle(at_most=2.0)
-        waited = time.monotonic() - started
-    assert waited < 0.5
-
-
 async def test_stopping_the_server_ends_open_boards_at_once(engine, database_url, tmp_path) -> None:
     url, pg_schema = database_url
     config = load_config(write_tv_config(tmp_path, url), environ={})

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from sqlalchemy import func, select
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 
 from adapters.wecom import build_adapter
@@ -21,7 +22,7 @@ from adapters.wecom.crypto import pad, signature
 from adapters.wecom.payload import parse_xml
 from bot.config import WeComConfig
 from bot.messages import OutgoingMessage, Paragraph, Text
-from bot.storage.orm import Checkin, Deal, OutboxRow, ProcessedEvent
+from bot.storage.orm import Checkin, Deal, JobRow, OutboxRow, ProcessedEvent
 from tests.fakes.wecom import AES_KEY, CORP_ID, ROBOT_KEY, TOKEN, WEST_CHAT, WeComBot, wecom_bot
 
 ECHO = "1288432023552776189"
@@ -167,6 +168,33 @@ async def test_a_slow_command_is_acknowledged_at_once_and_answered_by_message_se
         [dm] = bot.fake.dms("alice")
         assert dm.msgtype == "markdown" and "¥6,000" in dm.content
         assert dm.payload["agentid"] == 1000002
+
+
+async def commands_waiting(bot: WeComBot) -> int:
+    async with bot.app.sessionmaker() as session:
+        query = select(func.count()).select_from(JobRow).where(JobRow.kind == "command.wecom")
+        return int(await session.scalar(query) or 0)
+
+
+async def test_in_the_web_role_the_callback_is_answered_at_once_and_a_worker_replies_by_message_send(
+    engine, database_url, tmp_path
+):
+    async with wecom_bot(tmp_path, database_url, work=False) as bot:
+        response = await bot.say("alice", "/deal 6000")
+        assert response.status_code == 200 and response.content == b""  # no passive reply: none works here
+        await bot.adapter.settle()
+        assert await bot.count(Deal) == 0 and await commands_waiting(bot) == 1
+        worker = WeComAdapter(
+            bot.app.config.wecom, clock=bot.clock, uow_factory=bot.app.uow_factory, metrics=bot.app.metrics
+        )
+        await worker.start(bot.app.dispatcher.handle, serve=False)
+        try:
+            await worker.settle()
+        finally:
+            await worker.stop()
+        assert await bot.count(Deal) == 1 and await commands_waiting(bot) == 0
+        [dm] = bot.fake.dms("alice")
+        assert dm.msgtype == "markdown" and "¥6,000" in dm.content
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -43,6 +43,18 @@ async def of_day(session: AsyncSession, member: Member, day: date) -> Checkout |
     return await session.scalar(select(Checkout).where(Checkout.member_id == member.id, Checkout.day == day))
 
 
+async def open_today(session: AsyncSession, team: Team, member: Member, day: date, now: datetime) -> Checkout:
+    """Today's check-out, opened now when the evening prompt has not opened it (`/checkout` early)."""
+    checkout = await of_day(session, member, day)
+    if checkout is None:
+        checkout = Checkout(
+            team_id=team.id, member_id=member.id, day=day, status="open", answers=[], started_at=now
+        )
+        session.add(checkout)
+        await session.flush()
+    return checkout
+
+
 def next_question(checkout: Checkout, questions: list[Question]) -> tuple[int, Question] | None:
     answered = {a["key"] for a in checkout.answers or []}
     for index, question in enumerate(questions):

@@ -895,3 +895,17 @@ SAMPLES["checkin_form"] = [
 SAMPLES["checkin_form_required"] = [{}]
 SAMPLES["checkin_form_stale"] = [{}]
 NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"checkin_form_required", "checkin_form_stale"}
+SAMPLES["checkout_form"] = [
+    {
+        "fields": [
+            {
+                "key": "worked",
+                "label": "今天什么做法最管用？（一个方法、一句话术、一个客户洞察）",
+                "required": True,
+            },
+            {"key": "blocked", "label": EVIL, "required": False},
+        ]
+    }
+]
+SAMPLES["checkout_form_stale"] = [{}]
+NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"checkout_form_stale"}

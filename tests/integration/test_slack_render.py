@@ -176,7 +176,20 @@ def test_the_manifest_declares_every_command_scope_and_event():
     commands = {c["command"] for c in manifest["features"]["slash_commands"]}
     assert not {c.removeprefix("/") for c in commands} & SLACK_BUILT_IN
     registry = build_registry()
-    names = {"checkin", "leave", "goal", "deal", "kudos", "rank", "recap", "team", "help", "me", "insights"}
+    names = {
+        "checkin",
+        "leave",
+        "goal",
+        "deal",
+        "kudos",
+        "rank",
+        "recap",
+        "team",
+        "help",
+        "me",
+        "insights",
+        "checkout",
+    }
     assert {SLASH_RENAMED.get(c, c) for c in commands} == {f"/{n}" for n in names}
     assert all(registry.resolve(n) is not None for n in names)
     assert manifest["oauth_config"]["scopes"]["bot"] == list(SCOPES)

@@ -8,9 +8,12 @@ from dataclasses import replace
 from bot.commands.context import CommandContext
 from bot.commands.forms import Form, command
 from bot.commands.registry import CommandRegistry
+from bot.delivery.outbox import enqueue
 from bot.messages import FormSubmission, OutgoingMessage
 from bot.services import checkin_form, checkouts
 from bot.services.checkins import Question
+from bot.services.directory import dm_channel
+from bot.services.scope import person
 from bot.storage.orm import Checkout
 
 
@@ -46,6 +49,17 @@ async def checkout_command(ctx: CommandContext) -> OutgoingMessage:
         return _done(ctx, checkout)
     if ctx.message.can_open_form:
         return _form(ctx, questions)
+    if ctx.message.channel.kind != "dm":  # the answers are the member's own: asked in the DM
+        question = _ask(ctx, checkout, questions)
+        await enqueue(
+            ctx.session,
+            channel=dm_channel(ctx.team, ctx.member),
+            message=question,
+            dedupe_key=f"checkout-ask:{checkout.id}:{ctx.now.isoformat()}",
+            now=ctx.now,
+            team_id=ctx.team.id,
+        )
+        return ctx.reply("checkout_check_dm", member=person(ctx.member))
     return _ask(ctx, checkout, questions)
 
 

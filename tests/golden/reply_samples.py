@@ -345,6 +345,10 @@ REPLY_SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"member": ALICE},
         {"member": MALLORY},
     ],
+    "checkout_check_dm": [
+        {"member": ALICE},
+        {"member": MALLORY},
+    ],
     "team_tv": [
         {"team": "华东一部", "url": "https://tv.example.com/tv/east?key=k3y", "rotated": False, "sent": 0},
         {"team": EVIL, "url": "", "rotated": False, "sent": True},

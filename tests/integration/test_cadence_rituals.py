@@ -291,3 +291,15 @@ async def test_checkout_in_english(engine, database_url, tmp_path):
         assert "Pinned alice's answer" in await chat.say("boss", "/recap pin 1")
     finally:
         await chat.app.close()
+
+
+async def test_checkout_typed_in_the_channel_is_asked_in_the_dm_where_no_form_can_open(chat):
+    chat.at(at(MONDAY, "17:00"))
+    mark = len(chat.adapter.sent)
+    posts_before = len(chat.channel_posts())
+    answer = await chat.say("alice", "/签退")
+    assert answer == "📬 alice，已私信你今天的签退问题，请在私聊里回答"
+    asked = new_dms(chat, mark, "签退 1/3")
+    assert list(asked) == ["alice"] and "今天什么做法最管用" in asked["alice"][0]
+    assert len(chat.channel_posts()) == posts_before  # nothing of hers in the channel
+    assert "签退 2/3" in await chat.say("alice", "先问预算再报价", dm=True)  # answered in the DM

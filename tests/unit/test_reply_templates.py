@@ -49,6 +49,7 @@ REPLY_TEMPLATES = (
     "team_announce",
     "team_tv",
     "checkout_done",
+    "checkout_check_dm",
     "recap_pinned",
 )
 
@@ -141,6 +142,7 @@ def test_hostile_member_names_come_through_whole(renderer: Renderer) -> None:
         ("leave_list", 1),
         ("leave_cancelled", 1),
         ("checkin_check_dm", 1),
+        ("checkout_check_dm", 1),
         ("team_show", 0),
         ("team_group_joined", 0),
         ("team_role_set", 1),

@@ -56,7 +56,9 @@ async def build_app(
     clock = clock or SystemClock()
     if migrate:
         await upgrade(config.database.url, pg_schema=pg_schema)
-    engine = create_engine(config.database.url, pg_schema=pg_schema)
+    engine = create_engine(
+        config.database.url, pg_schema=pg_schema, sqlite_connections=config.database.sqlite_connections
+    )
     shared = {ROSTER_CACHE: RosterCache()}  # every session of this process
     sessionmaker = create_sessionmaker(engine, shared)
     renderer = Renderer()

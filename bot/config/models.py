@@ -60,6 +60,10 @@ class _Section(BaseModel):
 
 class DatabaseConfig(_Section):
     url: DatabaseUrl = "sqlite:///teambeat.db"
+    sqlite_connections: int = Field(default=2, ge=1, le=32)
+    """Connections to a SQLite file per process: few, since SQLite has one writer and a writer that meets
+    the lock sleeps in SQLite's busy handler; two, so that one slow read holds nothing up (see
+    bot/storage/db.py)."""
 
 
 class ServerConfig(_Section):

@@ -17,8 +17,7 @@ SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
 ACCEPTED_SCHEMES = ("sqlite", SQLITE_DRIVER, "postgresql", "postgres", POSTGRES_DRIVER)
 
-SQLITE_POOL_SIZE = 5
-SQLITE_MAX_OVERFLOW = 5
+SQLITE_CONNECTIONS = 2
 POSTGRES_POOL_SIZE = 5
 POSTGRES_MAX_OVERFLOW = 10
 POSTGRES_POOL_RECYCLE_S = 1800
@@ -45,7 +44,9 @@ def normalize_url(url: str) -> str:
     raise ValueError(_scheme_error(url))
 
 
-def create_engine(url: str, *, pg_schema: str | None = None) -> AsyncEngine:
+def create_engine(
+    url: str, *, pg_schema: str | None = None, sqlite_connections: int = SQLITE_CONNECTIONS
+) -> AsyncEngine:
     """Build the async engine for `url` with the per-connection setup each backend needs.
 
     `pg_schema` puts every connection's `search_path` on that schema (PostgreSQL only): tests use a fresh
@@ -56,7 +57,7 @@ def create_engine(url: str, *, pg_schema: str | None = None) -> AsyncEngine:
     if async_url.get_backend_name() == "sqlite":
         if pg_schema is not None:
             raise ValueError("pg_schema is only meaningful for PostgreSQL")
-        return _create_sqlite_engine(async_url)
+        return _create_sqlite_engine(async_url, sqlite_connections)
     return _create_postgres_engine(async_url, pg_schema)
 
 
@@ -86,13 +87,16 @@ def quote_pg_schema(name: str) -> str:
     return f'"{name}"'
 
 
-def _create_sqlite_engine(url: URL) -> AsyncEngine:
+def _create_sqlite_engine(url: URL, connections: int) -> AsyncEngine:
     memory = url.database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {}
     if not memory:
-        # The default StaticPool is right for :memory: (one connection = one database); a file gets a
-        # small pool, since SQLite serialises writers anyway and more connections only add contention.
-        kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_MAX_OVERFLOW, pool_pre_ping=False)
+        # The default StaticPool is right for :memory: (one connection = one database). A file gets two
+        # connections by default: SQLite has one writer, and a writer that meets the lock sleeps in
+        # SQLite's busy handler (1, 2, 5 … 100 ms at a time) where a writer waiting for a pooled
+        # connection waits its turn on the loop. P6 at 30/s (bench/README.md, 2026-12-04): p99 517 ms
+        # with five, 109 ms with two, 59 ms with one; but with one, a slow read holds up every request.
+        kwargs.update(pool_size=connections, max_overflow=0, pool_pre_ping=False)
     # aiosqlite as it comes: each connection's statements run on its own thread, so a writer waiting
     # for SQLite's lock (the busy timeout, `?timeout=` in the URL, 5 s by default) never blocks the loop.
     engine = create_async_engine(url, **kwargs)

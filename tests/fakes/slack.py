@@ -96,6 +96,7 @@ class Call:
     status: int
     ok: bool
     error: str | None = None
+    at: float = field(default_factory=time.time)  # when it arrived (benchmarks time deliveries by it)
 
 
 @dataclass

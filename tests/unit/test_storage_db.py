@@ -66,3 +66,18 @@ def test_pg_schema_is_refused_for_sqlite_and_checked_for_postgres() -> None:
         create_engine("sqlite:///x.db", pg_schema="t_x")
     with pytest.raises(ValueError):
         create_engine("postgresql://h/db", pg_schema='bad"name')
+
+
+@pytest.mark.parametrize(("connections", "expected"), [(None, 2), (1, 1), (3, 3)])
+async def test_a_sqlite_file_gets_two_connections_unless_configured(tmp_path, connections, expected) -> None:
+    """One writer, few connections: writers mostly queue for the pool on the loop, not in SQLite's busy
+    handler; no overflow beyond them."""
+    url = f"sqlite:///{tmp_path / 'pool.db'}"
+    engine = create_engine(url) if connections is None else create_engine(url, sqlite_connections=connections)
+    try:
+        async with engine.connect():
+            pass
+        pool = engine.sync_engine.pool
+        assert pool.size() == expected and pool._max_overflow == 0
+    finally:
+        await engine.dispose()

@@ -9,46 +9,21 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest_asyncio
 from sqlalchemy import select
 
 from bot.services import csv_io, directory
-from bot.services.posts import run_post
 from bot.storage.orm import Checkout, Member
 from tests.fakes.slack import message_text
 from tests.fakes.slack_bot import MONDAY_10, SlackBot, slack_bot
+from tests.integration.test_slack_forms import buttons, last_view, prompt_to, send_prompts
 
 
 @pytest_asyncio.fixture
 async def slack_zh(engine, database_url, tmp_path) -> AsyncIterator[SlackBot]:
     async with slack_bot(tmp_path, database_url, locale="zh-CN") as bot:
         yield bot
-
-
-async def send_checkout(bot: SlackBot) -> None:
-    async with bot.app.uow_factory() as uow:
-        team = await directory.team_by_slug(uow.session, "east")
-        await run_post(uow, bot.app.renderer, team, "checkout", bot.app.clock.now())
-        await uow.commit()
-    await bot.settle()
-
-
-def last_dm(bot: SlackBot, user: str) -> dict[str, Any]:
-    posts = bot.fake.posts(bot.dm_channel(user))
-    assert posts, f"no DM to {user}"
-    return posts[-1]
-
-
-def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
-    blocks = message.get("blocks") or []
-    return [(e["text"]["text"], e["value"]) for b in blocks if b["type"] == "actions" for e in b["elements"]]
-
-
-def last_view(bot: SlackBot) -> tuple[str, dict[str, Any]]:
-    view_id = list(bot.fake.views)[-1]
-    return view_id, bot.fake.views[view_id]["view"]
 
 
 async def checkout_of(bot: SlackBot, user: str) -> tuple[str, list[dict[str, str]]] | None:
@@ -65,8 +40,8 @@ async def checkout_of(bot: SlackBot, user: str) -> tuple[str, list[dict[str, str
 
 async def test_checkout_prompt_click_form_submit_recorded_shared_and_exported(slack_zh):
     slack = slack_zh
-    await send_checkout(slack)
-    prompt = last_dm(slack, "U0002")
+    await send_prompts(slack, "checkout")
+    prompt = prompt_to(slack, "U0002")
     assert "签退 1/3" in message_text(prompt)
     assert buttons(prompt) == [("📝 填写", "/checkout")]
 
@@ -97,7 +72,7 @@ async def test_checkout_prompt_click_form_submit_recorded_shared_and_exported(sl
             {"key": "first_call", "text": "王总"},
         ],
     )
-    assert "签退完成" in message_text(last_dm(slack, "U0002"))
+    assert "签退完成" in message_text(prompt_to(slack, "U0002"))
 
     recap = await slack.command("U0001", "/recap")
     assert "经验分享" in recap[0] and "Alice：先问预算再报价" in recap[0]
@@ -123,11 +98,11 @@ async def test_checkout_command_opens_the_form_and_a_stale_or_foreign_form_is_re
     slack.fake.views["VFOREIGN"] = {**slack.fake.views[view_id], "view": {**foreign, "id": "VFOREIGN"}}
     answers = {"worked": "x", "blocked": "y", "first_call": "z"}
     await slack.submit("U0003", "VFOREIGN", answers)
-    assert "签退表单已过期" in message_text(last_dm(slack, "U0003"))
+    assert "签退表单已过期" in message_text(prompt_to(slack, "U0003"))
     assert await checkout_of(slack, "U0003") == ("open", [])
 
     clock = slack.app.clock
     clock.set(clock.now().replace(day=clock.now().day + 1))  # the form submitted the next day
     await slack.submit("U0003", view_id, answers)
-    assert "签退表单已过期" in message_text(last_dm(slack, "U0003"))
+    assert "签退表单已过期" in message_text(prompt_to(slack, "U0003"))
     assert await checkout_of(slack, "U0003") == ("open", [])

@@ -56,10 +56,11 @@ async def slack_zh(engine, database_url, tmp_path) -> AsyncIterator[SlackBot]:
         yield bot
 
 
-async def send_prompts(bot: SlackBot) -> None:
+async def send_prompts(bot: SlackBot, kind: str = "checkin") -> None:
+    """The scheduled prompts of `kind` to team east, delivered."""
     async with bot.app.uow_factory() as uow:
         team = await directory.team_by_slug(uow.session, "east")
-        await run_post(uow, bot.app.renderer, team, "checkin", bot.app.clock.now())
+        await run_post(uow, bot.app.renderer, team, kind, bot.app.clock.now())
         await uow.commit()
     await bot.settle()
 

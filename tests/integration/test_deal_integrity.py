@@ -136,6 +136,22 @@ async def test_a_deal_stored_with_year_1_does_not_stop_the_announcements_after_i
 # --- item 4: an announcement that fails every time is set aside ---------------------------------------------
 
 
+async def _east_and_alice(connection, at: datetime) -> tuple[int, int]:
+    """Team east and its member alice, written directly (a database at an old revision): their ids."""
+    workspace = await connection.scalar(
+        insert(Workspace).values(platform="console", external_id="W1", name="").returning(Workspace.id)
+    )
+    team = await connection.scalar(
+        insert(Team)
+        .values(slug="east", name="East", workspace_id=workspace, created_at=at)
+        .returning(Team.id)
+    )
+    alice = await connection.scalar(
+        insert(Member).values(team_id=team, user_id="alice", name="Alice", joined_at=at).returning(Member.id)
+    )
+    return team, alice
+
+
 def _poisoned(monkeypatch: pytest.MonkeyPatch, failures: dict[str, int] | None = None) -> list[str]:
     """Announcing a deal whose external id starts with "poison" raises (for `failures[id]` attempts, or
     always); the ids tried, in order."""
@@ -387,21 +403,7 @@ async def test_the_migration_keeps_the_first_of_each_id_recorded_twice(database_
     at = datetime(2026, 11, 25, 2, tzinfo=UTC)
     try:
         async with engine.begin() as connection:
-            workspace = await connection.scalar(
-                insert(Workspace)
-                .values(platform="console", external_id="W1", name="")
-                .returning(Workspace.id)
-            )
-            team = await connection.scalar(
-                insert(Team)
-                .values(slug="east", name="East", workspace_id=workspace, created_at=at)
-                .returning(Team.id)
-            )
-            alice = await connection.scalar(
-                insert(Member)
-                .values(team_id=team, user_id="alice", name="Alice", joined_at=at)
-                .returning(Member.id)
-            )
+            team, alice = await _east_and_alice(connection, at)
             rows = [
                 ("crm-1", "webhook", 100),
                 ("crm-1", "csv", 200),
@@ -456,21 +458,7 @@ async def test_the_migration_turns_deals_waiting_or_set_aside_into_announce_jobs
     naive = at.replace(tzinfo=None)
     try:
         async with engine.begin() as connection:
-            workspace = await connection.scalar(
-                insert(Workspace)
-                .values(platform="console", external_id="W1", name="")
-                .returning(Workspace.id)
-            )
-            team = await connection.scalar(
-                insert(Team)
-                .values(slug="east", name="East", workspace_id=workspace, created_at=at)
-                .returning(Team.id)
-            )
-            alice = await connection.scalar(
-                insert(Member)
-                .values(team_id=team, user_id="alice", name="Alice", joined_at=at)
-                .returning(Member.id)
-            )
+            team, alice = await _east_and_alice(connection, at)
             states = {
                 "waiting": (True, 1, "RuntimeError: once", None),
                 "announced": (False, 0, None, None),

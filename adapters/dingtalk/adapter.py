@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute
 
 from adapters.dingtalk.batch import DmBatcher
 from adapters.dingtalk.callback import callback_route
+from adapters.dingtalk.card_callback import PATH as CARD_PATH
 from adapters.dingtalk.card_callback import ForeignCard, card_route
 from adapters.dingtalk.cards import NotAClick, card_data, parse_click
 from adapters.dingtalk.client import DingTalkClient
@@ -147,6 +148,8 @@ class DingTalkAdapter:
         commands taken in, by any process (the reply goes by the message's sessionWebhook)."""
         self._sink = sink
         await self._intake.start(work=work)
+        if self.mode == "http" and serve:
+            await self._register_card_callback()
         if self.mode != "stream" or not serve:
             return
         if not self.client.has_app:
@@ -162,6 +165,21 @@ class DingTalkAdapter:
         )
         self.stream.subscribe(self.accept, self.accept_click)
         self._stream_task = asyncio.create_task(self.stream.start())
+
+    async def _register_card_callback(self) -> None:
+        """HTTP mode: tell DingTalk to send card clicks to <public_url>/dingtalk/card, signed with
+        card_secret (nothing to do without them: the README says how to register by hand)."""
+        config = self._app.config.dingtalk
+        public_url = self._app.config.server.public_url
+        if not (self.client.has_app and config.card_secret and public_url):
+            return
+        url = str(public_url).rstrip("/") + CARD_PATH
+        try:
+            await self.client.register_card_callback(config.card_route_key, url, config.card_secret)
+        except DeliveryError as exc:  # messages still work; only clicks wait for a registration
+            log.warning("dingtalk: registering the card callback %s failed: %s", url, exc.reason)
+        else:
+            log.info("dingtalk: card clicks go to %s (route key %s)", url, config.card_route_key)
 
     async def stop(self) -> None:
         """Stop receiving, finish the commands already taken (and their replies) within the grace

@@ -7,7 +7,8 @@
 - `POST {sessionWebhook}` — the reply to one message, valid until `sessionWebhookExpiredTime`
 plus `POST {oapi}/topapi/v2/user/get` for a member's profile, and a DM with buttons as a robot
 interactive card: `POST {api}/v1.0/im/v1.0/robot/interactiveCards/send`, updated after a click with
-`PUT {api}/v1.0/im/robots/interactiveCards` (cards.py). The calls made as the app (all but the
+`PUT {api}/v1.0/im/robots/interactiveCards` (cards.py); in HTTP mode the card callback URL is
+registered with `POST {api}/v1.0/card/callbacks/register`. The calls made as the app (all but the
 robot webhooks) share the app's calls per second, `[dingtalk] api_qps` (quota.py).
 """
 
@@ -35,6 +36,7 @@ DEFAULT_API_QPS = 20  # an enterprise-internal app on the standard edition
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
 CARD_SEND_PATH = "/v1.0/im/v1.0/robot/interactiveCards/send"  # sic: DingTalk's path has v1.0 twice
 CARD_UPDATE_PATH = "/v1.0/im/robots/interactiveCards"
+CARD_REGISTER_PATH = "/v1.0/card/callbacks/register"
 
 
 def rebase(url: str, oapi_base_url: str) -> str:
@@ -247,6 +249,16 @@ class DingTalkClient:
             "updateOptions": {"updateCardDataByKey": False},
         }
         await self.openapi(CARD_UPDATE_PATH, body, method="PUT")
+
+    async def register_card_callback(self, route_key: str, url: str, api_secret: str) -> None:
+        """Where DingTalk sends clicks on cards sent with `callbackRouteKey` `route_key` (HTTP mode)."""
+        body = {
+            "callbackRouteKey": route_key,
+            "callbackUrl": url,
+            "apiSecret": api_secret,
+            "forceUpdate": True,
+        }
+        await self.openapi(CARD_REGISTER_PATH, body)
 
     async def robot_send(self, webhook: str, secret: str, post: Markdown) -> None:
         """A custom group robot: the webhook URL signed with the robot's secret."""

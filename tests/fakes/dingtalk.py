@@ -69,6 +69,7 @@ MAX_MSG_PARAM = 15_000
 CARD_SECRET = "card-api-secret-42"
 CARD_SEND = "/v1.0/im/v1.0/robot/interactiveCards/send"
 CARD_UPDATE = "/v1.0/im/robots/interactiveCards"
+CARD_REGISTER = "/v1.0/card/callbacks/register"
 
 
 def _ms(at: datetime) -> int:
@@ -105,6 +106,8 @@ class FakeDingTalk:
     """media_id → bytes uploaded to /media/upload (an image message's photoURL names one)."""
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
     """cardBizId → {"user", "data" (the card as sent), "updates" (each cardData put since)}."""
+    card_callbacks: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """callbackRouteKey → (callbackUrl, apiSecret), as registered."""
     _scripted: dict[str, deque[tuple[int, Any]]] = field(default_factory=dict)
     _robot_log: dict[str, deque[datetime]] = field(default_factory=dict)
     _robot_blocked: dict[str, datetime] = field(default_factory=dict)
@@ -187,6 +190,7 @@ class FakeDingTalk:
             "/robot/sendBySession": self._session_send,
             "/topapi/v2/user/get": self._user_get,
             CARD_SEND: self._card_send,
+            CARD_REGISTER: self._card_register,
         }
         return Starlette(
             routes=[
@@ -381,6 +385,18 @@ class FakeDingTalk:
             return problem
         self.cards[card_id] = {"user": user, "data": json.loads(body["cardData"]), "updates": []}
         return 200, {"processQueryKey": f"cq-{next(self._ids)}"}
+
+    async def _card_register(self, request, body, query):
+        problem = self._token_problem(request)
+        if problem:
+            return problem
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(key), str) and body[key]
+            for key in ("callbackRouteKey", "callbackUrl", "apiSecret")
+        ):
+            return 400, {"code": "invalidParameter", "message": "callbackRouteKey/callbackUrl/apiSecret 必填"}
+        self.card_callbacks[body["callbackRouteKey"]] = (body["callbackUrl"], body["apiSecret"])
+        return 200, {"success": True, "result": {"callbackUrl": body["callbackUrl"]}}
 
     async def _card_update(self, request, body, query):
         problem = self._token_problem(request)
@@ -612,7 +628,9 @@ PEOPLE = {
 }
 
 
-def write_dingtalk_config(tmp_path: Path, url: str, fake_url: str, mode: str = "http") -> Path:
+def write_dingtalk_config(
+    tmp_path: Path, url: str, fake_url: str, mode: str = "http", public_url: str = ""
+) -> Path:
     teams = TEAMS_TOML.format(
         corp=CORP, east=EAST, west=WEST, robot_token=WEST_ROBOT_TOKEN, robot_secret=WEST_ROBOT_SECRET
     )
@@ -620,7 +638,9 @@ def write_dingtalk_config(tmp_path: Path, url: str, fake_url: str, mode: str = "
     path.write_text(
         f'[database]\nurl = "{url}"\n\n[dingtalk]\nmode = "{mode}"\napp_key = "{APP_KEY}"\n'
         f'app_secret = "{APP_SECRET}"\nrobot_code = "{ROBOT_CODE}"\napi_base_url = "{fake_url}"\n'
-        f'oapi_base_url = "{fake_url}"\ncard_secret = "{CARD_SECRET}"\n' + teams,
+        f'oapi_base_url = "{fake_url}"\ncard_secret = "{CARD_SECRET}"\n'
+        + (f'\n[server]\npublic_url = "{public_url}"\n' if public_url else "")
+        + teams,
         encoding="utf-8",
     )
     return path
@@ -782,13 +802,14 @@ async def open_dingtalk(
     *,
     mode: str = "http",
     stream_endpoint: str = "",
+    public_url: str = "",
     **adapter_options: Any,
 ) -> AsyncIterator[DingTalkChat]:
     """teambeat with the DingTalk adapter, its server and the fake DingTalk, all on loopback."""
     fake = FakeDingTalk(clock, users=dict(PEOPLE), stream_endpoint=stream_endpoint)
     url, pg_schema = database_url
     async with serve(fake.asgi()) as fake_url:
-        config = load_config(write_dingtalk_config(tmp_path, url, fake_url, mode), environ={})
+        config = load_config(write_dingtalk_config(tmp_path, url, fake_url, mode, public_url), environ={})
         app = await build_app(config, clock, migrate=pg_schema is None, pg_schema=pg_schema)
         adapter = DingTalkAdapter(app, **adapter_options)
         try:

@@ -21,13 +21,15 @@ from sqlalchemy import func, select
 
 from adapters.dingtalk.stream import StreamClient
 from bot.clock import FixedClock
+from bot.messages import Button, ChannelRef, OutgoingMessage, Paragraph, Text
 from bot.services import csv_io, directory
 from bot.services.posts import run_post
-from bot.storage.orm import Checkin, JobRow, ProcessedEvent, SentCard
+from bot.storage.orm import Checkin, Goal, JobRow, ProcessedEvent, SentCard
 from tests.fakes.dingtalk import (
     APP_KEY,
     APP_SECRET,
     CARD_SECRET,
+    CORP,
     EAST,
     DingTalkChat,
     button_ids,
@@ -209,3 +211,30 @@ async def test_an_expired_card_answers_with_a_clear_line_and_does_nothing(dt):
     assert "这张卡片已失效" in line and "/checkin skip" in line
     assert await count(dt, Checkin) == checkins and dt.fake.cards[card_id]["updates"] == []
     assert await count(dt, ProcessedEvent) == 0
+
+
+async def test_a_click_acts_with_the_role_of_the_person_who_clicked(dt):
+    # a card whose button stands for a leader's command, in a member's DM: dave is refused, no goal set
+    ask = "本月目标？"
+    leaders_only = Button("设定团队目标", "/目标 团队 30万 本月")
+    msg = OutgoingMessage((Paragraph((Text(ask),)),), ask, buttons=(leaders_only,))
+    await dt.adapter.send(ChannelRef("dingtalk", CORP, "dave01", "dm"), msg)
+    card_id, card = card_of(dt, "dave01")
+    assert button_ids(card) == [("设定团队目标", "tb-0")]
+    assert (await dt.click(card_id, "dave01", "tb-0")).status_code == 200
+    [refusal] = dt.fake.dms("dave01")
+    assert "只有团队长可以使用" in refusal
+    assert await count(dt, Goal) == 0
+
+    # the same button on the leader's card sets the goal
+    await dt.adapter.send(ChannelRef("dingtalk", CORP, "boss01", "dm"), msg)
+    boss_card, _ = card_of(dt, "boss01")
+    assert (await dt.click(boss_card, "boss01", "tb-0")).status_code == 200
+    assert "目标已设定" in dt.fake.dms("boss01")[-1]
+    assert await count(dt, Goal) == 1
+
+
+async def test_http_mode_registers_the_card_callback_url_with_its_secret(engine, database_url, tmp_path):
+    public = "https://teambeat.example.com"
+    async with open_dingtalk(tmp_path, database_url, FixedClock(MONDAY_9), public_url=public) as dt:
+        assert dt.fake.card_callbacks == {"teambeat": (public + "/dingtalk/card", CARD_SECRET)}

@@ -466,7 +466,7 @@ class DingTalkAdapter:
     async def _send_parts(
         self,
         to: ChannelRef,
-        parts: Sequence[Markdown | Picture],
+        parts: Sequence[Markdown | Picture | _CardPart],
         send: Callable[[Any], Awaitable[str]],
         progress: PartProgress | None,
         *,

@@ -23,7 +23,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -297,7 +297,9 @@ class DingTalkAdapter:
             if reply is None:  # the dispatcher saw this card's click before
                 return
             await self._show_choice(card, button.label, user)
-            await self._reply(message, reply)
+            # the answer does not offer the same click again ("fill in" → question 1, with "skip" only)
+            others = tuple(b for b in reply.buttons if b.command != button.command)
+            await self._reply(message, replace(reply, buttons=others))
         except DeliveryError as exc:
             self._count(exc)
             log.warning("dingtalk: the answer to click %s was not delivered: %s", click["card"], exc.reason)

@@ -124,6 +124,7 @@ async def test_prompt_card_skip_and_fill_in_recorded_exported_and_counted(dt):
     assert "✅ 已选择：**📝 填写表单**" in card_text(card_of(dt, "alice01", 0)[1])
     _, question = card_of(dt, "alice01")
     assert "1/3" in question["header"]["title"]["text"]
+    assert button_ids(question) == [(SKIP[0], "tb-0")]  # not "fill in" again: she just did that
     assert "2/3" in await dt.say("alice01", "拜访了3家客户", group=None)
     assert "3/3" in await dt.say("alice01", "5万", group=None)
     assert "拜访了3家客户" in await dt.say("alice01", "需要报价支持", group=None)

@@ -260,8 +260,8 @@ class DingTalkAdapter:
         strict = self.mode == "http"
         if card is None and strict:
             raise ForeignCard("no card with this outTrackId was sent by teambeat")
-        if card is not None and click.corp_id and click.corp_id != card.workspace:
-            raise ForeignCard("the card was sent in another organisation")
+        if card is not None and (click.corp_id or strict) and click.corp_id != card.workspace:
+            raise ForeignCard("the card was sent in another organisation (corpId)")
         index = click.button_index()
         if card is not None and (index is None or index >= len(card.buttons)):
             raise NotAClick(f"the card has no button {click.action!r}")
@@ -278,10 +278,10 @@ class DingTalkAdapter:
         async with self._app.sessionmaker() as session:
             card = await sent_cards.find(session, PLATFORM, str(click["card"]))
         try:
+            if card is not None and card.chosen is not None:  # answered: a repeat, however late
+                return
             if card is None or card.expired(self._app.clock.now()):
                 await self._say(user, "card_expired")
-                return
-            if card.chosen is not None:
                 return
             button = card.buttons[int(click["button"])]
             message = IncomingMessage(

@@ -185,10 +185,11 @@ async def test_forged_stale_and_foreign_card_callbacks_get_401_and_change_nothin
         await dt.click(card_id, "bob01", SKIP[1], headers=card_headers(now_ms - 2 * 3_600_000)),
         await dt.click(card_id, "bob01", SKIP[1], headers=card_headers(now_ms + 2 * 3_600_000)),
         await dt.click(card_id, "bob01", SKIP[1], corpId="dingOtherCorp"),  # another organisation
+        await dt.click(card_id, "bob01", SKIP[1], corpId=None),  # no organisation named
         await dt.click("tb" + "0" * 30, "bob01", SKIP[1]),  # a card we never sent
     ]
     assert [r.status_code for r in refused] == [401] * len(refused)
-    assert [r.json()["error"] for r in refused] == ["bad_signature"] * 4 + ["foreign_card"] * 2
+    assert [r.json()["error"] for r in refused] == ["bad_signature"] * 4 + ["foreign_card"] * 3
     assert await checkin_status(dt, "bob01") == "open"  # as the prompt left it
     assert dt.fake.dms("bob01") == [] and dt.fake.cards[card_id]["updates"] == []
     assert await count(dt, JobRow) == jobs_before and await count(dt, ProcessedEvent) == 0

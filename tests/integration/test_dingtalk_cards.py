@@ -240,3 +240,21 @@ async def test_http_mode_registers_the_card_callback_url_with_its_secret(engine,
     public = "https://teambeat.example.com"
     async with open_dingtalk(tmp_path, database_url, FixedClock(MONDAY_9), public_url=public) as dt:
         assert dt.fake.card_callbacks == {"teambeat": (public + "/dingtalk/card", CARD_SECRET)}
+
+
+async def test_malformed_card_callbacks_get_a_4xx_with_the_reason(dt):
+    await post(dt, "checkin")
+    card_id, _ = card_of(dt, "bob01")
+    headers = card_headers(int(dt.clock.now().timestamp() * 1000))
+    bodies = {
+        b"not json": "not_json",
+        b"[1, 2]": "not_json",
+        json.dumps({"type": "actionCallback", "userId": "bob01"}).encode(): "not_a_click",
+        json.dumps({**card_click(card_id, "bob01", SKIP[1]), "content": "{oops"}).encode(): "not_a_click",
+        json.dumps({**card_click(card_id, "bob01", SKIP[1]), "content": "{}"}).encode(): "not_a_click",
+        json.dumps({**card_click(card_id, "bob01", SKIP[1]), "type": "other"}).encode(): "not_a_click",
+    }
+    for body, error in bodies.items():
+        response = await dt.http.post("/dingtalk/card", content=body, headers=headers)
+        assert (response.status_code, response.json()["error"]) == (400, error), body
+    assert await checkin_status(dt, "bob01") == "open" and dt.fake.dms("bob01") == []

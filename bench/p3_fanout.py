@@ -2,6 +2,7 @@
 `teambeat post checkin --team bench` (it enqueues one DM per member in the outbox and delivers them
 before it exits), against a fake DingTalk whose server API takes at most `--qps` requests a second
 from the app and refuses the excess (HTTP 403 Forbidden.AccessDenied.QpsLimitForApi), as DingTalk does.
+The prompt carries buttons, so each member's prompt is a robot card (one call each, not 20 a batchSend).
 
 The baseline is the allowed rate itself: the achieved send rate (accepted DM calls per second, from the
 first to the last) is reported as a ratio of it. Every member must get exactly one prompt.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
@@ -39,6 +41,7 @@ from tests.support.loopback import serve
 from tests.support.qps_gate import QpsGate
 
 DM_PATH = "/v1.0/robot/oToMessages/batchSend"
+CARD_PATH = "/v1.0/im/v1.0/robot/interactiveCards/send"  # a prompt with buttons is a card, one per member
 APP_API = ("/v1.0/", "/topapi/")  # every server-API call the app makes counts towards its QPS
 
 
@@ -124,9 +127,10 @@ async def fan_out(url: str, folder: Path, args: argparse.Namespace) -> Report:
         began = time.monotonic()
         code, wall, printed = await post_checkin(config, folder / "p3.log", timeout)
 
-    calls = [c for c in fake.calls if c.path == DM_PATH]
-    accepted = fake.ok(DM_PATH)
-    received = Counter(user for call in accepted for user in call.body["userIds"])
+    calls = [c for c in fake.calls if c.path in (DM_PATH, CARD_PATH)]
+    accepted = fake.ok(DM_PATH) + fake.ok(CARD_PATH)
+    received = Counter(user for call in fake.ok(DM_PATH) for user in call.body["userIds"])
+    received.update(json.loads(call.body["singleChatReceiver"])["userId"] for call in fake.ok(CARD_PATH))
     requests = len(gate.passed) + len(gate.refused)
     span = gate.passed[-1] - gate.passed[0] if len(gate.passed) > 1 else 0.0
     # n calls at the allowed rate take (n - 1) / rate seconds from the first to the last

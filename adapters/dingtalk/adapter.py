@@ -7,6 +7,11 @@ Where each message goes:
   `channel_secret`; mentions notify), else OpenAPI `groupMessages/send` to the openConversationId
   (sampleMarkdown has no `at` field: mentions are shown as names and notify nobody).
 - a DM (from the outbox) → OpenAPI `oToMessages/batchSend`, identical DMs folded 20 users a call.
+- a DM with buttons (a prompt, a reminder …) → a robot interactive card (cards.py) whose buttons come
+  back as clicks (Stream topic `/v1.0/card/instances/callback`, or `POST /dingtalk/card` in HTTP mode);
+  a click is the command its button stands for, typed by the person who clicked, in their DM with
+  the robot. A reply through a sessionWebhook stays markdown (it cannot carry a card): its text says
+  what to type instead.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +32,9 @@ from starlette.routing import BaseRoute
 
 from adapters.dingtalk.batch import DmBatcher
 from adapters.dingtalk.callback import callback_route
+from adapters.dingtalk.card_callback import PATH as CARD_PATH
+from adapters.dingtalk.card_callback import ForeignCard, card_route
+from adapters.dingtalk.cards import NotAClick, card_data, parse_click
 from adapters.dingtalk.client import DingTalkClient
 from adapters.dingtalk.inbound import PLATFORM, to_incoming
 from adapters.dingtalk.render import MAX_MSG_PARAM_BYTES, Markdown, render
@@ -43,7 +52,7 @@ from bot.messages import (
     png_bytes,
 )
 from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, PartProgress, UserProfile
-from bot.services import directory
+from bot.services import directory, sent_cards
 from bot.services.media import media_url, store_png
 
 log = logging.getLogger(__name__)
@@ -62,6 +71,17 @@ class Picture:
     """A chart to post after a message's text (the app robot's `sampleImageMsg`)."""
 
     png: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _CardPart:
+    """The last part of a message with buttons: sent as a card."""
+
+    markdown: Markdown
+
+
+CLICK_KEY = "card_click"  # an intake payload holding a card click rather than a robot message
+BLOCK_BREAK = "\n\n"
 
 
 class RobotBusy(DeliveryError):
@@ -128,6 +148,8 @@ class DingTalkAdapter:
         commands taken in, by any process (the reply goes by the message's sessionWebhook)."""
         self._sink = sink
         await self._intake.start(work=work)
+        if self.mode == "http" and serve:
+            await self._register_card_callback()
         if self.mode != "stream" or not serve:
             return
         if not self.client.has_app:
@@ -141,8 +163,23 @@ class DingTalkAdapter:
             http=self._http,
             **self._stream_options,
         )
-        self.stream.subscribe(self.accept)
+        self.stream.subscribe(self.accept, self.accept_click)
         self._stream_task = asyncio.create_task(self.stream.start())
+
+    async def _register_card_callback(self) -> None:
+        """HTTP mode: tell DingTalk to send card clicks to <public_url>/dingtalk/card, signed with
+        card_secret (nothing to do without them: the README says how to register by hand)."""
+        config = self._app.config.dingtalk
+        public_url = self._app.config.server.public_url
+        if not (self.client.has_app and config.card_secret and public_url):
+            return
+        url = str(public_url).rstrip("/") + CARD_PATH
+        try:
+            await self.client.register_card_callback(config.card_route_key, url, config.card_secret)
+        except DeliveryError as exc:  # messages still work; only clicks wait for a registration
+            log.warning("dingtalk: registering the card callback %s failed: %s", url, exc.reason)
+        else:
+            log.info("dingtalk: card clicks go to %s (route key %s)", url, config.card_route_key)
 
     async def stop(self) -> None:
         """Stop receiving, finish the commands already taken (and their replies) within the grace
@@ -168,7 +205,11 @@ class DingTalkAdapter:
     def routes(self) -> list[BaseRoute]:
         if self.mode != "http":
             return []
-        return [callback_route(self._app.config.dingtalk.app_secret, self._now_ms, self.accept)]
+        config = self._app.config.dingtalk
+        return [
+            callback_route(config.app_secret, self._now_ms, self.accept),
+            card_route(config.card_secret, self._now_ms, self.accept_click),
+        ]
 
     async def health(self) -> dict[str, Any]:
         if self.mode == "http" or self.stream is None:
@@ -197,8 +238,128 @@ class DingTalkAdapter:
         await self._intake.take(dict(payload))
 
     async def _from_intake(self, payload: dict[str, Any], received_at: datetime) -> None:
-        if self._sink is not None:
+        if self._sink is None:
+            return
+        if CLICK_KEY in payload:
+            await self._handle_click(self._sink, payload[CLICK_KEY], received_at)
+        else:
             await self._handle(self._sink, to_incoming(payload, received_at))
+
+    # -- card clicks ---------------------------------------------------------------------------------
+
+    async def accept_click(self, payload: Mapping[str, Any]) -> None:
+        """Take one card click (HTTP body or Stream data) into the intake. Raises NotAClick for a
+        payload that is not a click on a button, ForeignCard for a click on a card we did not send in
+        that organisation (HTTP mode only: over Stream, DingTalk itself vouches for the click, and the
+        person is told the card no longer works)."""
+        if self._sink is None:
+            raise RuntimeError("the DingTalk adapter is not started")
+        click = parse_click(payload)
+        async with self._app.sessionmaker() as session:
+            card = await sent_cards.find(session, PLATFORM, click.card_id)
+        strict = self.mode == "http"
+        if card is None and strict:
+            raise ForeignCard("no card with this outTrackId was sent by teambeat")
+        if card is not None and (click.corp_id or strict) and click.corp_id != card.workspace:
+            raise ForeignCard("the card was sent in another organisation (corpId)")
+        index = click.button_index()
+        if card is not None and (index is None or index >= len(card.buttons)):
+            raise NotAClick(f"the card has no button {click.action!r}")
+        corp = card.workspace if card is not None else click.corp_id
+        await self._intake.take(
+            {CLICK_KEY: {"card": click.card_id, "user": click.user_id, "corp": corp, "button": index}}
+        )
+
+    async def _handle_click(self, sink: MessageSink, click: dict[str, Any], received_at: datetime) -> None:
+        """The button's command as typed by the clicker in their DM — once per card: a double click or
+        a redelivered callback finds the card answered (and the dispatcher the event id seen)."""
+        user = UserRef(PLATFORM, str(click["corp"]), str(click["user"]))
+        dm = ChannelRef(PLATFORM, user.workspace, user.id, "dm")
+        async with self._app.sessionmaker() as session:
+            card = await sent_cards.find(session, PLATFORM, str(click["card"]))
+        try:
+            if card is not None and card.chosen is not None:  # answered: a repeat, however late
+                return
+            if card is None or card.expired(self._app.clock.now()):
+                await self._say(user, "card_expired")
+                return
+            button = card.buttons[int(click["button"])]
+            message = IncomingMessage(
+                event_id=f"card:{card.card_id}",
+                user=user,
+                channel=dm,
+                text=button.command,
+                addressed_to_bot=True,
+                received_at=received_at,
+                raw={},
+            )
+            reply = await sink(message)
+            if reply is None:  # the dispatcher saw this card's click before
+                return
+            await self._show_choice(card, button.label, user)
+            # the answer does not offer the same click again ("fill in" → question 1, with "skip" only)
+            others = tuple(b for b in reply.buttons if b.command != button.command)
+            await self._reply(message, replace(reply, buttons=others))
+        except DeliveryError as exc:
+            self._count(exc)
+            log.warning("dingtalk: the answer to click %s was not delivered: %s", click["card"], exc.reason)
+        except Exception:
+            log.exception("dingtalk: handling a click on card %s failed", click["card"])
+
+    async def _locale_of(self, user: UserRef) -> str:
+        async with self._app.sessionmaker() as session:
+            team, _ = await directory.first_team_of_user(session, user)
+        return team.locale if team is not None else self._app.config.bot.default_locale
+
+    async def _say(self, user: UserRef, template: str, **context: Any) -> None:
+        msg = self._app.renderer.render(template, await self._locale_of(user), **context)
+        for part in render(msg, notify=False):
+            await self.client.batch_send([user.id], part.msg_param())
+
+    async def _show_choice(self, card: sent_cards.Card, label: str, user: UserRef) -> None:
+        """Record the choice and show it on the card in place of the buttons."""
+        now = self._app.clock.now()
+        async with self._app.uow_factory() as uow:
+            first = await sent_cards.choose(uow.session, card.card_id, label, user.id, now)
+            await uow.commit()
+        if not first:
+            return
+        line = self._app.renderer.render("card_chosen", await self._locale_of(user), label=label)
+        shown = card.text + BLOCK_BREAK + render(line, notify=False)[0].text
+        try:
+            await self.client.card_update(card.card_id, card_data(card.title, shown, ()))
+        except DeliveryError as exc:  # the choice counts all the same; only the card looks older
+            log.warning("dingtalk: card %s not updated: %s", card.card_id, exc.reason)
+
+    async def _send_card(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None
+    ) -> SentMessage:
+        """The message as markdown DMs and, last, a card with its buttons (kept so clicks can be checked)."""
+        *before, last = render(msg, notify=False)
+
+        async def send(part: Markdown | _CardPart) -> str:
+            if isinstance(part, Markdown):
+                return await self._batcher.send(to.id, part.msg_param())
+            card_id = "tb" + secrets.token_hex(15)  # unguessable: the id is what a click names
+            async with self._app.uow_factory() as uow:
+                await sent_cards.record(
+                    uow.session,
+                    platform=PLATFORM,
+                    card_id=card_id,
+                    workspace=to.workspace,
+                    user_id=to.id,
+                    title=part.markdown.title,
+                    text=part.markdown.text,
+                    buttons=msg.buttons,
+                    now=self._app.clock.now(),
+                )
+                await uow.commit()
+            route_key = self._app.config.dingtalk.card_route_key if self.mode == "http" else ""
+            card = card_data(part.markdown.title, part.markdown.text, msg.buttons)
+            await self.client.card_send(card_id, to.id, card, route_key)
+            return card_id
+
+        return await self._send_parts(to, [*before, _CardPart(last)], send, progress)
 
     async def _handle(self, sink: MessageSink, message: IncomingMessage) -> None:
         try:
@@ -225,6 +386,8 @@ class DingTalkAdapter:
         if message.channel.kind == "group":
             for part in render(reply, notify=False):
                 await self.client.group_send(message.channel.id, part)
+        elif reply.buttons and self.client.has_app:
+            await self._send_card(message.channel, reply, None)
         else:
             for part in render(reply, notify=False):
                 await self.client.batch_send([message.user.id], part.msg_param())
@@ -236,6 +399,8 @@ class DingTalkAdapter:
     ) -> SentMessage:
         try:
             if to.kind == "dm":
+                if msg.buttons and self.client.has_app:
+                    return await self._send_card(to, msg, progress)
                 parts = render(msg, notify=False)
                 return await self._send_parts(to, parts, self._dm_sender(to), progress)
             webhook, secret = await self._webhook_of(to)
@@ -303,7 +468,7 @@ class DingTalkAdapter:
     async def _send_parts(
         self,
         to: ChannelRef,
-        parts: Sequence[Markdown | Picture],
+        parts: Sequence[Markdown | Picture | _CardPart],
         send: Callable[[Any], Awaitable[str]],
         progress: PartProgress | None,
         *,

@@ -5,7 +5,10 @@
 - `POST {api}/v1.0/robot/oToMessages/batchSend` — the app robot DMs up to 20 users at once
 - `POST {oapi}/robot/send?access_token=…&timestamp=…&sign=…` — a custom group robot (a team's webhook)
 - `POST {sessionWebhook}` — the reply to one message, valid until `sessionWebhookExpiredTime`
-plus `POST {oapi}/topapi/v2/user/get` for a member's profile. The calls made as the app (all but the
+plus `POST {oapi}/topapi/v2/user/get` for a member's profile, and a DM with buttons as a robot
+interactive card: `POST {api}/v1.0/im/v1.0/robot/interactiveCards/send`, updated after a click with
+`PUT {api}/v1.0/im/robots/interactiveCards` (cards.py); in HTTP mode the card callback URL is
+registered with `POST {api}/v1.0/card/callbacks/register`. The calls made as the app (all but the
 robot webhooks) share the app's calls per second, `[dingtalk] api_qps` (quota.py).
 """
 
@@ -19,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from adapters.dingtalk.cards import TEMPLATE
 from adapters.dingtalk.errors import Failure, classify_openapi, classify_robot
 from adapters.dingtalk.quota import AppQuota
 from adapters.dingtalk.render import Markdown
@@ -30,6 +34,9 @@ DEFAULT_OAPI = "https://oapi.dingtalk.com"
 MAX_BATCH_USERS = 20
 DEFAULT_API_QPS = 20  # an enterprise-internal app on the standard edition
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
+CARD_SEND_PATH = "/v1.0/im/v1.0/robot/interactiveCards/send"  # sic: DingTalk's path has v1.0 twice
+CARD_UPDATE_PATH = "/v1.0/im/robots/interactiveCards"
+CARD_REGISTER_PATH = "/v1.0/card/callbacks/register"
 
 
 def rebase(url: str, oapi_base_url: str) -> str:
@@ -89,18 +96,30 @@ class DingTalkClient:
 
     # -- transport ---------------------------------------------------------------------------------
 
-    async def _post(self, url: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None):
+    async def _post(
+        self,
+        url: str,
+        body: Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+        method: str = "POST",
+    ):
         try:
-            return await self._http.post(url, json=body, headers=headers)
+            return await self._http.request(method, url, json=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise DeliveryError(f"timeout: {type(exc).__name__}", transient=True) from exc
         except httpx.TransportError as exc:
             raise DeliveryError(f"connection failed: {type(exc).__name__}: {exc}", transient=True) from exc
 
-    async def _app_post(self, url: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None):
+    async def _app_post(
+        self,
+        url: str,
+        body: Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+        method: str = "POST",
+    ):
         """A server-API call as the app: within the app's calls per second (robot webhooks are not)."""
         async with self.quota.call():
-            return await self._post(url, body, headers)
+            return await self._post(url, body, headers, method)
 
     async def _fetch_token(self) -> tuple[str, float]:
         if not self.has_app:
@@ -116,11 +135,11 @@ class DingTalkClient:
             raise failure.error()
         return str(data["accessToken"]), float(data.get("expireIn") or 7200)
 
-    async def openapi(self, path: str, body: Mapping[str, Any]) -> Any:
-        """POST to api.dingtalk.com with the app token; a refused token is refreshed once and retried."""
+    async def openapi(self, path: str, body: Mapping[str, Any], method: str = "POST") -> Any:
+        """Call api.dingtalk.com with the app token; a refused token is refreshed once and retried."""
         for attempt in (1, 2):
             token = await self.tokens.get()
-            response = await self._app_post(f"{self._api}{path}", body, {TOKEN_HEADER: token})
+            response = await self._app_post(f"{self._api}{path}", body, {TOKEN_HEADER: token}, method)
             data = _json(response)
             if response.status_code == 200:
                 return data
@@ -204,6 +223,42 @@ class DingTalkClient:
             frozenset(data.get("invalidStaffIdList") or ()),
             frozenset(data.get("flowControlledStaffIdList") or ()),
         )
+
+    async def card_send(
+        self, card_id: str, user_id: str, card: Mapping[str, Any], callback_route_key: str = ""
+    ) -> str:
+        """A robot interactive card (`StandardCard`) in `user_id`'s single chat with the robot."""
+        body: dict[str, Any] = {
+            "cardTemplateId": TEMPLATE,
+            "robotCode": self.robot_code,
+            "cardBizId": card_id,
+            "cardData": json.dumps(card, ensure_ascii=False),
+            "singleChatReceiver": json.dumps({"userId": user_id}),
+            "sendOptions": {},
+        }
+        if callback_route_key:  # HTTP mode: clicks go to the URL registered under this key
+            body["callbackRouteKey"] = callback_route_key
+        data = await self.openapi(CARD_SEND_PATH, body)
+        return str((data or {}).get("processQueryKey") or "")
+
+    async def card_update(self, card_id: str, card: Mapping[str, Any]) -> None:
+        """Replace a sent card's content (`PUT /v1.0/im/robots/interactiveCards`)."""
+        body = {
+            "cardBizId": card_id,
+            "cardData": json.dumps(card, ensure_ascii=False),
+            "updateOptions": {"updateCardDataByKey": False},
+        }
+        await self.openapi(CARD_UPDATE_PATH, body, method="PUT")
+
+    async def register_card_callback(self, route_key: str, url: str, api_secret: str) -> None:
+        """Where DingTalk sends clicks on cards sent with `callbackRouteKey` `route_key` (HTTP mode)."""
+        body = {
+            "callbackRouteKey": route_key,
+            "callbackUrl": url,
+            "apiSecret": api_secret,
+            "forceUpdate": True,
+        }
+        await self.openapi(CARD_REGISTER_PATH, body)
 
     async def robot_send(self, webhook: str, secret: str, post: Markdown) -> None:
         """A custom group robot: the webhook URL signed with the robot's secret."""

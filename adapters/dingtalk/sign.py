@@ -55,3 +55,31 @@ def callback_problem(secret: str, timestamp: str | None, sign: str | None, now_m
     if not hmac.compare_digest(expected.encode(), sign.strip().encode()):
         return "sign does not match"
     return ""
+
+
+# The interactive card's HTTP callback (`POST /dingtalk/card`) is signed differently: headers
+# `x-ddpaas-signature-timestamp` (ms) and `x-ddpaas-signature` = base64(HMAC-SHA256(key=apiSecret,
+# msg=timestamp)), apiSecret being the one given to `/v1.0/card/callbacks/register`.
+CARD_TIMESTAMP_HEADER = "x-ddpaas-signature-timestamp"
+CARD_SIGNATURE_HEADER = "x-ddpaas-signature"
+
+
+def card_sign(secret: str, timestamp_ms: int | str) -> str:
+    digest = hmac.new(secret.encode(), str(timestamp_ms).encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def card_problem(secret: str, timestamp: str | None, sign: str | None, now_ms: int) -> str:
+    """Why a card callback's signature headers are refused, or "" when they are good."""
+    if not secret:
+        return "no [dingtalk] card_secret is configured, so no card callback can be verified"
+    if not timestamp or not sign:
+        return f"missing {CARD_TIMESTAMP_HEADER} or {CARD_SIGNATURE_HEADER} header"
+    sent_at = parse_timestamp(timestamp)
+    if sent_at is None:
+        return "the timestamp must be milliseconds since the epoch (ASCII digits)"
+    if abs(now_ms - sent_at) > WINDOW_MS:
+        return "the timestamp is more than an hour from the server's clock"
+    if not hmac.compare_digest(card_sign(secret, timestamp).encode(), sign.strip().encode()):
+        return "the signature does not match"
+    return ""

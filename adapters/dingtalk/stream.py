@@ -31,6 +31,7 @@ from dingtalk_stream import AckMessage, CallbackMessage, ChatbotMessage, SystemM
 from dingtalk_stream.version import VERSION_STRING
 from sqlalchemy.exc import SQLAlchemyError
 
+from adapters.dingtalk.cards import CARD_TOPIC
 from adapters.dingtalk.inbound import NotAMessage
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,29 @@ class ChatbotHandler(dingtalk_stream.ChatbotHandler):
         return AckMessage.STATUS_OK, "OK"
 
 
+class CardHandler(dingtalk_stream.CallbackHandler):
+    """Card clicks (topic `/v1.0/card/instances/callback`): handed to the adapter, ACKed once kept.
+    The Stream connection itself is the proof that DingTalk sent them."""
+
+    def __init__(self, accept: Accept) -> None:
+        super().__init__()
+        self.logger = log
+        self._accept = accept
+
+    async def process(self, callback: CallbackMessage) -> tuple[int, str]:
+        data = callback.data if isinstance(callback.data, Mapping) else {}
+        try:
+            await self._accept(data)
+        except ValueError as exc:  # not a click, or not on one of our cards: nothing to do again
+            log.info("stream: card callback %s ignored: %s", data.get("outTrackId"), exc)
+        except SQLAlchemyError as exc:
+            log.warning("stream: could not keep card click %s: %s", data.get("outTrackId"), exc)
+            return AckMessage.STATUS_SYSTEM_EXCEPTION, "not stored; send it again"
+        except Exception:
+            log.exception("stream: could not take card click %s", data.get("outTrackId"))
+        return AckMessage.STATUS_OK, "OK"
+
+
 class StreamClient(dingtalk_stream.DingTalkStreamClient):
     def __init__(
         self,
@@ -91,8 +115,10 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):
         self.last_alive = 0.0
         self._routing: set[asyncio.Task[Any]] = set()
 
-    def subscribe(self, accept: Accept) -> None:
+    def subscribe(self, accept: Accept, accept_click: Accept | None = None) -> None:
         self.register_callback_handler(ChatbotMessage.TOPIC, ChatbotHandler(accept))
+        if accept_click is not None:
+            self.register_callback_handler(CARD_TOPIC, CardHandler(accept_click))
 
     # -- connection ------------------------------------------------------------------------------
 

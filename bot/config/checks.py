@@ -317,4 +317,13 @@ def warnings(config: Config, today: date) -> list[Problem]:
                     "`/team setup` is run in the team's channel",
                 )
             )
+    dingtalk = config.dingtalk
+    if dingtalk.mode == "http" and dingtalk.app_key and not dingtalk.card_secret:
+        problems.append(
+            Problem(
+                ("dingtalk", "card_secret"),
+                "empty: clicks on card buttons (POST /dingtalk/card) get 401 until it is set to the "
+                "apiSecret registered with the card callback URL",
+            )
+        )
     return problems

@@ -134,6 +134,10 @@ class DingTalkConfig(_Section):
     oapi_base_url: HttpUrl = "https://oapi.dingtalk.com"
     api_qps: int = Field(default=20, ge=1)
     """Server-API calls per second this process makes as the app (DingTalk refuses the excess)."""
+    card_secret: str = ""
+    """HTTP mode: the apiSecret registered with the card callback URL (`POST /dingtalk/card` checks it)."""
+    card_route_key: str = "teambeat"
+    """HTTP mode: the callbackRouteKey cards are sent with (registered with the card callback URL)."""
 
 
 class WeComConfig(_Section):

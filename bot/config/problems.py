@@ -32,6 +32,7 @@ _SECRET_KEYS = frozenset(
         "token",
         "encoding_aes_key",
         "deals_secret",
+        "card_secret",
         "channel_secret",
         "channel_webhook",  # DingTalk/WeCom robot URLs carry their access token
     }

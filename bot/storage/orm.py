@@ -344,6 +344,26 @@ class Media(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class SentCard(Base):
+    """An interactive card teambeat sent (a DingTalk robot card): which buttons it carried, for whom,
+    and which one was chosen. A click on a card not listed here is not ours (bot/services/sent_cards.py).
+    """
+
+    __tablename__ = "sent_cards"
+
+    card_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    workspace: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[str] = mapped_column(Text)  # JSON: [[label, command], ...]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    chosen: Mapped[str | None] = mapped_column(Text, nullable=True)  # the label clicked
+    chosen_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    chosen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class ProcessedEvent(Base):
     """Inbound event ids already handled: platforms retry, and a retry must not run a command twice."""
 

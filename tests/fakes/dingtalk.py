@@ -6,6 +6,12 @@ the 15,000-byte msgParam limit, ≤ 20 userIds a batch, the custom robot's signe
 hour, HMAC sign) and its 20 messages a minute (over it: errcode 130101 and a 10-minute block) — and records
 everything it accepted. Time is the test's clock.
 
+Robot interactive cards: `interactiveCards/send` (a `StandardCard` to one user's single chat, checked as
+DingTalk checks it: token, robotCode, template, a new cardBizId, a known user, a card whose request
+buttons have ids) and its update (`PUT /v1.0/im/robots/interactiveCards`, a card sent before); the
+clicks come back as DingTalk sends them: `card_click` (the callback body) over Stream as a frame of topic
+`/v1.0/card/instances/callback`, or over HTTP signed with the registered apiSecret (`card_headers`).
+
 `FakeStreamGateway` is DingTalk's Stream endpoint: a websocket server that sends CALLBACK frames and
 collects ACKs, reached through a TCP proxy that can go silent (nothing forwarded either way, as with a
 half-open connection), to prove the adapter's watchdog reconnects.
@@ -36,7 +42,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from adapters.dingtalk.adapter import DingTalkAdapter
-from adapters.dingtalk.sign import callback_sign
+from adapters.dingtalk.cards import CARD_TOPIC
+from adapters.dingtalk.sign import CARD_SIGNATURE_HEADER, CARD_TIMESTAMP_HEADER, callback_sign, card_sign
 from adapters.web.server import build_web_app
 from bot.app import App, build_app
 from bot.clock import Clock, FixedClock
@@ -59,6 +66,10 @@ BOT_ID = "$:LWCP_v1:$robot"
 ROBOT_LIMIT = 20
 ROBOT_BLOCK = timedelta(minutes=10)
 MAX_MSG_PARAM = 15_000
+CARD_SECRET = "card-api-secret-42"
+CARD_SEND = "/v1.0/im/v1.0/robot/interactiveCards/send"
+CARD_UPDATE = "/v1.0/im/robots/interactiveCards"
+CARD_REGISTER = "/v1.0/card/callbacks/register"
 
 
 def _ms(at: datetime) -> int:
@@ -93,6 +104,10 @@ class FakeDingTalk:
     robot_violations: int = 0
     media: dict[str, bytes] = field(default_factory=dict)
     """media_id → bytes uploaded to /media/upload (an image message's photoURL names one)."""
+    cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """cardBizId → {"user", "data" (the card as sent), "updates" (each cardData put since)}."""
+    card_callbacks: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """callbackRouteKey → (callbackUrl, apiSecret), as registered."""
     _scripted: dict[str, deque[tuple[int, Any]]] = field(default_factory=dict)
     _robot_log: dict[str, deque[datetime]] = field(default_factory=dict)
     _robot_blocked: dict[str, datetime] = field(default_factory=dict)
@@ -139,6 +154,14 @@ class FakeDingTalk:
     def session_replies(self, session: str) -> list[dict[str, Any]]:
         return [c.body for c in self.ok("/robot/sendBySession") if c.query.get("session") == session]
 
+    def cards_to(self, user: str) -> list[tuple[str, dict[str, Any]]]:
+        """(cardBizId, the card as it looks now) of every card sent to `user`, in order."""
+        return [
+            (card_id, (card["updates"] or [card["data"]])[-1])
+            for card_id, card in self.cards.items()
+            if card["user"] == user
+        ]
+
     def answers(self, path: str) -> list[Any]:
         return [c.answer for c in self.calls if c.path == path]
 
@@ -166,10 +189,13 @@ class FakeDingTalk:
             "/robot/send": self._robot_send,
             "/robot/sendBySession": self._session_send,
             "/topapi/v2/user/get": self._user_get,
+            CARD_SEND: self._card_send,
+            CARD_REGISTER: self._card_register,
         }
         return Starlette(
             routes=[
                 *(Route(path, self._wrap(path, fn), methods=["POST"]) for path, fn in routes.items()),
+                Route(CARD_UPDATE, self._wrap(CARD_UPDATE, self._card_update), methods=["PUT"]),
                 Route("/media/upload", self._media_upload, methods=["POST"]),
             ]
         )
@@ -312,6 +338,78 @@ class FakeDingTalk:
             return 200, {"errcode": 400105, "errmsg": "不支持的消息类型"}
         return 200, {"errcode": 0, "errmsg": "ok"}
 
+    @staticmethod
+    def _card_problem(card_data: Any):
+        """A StandardCard as DingTalk draws it: a title, contents, request buttons that have ids."""
+        try:
+            card = json.loads(card_data) if isinstance(card_data, str) else None
+        except ValueError:
+            card = None
+        if not isinstance(card, dict) or not (card.get("header") or {}).get("title", {}).get("text"):
+            return 400, {"code": "invalidParameter.cardData", "message": "cardData 不是合法的卡片 JSON"}
+        contents = card.get("contents")
+        if not isinstance(contents, list) or not contents:
+            return 400, {"code": "invalidParameter.cardData", "message": "contents 不能为空"}
+        ids = []
+        for block in contents:
+            for action in block.get("actions", []) if block.get("type") == "action" else []:
+                if action.get("actionType") != "request" or not action.get("id"):
+                    return 400, {"code": "invalidParameter.cardData", "message": "按钮缺少 id"}
+                if not (action.get("label") or {}).get("text"):
+                    return 400, {"code": "invalidParameter.cardData", "message": "按钮缺少文字"}
+                ids.append(action["id"])
+        if len(ids) != len(set(ids)):
+            return 400, {"code": "invalidParameter.cardData", "message": "按钮 id 重复"}
+        return None
+
+    async def _card_send(self, request, body, query):
+        problem = self._token_problem(request)
+        if problem:
+            return problem
+        if not isinstance(body, dict) or body.get("robotCode") != ROBOT_CODE:
+            return 400, {"code": "invalidParameter.robotCode", "message": "robot 不存在"}
+        if body.get("cardTemplateId") != "StandardCard":
+            return 400, {"code": "invalidParameter.cardTemplateId", "message": "模板不存在"}
+        card_id = body.get("cardBizId")
+        if not isinstance(card_id, str) or not card_id or card_id in self.cards:
+            return 400, {"code": "invalidParameter.cardBizId", "message": "cardBizId 为空或重复"}
+        try:
+            receiver = json.loads(body.get("singleChatReceiver") or "null")
+        except (TypeError, ValueError):
+            receiver = None
+        user = receiver.get("userId") if isinstance(receiver, dict) else None
+        if user not in self.users:
+            return 400, {"code": "invalidParameter.singleChatReceiver", "message": "接收人不存在"}
+        problem = self._card_problem(body.get("cardData"))
+        if problem:
+            return problem
+        self.cards[card_id] = {"user": user, "data": json.loads(body["cardData"]), "updates": []}
+        return 200, {"processQueryKey": f"cq-{next(self._ids)}"}
+
+    async def _card_register(self, request, body, query):
+        problem = self._token_problem(request)
+        if problem:
+            return problem
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(key), str) and body[key]
+            for key in ("callbackRouteKey", "callbackUrl", "apiSecret")
+        ):
+            return 400, {"code": "invalidParameter", "message": "callbackRouteKey/callbackUrl/apiSecret 必填"}
+        self.card_callbacks[body["callbackRouteKey"]] = (body["callbackUrl"], body["apiSecret"])
+        return 200, {"success": True, "result": {"callbackUrl": body["callbackUrl"]}}
+
+    async def _card_update(self, request, body, query):
+        problem = self._token_problem(request)
+        if problem:
+            return problem
+        if not isinstance(body, dict) or body.get("cardBizId") not in self.cards:
+            return 400, {"code": "invalidParameter.cardBizId", "message": "卡片不存在"}
+        problem = self._card_problem(body.get("cardData"))
+        if problem:
+            return problem
+        self.cards[body["cardBizId"]]["updates"].append(json.loads(body["cardData"]))
+        return 200, {"success": True, "result": True}
+
     async def _user_get(self, request, body, query):
         if query.get("access_token") not in self.valid_tokens:
             return 200, {"errcode": 88, "errmsg": "不合法的access_token"}
@@ -336,6 +434,42 @@ def callback_frame(data: dict[str, Any], message_id: str, topic: str = "/v1.0/im
         "headers": {"topic": topic, "messageId": message_id, "contentType": "application/json"},
         "data": json.dumps(data, ensure_ascii=False),
     }
+
+
+def card_click(card_id: str, user: str, button: str, corp: str = CORP) -> dict[str, Any]:
+    """A card callback body as DingTalk sends it (HTTP body, or a Stream frame's data)."""
+    return {
+        "extension": "{}",
+        "corpId": corp,
+        "type": "actionCallback",
+        "userId": user,
+        "userIdType": 1,
+        "spaceType": "im",
+        "outTrackId": card_id,
+        "content": json.dumps({"cardPrivateData": {"actionIds": [button], "params": {}}}),
+    }
+
+
+def card_frame(data: dict[str, Any], message_id: str) -> dict[str, Any]:
+    return callback_frame(data, message_id, topic=CARD_TOPIC)
+
+
+def card_headers(timestamp_ms: int, secret: str = CARD_SECRET) -> dict[str, str]:
+    return {
+        CARD_TIMESTAMP_HEADER: str(timestamp_ms),
+        CARD_SIGNATURE_HEADER: card_sign(secret, timestamp_ms),
+        "content-type": "application/json",
+    }
+
+
+def button_ids(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, id) of each button a card shows."""
+    return [
+        (action["label"]["text"], action["id"])
+        for block in card["contents"]
+        if block.get("type") == "action"
+        for action in block["actions"]
+    ]
 
 
 class _Pipe:
@@ -494,7 +628,9 @@ PEOPLE = {
 }
 
 
-def write_dingtalk_config(tmp_path: Path, url: str, fake_url: str, mode: str = "http") -> Path:
+def write_dingtalk_config(
+    tmp_path: Path, url: str, fake_url: str, mode: str = "http", public_url: str = ""
+) -> Path:
     teams = TEAMS_TOML.format(
         corp=CORP, east=EAST, west=WEST, robot_token=WEST_ROBOT_TOKEN, robot_secret=WEST_ROBOT_SECRET
     )
@@ -502,7 +638,9 @@ def write_dingtalk_config(tmp_path: Path, url: str, fake_url: str, mode: str = "
     path.write_text(
         f'[database]\nurl = "{url}"\n\n[dingtalk]\nmode = "{mode}"\napp_key = "{APP_KEY}"\n'
         f'app_secret = "{APP_SECRET}"\nrobot_code = "{ROBOT_CODE}"\napi_base_url = "{fake_url}"\n'
-        f'oapi_base_url = "{fake_url}"\n' + teams,
+        f'oapi_base_url = "{fake_url}"\ncard_secret = "{CARD_SECRET}"\n'
+        + (f'\n[server]\npublic_url = "{public_url}"\n' if public_url else "")
+        + teams,
         encoding="utf-8",
     )
     return path
@@ -635,6 +773,19 @@ class DingTalkChat:
         session = payload["sessionWebhook"].rsplit("=", 1)[1]
         return "\n".join(r["markdown"]["text"] for r in self.fake.session_replies(session))
 
+    async def click(
+        self, card_id: str, user: str, button: str, *, headers: dict[str, str] | None = None, **body: Any
+    ) -> httpx.Response:
+        """`user` clicks `button` on card `card_id`: DingTalk's signed HTTP callback to /dingtalk/card."""
+        payload = {**card_click(card_id, user, button), **body}
+        response = await self.http.post(
+            "/dingtalk/card",
+            content=json.dumps(payload).encode(),
+            headers=headers or card_headers(_ms(self.clock.now())),
+        )
+        await self.adapter.settle()
+        return response
+
     def replies(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
         return self.fake.session_replies(payload["sessionWebhook"].rsplit("=", 1)[1])
 
@@ -651,13 +802,14 @@ async def open_dingtalk(
     *,
     mode: str = "http",
     stream_endpoint: str = "",
+    public_url: str = "",
     **adapter_options: Any,
 ) -> AsyncIterator[DingTalkChat]:
     """teambeat with the DingTalk adapter, its server and the fake DingTalk, all on loopback."""
     fake = FakeDingTalk(clock, users=dict(PEOPLE), stream_endpoint=stream_endpoint)
     url, pg_schema = database_url
     async with serve(fake.asgi()) as fake_url:
-        config = load_config(write_dingtalk_config(tmp_path, url, fake_url, mode), environ={})
+        config = load_config(write_dingtalk_config(tmp_path, url, fake_url, mode, public_url), environ={})
         app = await build_app(config, clock, migrate=pg_schema is None, pg_schema=pg_schema)
         adapter = DingTalkAdapter(app, **adapter_options)
         try:

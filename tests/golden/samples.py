@@ -909,3 +909,6 @@ SAMPLES["checkout_form"] = [
 ]
 SAMPLES["checkout_form_stale"] = [{}]
 NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"checkout_form_stale"}
+SAMPLES["card_chosen"] = [{"label": "⏭ 跳过今天"}, {"label": "📝 Fill in the form"}]
+SAMPLES["card_expired"] = [{}]
+NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"card_chosen", "card_expired"}

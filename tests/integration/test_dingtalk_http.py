@@ -145,13 +145,14 @@ async def test_dm_commands_and_check_in_answers_as_plain_text(dt):
     assert "/" in help_reply or "成交" in help_reply
 
 
-async def test_a_check_in_started_in_the_group_arrives_by_batch_send(dt):
+async def test_a_check_in_started_in_the_group_arrives_in_the_dm_as_a_card(dt):
     reply = await dt.say("bob01", " 打卡")
     assert reply
     await dt.deliver()
-    assert any("1/3" in text for text in dt.fake.dms("bob01"))
-    [(users, _)] = [b for b in dt.fake.dm_batches() if "bob01" in b[0]]
-    assert users == ["bob01"]
+    # question 1 carries the "fill in / skip today" buttons: a robot card in bob's single chat
+    [(_, card)] = dt.fake.cards_to("bob01")
+    assert "1/3" in card["header"]["title"]["text"]
+    assert [b for b in dt.fake.dm_batches() if "bob01" in b[0]] == []
 
 
 async def test_an_expired_session_webhook_reply_goes_through_openapi(dt):

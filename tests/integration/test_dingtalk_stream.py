@@ -128,7 +128,10 @@ async def test_over_a_real_socket_with_a_watchdog_that_reconnects_a_silent_one(
         await dt.adapter.stream.connected.wait()
         assert (await dt.adapter.health())["ok"] is True
         opened = [c for c in dt.fake.calls if c.path == "/v1.0/gateway/connections/open"]
-        assert opened[0].body["subscriptions"] == [{"type": "CALLBACK", "topic": "/v1.0/im/bot/messages/get"}]
+        assert opened[0].body["subscriptions"] == [
+            {"type": "CALLBACK", "topic": "/v1.0/im/bot/messages/get"},
+            {"type": "CALLBACK", "topic": "/v1.0/card/instances/callback"},  # card clicks
+        ]
 
         first = dt.message("boss01", " 目标 团队 30万 本月")
         await gateway.send(callback_frame(first, "f1"))

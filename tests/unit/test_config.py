@@ -772,6 +772,15 @@ def test_check_config_warns_about_a_team_without_home_channel(tmp_path: Path) ->
     assert len(lines) == 1 and is_warning(lines[0]) and "no home channel" in lines[0]
 
 
+def test_check_config_warns_when_dingtalk_http_mode_cannot_verify_card_clicks(tmp_path: Path) -> None:
+    text = '[dingtalk]\nmode = "http"\napp_key = "k"\napp_secret = "s"\n' + CONSOLE_TEAM
+    lines = check_config(write(tmp_path, text), {}, today=date(2024, 3, 1))
+    assert len(lines) == 1 and is_warning(lines[0]) and "dingtalk.card_secret" in lines[0]
+    assert "POST /dingtalk/card" in lines[0]
+    with_secret = text.replace('app_secret = "s"', 'app_secret = "s"\ncard_secret = "c"')
+    assert check_config(write(tmp_path, with_secret), {}, today=date(2024, 3, 1)) == []
+
+
 def test_check_config_returns_errors(tmp_path: Path) -> None:
     path = write(tmp_path, "[server]\nport = 0\n")
     lines = check_config(path, {}, today=date(2099, 1, 1))

@@ -419,7 +419,7 @@ class WeComAdapter:
         if self._sends % FORGET_EVERY == 0:
             self._windows.forget_idle()
         pictures = app_pictures(msg)
-        if to.kind == "dm" and msg.buttons:
+        if to.kind == "dm" and msg.buttons and self._crypto is not None:  # clicks need the callback
             return await self._send_card(to, msg, pictures, progress)
         if to.kind == "dm":
             rendered = render_markdown(msg, limit=APP_MESSAGE_BYTES, robot=False)
@@ -468,8 +468,11 @@ class WeComAdapter:
             if payload.get("msgtype") != "template_card":
                 return await media(payload)
             task_id = cards.new_task_id()
+            now = self._clock.now()
             async with self._uow_factory() as uow:
-                cards.record(uow.session, task_id, to.workspace, to.id, msg.buttons, self._clock.now())
+                cards.record(uow.session, task_id, to.workspace, to.id, msg.buttons, now)
+                if self._sends % FORGET_EVERY == 1:
+                    await cards.forget(uow.session, now)
                 await uow.commit()
             return await self._send_app(
                 cards.template_card(self._agent_id(), to.id, task_id, text, msg.buttons)

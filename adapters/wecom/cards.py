@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.wecom.render import WeComTextEncoder, defang, render_text
@@ -37,6 +37,7 @@ TITLE_MAX = 36  # characters, WeCom's advice for main_title.title
 SUBTITLE_MAX = 160  # characters, WeCom's advice for sub_title_text; longer text goes as markdown first
 RESPONSE_CODE_VALID = timedelta(hours=72)
 CARD_VALID = RESPONSE_CODE_VALID  # a card acts for as long as WeCom lets us update it
+CARD_KEPT = timedelta(days=30)  # then forgotten: a click on it is answered as on a card never sent
 _ALL_TEXT = 1_000_000
 
 
@@ -184,6 +185,11 @@ async def mark_updated(session: AsyncSession, task_id: str) -> bool:
         .values(card_updated=True)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def forget(session: AsyncSession, now: datetime) -> None:
+    """Drop cards sent more than CARD_KEPT ago (long past acting)."""
+    await session.execute(delete(WeComCard).where(WeComCard.sent_at < now - CARD_KEPT))
 
 
 def _cut(text: str, limit: int) -> str:

@@ -25,7 +25,7 @@ from bot.messages import Button, ChannelRef, Heading, OutgoingMessage, Paragraph
 from bot.services import csv_io, directory
 from bot.services.posts import run_post
 from bot.storage.orm import Checkin, Member, TvKey, WeComCard
-from tests.fakes.wecom import AES_KEY, CORP_ID, MONDAY, ROBOT_KEY, TOKEN, Sent, WeComBot, wecom_bot
+from tests.fakes.wecom import AES_KEY, CORP_ID, EAST_CHANNEL, MONDAY, ROBOT_KEY, TOKEN, WeComBot, wecom_bot
 
 
 @pytest_asyncio.fixture
@@ -244,4 +244,15 @@ async def test_long_text_goes_ahead_as_markdown_and_at_most_six_buttons(bot):
     assert "sub_title_text" not in card and card["main_title"]["title"] == "排行"
     assert [b["key"] for b in card["button_list"]] == ["b0", "b1", "b2", "b3", "b4", "b5"]
     assert json.loads(bot.fake.dms("dave")[-1].content) == card
-    assert isinstance(bot.fake.dms("dave")[0], Sent) and "很长的说明" in bot.fake.dms("dave")[0].content
+    assert "很长的说明" in bot.fake.dms("dave")[0].content
+
+
+async def test_a_group_robot_gets_no_card_its_text_stays(bot):
+    """Group robots cannot take clicks: a channel post with buttons keeps its markdown, buttons left out."""
+    post = OutgoingMessage(
+        (Paragraph((Text("今天的目标已更新"),)),), "今天的目标已更新", buttons=(Button("撤销", "/goal"),)
+    )
+    await bot.adapter.send(ChannelRef("wecom", CORP_ID, EAST_CHANNEL, "group"), post)
+    [sent] = bot.fake.robot_posts(ROBOT_KEY)
+    assert sent.msgtype == "markdown" and sent.content == "今天的目标已更新"
+    assert bot.fake.cards == {}

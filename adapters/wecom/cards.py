@@ -66,19 +66,19 @@ def new_task_id() -> str:
 
 
 def card_text(msg: OutgoingMessage) -> CardText:
-    """The first heading as the title and the rest as the card's text, when that fits the card."""
+    """The first heading (else the first line) as the title and the rest as the card's text — or, when
+    that does not fit the card whole, the title alone: the text then goes ahead as markdown, complete."""
     heading = next((b for b in msg.blocks if isinstance(b, Heading)), None)
     rest = tuple(b for b in msg.blocks if b is not heading)
-    encoder = WeComTextEncoder()
-    title = encoder.line(heading.inlines).strip() if heading else ""
+    title = WeComTextEncoder().line(heading.inlines).strip() if heading else ""
     body = "\n".join(render_text(replace(msg, blocks=rest, buttons=()), limit=_ALL_TEXT).chunks).strip()
     if not title:
         first, _, body_rest = body.partition("\n")
-        title, body = first, body_rest.strip()
-    title = _cut(" ".join(title.split()), TITLE_MAX)
-    if len(body) > SUBTITLE_MAX:
-        return CardText(title or _cut(defang(msg.fallback_text), TITLE_MAX), "", True)
-    return CardText(title or "…", body, False)
+        title, body = first.strip(), body_rest.strip()
+    title = " ".join(title.split()) or " ".join(defang(msg.fallback_text).split()) or "…"
+    if len(title) > TITLE_MAX or len(body) > SUBTITLE_MAX:
+        return CardText(_cut(title, TITLE_MAX), "", True)
+    return CardText(title, body, False)
 
 
 def template_card(

@@ -19,6 +19,7 @@ import pytest_asyncio
 from sqlalchemy import select
 from wechatpy.enterprise.crypto import WeChatCrypto
 
+from adapters.wecom.adapter import WeComAdapter
 from adapters.wecom.crypto import signature
 from adapters.wecom.payload import parse_xml
 from bot.messages import Button, ChannelRef, Heading, OutgoingMessage, Paragraph, Text
@@ -256,3 +257,29 @@ async def test_a_group_robot_gets_no_card_its_text_stays(bot):
     [sent] = bot.fake.robot_posts(ROBOT_KEY)
     assert sent.msgtype == "markdown" and sent.content == "今天的目标已更新"
     assert bot.fake.cards == {}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_in_the_web_role_a_click_is_acknowledged_and_a_worker_acts_on_it(
+    engine, database_url, tmp_path
+):
+    async with wecom_bot(tmp_path, database_url, work=False) as bot:
+        await send_prompts(bot)
+        card = last_card(bot, "dave")
+        response, _, _ = await bot.click("dave", card["task_id"], "b1")
+        assert response.status_code == 200 and response.content == b""
+        await bot.adapter.settle()
+        assert await statuses(bot) == {} and bot.fake.card_updates == []  # taken in, not yet handled
+        worker = WeComAdapter(
+            bot.app.config.wecom,
+            clock=bot.clock,
+            uow_factory=bot.app.uow_factory,
+            renderer=bot.app.renderer,
+        )
+        await worker.start(bot.app.dispatcher.handle, serve=False)
+        try:
+            await worker.settle()
+        finally:
+            await worker.stop()
+        assert await statuses(bot) == {"dave": "skipped"}
+        assert bot.fake.card_updates == [(card["task_id"], "dave", "⏭ 今天跳过")]

@@ -430,7 +430,6 @@ class TvKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-
 class WeComCard(Base):
     """A WeCom template card sent with buttons: which command each button stands for, to whom it went and
     when, and the one click it acted on (`chosen`, with that click's `response_code`) — a second click or
@@ -447,6 +446,7 @@ class WeComCard(Base):
     chosen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     response_code: Mapped[str | None] = mapped_column(String(512), nullable=True)
     card_updated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
 
 # A period's totals (stats.member_totals) read only these columns of its deals. With all of
 # them in one index SQLite answers from the index alone instead of fetching every deal's row (a month of

@@ -6,7 +6,8 @@ encrypted passive reply — no API call, no access token, no trusted-IP dependen
 Otherwise WeCom gets an empty 200 (well inside its 5 s) and the reply follows through message/send as
 markdown; if that is rate-limited or fails transiently, it goes to the outbox for the worker to retry.
 Outbound, DMs use message/send, a team channel its group robot (`channel_webhook`) when it has one,
-else appchat/send with the channel as the appchat's chatid.
+else appchat/send with the channel as the appchat's chatid. A DM with buttons is a template card
+(cards.py); its clicks come back to the callback as `template_card_event` and are taken in like commands.
 """
 
 from __future__ import annotations
@@ -322,7 +323,7 @@ class WeComAdapter:
         if click is None:
             return
         corp = self._config.corp_id
-        now = self._clock.now()
+        now = received_at  # when WeCom delivered the click, however late a worker gets to it
         message = IncomingMessage(
             event_id=f"card:{click.task_id}",
             user=UserRef(PLATFORM, corp, click.user_id),

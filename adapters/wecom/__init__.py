@@ -13,4 +13,11 @@ def build_adapter(app: App) -> WeComAdapter:
     """The adapter for `app.config.wecom`; imports happen here, not when the package is imported."""
     from adapters.wecom.adapter import WeComAdapter
 
-    return WeComAdapter(app.config.wecom, clock=app.clock, uow_factory=app.uow_factory, metrics=app.metrics)
+    return WeComAdapter(
+        app.config.wecom,
+        clock=app.clock,
+        uow_factory=app.uow_factory,
+        metrics=app.metrics,
+        renderer=app.renderer,
+        default_locale=app.config.bot.default_locale,
+    )

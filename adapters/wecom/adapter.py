@@ -6,7 +6,8 @@ encrypted passive reply — no API call, no access token, no trusted-IP dependen
 Otherwise WeCom gets an empty 200 (well inside its 5 s) and the reply follows through message/send as
 markdown; if that is rate-limited or fails transiently, it goes to the outbox for the worker to retry.
 Outbound, DMs use message/send, a team channel its group robot (`channel_webhook`) when it has one,
-else appchat/send with the channel as the appchat's chatid.
+else appchat/send with the channel as the appchat's chatid. A DM with buttons is a template card
+(cards.py); its clicks come back to the callback as `template_card_event` and are taken in like commands.
 """
 
 from __future__ import annotations
@@ -18,17 +19,20 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from adapters.intake import Intake
+from adapters.wecom import cards
 from adapters.wecom.callback import open_message, passive_text_reply, verify_url
 from adapters.wecom.client import ALL_RECEIVERS_INVALID, WeComApiError, WeComClient
 from adapters.wecom.crypto import CallbackRejected, WeComCrypto
@@ -45,6 +49,7 @@ from bot.clock import Clock
 from bot.config import WeComConfig
 from bot.delivery.outbox import SentParts, enqueue
 from bot.messages import (
+    Button,
     ChannelRef,
     Image,
     IncomingMessage,
@@ -55,7 +60,9 @@ from bot.messages import (
 )
 from bot.metrics import Metrics
 from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, PartProgress, UserProfile
+from bot.rendering.engine import Renderer
 from bot.services import directory
+from bot.storage.orm import ProcessedEvent
 from bot.storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -88,7 +95,13 @@ def robot_key(webhook: str) -> str | None:
 
 class WeComAdapter:
     name = PLATFORM
-    capabilities = Capability.RICH_TEXT | Capability.MENTIONS | Capability.OPEN_DM | Capability.IMAGES
+    capabilities = (
+        Capability.RICH_TEXT
+        | Capability.MENTIONS
+        | Capability.OPEN_DM
+        | Capability.IMAGES
+        | Capability.BUTTONS
+    )
     limits = APPCHAT_LIMITS
 
     def __init__(
@@ -101,8 +114,12 @@ class WeComAdapter:
         http: httpx.AsyncClient | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         passive_reply_within: float = PASSIVE_REPLY_WITHIN,
+        renderer: Renderer | None = None,
+        default_locale: str = "zh-CN",
     ) -> None:
         self._config = config
+        self._renderer = renderer
+        self._default_locale = default_locale
         self._clock = clock
         self._uow_factory = uow_factory
         self._metrics = metrics
@@ -185,12 +202,22 @@ class WeComAdapter:
         except CallbackRejected as exc:
             log.warning("wecom callback refused (%s): %s", exc.reason, exc.detail)
             return JSONResponse({"error": exc.reason, "detail": exc.detail}, status_code=exc.status)
+        if cards.to_click(fields) is not None:
+            return await self._take_click(fields)
         message = to_incoming(fields, self._config.corp_id, now)
         if message is None:
             return Response(_EMPTY)
         if self._sink is None:
             return JSONResponse({"error": "not_started"}, status_code=503)
         return await self._answer(message, fields)
+
+    async def _take_click(self, fields: dict[str, str]) -> Response:
+        """A card click is taken in like a command (committed before WeCom gets its empty 200) and
+        handled by the intake: its command, the reply through message/send, then the card's update."""
+        if self._sink is None:
+            return JSONResponse({"error": "not_started"}, status_code=503)
+        await self._intake.take({"click": fields})
+        return Response(_EMPTY)
 
     async def _answer(self, message: IncomingMessage, fields: dict[str, str]) -> Response:
         """Take the message into the intake (committed before WeCom gets its answer), then wait briefly
@@ -221,6 +248,10 @@ class WeComAdapter:
     async def _from_intake(self, payload: dict[str, Any], received_at: datetime) -> None:
         """A command job: its reply to the callback still waiting for it (in this process), else sent."""
         sink = self._sink
+        if "click" in payload:
+            if sink is not None:
+                await self._clicked(sink, payload["click"], received_at)
+            return
         message = to_incoming(payload["fields"], self._config.corp_id, received_at)
         if sink is None or message is None:
             return
@@ -229,8 +260,8 @@ class WeComAdapter:
 
     def _passive_reply(self, message: IncomingMessage, reply: OutgoingMessage) -> str | None:
         """An encrypted text reply when the reply fits one message and the member's quota allows it."""
-        if message.channel.kind != "dm" or self._crypto is None:
-            return None
+        if message.channel.kind != "dm" or self._crypto is None or reply.buttons:
+            return None  # buttons need a card, which only message/send can carry
         rendered = render_text(reply, limit=APP_MESSAGE_BYTES)
         if len(rendered.chunks) != 1:
             return None
@@ -282,6 +313,97 @@ class WeComAdapter:
             except Exception:
                 log.exception("wecom: could not queue the reply to %s", message.user.id)
 
+    # ----- card clicks --------------------------------------------------------------------------------
+
+    async def _clicked(self, sink: MessageSink, fields: dict[str, str], received_at: datetime) -> None:
+        """A click on one of our cards: the command its button stands for, typed by the person who
+        clicked, in their conversation with the app — once per card, whoever clicks again or retries.
+        Then the card shows what was chosen. A card we never sent them, or an old one, gets a clear line."""
+        click = cards.to_click(fields)
+        if click is None:
+            return
+        corp = self._config.corp_id
+        now = received_at  # when WeCom delivered the click, however late a worker gets to it
+        message = IncomingMessage(
+            event_id=f"card:{click.task_id}",
+            user=UserRef(PLATFORM, corp, click.user_id),
+            channel=ChannelRef(PLATFORM, corp, click.user_id, "dm"),
+            text="",
+            addressed_to_bot=True,
+            received_at=received_at,
+            raw=dict(fields),
+        )
+        problem, button, chosen = await self._claim(click, now)
+        if problem is not None:
+            await self._stale_line(message, click, problem, chosen)
+            return
+        assert button is not None
+        message = replace(message, text=button.command)
+        try:
+            reply = await sink(message)
+        except Exception:
+            log.exception("wecom: handling the click on card %s failed", click.task_id)
+            reply = None
+        if reply is not None:
+            await self._deliver_reply(message, reply)
+        await self._update_card(click, button.label)
+
+    async def _claim(self, click: cards.Click, now: datetime) -> tuple[str | None, Button | None, str]:
+        """(what is wrong with the click or None, the button it pressed, the label chosen before)."""
+        async with self._uow_factory() as uow:
+            card = await cards.find(uow.session, click.task_id)
+            if card is None or card.workspace != self._config.corp_id or card.user_id != click.user_id:
+                return "unknown", None, ""
+            button = cards.button_of(card, click.key)
+            if button is None:
+                return "unknown", None, ""
+            if now - card.sent_at > cards.CARD_VALID:
+                return "expired", None, ""
+            if not await cards.claim(uow.session, click, now):
+                earlier = cards.button_of(card, card.chosen or "")
+                return "chosen", None, earlier.label if earlier else ""
+            await uow.commit()
+        return None, button, ""
+
+    async def _stale_line(
+        self, message: IncomingMessage, click: cards.Click, problem: str, chosen: str
+    ) -> None:
+        """Say why the click did nothing — once per click, however often WeCom delivers it."""
+        if self._renderer is None:
+            log.warning("wecom: click on card %s refused (%s)", click.task_id, problem)
+            return
+        seen = {
+            "platform": PLATFORM,
+            "event_id": f"cardline:{click.task_id}:{click.response_code or click.create_time}"[:200],
+            "received_at": self._clock.now(),
+        }
+        async with self._uow_factory() as uow:
+            try:
+                await uow.session.execute(insert(ProcessedEvent.__table__), seen)
+            except IntegrityError:
+                return
+            team, _ = await directory.first_team_of_user(uow.session, message.user)
+            await uow.commit()
+        locale = team.locale if team is not None else self._default_locale
+        reply = self._renderer.render("button_stale", locale, reason=problem, chosen=chosen)
+        await self._deliver_reply(message, reply)
+
+    async def _update_card(self, click: cards.Click, label: str) -> None:
+        """The card's one update: the clicker's buttons become one grey button saying what was chosen."""
+        if not click.response_code:
+            return
+        async with self._uow_factory() as uow:
+            first = await cards.mark_updated(uow.session, click.task_id)
+            await uow.commit()
+        if not first:
+            return
+        payload = cards.update_payload(self._agent_id(), click.user_id, click.response_code, label)
+        try:
+            await self._client.app_call("POST", "/cgi-bin/message/update_template_card", json=payload)
+        except DeliveryError as exc:
+            self._count(exc)
+            log.warning("wecom: could not update card %s: %s", click.task_id, exc.reason)
+
     def _track(self, task: asyncio.Future[Any]) -> None:
         self._tasks.add(task)  # type: ignore[arg-type]
         task.add_done_callback(self._tasks.discard)
@@ -298,6 +420,8 @@ class WeComAdapter:
         if self._sends % FORGET_EVERY == 0:
             self._windows.forget_idle()
         pictures = app_pictures(msg)
+        if to.kind == "dm" and msg.buttons and self._crypto is not None:  # clicks need the callback
+            return await self._send_card(to, msg, pictures, progress)
         if to.kind == "dm":
             rendered = render_markdown(msg, limit=APP_MESSAGE_BYTES, robot=False)
             payloads = [_app_markdown(self._agent_id(), to.id, chunk) for chunk in rendered.chunks]
@@ -325,6 +449,37 @@ class WeComAdapter:
         return await self._deliver(
             to, APPCHAT_LIMITS, payloads, self._with_media(pictures, self._send_appchat), progress
         )
+
+    async def _send_card(
+        self, to: ChannelRef, msg: OutgoingMessage, pictures: list[bytes], progress: PartProgress | None
+    ) -> SentMessage:
+        """A DM with buttons: a `button_interaction` card carrying its title, text and buttons — with the
+        text sent ahead as markdown when it is longer than a card shows. Each card is recorded just
+        before it is sent, under a task id of its own, so its clicks can be checked."""
+        text = cards.card_text(msg)
+        payloads: list[dict[str, Any]] = []
+        if text.text_apart:
+            rendered = render_markdown(replace(msg, buttons=()), limit=APP_MESSAGE_BYTES, robot=False)
+            payloads = [_app_markdown(self._agent_id(), to.id, chunk) for chunk in rendered.chunks]
+        payloads += [{"touser": to.id, "agentid": self._agent_id(), **_image_stub(p)} for p in pictures]
+        payloads.append({"touser": to.id, "msgtype": "template_card"})
+        media = self._with_media(pictures, self._send_app)
+
+        async def send(payload: dict[str, Any]) -> str:
+            if payload.get("msgtype") != "template_card":
+                return await media(payload)
+            task_id = cards.new_task_id()
+            now = self._clock.now()
+            async with self._uow_factory() as uow:
+                cards.record(uow.session, task_id, to.workspace, to.id, msg.buttons, now)
+                if self._sends % FORGET_EVERY == 1:
+                    await cards.forget(uow.session, now)
+                await uow.commit()
+            return await self._send_app(
+                cards.template_card(self._agent_id(), to.id, task_id, text, msg.buttons)
+            )
+
+        return await self._deliver(to, DM_LIMITS, payloads, send, progress)
 
     def _with_media(
         self, pictures: list[bytes], call: Callable[[dict[str, Any]], Awaitable[str]]

@@ -450,6 +450,24 @@ class TvKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class WeComCard(Base):
+    """A WeCom template card sent with buttons: which command each button stands for, to whom it went and
+    when, and the one click it acted on (`chosen`, with that click's `response_code`) — a second click or
+    WeCom's retry finds it here, in whichever process it arrives."""
+
+    __tablename__ = "wecom_cards"
+
+    task_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    buttons: Mapped[list[Any]] = mapped_column(JSON)  # [[label, command], ...] in the card's order
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    chosen: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    chosen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    response_code: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    card_updated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
 # A period's totals (stats.member_totals) read only these columns of its deals. With all of
 # them in one index SQLite answers from the index alone instead of fetching every deal's row (a month of
 # a 500-person team in less than half the time); PostgreSQL can do the same once a table is vacuumed.

@@ -8,6 +8,13 @@ robot's webhook/send, behaving like the real one where teambeat depends on it.
   as WeCom does — it lands in `dropped`, never in `sent`, so tests can prove we never sent one.
 - `invaliduser`: a user outside `users` is reported in the answer (errcode 81013 when no one is valid).
 - `script[path]` queues errcodes to answer next on that path (e.g. {"webhook/send": [45009]}).
+- Template cards (message/send `msgtype template_card`) are checked as WeCom documents them: a known
+  card_type; for `button_interaction` a task_id of digits, letters and `_-@` (≤ 128 bytes, never reused
+  by the app), a main title, 1–6 buttons each with text and a key (≤ 1,024 bytes, no repeats: 42039).
+  `click(...)` is the `template_card_event` WeCom would post for a member's click: it issues a
+  response_code bound to that card and member. update_template_card takes a response_code once, within
+  72 h, and only for the card's own member; each update is kept in `card_updates`.
+  (The errcodes of the card rules other than 42039 are the fake's own choice.)
 Windows use the test's clock, so a test controls time.
 """
 
@@ -19,10 +26,11 @@ import binascii
 import contextlib
 import hashlib
 import itertools
+import json
 import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,6 +56,13 @@ from tests.fakes.multipart import form_file
 from tests.support.loopback import serve
 
 APP_CONTENT_BYTES = 2048
+CARD_TYPES = frozenset(
+    {"text_notice", "news_notice", "button_interaction", "vote_interaction", "multiple_interaction"}
+)
+TASK_ID = re.compile(r"^[A-Za-z0-9_\-@]{1,128}$")
+BUTTONS_MAX = 6
+KEY_BYTES = 1024
+RESPONSE_CODE_LIFE = timedelta(hours=72)
 ROBOT_MARKDOWN_BYTES = 4096
 ROBOT_TEXT_BYTES = 2048
 _MENTION = re.compile(r"<@([^>]+)>")
@@ -74,6 +89,25 @@ class Sent:
 
 
 @dataclass
+class Card:
+    """A button card WeCom accepted: to whom, its buttons (text, key), and what its buttons show now."""
+
+    task_id: str
+    user: str
+    buttons: list[tuple[str, str]]
+    sent_at: datetime
+    replaced_by: str | None = None
+
+
+@dataclass
+class ResponseCode:
+    task_id: str
+    user: str
+    issued_at: datetime
+    used: bool = False
+
+
+@dataclass
 class FakeWeCom:
     clock: Clock
     corp_id: str
@@ -95,6 +129,10 @@ class FakeWeCom:
     refused: list[tuple[str, int]] = field(default_factory=list)
     media: dict[str, bytes] = field(default_factory=dict)
     """media id -> the bytes uploaded to /cgi-bin/media/upload (an app image names its media id)."""
+    cards: dict[str, Card] = field(default_factory=dict)
+    response_codes: dict[str, ResponseCode] = field(default_factory=dict)
+    card_updates: list[tuple[str, str, str]] = field(default_factory=list)
+    """(task id, member, replace_name) of every update WeCom accepted."""
     _tokens: dict[str, bool] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -118,6 +156,7 @@ class FakeWeCom:
             routes=[
                 Route("/cgi-bin/gettoken", self._gettoken, methods=["GET"]),
                 Route("/cgi-bin/message/send", self._message_send, methods=["POST"]),
+                Route("/cgi-bin/message/update_template_card", self._update_card, methods=["POST"]),
                 Route("/cgi-bin/appchat/send", self._appchat_send, methods=["POST"]),
                 Route("/cgi-bin/user/get", self._user_get, methods=["GET"]),
                 Route("/cgi-bin/webhook/send", self._webhook_send, methods=["POST"]),
@@ -143,8 +182,15 @@ class FakeWeCom:
         body = await request.json()
         if body.get("agentid") != self.agent_id:
             return self._error("message/send", 301002, "invalid agentid")
+        card: dict[str, Any] | None = None
         if body.get("msgtype") == "image":
             content, problem = self._app_image(body)
+        elif body.get("msgtype") == "template_card":
+            card = body.get("template_card") if isinstance(body.get("template_card"), dict) else {}
+            code, problem = self._card_problem(card)
+            if problem:
+                return self._error("message/send", code, problem)
+            content = json.dumps(card, ensure_ascii=False)
         else:
             content, problem = _content(body, {"text": APP_CONTENT_BYTES, "markdown": APP_CONTENT_BYTES})
         if problem:
@@ -164,7 +210,78 @@ class FakeWeCom:
         answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok", "msgid": f"msg-{next(self._ids)}"}
         if invalid:
             answer["invaliduser"] = invalid
+        if card is not None and card.get("task_id"):
+            # A card with callbacks: kept for clicks; the send's answer carries a response_code too.
+            buttons = [(str(b.get("text")), str(b.get("key"))) for b in card.get("button_list", [])]
+            self.cards[card["task_id"]] = Card(card["task_id"], valid[0], buttons, self.clock.now())
+            answer["response_code"] = self._issue_code(card["task_id"], valid[0])
         return JSONResponse(answer)
+
+    def _card_problem(self, card: dict[str, Any]) -> tuple[int, str | None]:
+        kind = card.get("card_type")
+        if kind not in CARD_TYPES:
+            return 40058, f"invalid card_type {kind!r}"
+        if kind != "button_interaction":
+            return 0, None
+        task_id = card.get("task_id")
+        if not isinstance(task_id, str) or not TASK_ID.match(task_id):
+            return 40058, "task_id: digits, letters and _-@, at most 128 bytes"
+        if task_id in self.cards:
+            return 40058, "task_id already used by this app"
+        title = (card.get("main_title") or {}).get("title")
+        if not isinstance(title, str) or not title.strip():
+            return 40058, "main_title.title missing"
+        buttons = card.get("button_list")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= BUTTONS_MAX:
+            return 40058, f"button_list must hold 1 to {BUTTONS_MAX} buttons"
+        keys = [b.get("key") for b in buttons if isinstance(b, dict)]
+        if len(keys) != len(buttons) or not all(isinstance(k, str) and k for k in keys):
+            return 40058, "every callback button needs a key"
+        if any(len(k.encode()) > KEY_BYTES for k in keys):
+            return 40058, f"button key over {KEY_BYTES} bytes"
+        if len(set(keys)) != len(keys):
+            return 42039, "key Missing or Invalid: button keys repeat"
+        if not all(isinstance(b.get("text"), str) and b["text"].strip() for b in buttons):
+            return 40058, "button text missing"
+        return 0, None
+
+    def _issue_code(self, task_id: str, user: str) -> str:
+        code = f"rc-{next(self._ids)}-{hashlib.sha1(f'{task_id}{user}'.encode()).hexdigest()[:8]}"
+        self.response_codes[code] = ResponseCode(task_id, user, self.clock.now())
+        return code
+
+    async def _update_card(self, request: Request) -> JSONResponse:
+        """A response_code is good once, within 72 h, and only for its own card's member."""
+        path = "message/update_template_card"
+        if (refusal := self._check_token(request, path)) is not None:
+            return refusal
+        body = await request.json()
+        if body.get("agentid") != self.agent_id:
+            return self._error(path, 301002, "invalid agentid")
+        issued = self.response_codes.get(str(body.get("response_code", "")))
+        if issued is None:
+            return self._error(path, 40058, "invalid response_code")
+        if issued.used:
+            return self._error(path, 40058, "response_code already used")
+        if self.clock.now() - issued.issued_at > RESPONSE_CODE_LIFE:
+            return self._error(path, 40058, "response_code expired (72 h)")
+        users = body.get("userids")
+        if not isinstance(users, list) or users != [issued.user]:
+            return self._error(path, 40058, "userids must be the card's own member")
+        name = (body.get("button") or {}).get("replace_name")
+        if not isinstance(name, str) or not name.strip():
+            return self._error(path, 40058, "button.replace_name missing")
+        issued.used = True
+        self.cards[issued.task_id].replaced_by = name
+        self.card_updates.append((issued.task_id, issued.user, name))
+        return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
+    def click(self, user: str, task_id: str, key: str, *, create_time: int | None = None) -> str:
+        """The plaintext XML WeCom posts when `user` clicks the button `key` of card `task_id` (as in
+        WeCom's 模板卡片事件推送 sample); a card WeCom knows gets a fresh response_code."""
+        code = self._issue_code(task_id, user) if task_id in self.cards else f"rc-unknown-{next(self._ids)}"
+        when = int(self.clock.now().timestamp()) if create_time is None else create_time
+        return card_event(user, task_id, key, code, when)
 
     async def _appchat_send(self, request: Request) -> JSONResponse:
         if (refusal := self._check_token(request, "appchat/send")) is not None:
@@ -377,6 +494,18 @@ def text_message(user: str, text: str, msg_id: str, create_time: str, *, chat_id
     )
 
 
+def card_event(user: str, task_id: str, key: str, response_code: str, create_time: int) -> str:
+    """A `template_card_event` as WeCom encrypts it (no MsgId: a click is named by its response code)."""
+    return (
+        f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+        f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        f"<Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]></EventKey>"
+        f"<TaskId><![CDATA[{task_id}]]></TaskId><CardType><![CDATA[button_interaction]]></CardType>"
+        f"<ResponseCode><![CDATA[{response_code}]]></ResponseCode><AgentID>{AGENT_ID}</AgentID>"
+        f"<SelectedItems></SelectedItems></xml>"
+    )
+
+
 def passive_reply(oracle: WeChatCrypto, response: httpx.Response) -> dict[str, str] | None:
     """The passive reply in a callback answer, verified and decrypted by `oracle` (None: empty answer)."""
     if not response.content:
@@ -443,6 +572,12 @@ class WeComBot:
     ) -> httpx.Response:
         body, params = self.sealed(self.message(user, text, msg_id=msg_id, chat_id=chat_id), by=by)
         return await self.post(body, params)
+
+    async def click(self, user: str, task_id: str, key: str) -> tuple[httpx.Response, bytes, dict[str, str]]:
+        """`user` clicks button `key` on card `task_id`: the callback WeCom posts, and its sealed body and
+        query (to post again: a retry or a replay)."""
+        body, params = self.sealed(self.fake.click(user, task_id, key))
+        return await self.post(body, params), body, params
 
     def passive(self, response: httpx.Response) -> dict[str, str] | None:
         """The passive reply in a callback answer, verified and decrypted by wechatpy (None: empty answer)."""
@@ -513,6 +648,8 @@ async def wecom_bot(
             metrics=app.metrics,
             monotonic=lambda: clock.now().timestamp(),
             passive_reply_within=passive_reply_within,
+            renderer=app.renderer,
+            default_locale=app.config.bot.default_locale,
         )
 
         async def sink(message: IncomingMessage) -> OutgoingMessage | None:

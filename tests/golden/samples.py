@@ -895,6 +895,12 @@ SAMPLES["checkin_form"] = [
 SAMPLES["checkin_form_required"] = [{}]
 SAMPLES["checkin_form_stale"] = [{}]
 NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"checkin_form_required", "checkin_form_stale"}
+SAMPLES["button_stale"] = [
+    {"reason": "chosen", "chosen": "⏭ 今天跳过"},
+    {"reason": "expired"},
+    {"reason": "unknown"},
+]
+NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"button_stale"}
 SAMPLES["checkout_form"] = [
     {
         "fields": [

@@ -104,8 +104,11 @@ async def test_a_retried_msgid_is_handled_once(bot):
 
 
 async def test_a_checkin_conversation_in_the_app_chat(bot):
-    first = bot.passive(await bot.say("dave", "/checkin"))
-    assert first is not None and "1/3" in first["Content"]
+    # The first question carries the "fill in" / "skip today" buttons: a card, through message/send.
+    assert bot.passive(await bot.say("dave", "/checkin")) is None
+    await bot.deliver()
+    [first] = bot.fake.dms("dave")
+    assert first.msgtype == "template_card" and "1/3" in first.payload["template_card"]["main_title"]["title"]
     second = bot.passive(await bot.say("dave", "拜访了3家客户"))
     assert second is not None and "2/3" in second["Content"]
     bot.passive(await bot.say("dave", "5万"))

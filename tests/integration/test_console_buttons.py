@@ -92,7 +92,7 @@ async def test_undo_under_the_deal_answer(console):
     assert await console.type("bob", "/1") == [
         "ℹ️ That deal has already been undone; nothing more to do.",
         "Usage: /deal undo [ID]",
-        "Example: /deal 12800 Acme annual plan",
+        "Example: /deal undo 12",
     ]
 
 

@@ -111,7 +111,7 @@ async def test_the_deal_answer_carries_undo_and_a_click_undoes_it_once(slack):
     again = await send(slack, click_on_answer(slack, "U0002", answer))
     assert again == [
         "ℹ️ That deal has already been undone; nothing more to do.\n"
-        "Usage: /deal undo [ID]\nExample: /deal 12800 Acme annual plan"
+        "Usage: /deal undo [ID]\nExample: /deal undo 12"
     ]
     assert len(slack.channel_posts()) == posts + 1
 
@@ -126,7 +126,7 @@ async def test_someone_elses_undo_click_is_refused_and_the_authors_after_24_hour
     refused = await send(slack, click_on_answer(slack, "U0003", answer))
     assert refused == [
         "🔒 Only team leaders can use /deal undo. Ask your team leader if you need it done.\n"
-        "Usage: /deal undo [ID]\nExample: /deal 12800 Acme annual plan"
+        "Usage: /deal undo [ID]\nExample: /deal undo 12"
     ]
     assert await deals(slack) == [(deal_id, False)]
     assert len(slack.channel_posts()) == posts
@@ -136,7 +136,7 @@ async def test_someone_elses_undo_click_is_refused_and_the_authors_after_24_hour
     late = await send(slack, click_on_answer(slack, "U0002", answer))
     assert late == [
         "⌛ That deal is more than 24 hours old, so you can't undo it yourself. Please ask a team leader.\n"
-        "Usage: /deal undo [ID]\nExample: /deal 12800 Acme annual plan"
+        "Usage: /deal undo [ID]\nExample: /deal undo 12"
     ]
     assert await deals(slack) == [(deal_id, False)] and len(slack.channel_posts()) == posts
     # The leader may still undo it, with the same button.

@@ -187,6 +187,12 @@ async def test_the_reminder_buttons_open_the_check_in_and_book_today_off(slack):
             )
         ).all()
     assert leave == [("U0003", MONDAY_10.date(), MONDAY_10.date())]
+    # A second click (its own payload): the same answer, still one leave.
+    await slack.click("U0003", reminder, 1)
+    assert [shown(p) for p in slack.fake.posts(slack.dm_channel("U0003"))[dms + 1 :]] == told
+    async with slack.app.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Leave)) == 1
+    dms += 1
     async with slack.app.uow_factory() as uow:
         team = await directory.team_by_slug(uow.session, "east")
         await run_post(uow, slack.app.renderer, team, "reminder", slack.app.clock.now(), number=2, force=True)

@@ -150,3 +150,19 @@ async def test_post_to_channel_under_a_leaders_goal(console):
 async def voided(console: Console) -> list[bool]:
     async with console.app.sessionmaker() as session:
         return [v is not None for v in await session.scalars(select(Deal.voided_at).order_by(Deal.id))]
+
+
+async def test_a_group_lead_is_offered_her_groups_goals_only(console):
+    await console.type("boss", "/goal team 300000 month")
+    await console.type("boss", "/goal group 虎队 100000 week")
+    await console.type("boss", "/goal group 狼队 100000 week")
+    await console.type("boss", "/goal @dave 20000 week")  # dave is in alice's group
+    await console.type("boss", "/goal @bob 20000 week")
+    offered = [line for line in await console.type("alice", "/goal") if line.startswith("[/")]
+    assert offered == ["[/1] 📣 Post: 狼队 goal this week", "[/2] 📣 Post: dave's goal this week"]
+    shown = await console.type("alice", "/2")
+    assert shown[0] == "📣 Posted to the team channel: dave's goal this week (¥0/¥20,000)"
+    assert "│ 【🎯 dave's goal this week: ¥20,000】" in shown
+    # The leader is offered every goal.
+    offered = [line for line in await console.type("boss", "/goal") if line.startswith("[/")]
+    assert len(offered) == 5

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from bot.services import directory
 from bot.services.posts import run_post
 from bot.storage.orm import Checkin, Deal, Leave, Member, ProcessedEvent
-from tests.fakes.slack import block_actions, interactive_body, message_text
-from tests.fakes.slack_bot import CHANNEL, MONDAY_10, TEAM, SlackBot, slack_bot
+from tests.fakes.slack import block_actions, interactive_body, message_text, signed_headers
+from tests.fakes.slack_bot import CHANNEL, MONDAY_10, SECRET, TEAM, SlackBot, slack_bot
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -230,6 +230,19 @@ async def test_a_leaders_goal_is_posted_to_the_channel_once_and_a_member_is_refu
     # Alice leads a group, not the team: the team's goal is not hers to post either.
     refused = await send(slack, click_on_answer(slack, "U0002", answer))
     assert refused[0].startswith("🔒 Only team leaders can use /goal post.")
+    # A click as the leader signed with another secret, or Bob's click turned into the leader's after
+    # Slack signed it: 401.
+    forged = interactive_body(click_on_answer(slack, "U0001", answer))
+    bobs = interactive_body(click_on_answer(slack, "U0003", answer))
+    for body, headers in (
+        (forged, signed_headers("not-the-secret", forged)),
+        (bobs.replace(b"U0003", b"U0001"), signed_headers(SECRET, bobs)),
+    ):
+        response = await slack.http.post(
+            "/slack/events", content=body, headers={"Content-Type": FORM, **headers}
+        )
+        assert response.status_code == 401
+    await slack.settle()
     assert len(slack.channel_posts()) == posts
 
     click = click_on_answer(slack, "U0001", answer)

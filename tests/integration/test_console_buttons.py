@@ -5,6 +5,7 @@ under a goal posts it to the channel — each clicked as the person who types it
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from bot.config import load_config
 from bot.services import directory
 from bot.services.posts import run_post
 from bot.storage.orm import Deal, Leave, Member
-from tests.support.chat import write_config
+from tests.support.chat import Chat, open_chat, write_config
 
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -166,3 +167,44 @@ async def test_a_group_lead_is_offered_her_groups_goals_only(console):
     # The leader is offered every goal.
     offered = [line for line in await console.type("boss", "/goal") if line.startswith("[/")]
     assert len(offered) == 5
+
+
+WEST = """
+[[teams]]
+id = "west"
+name = "West Sales"
+platform = "console"
+workspace = "W2"
+channel = "C-west"
+locale = "en"
+calendar = "cn"
+leaders = ["wboss"]
+
+[[teams.members]]
+id = "wboss"
+name = "West Boss"
+"""
+
+
+async def test_another_teams_goal_is_not_found_and_not_posted(engine, database_url, tmp_path):
+    url, pg_schema = database_url
+    east = await open_chat(
+        write_config(tmp_path, url, locale="en", extra_teams=WEST), FixedClock(MONDAY_10), pg_schema
+    )
+    west = Chat(east.app, east.adapter, east.clock, workspace="W2")
+    west._ids = itertools.count(1000)  # event ids are unique across the database, not per chat
+    try:
+        await west.say("wboss", "/goal team 100000 month", channel="C-west")
+        [button] = west.last_reply.buttons
+        # East's leader sends the west button's command (a forwarded payload): no such goal in his team.
+        refused = await east.say("boss", button.command)
+        assert (
+            refused.splitlines()[0]
+            == "🔍 That goal is not set any more: it was removed. Send /goal to see the goals set now."
+        )
+        assert east.channel_posts() == [] and west.channel_posts("C-west") == []
+        posted = await west.say("wboss", button.command, channel="C-west")
+        assert posted == "📣 Posted to the team channel: Team goal this month (¥0/¥100,000)"
+        assert len(west.channel_posts("C-west")) == 1 and east.channel_posts() == []
+    finally:
+        await east.app.close()

@@ -263,8 +263,8 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         },
     ],
     "checkin_reminder": [
-        {"member": ALICE, "remaining": 2, "reminder_no": 1},
-        {"member": MALLORY, "remaining": 1, "reminder_no": 2},
+        {"member": ALICE, "remaining": 2, "reminder_no": 1, "day": "2026-11-23"},
+        {"member": MALLORY, "remaining": 1, "reminder_no": 2, "day": "2026-11-23"},
     ],
     "checkin_done": [
         {

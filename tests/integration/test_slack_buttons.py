@@ -161,7 +161,7 @@ async def test_the_reminder_buttons_open_the_check_in_and_book_today_off(slack):
     await send_post(slack, "reminder")
     reminder = slack.fake.posts(slack.dm_channel("U0003"))[-1]
     assert "your check-in still has" in message_text(reminder)
-    assert buttons(reminder) == [("📝 Check in now", "/checkin"), ("🏖 On leave today", "/leave today")]
+    assert buttons(reminder) == [("📝 Check in now", "/checkin"), ("🏖 On leave today", "/leave 2026-11-23")]
 
     # Alice: "Check in now" opens the check-in form with the click's trigger_id.
     alice = slack.fake.posts(slack.dm_channel("U0002"))[-1]
@@ -208,6 +208,21 @@ async def test_the_reminder_buttons_open_the_check_in_and_book_today_off(slack):
             ).all()
         )
     assert statuses["U0002"] == "open"  # the form is open, not yet sent
+
+    # Carol clicks Monday's "On leave today" on Tuesday: the button books Monday, which is over — a clear
+    # line, and no leave for Tuesday she did not ask for.
+    carol = slack.fake.posts(slack.dm_channel("U0004"))[-1]
+    slack.app.clock.set(MONDAY_10 + timedelta(days=1))
+    before = len(slack.fake.posts(slack.dm_channel("U0004")))
+    await slack.click("U0004", carol, 1)
+    assert [shown(p) for p in slack.fake.posts(slack.dm_channel("U0004"))[before:]] == [
+        "📆 The date “2026-11-23” is already over. "
+        "Leave can only be booked from today on, e.g. /leave today.\n"
+        "Usage: /leave [@member] [today|START..END] [reason] | /leave cancel [@member]\n"
+        "Example: /leave 2026-11-23..2026-11-25 vacation"
+    ]
+    async with slack.app.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Leave)) == 1  # Bob's only
 
 
 # ----- a leader's goal → Post to channel ---------------------------------------------------------------

@@ -156,6 +156,8 @@ async def post_goal(ctx: CommandContext, goal_id: int) -> OutgoingMessage:
         raise Refused("goal_not_found")
     if not await may_post(ctx, goal):
         raise PermissionDenied(command="goal post", required="leader" if goal.subject == "team" else "lead")
+    if goal.period_end < ctx.scope.today:  # a button from an earlier period: its label says "this month"
+        raise Refused("goal_over")
     post = await goal_posts.post_goal(ctx.uow, ctx.core.renderer, ctx.scope, goal, ctx.member, ctx.now)
     view = post.view
     return ctx.reply(

@@ -950,6 +950,7 @@ SAMPLES["goal_posted"] = [
 SAMPLES["error"] = [
     *SAMPLES["error"],
     {"code": "goal_not_found", "detail": {}, "usage": "/goal post 编号", "example": "/goal post 7"},
+    {"code": "goal_over", "detail": {}, "usage": "/goal post 编号", "example": "/goal post 7"},
     {
         "code": "invalid_argument",
         "detail": {"argument": "goal_id", "reason": "goal.id", "value": EVIL},

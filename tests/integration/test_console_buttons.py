@@ -208,3 +208,13 @@ async def test_another_teams_goal_is_not_found_and_not_posted(engine, database_u
         assert len(west.channel_posts("C-west")) == 1 and east.channel_posts() == []
     finally:
         await east.app.close()
+
+
+async def test_a_goal_whose_period_is_over_is_not_posted(console):
+    await console.type("boss", "/goal team 50000 today")
+    console.app.clock.set(MONDAY_10.replace(day=24))
+    shown = await console.type("boss", "/1")  # yesterday's button
+    assert shown[0] == (
+        "⌛ That goal's period is over, so it is not posted. Send /goal to see the goals set now."
+    )
+    assert not any(line.startswith("┌─") for line in shown)

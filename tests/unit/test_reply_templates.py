@@ -474,6 +474,7 @@ CODES = {
     "deal_undo_expired": {"id": 3},
     "deal_already_void": {"id": 3},
     "goal_not_found": {},
+    "goal_over": {},
     "no_team": {},
     "last_leader": {},
     "internal": {"event_id": "Ev1"},

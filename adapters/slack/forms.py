@@ -37,13 +37,19 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": text, "emoji": True}
 
 
+def _escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def actions_block(buttons: tuple[Button, ...]) -> dict[str, Any] | None:
     """The buttons as one `actions` block (each button's value is the command it stands for)."""
     elements = [
         {
             "type": "button",
             "action_id": f"{BUTTON_ACTION_PREFIX}{index}",
-            "text": _plain(button.label, BUTTON_TEXT_MAX),
+            # A label may carry members' words (a goal's name): escaped as headers are — Slack decodes
+            # &amp; &lt; &gt; in plain_text, so `<!channel>` shows as typed.
+            "text": _plain(_escaped(button.label), BUTTON_TEXT_MAX),
             "value": button.command,
         }
         for index, button in enumerate(buttons[:BUTTONS_MAX])

@@ -1,4 +1,5 @@
-"""/goal — show goals with progress, or set a SMART one (a number, a metric and a period)."""
+"""/goal — show goals with progress, set a SMART one (a number, a metric and a period), or post one to
+the team channel (`/goal post ID`, the "post to channel" button under a goal)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,19 @@ from dataclasses import dataclass
 from bot.commands.arguments import ABSENT, MEMBER, METRIC_WORDS, Arg, find_group, money_of
 from bot.commands.context import CommandContext
 from bot.commands.deals import may_act_for
-from bot.commands.errors import InvalidArgument, MissingArgument, PermissionDenied
+from bot.commands.errors import InvalidArgument, MissingArgument, PermissionDenied, Refused
 from bot.commands.forms import Form, command
 from bot.commands.registry import CommandRegistry
 from bot.domain.periods import PeriodName, parse_period
 from bot.messages import OutgoingMessage
-from bot.services import goals, standings
+from bot.services import goal_posts, goals, standings
 from bot.services.views import format_goal_value, goal_label, goal_view
 from bot.storage.orm import Goal, Group, Member
 
 TEAM_WORDS = {"team", "团队", "全队", "全团队", "部门"}
 GROUP_WORDS = {"group", "小组", "组"}
 SELF_WORDS = {"me", "my", "mine", "myself", "我", "自己", "个人"}
+POST_WORDS = ("post", "share", "发布", "公布", "发群", "分享")
 CLEAR_WORDS = {"clear", "remove", "delete", "none", "清除", "删除", "取消"}
 _COUNT_WITH_UNIT = re.compile(r"^(\d+)(单|笔)$")
 _ZERO = re.compile(r"^[¥￥$]?0+(\.0*)?(万|w|k|千|单|笔)?$")
@@ -63,6 +65,21 @@ class SubjectArg:
             return Subject("member", member=ctx.member)
         other = await MEMBER.take(ctx, tokens, "member", False)
         return ABSENT if other is ABSENT else Subject("member", member=other)  # type: ignore[arg-type]
+
+
+class GoalId:
+    """A goal's number, as its "post to channel" button carries it: 7 or #7."""
+
+    kind = "id"
+
+    async def take(self, ctx: CommandContext, tokens: list[str], name: str, strict: bool) -> object:
+        if not tokens:
+            return ABSENT
+        raw = tokens[0].lstrip("#")
+        if not raw.isdigit():
+            raise InvalidArgument(name, tokens[0], "goal.id")
+        tokens.pop(0)
+        return int(raw)
 
 
 class TermsArg:
@@ -119,6 +136,35 @@ def check_subject(ctx: CommandContext, subject: Subject) -> None:
         raise PermissionDenied(command="goal", required="lead")
 
 
+async def may_post(ctx: CommandContext, goal: Goal) -> bool:
+    """Posting a goal speaks for the team: leaders post any goal, a group's lead their group's and their
+    group members' goals; members none (not even their own)."""
+    if not ctx.is_at_least("lead"):
+        return False
+    if ctx.is_at_least("leader"):
+        return True
+    if goal.member_id is not None:
+        owner = await ctx.session.get(Member, goal.member_id)
+        return owner is not None and may_act_for(ctx.member, owner)
+    return goal.group_id is not None and goal.group_id == ctx.member.group_id
+
+
+async def post_goal(ctx: CommandContext, goal_id: int) -> OutgoingMessage:
+    """`/goal post ID`: the goal with its progress now, in the team channel."""
+    goal = await ctx.session.get(Goal, goal_id)
+    if goal is None or goal.team_id != ctx.team.id:
+        raise Refused("goal_not_found")
+    if not await may_post(ctx, goal):
+        raise PermissionDenied(command="goal post", required="leader" if goal.subject == "team" else "lead")
+    if goal.period_end < ctx.scope.today:  # a button from an earlier period: its label says "this month"
+        raise Refused("goal_over")
+    post = await goal_posts.post_goal(ctx.uow, ctx.core.renderer, ctx.scope, goal, ctx.member, ctx.now)
+    view = post.view
+    return ctx.reply(
+        "goal_posted", posted=post.posted, label=view["label"], actual=view["actual"], target=view["target"]
+    )
+
+
 async def goal_command(ctx: CommandContext, subject: Subject | None, terms: Terms | None) -> OutgoingMessage:
     if subject is None and terms is None:
         return await show_goals(ctx)
@@ -152,7 +198,8 @@ async def show_goals(ctx: CommandContext) -> OutgoingMessage:
             boards[key] = await standings.board(
                 ctx.session, scope, scope.period(goal.period, goal.period_start)
             )
-        views.append(goal_view(ctx.core.renderer, scope, goal, boards[key]))
+        view = goal_view(ctx.core.renderer, scope, goal, boards[key])
+        views.append({**view, "id": goal.id, "postable": await may_post(ctx, goal)})
     return ctx.reply("goal_list", goals=views)
 
 
@@ -179,9 +226,10 @@ async def set_goal(
     wanted = _wanted(ctx, subject, period, metric)
     goal, previous = await goals.set_goal(ctx.uow, ctx.team, wanted, span, target, ctx.member, ctx.now)
     board = await standings.board(ctx.session, scope, span)
+    view = goal_view(ctx.core.renderer, scope, goal, board)
     return ctx.reply(
         "goal_set",
-        goal=goal_view(ctx.core.renderer, scope, goal, board),
+        goal={**view, "id": goal.id, "postable": await may_post(ctx, goal)},
         label=goal_label(ctx.core.renderer, scope, goal, board),
         previous=format_goal_value(scope, metric, previous) if previous is not None else None,
     )
@@ -211,6 +259,14 @@ async def clear_goals(
 SPEC = command(
     "goal",
     ("目标", "goals", "target"),
+    # Members are refused before the id is read: the same clear line whichever button they click.
+    Form(
+        POST_WORDS,
+        (Arg("goal_id", GoalId(), label="id"),),
+        post_goal,
+        min_role="lead",
+        denied_as="goal post",
+    ),
     Form(
         (),
         (

@@ -36,7 +36,7 @@ async def leave_command(
     if dates is None:
         return await list_leave(ctx, member)
     start, end = dates
-    leaves.book(ctx.uow, member, start, end, reason, ctx.now)
+    await leaves.book(ctx.uow, member, start, end, reason, ctx.now)
     return ctx.reply(
         "leave_set",
         member=person(member),

@@ -27,7 +27,21 @@ async def cancel_upcoming(uow: UnitOfWork, member: Member, today: date) -> int:
     return len(leaves)
 
 
-def book(uow: UnitOfWork, member: Member, start: date, end: date, reason: str, now: datetime) -> Leave:
+async def book(uow: UnitOfWork, member: Member, start: date, end: date, reason: str, now: datetime) -> Leave:
+    """The member's leave for these days: the one already booked (a second click on "on leave today",
+    the same line sent twice) with the newer reason if one is given, else a new one."""
+    same = await uow.session.scalar(
+        select(Leave).where(
+            Leave.member_id == member.id,
+            Leave.start_day == start,
+            Leave.end_day == end,
+            Leave.cancelled.is_(False),
+        )
+    )
+    if same is not None:
+        if reason:
+            same.reason = reason
+        return same
     leave = Leave(member_id=member.id, start_day=start, end_day=end, reason=reason, created_at=now)
     uow.session.add(leave)
     return leave

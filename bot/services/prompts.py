@@ -135,6 +135,7 @@ async def send_reminders(
                 member=person(member),
                 remaining=remaining,
                 reminder_no=checkin.reminders_sent,
+                day=scope.today.isoformat(),  # its leave button books this day, not the day it is clicked
             )
             key = _key(f"checkin-reminder{number}", team.id, scope.today, member, suffix)
             queued += await _dm(uow, scope, member, message, key, now)

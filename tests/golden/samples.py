@@ -263,8 +263,8 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         },
     ],
     "checkin_reminder": [
-        {"member": ALICE, "remaining": 2, "reminder_no": 1},
-        {"member": MALLORY, "remaining": 1, "reminder_no": 2},
+        {"member": ALICE, "remaining": 2, "reminder_no": 1, "day": "2026-11-23"},
+        {"member": MALLORY, "remaining": 1, "reminder_no": 2, "day": "2026-11-23"},
     ],
     "checkin_done": [
         {
@@ -918,3 +918,52 @@ NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"checkout_form_stale"}
 SAMPLES["card_chosen"] = [{"label": "⏭ 跳过今天"}, {"label": "📝 Fill in the form"}]
 SAMPLES["card_expired"] = [{}]
 NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"card_chosen", "card_expired"}
+
+# Buttons where a command would do (issue 22 item 2): a goal a lead or leader may post carries "post to
+# channel" (its id in the button's command); the goal as posted in the channel; the answer to posting it.
+_POSTABLE = {
+    "label": "本月团队目标",
+    "actual": "¥130,470",
+    "target": "¥300,000",
+    "ratio": 0.4349,
+    "pace": "¥12,000",
+    "workdays_left": 14,
+    "reached": False,
+}
+SAMPLES["goal_set"] = [
+    *SAMPLES["goal_set"],
+    {"goal": {**_POSTABLE, "id": 7, "postable": True}, "label": "本月团队目标"},
+]
+SAMPLES["goal_list"] = [
+    *SAMPLES["goal_list"],
+    {
+        "goals": [
+            {**_POSTABLE, "id": 7, "postable": True},
+            {**_POSTABLE, "label": "本周狼队目标（单数）", "id": 8, "postable": False},
+            {**_POSTABLE, "label": EVIL, "id": 9, "postable": True},
+        ]
+    },
+]
+SAMPLES["goal_post"] = [
+    {"goal": _POSTABLE, "poster": ALICE},
+    {
+        "goal": {**_POSTABLE, "actual": "52", "target": "50", "ratio": 1.04, "pace": None, "reached": True},
+        "poster": MALLORY,
+    },
+    {"goal": {**_POSTABLE, "label": EVIL, "pace": None, "workdays_left": 0}, "poster": ALICE},
+]
+SAMPLES["goal_posted"] = [
+    {"posted": True, "label": "本月团队目标", "actual": "¥130,470", "target": "¥300,000"},
+    {"posted": False, "label": EVIL, "actual": "¥130,470", "target": "¥300,000"},
+]
+SAMPLES["error"] = [
+    *SAMPLES["error"],
+    {"code": "goal_not_found", "detail": {}, "usage": "/goal post 编号", "example": "/goal post 7"},
+    {"code": "goal_over", "detail": {}, "usage": "/goal post 编号", "example": "/goal post 7"},
+    {
+        "code": "invalid_argument",
+        "detail": {"argument": "goal_id", "reason": "goal.id", "value": EVIL},
+        "usage": "/goal post 编号",
+        "example": "/goal post 7",
+    },
+]

@@ -32,10 +32,11 @@ RANK_EN = (
 KUDOS_ZH = "用法：/点赞 @成员 [@成员…] 原因\n例如：/点赞 @alice 电话跟进非常到位"
 KUDOS_EN = "Usage: /kudos @member [@member…] reason\nExample: /kudos @alice great follow-up call"
 GOAL_ZH = (
-    "用法：/目标 [团队|小组 组名|@成员|我] 数额|清除 [单] 今天|本周|本月|本季度\n例如：/目标 团队 30万 本月"
+    "用法：/目标 [团队|小组 组名|@成员|我] 数额|清除 [单] 今天|本周|本月|本季度 | /目标 post 编号"
+    "\n例如：/目标 团队 30万 本月"
 )
 GOAL_EN = (
-    "Usage: /goal [team|group NAME|@member|me] AMOUNT|clear [deals] today|week|month|quarter"
+    "Usage: /goal [team|group NAME|@member|me] AMOUNT|clear [deals] today|week|month|quarter | /goal post ID"
     "\nExample: /goal team 300000 month"
 )
 LEAVE_ZH = (

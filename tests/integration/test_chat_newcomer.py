@@ -100,6 +100,7 @@ async def test_changing_a_goal_says_what_it_replaced_and_zero_or_clear_removes_i
         "🎯 本月团队目标已从 ¥30万 改为 ¥35万",
         "░░░░░░░░░░ 0% 本月团队目标 ¥0/¥35万",
         "⏱ 还需每天 ¥5.83万（剩余 6 个工作日），冲！💪",
+        "[/1] 📣 发到群里",  # a leader may post the team's goal
     ]
     assert await chat.say("boss", "/goal team 0 month") == "🗑 已清除本月团队目标（原为 ¥35万）"
     assert await count(chat, Goal) == 0

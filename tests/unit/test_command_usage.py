@@ -13,7 +13,9 @@ USAGE = {
     ("kudos", "zh-CN"): "/点赞 @成员 [@成员…] 原因",
     ("kudos", "en"): "/kudos @member [@member…] reason",
     ("leave", "zh-CN"): "/请假 [@成员] [今天|开始..结束] [原因] | /请假 cancel [@成员]",
-    ("goal", "en"): "/goal [team|group NAME|@member|me] AMOUNT|clear [deals] today|week|month|quarter",
+    ("goal", "en"): (
+        "/goal [team|group NAME|@member|me] AMOUNT|clear [deals] today|week|month|quarter | /goal post ID"
+    ),
     (
         "rank",
         "zh-CN",

@@ -232,7 +232,9 @@ async def test_a_click_acts_with_the_role_of_the_person_who_clicked(dt):
     await dt.adapter.send(ChannelRef("dingtalk", CORP, "boss01", "dm"), msg)
     boss_card, _ = card_of(dt, "boss01")
     assert (await dt.click(boss_card, "boss01", "tb-0")).status_code == 200
-    assert "目标已设定" in dt.fake.dms("boss01")[-1]
+    _, answer = card_of(dt, "boss01")  # the answer carries "post to channel": a card too
+    assert "目标已设定" in card_text(answer)
+    assert [label for label, _ in button_ids(answer)] == ["📣 发到群里"]
     assert await count(dt, Goal) == 1
 
 

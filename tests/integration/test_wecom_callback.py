@@ -75,32 +75,48 @@ async def test_url_verification_with_a_forged_signature_is_401(bot):
 
 
 @pytest.mark.parametrize("by", ["wechatpy", "ours"])
-async def test_a_deal_in_the_app_chat_gets_a_passive_reply_and_a_robot_announcement(bot, by):
+async def test_a_deal_in_the_app_chat_is_answered_with_an_undo_card_and_a_robot_announcement(bot, by):
     started = time.monotonic()
     response = await bot.say("alice", "/deal 12800 华为", by=by)
     assert time.monotonic() - started < 5
-    reply = bot.passive(response)
-    assert reply is not None and reply["MsgType"] == "text"
-    assert reply["ToUserName"] == "alice" and reply["FromUserName"] == CORP_ID
-    assert "#1" in reply["Content"] and "¥1.28万" in reply["Content"]
+    assert bot.passive(response) is None  # the answer carries "undo": a card, through message/send
     await bot.deliver()
+    [answer] = bot.fake.dms("alice")
+    card = answer.payload["template_card"]
+    assert answer.msgtype == "template_card" and card["card_type"] == "button_interaction"
+    assert "#1" in answer.content and "¥1.28万" in answer.content
+    assert [b["text"] for b in card["button_list"]] == ["↩️ 撤销"]
     posts = bot.fake.robot_posts(ROBOT_KEY)
     assert [p.msgtype for p in posts] == ["markdown", "markdown"]  # the 喜报 and the day's first deal
     assert "喜报" in posts[0].content and "<@alice>" in posts[0].content and "华为" in posts[0].content
     assert "开单" in posts[1].content
     assert posts[0].notified() == {"alice"}
-    assert bot.fake.dms("alice") == []  # the passive reply needed no message/send
     assert await bot.count(Deal) == 1
 
 
+@pytest.mark.parametrize("by", ["wechatpy", "ours"])
+async def test_a_command_answered_without_buttons_gets_a_passive_reply(bot, by):
+    started = time.monotonic()
+    await bot.say("alice", "/deal 12800 华为", by=by)
+    reply = bot.passive(await bot.say("alice", "/rank month", by=by))
+    assert time.monotonic() - started < 5
+    assert reply is not None and reply["MsgType"] == "text"
+    assert reply["ToUserName"] == "alice" and reply["FromUserName"] == CORP_ID
+    assert "Alice" in reply["Content"] and "¥1.28万" in reply["Content"]
+
+
 async def test_a_retried_msgid_is_handled_once(bot):
-    first = await bot.say("alice", "/deal 5000", msg_id="889900")
-    again = await bot.say("alice", "/deal 5000", msg_id="889900")  # WeCom's retry after a lost answer
+    first = await bot.say("alice", "/rank month", msg_id="889899")
+    again = await bot.say("alice", "/rank month", msg_id="889899")  # WeCom's retry after a lost answer
     assert bot.passive(first) is not None
+    assert again.status_code == 200 and again.content == b""
+    first = await bot.say("alice", "/deal 5000", msg_id="889900")
+    again = await bot.say("alice", "/deal 5000", msg_id="889900")
     assert again.status_code == 200 and again.content == b""
     await bot.deliver()
     assert await bot.count(Deal) == 1
     assert len([p for p in bot.fake.robot_posts(ROBOT_KEY) if "喜报" in p.content]) == 1
+    assert len(bot.fake.dms("alice")) == 1  # one answer (a card, for its undo button)
 
 
 async def test_a_checkin_conversation_in_the_app_chat(bot):
@@ -124,7 +140,7 @@ async def test_a_command_in_the_teams_appchat_is_answered_by_dm_and_announced_in
     assert ignored.content == b""
     await bot.deliver()
     [dm] = bot.fake.dms("will")
-    assert dm.msgtype == "markdown" and "¥3,000" in dm.content
+    assert dm.msgtype == "template_card" and "¥3,000" in dm.content  # a card: it carries "undo"
     posts = bot.fake.appchat_posts(WEST_CHAT)
     assert posts and "喜报" in posts[0].content and "Will" in posts[0].content
     assert bot.fake.robot_posts(ROBOT_KEY) == []
@@ -169,7 +185,7 @@ async def test_a_slow_command_is_acknowledged_at_once_and_answered_by_message_se
         assert answered < 1.5  # WeCom had its answer before the command finished
         await bot.deliver()
         [dm] = bot.fake.dms("alice")
-        assert dm.msgtype == "markdown" and "¥6,000" in dm.content
+        assert dm.msgtype == "template_card" and "¥6,000" in dm.content  # a card: it carries "undo"
         assert dm.payload["agentid"] == 1000002
 
 
@@ -197,7 +213,7 @@ async def test_in_the_web_role_the_callback_is_answered_at_once_and_a_worker_rep
             await worker.stop()
         assert await bot.count(Deal) == 1 and await commands_waiting(bot) == 0
         [dm] = bot.fake.dms("alice")
-        assert dm.msgtype == "markdown" and "¥6,000" in dm.content
+        assert dm.msgtype == "template_card" and "¥6,000" in dm.content  # a card: it carries "undo"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -895,12 +895,6 @@ SAMPLES["checkin_form"] = [
 SAMPLES["checkin_form_required"] = [{}]
 SAMPLES["checkin_form_stale"] = [{}]
 NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"checkin_form_required", "checkin_form_stale"}
-SAMPLES["button_stale"] = [
-    {"reason": "chosen", "chosen": "⏭ 今天跳过"},
-    {"reason": "expired"},
-    {"reason": "unknown"},
-]
-NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"button_stale"}
 SAMPLES["checkout_form"] = [
     {
         "fields": [
@@ -916,5 +910,11 @@ SAMPLES["checkout_form"] = [
 SAMPLES["checkout_form_stale"] = [{}]
 NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"checkout_form_stale"}
 SAMPLES["card_chosen"] = [{"label": "⏭ 跳过今天"}, {"label": "📝 Fill in the form"}]
-SAMPLES["card_expired"] = [{}]
-NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"card_chosen", "card_expired"}
+SAMPLES["card_stale"] = [
+    {"reason": "chosen", "chosen": "⏭ 今天跳过"},
+    {"reason": "expired", "hours": 24},
+    {"reason": "expired", "hours": 72},
+    {"reason": "expired", "hours": 36},
+    {"reason": "not_ours"},
+]
+NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"card_chosen", "card_stale"}

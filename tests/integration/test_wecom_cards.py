@@ -25,7 +25,7 @@ from adapters.wecom.payload import parse_xml
 from bot.messages import Button, ChannelRef, Heading, OutgoingMessage, Paragraph, Text
 from bot.services import csv_io, directory
 from bot.services.posts import run_post
-from bot.storage.orm import Checkin, Member, TvKey, WeComCard
+from bot.storage.orm import Checkin, Member, SentCard, TvKey
 from tests.fakes.wecom import AES_KEY, CORP_ID, EAST_CHANNEL, MONDAY, ROBOT_KEY, TOKEN, WeComBot, wecom_bot
 
 
@@ -219,7 +219,7 @@ async def test_forged_clicks_are_refused_and_change_nothing(bot, name, status):
     assert await statuses(bot) == {}
     assert len(bot.fake.sent) == sent and bot.fake.card_updates == []
     async with bot.app.sessionmaker() as session:
-        assert (await session.get(WeComCard, card["task_id"])).chosen is None
+        assert (await session.get(SentCard, card["task_id"])).chosen is None
 
 
 async def test_a_replayed_click_after_five_minutes_is_401(bot):

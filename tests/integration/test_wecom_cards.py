@@ -159,6 +159,34 @@ async def test_a_member_clicking_a_leaders_button_is_refused(bot):
     assert any("/tv/east?key=" in t for t in texts_to(bot, "boss"))
 
 
+async def test_a_refused_click_leaves_the_card_as_it_was_and_another_button_still_acts(bot):
+    board = OutgoingMessage(
+        (Heading((Text("📺 看板"),)), Paragraph((Text("看看今天的排行"),))),
+        "📺 看板",
+        buttons=(Button("📺 打开看板", "/team tv"), Button("🏆 排行", "/rank")),
+    )
+    await bot.adapter.send(ChannelRef("wecom", CORP_ID, "dave", "dm"), board)
+    card = last_card(bot, "dave")
+    body, params = await click(bot, "dave", card, "📺 打开看板")
+    assert (await bot.post(body, params)).status_code == 200  # WeCom retrying it: no second refusal
+    await bot.deliver()
+    [refusal] = texts_to(bot, "dave")
+    assert refusal.startswith("🔒 /team tv 只有团队长可以使用。")
+    # the card is as it was: not greyed out, its one click not taken
+    assert bot.fake.card_updates == [] and await bot.count(TvKey) == 0
+    async with bot.app.sessionmaker() as session:
+        row = await session.get(SentCard, card["task_id"])
+        assert (row.chosen, row.chosen_click, row.shown) == (None, None, False)
+
+    # so the button dave may use still acts, and the card then shows it
+    await click(bot, "dave", card, "🏆 排行")
+    assert len(texts_to(bot, "dave")) == 2 and "🔒" not in texts_to(bot, "dave")[1]
+    assert bot.fake.card_updates == [(card["task_id"], "dave", "🏆 排行")]
+    async with bot.app.sessionmaker() as session:
+        row = await session.get(SentCard, card["task_id"])
+        assert (row.chosen, row.chosen_by, row.shown) == (1, "dave", True)
+
+
 async def test_foreign_unknown_and_expired_cards_get_a_clear_line_and_change_nothing(bot):
     await send_prompts(bot)
     bobs = last_card(bot, "bob")

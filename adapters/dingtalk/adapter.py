@@ -296,13 +296,8 @@ class DingTalkAdapter:
             if judged.verdict is Verdict.REPEAT:  # answered: the card shows it (no click id to tell more)
                 return
             if judged.verdict is not Verdict.ACT or judged.card is None or judged.button is None:
-                await self._say(
-                    user,
-                    "card_stale",
-                    reason=str(judged.verdict),
-                    chosen=judged.button.label if judged.button else "",
-                    hours=sent_cards.lifetime_hours(CARD_LIFETIME),
-                )
+                context = sent_cards.stale_context(judged, CARD_LIFETIME)
+                await self._say(user, sent_cards.STALE_TEMPLATE, **context)
                 return
             message = IncomingMessage(
                 event_id=f"card:{clicked.card_id}:{clicked.button}",  # a refused button leaves the others

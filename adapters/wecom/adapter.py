@@ -326,16 +326,7 @@ class WeComAdapter:
         clicked = cards.card_click(click)
         corp = self._config.corp_id
         now = received_at  # when WeCom delivered the click, however late a worker gets to it
-        async with self._uow_factory() as uow:
-            judged = await sent_cards.judge(
-                uow.session,
-                platform=PLATFORM,
-                workspace=corp,
-                user_id=click.user_id,
-                click=clicked,
-                lifetime=cards.CARD_LIFETIME,
-                now=now,
-            )
+        judged = await self._judge(click, now)
         message = IncomingMessage(
             event_id=f"card:{click.task_id}:{click.response_code or click.create_time}",
             user=UserRef(PLATFORM, corp, click.user_id),
@@ -363,6 +354,22 @@ class WeComAdapter:
             chosen = await sent_cards.acted(uow.session, PLATFORM, clicked)
         if chosen:
             await self._update_card(click, judged.button.label)
+        elif reply is None:  # another press of the card acted while this one ran: say which
+            judged = await self._judge(click, now)
+            if judged.verdict is Verdict.CHOSEN:
+                await self._stale_line(message, click, judged)
+
+    async def _judge(self, click: cards.Click, now: datetime) -> Judged:
+        async with self._uow_factory() as uow:
+            return await sent_cards.judge(
+                uow.session,
+                platform=PLATFORM,
+                workspace=self._config.corp_id,
+                user_id=click.user_id,
+                click=cards.card_click(click),
+                lifetime=cards.CARD_LIFETIME,
+                now=now,
+            )
 
     async def _stale_line(self, message: IncomingMessage, click: cards.Click, judged: Judged) -> None:
         """Say why the click did nothing — once per click, however often WeCom delivers it."""
@@ -382,13 +389,8 @@ class WeComAdapter:
             team, _ = await directory.first_team_of_user(uow.session, message.user)
             await uow.commit()
         locale = team.locale if team is not None else self._default_locale
-        reply = self._renderer.render(
-            "card_stale",
-            locale,
-            reason=str(judged.verdict),
-            chosen=judged.button.label if judged.button else "",
-            hours=sent_cards.lifetime_hours(cards.CARD_LIFETIME),
-        )
+        context = sent_cards.stale_context(judged, cards.CARD_LIFETIME)
+        reply = self._renderer.render(sent_cards.STALE_TEMPLATE, locale, **context)
         await self._deliver_reply(message, reply)
 
     async def _update_card(self, click: cards.Click, label: str) -> None:

@@ -172,6 +172,15 @@ async def acted(session: AsyncSession, platform: str, click: CardClick) -> bool:
     return card is not None and card.chosen == click.button and card.chosen_click == click.click_id
 
 
-def lifetime_hours(lifetime: timedelta) -> int:
-    """A lifetime as the whole hours the card_stale line names."""
-    return int(lifetime // timedelta(hours=1))
+STALE_TEMPLATE = "card_stale"
+"""The line for a click that did nothing (the person is told why and to type the command)."""
+
+
+def stale_context(judged: Judged, lifetime: timedelta) -> dict[str, str | int]:
+    """What the card_stale line says for this verdict: its reason, the label chosen before, and the
+    platform's lifetime in hours."""
+    return {
+        "reason": str(judged.verdict),
+        "chosen": judged.button.label if judged.verdict is Verdict.CHOSEN and judged.button else "",
+        "hours": int(lifetime // timedelta(hours=1)),
+    }

@@ -96,4 +96,16 @@ async def test_old_cards_are_forgotten_when_a_new_one_is_recorded(session):
     await send(session, "tb-new", at=NOW + sent_cards.KEPT + timedelta(seconds=1))
     assert await sent_cards.find(session, "wecom", "tb-old") is None
     assert await sent_cards.find(session, "wecom", "tb-month") is not None
-    assert sent_cards.lifetime_hours(timedelta(hours=72)) == 72
+
+
+async def test_the_stale_line_names_the_reason_the_choice_and_the_lifetime(session):
+    await send(session)
+    await sent_cards.choose(session, "wecom", "dave", CardClick("tb1", 1, "rc-1"), NOW)
+    other = await judge(session, CardClick("tb1", 0, "rc-2"))
+    assert sent_cards.stale_context(other, timedelta(hours=72)) == {
+        "reason": "chosen",
+        "chosen": SKIP.label,
+        "hours": 72,
+    }
+    foreign = await judge(session, CardClick("tb1", 0, "rc-2"), user="bob")
+    assert sent_cards.stale_context(foreign, DAY) == {"reason": "not_ours", "chosen": "", "hours": 24}

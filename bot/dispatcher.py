@@ -20,7 +20,7 @@ from bot.commands.parser import split_command
 from bot.commands.registry import CommandSpec, role_at_least
 from bot.messages import ChannelRef, FormSubmission, IncomingMessage, OutgoingMessage, UserRef
 from bot.metrics import Metrics
-from bot.services import directory
+from bot.services import directory, sent_cards
 from bot.storage.orm import Member, ProcessedEvent, Team
 from bot.storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -88,19 +88,34 @@ class Dispatcher:
             return False
         return True
 
-    async def _commit_first(self, uow: UnitOfWork, message: IncomingMessage, now: datetime) -> bool:
-        """Commit the command's work unless the event was handled before (then it is all rolled back)."""
+    async def _commit_first(
+        self, uow: UnitOfWork, message: IncomingMessage, now: datetime, *, acted: bool = True
+    ) -> bool:
+        """Commit the command's work unless the event was handled before (then it is all rolled back).
+        A card click that acted is its card's one choice, in the same transaction: a click that lost the
+        race to another is rolled back too, and a refused one (`acted` False) leaves the card open."""
+        if acted and not await self._choose(uow, message, now):
+            log.info("card clicked in event %s was answered by another click", message.event_id)
+            await uow.rollback()
+            return False
         if not await self._first_delivery(uow, message, now):
             log.info("duplicate event %s ignored", message.event_id)
             return False
         await uow.commit()
         return True
 
+    async def _choose(self, uow: UnitOfWork, message: IncomingMessage, now: datetime) -> bool:
+        """False when the message is a card click and another click answered that card first."""
+        if message.clicked is None:
+            return True
+        user = message.user
+        return await sent_cards.choose(uow.session, user.platform, user.id, message.clicked, now)
+
     async def _record_refused(self, message: IncomingMessage, now: datetime) -> bool:
         """A command answered with an error changed nothing, but its retries get no second answer
         (False: this was such a retry)."""
         async with self._uow_factory() as uow:
-            return await self._commit_first(uow, message, now)
+            return await self._commit_first(uow, message, now, acted=False)
 
     async def _prune(self, now: datetime) -> None:
         self._seen += 1

@@ -48,6 +48,17 @@ class IncomingMessage:
     """The platform can show a form in answer to this message (a Slack click or command's trigger_id)."""
     submitted: FormSubmission | None = None
     """What a person entered in a form this bot showed (its `text` is the form's command)."""
+    clicked: CardClick | None = None
+    """The card button this message is a click on (its `text` is the button's command)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CardClick:
+    """A click on a button of a card the bot sent: the command acts as that card's one choice."""
+
+    card_id: str
+    button: int  # the button's position on the card
+    click_id: str = ""  # the platform's id of this very click, when it gives one (WeCom's ResponseCode)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from adapters.dingtalk.batch import DmBatcher
 from adapters.dingtalk.callback import callback_route
 from adapters.dingtalk.card_callback import PATH as CARD_PATH
 from adapters.dingtalk.card_callback import ForeignCard, card_route
-from adapters.dingtalk.cards import NotAClick, card_data, parse_click
+from adapters.dingtalk.cards import MAX_BUTTONS, NotAClick, card_data, parse_click
 from adapters.dingtalk.client import DingTalkClient
 from adapters.dingtalk.inbound import PLATFORM, to_incoming
 from adapters.dingtalk.render import MAX_MSG_PARAM_BYTES, Markdown, render
@@ -43,6 +43,7 @@ from adapters.dingtalk.throttle import RobotWindow
 from adapters.intake import Intake
 from bot.app import App
 from bot.messages import (
+    CardClick,
     ChannelRef,
     Image,
     IncomingMessage,
@@ -54,6 +55,7 @@ from bot.messages import (
 from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, PartProgress, UserProfile
 from bot.services import directory, sent_cards
 from bot.services.media import media_url, store_png
+from bot.services.sent_cards import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,8 @@ class _CardPart:
     markdown: Markdown
 
 
+CARD_LIFETIME = timedelta(hours=24)
+"""A prompt's buttons speak for its day ("skip today"): an older card no longer acts."""
 CLICK_KEY = "card_click"  # an intake payload holding a card click rather than a robot message
 BLOCK_BREAK = "\n\n"
 
@@ -272,34 +276,50 @@ class DingTalkAdapter:
 
     async def _handle_click(self, sink: MessageSink, click: dict[str, Any], received_at: datetime) -> None:
         """The button's command as typed by the clicker in their DM — once per card: a double click or
-        a redelivered callback finds the card answered (and the dispatcher the event id seen)."""
+        a redelivered callback finds the card answered (bot/services/sent_cards.py judges the click), and
+        a click the command refused leaves the card as it was, its buttons still to be chosen."""
         user = UserRef(PLATFORM, str(click["corp"]), str(click["user"]))
         dm = ChannelRef(PLATFORM, user.workspace, user.id, "dm")
-        async with self._app.sessionmaker() as session:
-            card = await sent_cards.find(session, PLATFORM, str(click["card"]))
+        button = click["button"]
+        clicked = CardClick(str(click["card"]), -1 if button is None else int(button))
         try:
-            if card is not None and card.chosen is not None:  # answered: a repeat, however late
+            async with self._app.sessionmaker() as session:
+                judged = await sent_cards.judge(
+                    session,
+                    platform=PLATFORM,
+                    workspace=user.workspace,
+                    user_id=user.id,
+                    click=clicked,
+                    lifetime=CARD_LIFETIME,
+                    now=self._app.clock.now(),
+                )
+            if judged.verdict is Verdict.REPEAT:  # answered: the card shows it (no click id to tell more)
                 return
-            if card is None or card.expired(self._app.clock.now()):
-                await self._say(user, "card_expired")
+            if judged.verdict is not Verdict.ACT or judged.card is None or judged.button is None:
+                context = sent_cards.stale_context(judged, CARD_LIFETIME)
+                await self._say(user, sent_cards.STALE_TEMPLATE, **context)
                 return
-            button = card.buttons[int(click["button"])]
             message = IncomingMessage(
-                event_id=f"card:{card.card_id}",
+                event_id=f"card:{clicked.card_id}:{clicked.button}",  # a refused button leaves the others
                 user=user,
                 channel=dm,
-                text=button.command,
+                text=judged.button.command,
                 addressed_to_bot=True,
                 received_at=received_at,
                 raw={},
+                clicked=clicked,
             )
             reply = await sink(message)
-            if reply is None:  # the dispatcher saw this card's click before
+            if reply is None:  # the dispatcher saw this click before, or another click came first
                 return
-            await self._show_choice(card, button.label, user)
-            # the answer does not offer the same click again ("fill in" → question 1, with "skip" only)
-            others = tuple(b for b in reply.buttons if b.command != button.command)
-            await self._reply(message, replace(reply, buttons=others))
+            async with self._app.sessionmaker() as session:
+                chosen = await sent_cards.acted(session, PLATFORM, clicked)
+            if chosen:
+                await self._show_choice(judged.card, judged.button.label, user)
+                # the answer does not offer the same click again ("fill in" → question 1, "skip" only)
+                command = judged.button.command
+                reply = replace(reply, buttons=tuple(b for b in reply.buttons if b.command != command))
+            await self._reply(message, reply)
         except DeliveryError as exc:
             self._count(exc)
             log.warning("dingtalk: the answer to click %s was not delivered: %s", click["card"], exc.reason)
@@ -317,10 +337,9 @@ class DingTalkAdapter:
             await self.client.batch_send([user.id], part.msg_param())
 
     async def _show_choice(self, card: sent_cards.Card, label: str, user: UserRef) -> None:
-        """Record the choice and show it on the card in place of the buttons."""
-        now = self._app.clock.now()
+        """Show the choice on the card in place of the buttons (once)."""
         async with self._app.uow_factory() as uow:
-            first = await sent_cards.choose(uow.session, card.card_id, label, user.id, now)
+            first = await sent_cards.take_update(uow.session, PLATFORM, card.card_id)
             await uow.commit()
         if not first:
             return
@@ -350,7 +369,7 @@ class DingTalkAdapter:
                     user_id=to.id,
                     title=part.markdown.title,
                     text=part.markdown.text,
-                    buttons=msg.buttons,
+                    buttons=msg.buttons[:MAX_BUTTONS],
                     now=self._app.clock.now(),
                 )
                 await uow.commit()

@@ -41,7 +41,7 @@ class Click:
         if not self.action.startswith(BUTTON_PREFIX):
             return None
         digits = self.action[len(BUTTON_PREFIX) :]
-        return int(digits) if digits.isdigit() and len(digits) < 3 else None
+        return int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 3 else None
 
 
 def card_data(title: str, markdown: str, buttons: tuple[Button, ...]) -> dict[str, Any]:

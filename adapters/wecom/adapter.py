@@ -49,7 +49,6 @@ from bot.clock import Clock
 from bot.config import WeComConfig
 from bot.delivery.outbox import SentParts, enqueue
 from bot.messages import (
-    Button,
     ChannelRef,
     Image,
     IncomingMessage,
@@ -61,7 +60,8 @@ from bot.messages import (
 from bot.metrics import Metrics
 from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, PartProgress, UserProfile
 from bot.rendering.engine import Renderer
-from bot.services import directory
+from bot.services import directory, sent_cards
+from bot.services.sent_cards import Judged, Verdict
 from bot.storage.orm import ProcessedEvent
 from bot.storage.uow import UnitOfWorkFactory
 
@@ -317,28 +317,32 @@ class WeComAdapter:
 
     async def _clicked(self, sink: MessageSink, fields: dict[str, str], received_at: datetime) -> None:
         """A click on one of our cards: the command its button stands for, typed by the person who
-        clicked, in their conversation with the app — once per card, whoever clicks again or retries.
-        Then the card shows what was chosen. A card we never sent them, or an old one, gets a clear line."""
+        clicked, in their conversation with the app — once per card, whoever clicks again or retries
+        (bot/services/sent_cards.py judges it). Then the card shows what was chosen; a refused command
+        leaves it as it was. A card we never sent them, or an old one, gets a clear line."""
         click = cards.to_click(fields)
         if click is None:
             return
+        clicked = cards.card_click(click)
         corp = self._config.corp_id
         now = received_at  # when WeCom delivered the click, however late a worker gets to it
+        judged = await self._judge(click, now)
         message = IncomingMessage(
-            event_id=f"card:{click.task_id}",
+            event_id=f"card:{click.task_id}:{click.response_code or click.create_time}",
             user=UserRef(PLATFORM, corp, click.user_id),
             channel=ChannelRef(PLATFORM, corp, click.user_id, "dm"),
-            text="",
+            text=judged.button.command if judged.verdict is Verdict.ACT and judged.button else "",
             addressed_to_bot=True,
             received_at=received_at,
             raw=dict(fields),
+            clicked=clicked,
         )
-        problem, button, chosen = await self._claim(click, now)
-        if problem is not None:
-            await self._stale_line(message, click, problem, chosen)
+        if judged.verdict is Verdict.REPEAT and judged.button is not None:
+            await self._update_card(click, judged.button.label)  # unless done: a retry after a crash
             return
-        assert button is not None
-        message = replace(message, text=button.command)
+        if judged.verdict is not Verdict.ACT or judged.button is None:
+            await self._stale_line(message, click, judged)
+            return
         try:
             reply = await sink(message)
         except Exception:
@@ -346,31 +350,31 @@ class WeComAdapter:
             reply = None
         if reply is not None:
             await self._deliver_reply(message, reply)
-        await self._update_card(click, button.label)
-
-    async def _claim(self, click: cards.Click, now: datetime) -> tuple[str | None, Button | None, str]:
-        """(what is wrong with the click or None, the button it pressed, the label chosen before)."""
         async with self._uow_factory() as uow:
-            card = await cards.find(uow.session, click.task_id)
-            if card is None or card.workspace != self._config.corp_id or card.user_id != click.user_id:
-                return "unknown", None, ""
-            button = cards.button_of(card, click.key)
-            if button is None:
-                return "unknown", None, ""
-            if now - card.sent_at > cards.CARD_VALID:
-                return "expired", None, ""
-            if not await cards.claim(uow.session, click, now):
-                earlier = cards.button_of(card, card.chosen or "")
-                return "chosen", None, earlier.label if earlier else ""
-            await uow.commit()
-        return None, button, ""
+            chosen = await sent_cards.acted(uow.session, PLATFORM, clicked)
+        if chosen:
+            await self._update_card(click, judged.button.label)
+        elif reply is None:  # another press of the card acted while this one ran: say which
+            judged = await self._judge(click, now)
+            if judged.verdict is Verdict.CHOSEN:
+                await self._stale_line(message, click, judged)
 
-    async def _stale_line(
-        self, message: IncomingMessage, click: cards.Click, problem: str, chosen: str
-    ) -> None:
+    async def _judge(self, click: cards.Click, now: datetime) -> Judged:
+        async with self._uow_factory() as uow:
+            return await sent_cards.judge(
+                uow.session,
+                platform=PLATFORM,
+                workspace=self._config.corp_id,
+                user_id=click.user_id,
+                click=cards.card_click(click),
+                lifetime=cards.CARD_LIFETIME,
+                now=now,
+            )
+
+    async def _stale_line(self, message: IncomingMessage, click: cards.Click, judged: Judged) -> None:
         """Say why the click did nothing — once per click, however often WeCom delivers it."""
         if self._renderer is None:
-            log.warning("wecom: click on card %s refused (%s)", click.task_id, problem)
+            log.warning("wecom: click on card %s refused (%s)", click.task_id, judged.verdict)
             return
         seen = {
             "platform": PLATFORM,
@@ -385,7 +389,8 @@ class WeComAdapter:
             team, _ = await directory.first_team_of_user(uow.session, message.user)
             await uow.commit()
         locale = team.locale if team is not None else self._default_locale
-        reply = self._renderer.render("button_stale", locale, reason=problem, chosen=chosen)
+        context = sent_cards.stale_context(judged, cards.CARD_LIFETIME)
+        reply = self._renderer.render(sent_cards.STALE_TEMPLATE, locale, **context)
         await self._deliver_reply(message, reply)
 
     async def _update_card(self, click: cards.Click, label: str) -> None:
@@ -393,7 +398,7 @@ class WeComAdapter:
         if not click.response_code:
             return
         async with self._uow_factory() as uow:
-            first = await cards.mark_updated(uow.session, click.task_id)
+            first = await sent_cards.take_update(uow.session, PLATFORM, click.task_id)
             await uow.commit()
         if not first:
             return
@@ -471,9 +476,17 @@ class WeComAdapter:
             task_id = cards.new_task_id()
             now = self._clock.now()
             async with self._uow_factory() as uow:
-                cards.record(uow.session, task_id, to.workspace, to.id, msg.buttons, now)
-                if self._sends % FORGET_EVERY == 1:
-                    await cards.forget(uow.session, now)
+                await sent_cards.record(
+                    uow.session,
+                    platform=PLATFORM,
+                    card_id=task_id,
+                    workspace=to.workspace,
+                    user_id=to.id,
+                    title=text.title,
+                    text=text.subtitle,
+                    buttons=msg.buttons[: cards.BUTTONS_MAX],
+                    now=now,
+                )
                 await uow.commit()
             return await self._send_app(
                 cards.template_card(self._agent_id(), to.id, task_id, text, msg.buttons)

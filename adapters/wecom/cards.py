@@ -12,22 +12,19 @@ with 42039); the title is "best under 36 characters", `sub_title_text` "best und
 `{"userids", "agentid", "response_code", "button": {"replace_name"}}`).
 
 The card names buttons by position only (`b0`…`b5`); which command each stands for, and whom the card went
-to, is kept in `wecom_cards` — so a click can only ever run a command we put on a card, for its recipient.
+to, is kept with every platform's cards (bot/services/sent_cards.py, which holds the click rule) — so a
+click can only ever run a command we put on a card, for its recipient.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from adapters.wecom.render import WeComTextEncoder, defang, render_text
-from bot.messages import Button, Heading, OutgoingMessage
-from bot.storage.orm import WeComCard
+from bot.messages import Button, CardClick, Heading, OutgoingMessage
 
 CARD_TYPE = "button_interaction"
 CLICK_EVENT = "template_card_event"
@@ -36,8 +33,7 @@ KEY_PREFIX = "b"
 TITLE_MAX = 36  # characters, WeCom's advice for main_title.title
 SUBTITLE_MAX = 160  # characters, WeCom's advice for sub_title_text; longer text goes as markdown first
 RESPONSE_CODE_VALID = timedelta(hours=72)
-CARD_VALID = RESPONSE_CODE_VALID  # a card acts for as long as WeCom lets us update it
-CARD_KEPT = timedelta(days=30)  # then forgotten: a click on it is answered as on a card never sent
+CARD_LIFETIME = RESPONSE_CODE_VALID  # a card acts for as long as WeCom lets us update it
 _ALL_TEXT = 1_000_000
 
 
@@ -113,15 +109,18 @@ def to_click(fields: dict[str, str]) -> Click | None:
     return click if click.user_id and click.task_id and click.key else None
 
 
-def button_of(card: WeComCard, key: str) -> Button | None:
-    """The button a key names on this card (None for a key the card never had)."""
-    if not key.startswith(KEY_PREFIX) or not key[len(KEY_PREFIX) :].isdigit():
+def button_index(key: str) -> int | None:
+    """The position a button key names (None for a key no card of ours has)."""
+    digits = key[len(KEY_PREFIX) :]
+    if not key.startswith(KEY_PREFIX) or not (digits.isascii() and digits.isdigit()) or len(digits) > 1:
         return None
-    index = int(key[len(KEY_PREFIX) :])
-    if index >= len(card.buttons):
-        return None
-    label, command = card.buttons[index]
-    return Button(str(label), str(command))
+    return int(digits)
+
+
+def card_click(click: Click) -> CardClick:
+    """The click as a click on one of our cards; its ResponseCode tells it from another click."""
+    index = button_index(click.key)
+    return CardClick(click.task_id, -1 if index is None else index, click.response_code)
 
 
 def update_payload(agent_id: int, user_id: str, response_code: str, label: str) -> dict[str, Any]:
@@ -132,64 +131,6 @@ def update_payload(agent_id: int, user_id: str, response_code: str, label: str) 
         "response_code": response_code,
         "button": {"replace_name": label},
     }
-
-
-# ----- wecom_cards ------------------------------------------------------------------------------------
-
-
-def record(
-    session: AsyncSession,
-    task_id: str,
-    workspace: str,
-    user_id: str,
-    buttons: tuple[Button, ...],
-    now: datetime,
-) -> None:
-    session.add(
-        WeComCard(
-            task_id=task_id,
-            workspace=workspace,
-            user_id=user_id,
-            buttons=[[b.label, b.command] for b in buttons[:BUTTONS_MAX]],
-            sent_at=now,
-        )
-    )
-
-
-async def find(session: AsyncSession, task_id: str) -> WeComCard | None:
-    return await session.get(WeComCard, task_id)
-
-
-async def claim(session: AsyncSession, click: Click, now: datetime) -> bool:
-    """Record this click as the card's one choice; True when it is (now, or already: the same click
-    again, WeCom's retry of it or our own job run again), False when another click came first."""
-    result = await session.execute(
-        update(WeComCard)
-        .where(WeComCard.task_id == click.task_id, WeComCard.chosen.is_(None))
-        .values(chosen=click.key, chosen_at=now, response_code=click.response_code)
-    )
-    if result.rowcount == 1:  # type: ignore[attr-defined]
-        return True
-    chosen = await session.execute(
-        select(WeComCard.chosen, WeComCard.response_code).where(WeComCard.task_id == click.task_id)
-    )
-    row = chosen.one_or_none()
-    return row is not None and row.chosen == click.key and row.response_code == click.response_code
-
-
-async def mark_updated(session: AsyncSession, task_id: str) -> bool:
-    """Take the card's one update (True), unless it was taken already."""
-    result = await session.execute(
-        update(WeComCard)
-        .where(WeComCard.task_id == task_id, WeComCard.card_updated.is_(False))
-        .values(card_updated=True)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-async def forget(session: AsyncSession, now: datetime) -> None:
-    """Drop cards sent more than CARD_KEPT ago (long past acting)."""
-    await session.execute(delete(WeComCard).where(WeComCard.sent_at < now - CARD_KEPT))
 
 
 def _cut(text: str, limit: int) -> str:

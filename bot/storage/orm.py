@@ -345,23 +345,26 @@ class Media(Base):
 
 
 class SentCard(Base):
-    """An interactive card teambeat sent (a DingTalk robot card): which buttons it carried, for whom,
-    and which one was chosen. A click on a card not listed here is not ours (bot/services/sent_cards.py).
-    """
+    """An interactive card teambeat sent (DingTalk robot card, WeCom template card): which buttons it
+    carried, for whom, and the one click it acted on. A click on a card not listed here is not ours; a
+    second click or a platform's retry finds the choice here, in whichever process it arrives
+    (bot/services/sent_cards.py)."""
 
     __tablename__ = "sent_cards"
 
-    card_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    card_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
     workspace: Mapped[str] = mapped_column(String(128))
     user_id: Mapped[str] = mapped_column(String(128))
     title: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
-    buttons: Mapped[str] = mapped_column(Text)  # JSON: [[label, command], ...]
+    buttons: Mapped[str] = mapped_column(Text)  # JSON: [[label, command], ...] in the card's order
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    chosen: Mapped[str | None] = mapped_column(Text, nullable=True)  # the label clicked
+    chosen: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the button's position
+    chosen_click: Mapped[str | None] = mapped_column(Text, nullable=True)  # the platform's click id
     chosen_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     chosen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    shown: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ProcessedEvent(Base):
@@ -448,24 +451,6 @@ class TvKey(Base):
     )
     key: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class WeComCard(Base):
-    """A WeCom template card sent with buttons: which command each button stands for, to whom it went and
-    when, and the one click it acted on (`chosen`, with that click's `response_code`) — a second click or
-    WeCom's retry finds it here, in whichever process it arrives."""
-
-    __tablename__ = "wecom_cards"
-
-    task_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    workspace: Mapped[str] = mapped_column(String(128))
-    user_id: Mapped[str] = mapped_column(String(128))
-    buttons: Mapped[list[Any]] = mapped_column(JSON)  # [[label, command], ...] in the card's order
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    chosen: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    chosen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    response_code: Mapped[str | None] = mapped_column(String(512), nullable=True)
-    card_updated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # A period's totals (stats.member_totals) read only these columns of its deals. With all of

@@ -895,12 +895,6 @@ SAMPLES["checkin_form"] = [
 SAMPLES["checkin_form_required"] = [{}]
 SAMPLES["checkin_form_stale"] = [{}]
 NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"checkin_form_required", "checkin_form_stale"}
-SAMPLES["button_stale"] = [
-    {"reason": "chosen", "chosen": "⏭ 今天跳过"},
-    {"reason": "expired"},
-    {"reason": "unknown"},
-]
-NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"button_stale"}
 SAMPLES["checkout_form"] = [
     {
         "fields": [
@@ -916,8 +910,14 @@ SAMPLES["checkout_form"] = [
 SAMPLES["checkout_form_stale"] = [{}]
 NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"checkout_form_stale"}
 SAMPLES["card_chosen"] = [{"label": "⏭ 跳过今天"}, {"label": "📝 Fill in the form"}]
-SAMPLES["card_expired"] = [{}]
-NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"card_chosen", "card_expired"}
+SAMPLES["card_stale"] = [
+    {"reason": "chosen", "chosen": "⏭ 今天跳过"},
+    {"reason": "expired", "hours": 24},
+    {"reason": "expired", "hours": 72},
+    {"reason": "expired", "hours": 36},
+    {"reason": "not_ours"},
+]
+NO_MEMBER_TEXT = NO_MEMBER_TEXT | {"card_chosen", "card_stale"}
 
 # Buttons where a command would do (issue 22 item 2): a goal a lead or leader may post carries "post to
 # channel" (its id in the button's command); the goal as posted in the channel; the answer to posting it.

@@ -42,6 +42,7 @@ from tests.fakes.dingtalk import (
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)  # a workday, the check-in prompt's time
 FILL_IN, SKIP = ("📝 填写表单", "tb-0"), ("⏭ 今天跳过", "tb-1")
+SEND_THE_COMMAND = "请直接发送命令（/帮助 查看全部命令）。"
 
 
 @pytest_asyncio.fixture
@@ -169,8 +170,7 @@ async def test_clicks_over_stream_act_once_and_an_unknown_card_gets_a_clear_line
     await client.route_message(card_frame(card_click("tb-never-sent", "dave01", SKIP[1]), "frame-3"))
     await dt.adapter.settle()
     assert sent[-1]["code"] == 200
-    [line] = dt.fake.dms("dave01")
-    assert "这张卡片已失效" in line
+    assert dt.fake.dms("dave01") == [f"🤔 这张卡片不是我发给你的，无法处理。{SEND_THE_COMMAND}"]
     assert await checkin_status(dt, "dave01") == "open"  # as the prompt left it
 
 
@@ -209,8 +209,7 @@ async def test_an_expired_card_answers_with_a_clear_line_and_does_nothing(dt):
     dt.clock.set(MONDAY_9 + timedelta(hours=25))
     response = await dt.click(card_id, "bob01", SKIP[1])
     assert response.status_code == 200
-    [line] = dt.fake.dms("bob01")
-    assert "这张卡片已失效" in line and "/checkin skip" in line
+    assert dt.fake.dms("bob01") == [f"⌛ 这张卡片已超过 1 天，按钮不再有效。{SEND_THE_COMMAND}"]
     assert await count(dt, Checkin) == checkins and dt.fake.cards[card_id]["updates"] == []
     assert await count(dt, ProcessedEvent) == 0
 
@@ -236,6 +235,30 @@ async def test_a_click_acts_with_the_role_of_the_person_who_clicked(dt):
     assert "目标已设定" in card_text(answer)
     assert [label for label, _ in button_ids(answer)] == ["📣 发到群里"]
     assert await count(dt, Goal) == 1
+
+
+async def test_a_refused_click_leaves_the_card_as_it_was_and_another_button_still_acts(dt):
+    ask = "本月目标？"
+    buttons = (Button("设定团队目标", "/目标 团队 30万 本月"), Button("🏆 排行", "/rank"))
+    msg = OutgoingMessage((Paragraph((Text(ask),)),), ask, buttons=buttons)
+    await dt.adapter.send(ChannelRef("dingtalk", CORP, "dave01", "dm"), msg)
+    card_id, _ = card_of(dt, "dave01")
+    for _ in range(2):  # a click and DingTalk redelivering it: refused once
+        assert (await dt.click(card_id, "dave01", "tb-0")).status_code == 200
+    [refusal] = dt.fake.dms("dave01")
+    assert "只有团队长可以使用" in refusal
+    # the card is as it was, its buttons still there, its one click not taken
+    assert dt.fake.cards[card_id]["updates"] == [] and await count(dt, Goal) == 0
+    async with dt.app.sessionmaker() as session:
+        row = await session.get(SentCard, card_id)
+        assert (row.chosen, row.shown) == (None, False)
+
+    # so the button dave may use still acts, and the card then shows it
+    assert (await dt.click(card_id, "dave01", "tb-1")).status_code == 200
+    assert len(dt.fake.dms("dave01")) == 2 and "只有团队长" not in dt.fake.dms("dave01")[1]
+    _, shown = card_of(dt, "dave01")
+    assert button_ids(shown) == [] and card_text(shown).endswith("✅ 已选择：**🏆 排行**")
+    assert len(dt.fake.cards[card_id]["updates"]) == 1
 
 
 async def test_http_mode_registers_the_card_callback_url_with_its_secret(engine, database_url, tmp_path):

@@ -22,10 +22,20 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from adapters.wecom.adapter import WeComAdapter
 from adapters.wecom.crypto import signature
 from adapters.wecom.payload import parse_xml
-from bot.messages import Button, ChannelRef, Heading, OutgoingMessage, Paragraph, Text
-from bot.services import csv_io, directory
+from bot.messages import (
+    Button,
+    CardClick,
+    ChannelRef,
+    Heading,
+    IncomingMessage,
+    OutgoingMessage,
+    Paragraph,
+    Text,
+    UserRef,
+)
+from bot.services import csv_io, directory, sent_cards
 from bot.services.posts import run_post
-from bot.storage.orm import Checkin, Member, TvKey, WeComCard
+from bot.storage.orm import Checkin, Member, ProcessedEvent, SentCard, TvKey
 from tests.fakes.wecom import AES_KEY, CORP_ID, EAST_CHANNEL, MONDAY, ROBOT_KEY, TOKEN, WeComBot, wecom_bot
 
 
@@ -159,6 +169,65 @@ async def test_a_member_clicking_a_leaders_button_is_refused(bot):
     assert any("/tv/east?key=" in t for t in texts_to(bot, "boss"))
 
 
+async def test_a_refused_click_leaves_the_card_as_it_was_and_another_button_still_acts(bot):
+    board = OutgoingMessage(
+        (Heading((Text("📺 看板"),)), Paragraph((Text("看看今天的排行"),))),
+        "📺 看板",
+        buttons=(Button("📺 打开看板", "/team tv"), Button("🏆 排行", "/rank")),
+    )
+    await bot.adapter.send(ChannelRef("wecom", CORP_ID, "dave", "dm"), board)
+    card = last_card(bot, "dave")
+    body, params = await click(bot, "dave", card, "📺 打开看板")
+    assert (await bot.post(body, params)).status_code == 200  # WeCom retrying it: no second refusal
+    await bot.deliver()
+    [refusal] = texts_to(bot, "dave")
+    assert refusal.startswith("🔒 /team tv 只有团队长可以使用。")
+    # the card is as it was: not greyed out, its one click not taken
+    assert bot.fake.card_updates == [] and await bot.count(TvKey) == 0
+    async with bot.app.sessionmaker() as session:
+        row = await session.get(SentCard, card["task_id"])
+        assert (row.chosen, row.chosen_click, row.shown) == (None, None, False)
+
+    # so the button dave may use still acts, and the card then shows it
+    await click(bot, "dave", card, "🏆 排行")
+    assert len(texts_to(bot, "dave")) == 2 and "🔒" not in texts_to(bot, "dave")[1]
+    assert bot.fake.card_updates == [(card["task_id"], "dave", "🏆 排行")]
+    async with bot.app.sessionmaker() as session:
+        row = await session.get(SentCard, card["task_id"])
+        assert (row.chosen, row.chosen_by, row.shown) == (1, "dave", True)
+
+
+async def test_a_command_clicked_on_a_card_another_click_answered_first_is_rolled_back(bot):
+    """Two presses racing on one card: the dispatcher records the choice with the command's effects, so
+    the press that comes second changes nothing, whatever its command did meanwhile."""
+    board = OutgoingMessage(
+        (Paragraph((Text("看板"),)),),
+        "看板",
+        buttons=(Button("📺 打开看板", "/team tv"), Button("🏆 排行", "/rank")),
+    )
+    await bot.adapter.send(ChannelRef("wecom", CORP_ID, "boss", "dm"), board)
+    task_id = last_card(bot, "boss")["task_id"]
+    async with bot.app.uow_factory() as uow:  # the other press got there first
+        assert await sent_cards.choose(
+            uow.session, "wecom", "boss", CardClick(task_id, 1, "rc-1"), bot.clock.now()
+        )
+        await uow.commit()
+    late = IncomingMessage(
+        event_id=f"card:{task_id}:rc-2",
+        user=UserRef("wecom", CORP_ID, "boss"),
+        channel=ChannelRef("wecom", CORP_ID, "boss", "dm"),
+        text="/team tv",
+        addressed_to_bot=True,
+        received_at=bot.clock.now(),
+        clicked=CardClick(task_id, 0, "rc-2"),
+    )
+    assert await bot.app.dispatcher.handle(late) is None
+    assert await bot.count(TvKey) == 0 and await bot.count(ProcessedEvent) == 0
+    async with bot.app.sessionmaker() as session:
+        row = await session.get(SentCard, task_id)
+        assert (row.chosen, row.chosen_click) == (1, "rc-1")
+
+
 async def test_foreign_unknown_and_expired_cards_get_a_clear_line_and_change_nothing(bot):
     await send_prompts(bot)
     bobs = last_card(bot, "bob")
@@ -219,7 +288,7 @@ async def test_forged_clicks_are_refused_and_change_nothing(bot, name, status):
     assert await statuses(bot) == {}
     assert len(bot.fake.sent) == sent and bot.fake.card_updates == []
     async with bot.app.sessionmaker() as session:
-        assert (await session.get(WeComCard, card["task_id"])).chosen is None
+        assert (await session.get(SentCard, card["task_id"])).chosen is None
 
 
 async def test_a_replayed_click_after_five_minutes_is_401(bot):

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 from adapters.wecom import cards
 from adapters.wecom.payload import parse_xml
-from bot.messages import Bold, Button, Heading, OutgoingMessage, Paragraph, Text
-from bot.storage.orm import WeComCard
+from bot.messages import Bold, Button, CardClick, Heading, OutgoingMessage, Paragraph, Text
 from tests.fakes.wecom import card_event
 
 SKIP = Button("⏭ 今天跳过", "/checkin skip")
@@ -61,13 +59,9 @@ def test_a_click_is_read_from_wecoms_event_and_nothing_else():
     assert cards.to_click({"MsgType": "text", "Content": "hi"}) is None
 
 
-def test_a_key_names_a_button_only_if_the_card_had_it():
-    card = WeComCard(
-        task_id="tb1",
-        workspace="ww",
-        user_id="dave",
-        buttons=[["📝 填写表单", "/checkin"], ["⏭ 今天跳过", "/checkin skip"]],
-        sent_at=datetime(2026, 11, 23, tzinfo=UTC),
-    )
-    assert cards.button_of(card, "b1") == SKIP
-    assert [cards.button_of(card, k) for k in ("b2", "x1", "b", "b-1", "")] == [None] * 5
+def test_a_key_names_a_button_by_position_and_nothing_else_does():
+    assert cards.button_index("b1") == 1 and cards.button_index("b0") == 0
+    assert [cards.button_index(k) for k in ("b12", "x1", "b", "b-1", "b²", "")] == [None] * 6
+    click = cards.Click("dave", "tb1", "b1", "rc-1", "1764000000")
+    assert cards.card_click(click) == CardClick("tb1", 1, "rc-1")
+    assert cards.card_click(cards.Click("dave", "tb1", "x", "rc-2", "1")) == CardClick("tb1", -1, "rc-2")

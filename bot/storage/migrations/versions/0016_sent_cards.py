@@ -1,7 +1,10 @@
-"""Sent cards: the interactive cards teambeat sent (DingTalk robot cards) and the button chosen on each.
+"""Sent cards: the interactive cards teambeat sent on any platform (DingTalk robot cards, WeCom template
+cards) and the one click each acted on.
 
-A click names its card by the id we gave it; a card not in this table is not ours, so its click is
-refused. The chosen button is shown on the card once it is clicked.
+A click names its card by the id we gave it and a button by its position; a card not in this table is
+not ours, so its click is refused. The first click that acts is kept (`chosen`, with the platform's id
+of that click), so a second click or a platform's retry acts no more, on any replica; `shown` takes the
+card's one update showing the choice.
 
 Revision ID: 0016
 Revises: 0015
@@ -22,7 +25,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "sent_cards",
-        sa.Column("card_id", sa.String(length=64), nullable=False),
+        sa.Column("card_id", sa.String(length=128), nullable=False),
         sa.Column("platform", sa.String(length=16), nullable=False),
         sa.Column("workspace", sa.String(length=128), nullable=False),
         sa.Column("user_id", sa.String(length=128), nullable=False),
@@ -30,9 +33,11 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("buttons", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("chosen", sa.Text(), nullable=True),
+        sa.Column("chosen", sa.Integer(), nullable=True),
+        sa.Column("chosen_click", sa.Text(), nullable=True),
         sa.Column("chosen_by", sa.String(length=128), nullable=True),
         sa.Column("chosen_at", sa.DateTime(), nullable=True),
+        sa.Column("shown", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.PrimaryKeyConstraint("card_id", name=op.f("pk_sent_cards")),
     )
     op.create_index(op.f("ix_sent_cards_created_at"), "sent_cards", ["created_at"])

@@ -223,12 +223,14 @@ async def _post(
 async def standings_posts(
     uow: UnitOfWork, renderer: Renderer, team: Team, deal: Deal, now: datetime
 ) -> list[dict[str, Any]]:
-    """The standings posts (enqueue's arguments) of each running competition whose top places this deal
-    reordered: read and drawn only, nothing written, so a caller can draw before its first write.
+    """The standings boards (enqueue's arguments) of each running competition the deal's group is in:
+    read and drawn only, nothing written, so a caller can draw before its first write.
 
-    The deal counts on its own local day. Posts follow the team's `rank_changes` switch and are
-    coalesced like rank changes: at most one per competition per `rank_window_minutes` (a window already
-    posted in draws nothing).
+    The deal counts on its own local day. Each is a state of the competition's board of today (board
+    key `pk:<id>:<today>`), one message edited in place where the platform can edit. It is news — posted
+    anew where the platform cannot edit, with the race chart — when the deal reordered the top places,
+    at most once per competition per `rank_window_minutes` (dedupe key `pk:<id>:<slot>`); otherwise it
+    is a quiet refresh. All follow the team's `rank_changes` switch.
     """
     if deal.voided_at is not None or not _announcements(team).get("rank_changes", True):
         return []
@@ -258,9 +260,10 @@ async def standings_posts(
         before_totals[member.id] = (amount - deal.amount_minor, count - 1)
         after_rows = board.rows()
         changes = top3_changes(board.rows(before_totals), after_rows)
-        key = f"pk:{competition.id}:{slot}"
-        if not changes or await session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == key)):
-            continue
+        news_key = f"pk:{competition.id}:{slot}"
+        news = bool(changes) and not await session.scalar(
+            select(OutboxRow.id).where(OutboxRow.dedupe_key == news_key)
+        )
         names = {row.standing.key: row.standing.name for row in after_rows}
         message = await _message(
             uow,
@@ -268,7 +271,7 @@ async def standings_posts(
             team,
             "pk_standing",
             now,
-            (competition.name, after_rows),
+            (competition.name, after_rows) if news else None,  # a refresh is text only (no chart drawn)
             competition=competition_view(competition, scope.today),
             changes=[{"overtaker": names[a], "overtaken": names[b], "rank": r} for a, b, r in changes],
             rows=row_views(scope, board, after_rows),
@@ -277,9 +280,11 @@ async def standings_posts(
             {
                 "channel": team_channel(team),
                 "message": message,
-                "dedupe_key": key,
+                "dedupe_key": news_key if news else f"pk:{competition.id}:{scope.today}:deal:{deal.id}",
                 "now": now,
                 "team_id": team.id,
+                "board": f"pk:{competition.id}:{scope.today}",
+                "quiet": not news,
             }
         )
     return posts

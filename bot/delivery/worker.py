@@ -381,9 +381,7 @@ class DeliveryWorker:
                 candidates = list(await session.scalars(self._due_heads(now, skip, wanted, postgres)))
                 settled = False  # a board row done with unsent: its destination's next row may be due
                 for row in candidates:
-                    if row.board_key is not None and await boards.settle(
-                        session, row, self._edits(row), now
-                    ):
+                    if row.board_key is not None and await boards.settle(session, row, self._edits(row), now):
                         settled = True
                         continue
                     if await self._has_slot(session, row, now):

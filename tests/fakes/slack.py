@@ -1,8 +1,8 @@
 """A fake Slack on loopback for the real slack_sdk / slack-bolt clients.
 
 It serves the Web API methods teambeat calls (auth.test, chat.postMessage, chat.postEphemeral,
-chat.update, conversations.open, users.info, apps.connections.open, oauth.v2.access, views.open, and the external
-file upload: files.getUploadURLExternal, the upload URL, files.completeUploadExternal), slash-command
+chat.update, conversations.open, users.info, apps.connections.open, oauth.v2.access, views.open, and the
+external file upload: files.getUploadURLExternal, the upload URL, files.completeUploadExternal), slash-command
 response_url hooks and a Socket Mode WebSocket. views.open takes only a trigger_id this fake issued (with
 a command or a click), within 3 s and once, and a view within Slack's modal limits. It keeps the
 messages posted in each channel: chat.update edits only one of them by channel id and ts, only the

@@ -23,9 +23,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("outbox", sa.Column("board_key", sa.String(200), nullable=True))
-    op.add_column(
-        "outbox", sa.Column("board_quiet", sa.Boolean(), nullable=False, server_default=sa.false())
-    )
+    op.add_column("outbox", sa.Column("board_quiet", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_index("ix_outbox_board", "outbox", ["board_key", "destination", "id"])
 
 

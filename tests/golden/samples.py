@@ -617,6 +617,7 @@ SAMPLES.update(
                 "changes": [{"overtaker": "虎队", "overtaken": "狼队", "rank": 1}],
                 "rows": _PK_DEALS_ROWS,
             },
+            {"competition": _PK, "changes": [], "rows": _PK_ROWS},  # the day's board refreshed, no overtake
         ],
         "pk_result": [
             {

@@ -13,7 +13,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from bot.clock import FixedClock
-from bot.messages import ChannelRef
+from bot.messages import ChannelRef, OutgoingMessage, Paragraph, Text
 from bot.ports import MessageGone
 from bot.storage.orm import OutboxRow
 from tests.fakes.slack import FakeSlack, command_form, encode_form, message_text
@@ -179,7 +179,5 @@ async def test_deals_queued_together_send_the_board_once_with_the_newest_state(s
     assert [tuple(s) for s in states] == [("sent", ts), ("folded", None), ("folded", None), ("sent", ts)]
 
 
-def _message(text: str):
-    from bot.messages import OutgoingMessage, Paragraph, Text
-
+def _message(text: str) -> OutgoingMessage:
     return OutgoingMessage((Paragraph((Text(text),)),), text)

@@ -147,3 +147,17 @@ async def test_a_board_whose_message_is_gone_is_posted_anew(uow_factory) -> None
         ("board 1", "sent", "1"),
         ("board 2", "sent", "2"),  # the new message is the board's from now on
     ]
+
+
+async def test_an_edit_waits_for_the_destinations_rate_slot_like_a_post(uow_factory) -> None:
+    out, clock = io.StringIO(), FixedClock(NOW)
+    worker = DeliveryWorker(uow_factory, {"console": console(out)}, clock, rates={"console": 1})
+    await put(uow_factory, "board 1")
+    await worker.drain()
+    await put(uow_factory, "board 2")
+    await worker.drain()
+    assert out.getvalue() == "┌─ [#east]\n│ board 1\n└─\n"  # one a minute: the edit waits
+    assert worker.next_due is not None and worker.next_due > NOW
+    clock.set(worker.next_due)
+    await worker.drain()
+    assert out.getvalue() == "┌─ [#east]\n│ board 1\n└─\n┌─ [#east · ↻ 1]\n│ board 2\n└─\n"

@@ -437,6 +437,8 @@ class DeliveryWorker:
             OutboxRow.status == "pending",
             OutboxRow.id != head.id,
         )
+        # board refreshes this destination will skip (it cannot edit) take none of its rate
+        sent_later = () if self._edits(head) else (OutboxRow.board_quiet.is_(False),)
         # Only the rows one digest takes are loaded, and the others counted: a burst of 喜报 leaves
         # hundreds or thousands waiting, all loaded as entities in one step of the event loop every
         # time the channel's limit let one post out.
@@ -450,7 +452,10 @@ class DeliveryWorker:
         )
         if not foldable:
             return
-        waiting = await session.scalar(select(func.count()).select_from(OutboxRow).where(*behind_head)) or 0
+        waiting = (
+            await session.scalar(select(func.count()).select_from(OutboxRow).where(*behind_head, *sent_later))
+            or 0
+        )
         attempts = await self._recent_attempts(session, head, windows, now)
 
         def used(window: Window) -> int:

@@ -282,6 +282,7 @@ class Announcer:
             amount=scope.money(deal.amount_minor),
             member=person(member),
         )
+        posts += await competitions.corrected_boards(uow, self._renderer, team, deal, self._clock.now())
         await _enqueue_all(uow, posts)
 
     async def kudos(self, uow: UnitOfWork, event: KudosGiven) -> None:

@@ -181,3 +181,21 @@ async def test_deals_queued_together_send_the_board_once_with_the_newest_state(s
 
 def _message(text: str) -> OutgoingMessage:
     return OutgoingMessage((Paragraph((Text(text),)),), text)
+
+
+async def test_an_undone_deal_leaves_the_board(slack: SlackBot) -> None:
+    await start_sprint(slack)
+    await deal(slack, "U0002", "5000", 10, 1)
+    await deal(slack, "U0003", "8000", 10, 2)
+    at(slack, 10, 5)
+    [undone] = await slack.command("U0003", "/deal undo")
+    assert "8,000" in undone
+    assert board_calls(slack) == [POSTED] + [("chat.update", board_ts(slack))] * 2
+    assert boards_shown(slack) == [
+        """⚔️ Group competition “Sprint”: standings
+⚔️ Group competition “Sprint”: standings
+*Standings* (by total amount)
+• 🥇 *Wolves* ¥5,000 · 1 deal · ¥2,500 per person
+• 🥈 *Tigers* ¥0 · 0 deals · ¥0 per person · ¥5,000 behind the leader
+⏳ 3 days left, today included. Go! 🚀"""
+    ]

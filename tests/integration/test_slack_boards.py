@@ -172,7 +172,7 @@ async def test_deals_queued_together_send_the_board_once_with_the_newest_state(s
         states = list(
             await session.execute(
                 select(OutboxRow.status, OutboxRow.message_id)
-                .where(OutboxRow.board_key.is_not(None))
+                .where(OutboxRow.board_key.like("pk:%"))
                 .order_by(OutboxRow.id)
             )
         )
@@ -199,3 +199,44 @@ async def test_an_undone_deal_leaves_the_board(slack: SlackBot) -> None:
 • 🥈 *Tigers* ¥0 · 0 deals · ¥0 per person · ¥5,000 behind the leader
 ⏳ 3 days left, today included. Go! 🚀"""
     ]
+
+
+LEADERBOARD = "Today's leaderboard"
+
+
+def leaderboard_calls(bot: SlackBot) -> list[tuple[str, str | None]]:
+    return [
+        (c.method, c.args.get("ts"))
+        for c in bot.fake.calls
+        if c.ok and c.method in ("chat.postMessage", "chat.update") and LEADERBOARD in message_text(c.args)
+    ]
+
+
+async def test_the_days_leaderboard_is_one_message_edited_as_deals_arrive(slack: SlackBot) -> None:
+    await deal(slack, "U0002", "5000", 10, 1)
+    await deal(slack, "U0003", "8000", 10, 2)
+    await deal(slack, "U0004", "1000", 10, 15)
+    [(channel, ts)] = [k for k, m in slack.fake.messages.items() if LEADERBOARD in message_text(m)]
+    assert leaderboard_calls(slack) == [POSTED, ("chat.update", ts), ("chat.update", ts)]
+    assert [t for t in shown(slack) if LEADERBOARD in t] == [
+        """📊 Today's leaderboard · team ¥14,000
+📊 Today's leaderboard
+• 🥇 Bob ¥8,000 · 1 deal
+• 🥈 Alice ¥5,000 · 1 deal
+• 🥉 Carol ¥1,000 · 1 deal
+*Groups*
+• 🥇 Tigers ¥9,000 · 2 deals
+• 🥈 Wolves ¥5,000 · 1 deal
+💰 Team today: ¥14,000 · 3 deals"""
+    ]
+    # Bob passing Alice is still a post of its own, with its mention
+    assert [t.splitlines()[0] for t in shown(slack) if "Leaderboard update" in t] == [
+        "📈 Leaderboard update · Today · people",
+        "📈 Leaderboard update · Today · groups",
+    ]
+    at(slack, 10, 20)
+    await slack.command("U0003", "/deal undo")  # the board no longer counts Bob's deal
+    assert leaderboard_calls(slack)[-1] == ("chat.update", ts)
+    assert "• 🥇 Alice ¥5,000 · 1 deal\n• 🥈 Carol ¥1,000 · 1 deal" in message_text(
+        slack.fake.messages[(channel, ts)]
+    )

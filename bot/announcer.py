@@ -138,9 +138,7 @@ class Announcer:
         )
         await self._milestones(uow, posts, team, scope, deal, member, board, goals, boards)
         await self._rank_changes(posts, team, scope, deal, board, boards)
-        if (
-            local_day(deal.closed_at, team.timezone) == scope.today
-        ):  # an earlier day's deal: today's is as it was
+        if local_day(deal.closed_at, team.timezone) == scope.today:  # an earlier day's: today's board stands
             self._leaderboard(posts, team, scope, board, f"deal:{deal.id}")
         return team, now
 

@@ -161,3 +161,23 @@ async def test_an_edit_waits_for_the_destinations_rate_slot_like_a_post(uow_fact
     clock.set(worker.next_due)
     await worker.drain()
     assert out.getvalue() == "┌─ [#east]\n│ board 1\n└─\n┌─ [#east · ↻ 1]\n│ board 2\n└─\n"
+
+
+async def test_refreshes_a_robot_skips_do_not_fold_its_deals_into_a_digest(uow_factory) -> None:
+    """Two 喜报, each followed by a leaderboard refresh, to a robot allowed two posts a minute: both go
+    out as they are (the refreshes would have made four waiting, and a digest)."""
+    robot = Robot()
+    robot.limits = ChannelLimits(max_message_bytes=100_000, rate_per_minute=2, burst=2)
+
+    async def digest(session, rows: list[OutboxRow]) -> OutgoingMessage:
+        return post(f"digest of {len(rows)}")
+
+    for deal in ("deal 1", "deal 2"):
+        async with uow_factory() as uow:
+            await enqueue(
+                uow.session, channel=CHANNEL, message=post(deal), dedupe_key=deal, now=NOW, fold=("deal", {})
+            )
+            await uow.commit()
+        await put(uow_factory, f"leaderboard after {deal}")
+    await DeliveryWorker(uow_factory, {"console": robot}, FixedClock(NOW), folder=digest).drain()
+    assert robot.sent == ["deal 1", "deal 2"]

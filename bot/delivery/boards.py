@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import ChannelRef, OutgoingMessage, SentMessage, without_charts
@@ -54,6 +54,17 @@ async def settle(session: AsyncSession, row: OutboxRow, edits: bool, now: dateti
     if newest is None:
         return False
     row.status, row.folded_into, row.sent_at = "folded", newest, now
+    # the states folded into this one earlier now went out as the newest too (`folded_into` names the
+    # row that was sent, as for a digest)
+    await session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.board_key == row.board_key,
+            OutboxRow.destination == row.destination,
+            OutboxRow.folded_into == row.id,
+        )
+        .values(folded_into=newest)
+    )
     return True
 
 

@@ -181,3 +181,24 @@ async def test_refreshes_a_robot_skips_do_not_fold_its_deals_into_a_digest(uow_f
         await put(uow_factory, f"leaderboard after {deal}")
     await DeliveryWorker(uow_factory, {"console": robot}, FixedClock(NOW), folder=digest).drain()
     assert robot.sent == ["deal 1", "deal 2"]
+
+
+async def test_every_folded_state_names_the_row_that_went_out(uow_factory) -> None:
+    def worker() -> DeliveryWorker:  # a new process each time: the rate limit is known from the database
+        return DeliveryWorker(
+            uow_factory, {"console": console(io.StringIO())}, FixedClock(NOW), rates={"console": 1}
+        )
+
+    await put(uow_factory, "board 1")
+    await worker().drain()
+    await put(uow_factory, "board 2")
+    await put(uow_factory, "board 3")
+    await worker().drain()  # 2 folds into 3, which waits for the rate slot
+    await put(uow_factory, "board 4")
+    await worker().drain()  # 3 folds into 4, and so does what was folded into 3
+    assert [(key, status, into) for key, status, _, into in await rows(uow_factory)] == [
+        ("board 1", "sent", None),
+        ("board 2", "folded", 4),
+        ("board 3", "folded", 4),
+        ("board 4", "pending", None),
+    ]

@@ -25,7 +25,7 @@ from bot.services.directory import team_channel
 from bot.services.scope import TeamScope, person
 from bot.services.views import goal_view, group_view
 from bot.storage.db import is_postgres
-from bot.storage.orm import Checkin, Deal, Goal, JobRow, Kudos, Member, Team
+from bot.storage.orm import Checkin, Deal, Goal, JobRow, Kudos, Member, OutboxRow, Team
 from bot.storage.uow import UnitOfWork
 
 Posts = list[dict]
@@ -53,9 +53,11 @@ class Announcer:
         *,
         switch: str | None = None,
         fold: tuple[str, dict] | None = None,
+        board: str | None = None,
         **context,
     ) -> None:
-        """Render one post into `posts` (unless the team switched its kind off)."""
+        """Render one post into `posts` (unless the team switched its kind off); `board` makes it a
+        quiet state of that board (bot.delivery.boards)."""
         if not _wants(team, switch or _KIND_SETTING.get(template, "")):
             return
         posts.append(
@@ -66,6 +68,8 @@ class Announcer:
                 "now": now,
                 "team_id": team.id,
                 "fold": fold,
+                "board": board,
+                "quiet": board is not None,
             }
         )
 
@@ -134,7 +138,27 @@ class Announcer:
         )
         await self._milestones(uow, posts, team, scope, deal, member, board, goals, boards)
         await self._rank_changes(posts, team, scope, deal, board, boards)
+        if local_day(deal.closed_at, team.timezone) == scope.today:  # an earlier day's: today's board stands
+            self._leaderboard(posts, team, scope, board, f"deal:{deal.id}")
         return team, now
+
+    def _leaderboard(self, posts: Posts, team, scope, board: standings.Board, cause: str) -> None:
+        """A state of the day's leaderboard (board `rank:<team>:<day>`): one message edited as deals
+        arrive where the platform edits; skipped where it cannot (the rank-change posts say what moved)."""
+        self._post(
+            posts,
+            team,
+            "rank_board",
+            f"rank_board:{team.id}:{scope.today}:{cause}",
+            self._clock.now(),
+            board=f"rank:{team.id}:{scope.today}",
+            people=[
+                _row_view(scope, row) for row in board.people("amount")[:LEADERBOARD_ROWS] if row.value > 0
+            ],
+            groups=[_row_view(scope, row) for row in board.group_rows("amount") if row.value > 0],
+            total=scope.money(board.team_amount),
+            deals=board.team_deals,
+        )
 
     async def _rank_changes(self, posts: Posts, team, scope, deal, board, boards: _DealBoards) -> None:
         """Top-3 changes on today's and this week's people boards and today's group board,
@@ -282,6 +306,11 @@ class Announcer:
             amount=scope.money(deal.amount_minor),
             member=person(member),
         )
+        posts += await competitions.corrected_boards(uow, self._renderer, team, deal, self._clock.now())
+        board_key = f"rank:{team.id}:{scope.today}"
+        if await session.scalar(select(OutboxRow.id).where(OutboxRow.board_key == board_key).limit(1)):
+            today = await standings.board(session, scope, scope.period("today"))
+            self._leaderboard(posts, team, scope, today, f"void:{deal.id}")  # no longer counting it
         await _enqueue_all(uow, posts)
 
     async def kudos(self, uow: UnitOfWork, event: KudosGiven) -> None:
@@ -328,12 +357,25 @@ class Announcer:
         await _enqueue_all(uow, posts)
 
 
+LEADERBOARD_ROWS = 10  # people on the day's leaderboard
+
+
+def _row_view(scope: TeamScope, row) -> dict:
+    return {
+        "rank": row.rank,
+        "name": row.standing.name,
+        "value": scope.money(row.value),
+        "deals": row.standing.deals,
+    }
+
+
 _KIND_SETTING = {
     "deal_announcement": "deals",
     "deal_voided": "deals",
     "milestone": "milestones",
     "kudos_post": "kudos",
     "rank_change": "rank_changes",
+    "rank_board": "rank_changes",
 }
 
 

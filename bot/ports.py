@@ -54,6 +54,14 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
 
 
+class MessageGone(DeliveryError):
+    """An edit failed because the message cannot be edited any more (deleted, not the bot's, past the
+    platform's edit window): the delivery worker posts the board anew instead."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, transient=False)
+
+
 class PartProgress(Protocol):
     """A split post's progress, kept by the delivery worker on the outbox row (the adapter keeps none).
 
@@ -95,3 +103,16 @@ class Adapter(Protocol):
     async def open_dm(self, user: UserRef) -> ChannelRef: ...
 
     async def resolve_user(self, user: UserRef) -> UserProfile: ...
+
+
+class Editor(Protocol):
+    """What an adapter declaring `Capability.EDIT` adds: a board (bot.delivery.boards) is then one
+    message edited in place. `can_edit` may refuse some destinations (a DingTalk custom robot, beside a
+    card the app could update): those get the board as new posts, as a platform without EDIT."""
+
+    def can_edit(self, to: ChannelRef) -> bool: ...
+
+    async def edit(self, to: ChannelRef, message_id: str, msg: OutgoingMessage) -> SentMessage:
+        """Replace the message `message_id` (as `send` returned it) with `msg`, one message's worth;
+        MessageGone when it cannot be edited any more."""
+        ...

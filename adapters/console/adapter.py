@@ -38,7 +38,9 @@ class ConsoleAdapter:
     printed where they would appear."""
 
     name = PLATFORM
-    capabilities = Capability.MENTIONS | Capability.OPEN_DM | Capability.RICH_TEXT | Capability.IMAGES
+    capabilities = (
+        Capability.MENTIONS | Capability.OPEN_DM | Capability.RICH_TEXT | Capability.IMAGES | Capability.EDIT
+    )
     limits = ChannelLimits(max_message_bytes=1_000_000, rate_per_minute=6000.0, burst=100)
 
     def limits_for(self, to: ChannelRef) -> ChannelLimits:
@@ -117,6 +119,17 @@ class ConsoleAdapter:
             self.remember_choices(to.id, msg, dm=True)
         self.print(f"┌─ [{where}]\n" + _indent(render_console(msg)) + "\n└─")
         return SentMessage(message_id=str(next(self._ids)), channel=to)
+
+    def can_edit(self, to: ChannelRef) -> bool:
+        return True
+
+    async def edit(self, to: ChannelRef, message_id: str, msg: OutgoingMessage) -> SentMessage:
+        """A terminal cannot change what it printed: the board is printed again, marked as the update
+        of message `message_id`."""
+        where = f"#{to.id}" if to.kind == "group" else f"DM → {self.names(to.id)}"
+        msg = self.save_pictures(msg)
+        self.print(f"┌─ [{where} · ↻ {message_id}]\n" + _indent(render_console(msg)) + "\n└─")
+        return SentMessage(message_id=message_id, channel=to)
 
     async def open_dm(self, user: UserRef) -> ChannelRef:
         return ChannelRef(PLATFORM, self.workspace, user.id, "dm")

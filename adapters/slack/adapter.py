@@ -42,7 +42,15 @@ from adapters.web.timestamps import parse_timestamp
 from bot import forms as form_checks
 from bot.app import App
 from bot.messages import ChannelRef, Image, OutgoingMessage, SentMessage, UserRef, png_bytes
-from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, PartProgress, UserProfile
+from bot.ports import (
+    Capability,
+    ChannelLimits,
+    DeliveryError,
+    MessageGone,
+    MessageSink,
+    PartProgress,
+    UserProfile,
+)
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
@@ -51,6 +59,8 @@ TIMESTAMP_HEADER = "x-slack-request-timestamp"
 SIGNATURE_HEADER = "x-slack-signature"
 RESPONSE_URL_USES = 5  # Slack accepts five answers per response_url
 STOP_GRACE_SECONDS = 10.0
+# chat.update's answers meaning the message cannot be edited any more: the board is posted anew.
+GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}
 
 
 class SlackAdapter:
@@ -61,6 +71,7 @@ class SlackAdapter:
         | Capability.OPEN_DM
         | Capability.IMAGES
         | Capability.EPHEMERAL
+        | Capability.EDIT
     )
     # chat.postMessage: about one message a second per channel, short bursts allowed.
     limits = ChannelLimits(max_message_bytes=TEXT_MAX, rate_per_minute=60.0, burst=3)
@@ -357,6 +368,26 @@ class SlackAdapter:
             if progress is not None and total > 1 and index + 1 < total:
                 await progress.sent(index + 1)
         return SentMessage(message_id=first, channel=to)
+
+    def can_edit(self, to: ChannelRef) -> bool:
+        return True  # chat.update edits the bot's own messages anywhere it posts
+
+    async def edit(self, to: ChannelRef, message_id: str, msg: OutgoingMessage) -> SentMessage:
+        """chat.update of the message posted at `message_id` (its ts), with the board's text and blocks.
+
+        A board longer than one message keeps its first message's worth (the rest cannot be edited
+        into one message; a new post per change is what boards are there to avoid)."""
+        chunks = render_slack(msg)
+        if len(chunks) > 1:
+            log.warning("slack: a board of %d messages is edited as its first only", len(chunks))
+        channel = to.id if to.kind == "group" else await self.web.dm_channel(to.workspace, to.id)
+        try:
+            await self.web.update_message(to.workspace, channel, message_id, chunks[0])
+        except DeliveryError as exc:
+            if not exc.transient and any(exc.reason.endswith(f": {error}") for error in GONE):
+                raise MessageGone(exc.reason) from exc
+            raise
+        return SentMessage(message_id=message_id, channel=to)
 
     async def open_dm(self, user: UserRef) -> ChannelRef:
         await self.web.dm_channel(user.workspace, user.id)

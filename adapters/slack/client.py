@@ -146,6 +146,13 @@ class SlackWeb:
         )
         return str(data.get("ts", ""))
 
+    async def update_message(self, workspace: str, channel: str, ts: str, message: SlackMessage) -> None:
+        """chat.update: `channel` must be the id (not a name); blocks replace the old ones (sent even
+        when empty, else Slack keeps the old blocks)."""
+        payload = message.payload()
+        payload.setdefault("blocks", [])
+        await self.call(workspace, "chat.update", channel=channel, ts=ts, **payload)
+
     async def upload_png(self, workspace: str, channel: str, data: bytes, name: str, alt: str) -> str:
         """A chart into a channel by Slack's external upload (files.getUploadURLExternal, the bytes,
         files.completeUploadExternal); the file's id."""

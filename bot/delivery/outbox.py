@@ -29,8 +29,13 @@ async def enqueue(
     team_id: int | None = None,
     fold: tuple[str, dict[str, Any]] | None = None,
     parts_sent: int = 0,
+    board: str | None = None,
+    quiet: bool = False,
 ) -> bool:
     """Add the post unless one with the same key exists; True when a row was added.
+
+    `board` names a board updated in place (bot.delivery.boards): where the platform edits, the post
+    edits the board's message; `quiet` marks a mere refresh, which a platform that cannot edit skips.
 
     INSERT … ON CONFLICT DO NOTHING on the unique `dedupe_key`: when two transactions race to announce
     the same thing (two deals both crossing 50 %), the second waits for the first and quietly adds
@@ -56,6 +61,8 @@ async def enqueue(
             fold_kind=fold[0] if fold else None,
             fold_data=fold[1] if fold else None,
             parts_sent=parts_sent,  # a reply sent in part before it had to wait: the rest only
+            board_key=board,
+            board_quiet=quiet,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )

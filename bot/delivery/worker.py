@@ -28,6 +28,7 @@ from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.config import DeliveryConfig
+from bot.delivery import boards
 from bot.delivery.ratelimit import Attempt, RateLimiter, Window, horizon, windows_for
 from bot.messages import ChannelRef, OutgoingMessage, without_charts
 from bot.metrics import Metrics, counted_by_worker
@@ -378,7 +379,11 @@ class DeliveryWorker:
                 wanted = limit - len(claimed)
                 skip = list(self._limiter.blocked(now))
                 candidates = list(await session.scalars(self._due_heads(now, skip, wanted, postgres)))
+                settled = False  # a board row done with unsent: its destination's next row may be due
                 for row in candidates:
+                    if row.board_key is not None and await boards.settle(session, row, self._edits(row), now):
+                        settled = True
+                        continue
                     if await self._has_slot(session, row, now):
                         # a half-sent post is not folded: its parts sent belong to its own payload
                         if row.fold_kind and self._folder is not None and not row.parts_sent:
@@ -393,7 +398,9 @@ class DeliveryWorker:
                         row.claimed_by = self.worker_id
                         row.claimed_until = now + self._lease
                         claimed.append(row)
-                if len(candidates) < wanted:
+                if settled:
+                    await session.flush()  # the next query sees the new heads
+                elif len(candidates) < wanted:
                     break  # every due head row was looked at
             self.next_due = await self._next_due(session, now)
             await session.commit()
@@ -407,6 +414,10 @@ class DeliveryWorker:
             return True
         attempts = await self._recent_attempts(session, row, windows, now)
         return self._limiter.next_slot(row.destination, windows, attempts, now) <= now
+
+    def _edits(self, row: OutboxRow) -> bool:
+        adapter = self._adapters.get(row.platform)
+        return adapter is not None and boards.editor_for(adapter, channel_of(row)) is not None
 
     def _windows(self, row: OutboxRow) -> tuple[Window, ...]:
         declared = self._adapters[row.platform].limits_for(channel_of(row))
@@ -426,6 +437,8 @@ class DeliveryWorker:
             OutboxRow.status == "pending",
             OutboxRow.id != head.id,
         )
+        # board refreshes this destination will skip (it cannot edit) take none of its rate
+        sent_later = () if self._edits(head) else (OutboxRow.board_quiet.is_(False),)
         # Only the rows one digest takes are loaded, and the others counted: a burst of 喜报 leaves
         # hundreds or thousands waiting, all loaded as entities in one step of the event loop every
         # time the channel's limit let one post out.
@@ -439,7 +452,10 @@ class DeliveryWorker:
         )
         if not foldable:
             return
-        waiting = await session.scalar(select(func.count()).select_from(OutboxRow).where(*behind_head)) or 0
+        waiting = (
+            await session.scalar(select(func.count()).select_from(OutboxRow).where(*behind_head, *sent_later))
+            or 0
+        )
         attempts = await self._recent_attempts(session, head, windows, now)
 
         def used(window: Window) -> int:
@@ -500,8 +516,14 @@ class DeliveryWorker:
             shows = getattr(adapter, "capabilities", Capability.NONE)  # declaring nothing: no pictures
             if not (self._images and Capability.IMAGES in shows):
                 message = without_charts(message)  # the text is complete on its own
+            editor = boards.editor_for(adapter, channel_of(row)) if row.board_key else None
             with counted_by_worker():  # one count per failed attempt, here (`_observe`), not per call
-                sent = await adapter.send(channel_of(row), message, progress)
+                if editor is not None:  # a board: an edit of its message (counted like a post)
+                    async with self._uow_factory() as uow:
+                        target = await boards.board_message(uow.session, row)
+                    sent = await boards.deliver(adapter, editor, channel_of(row), message, target, progress)
+                else:
+                    sent = await adapter.send(channel_of(row), message, progress)
             message_id = sent.message_id
         except LeaseLost as exc:  # another worker has the row now: it records the outcome
             log.warning("%s; this worker stops sending it", exc)

@@ -223,16 +223,62 @@ async def _post(
 async def standings_posts(
     uow: UnitOfWork, renderer: Renderer, team: Team, deal: Deal, now: datetime
 ) -> list[dict[str, Any]]:
-    """The standings posts (enqueue's arguments) of each running competition whose top places this deal
-    reordered: read and drawn only, nothing written, so a caller can draw before its first write.
+    """The standings boards (enqueue's arguments) of each running competition the deal's group is in:
+    read and drawn only, nothing written, so a caller can draw before its first write.
 
-    The deal counts on its own local day. Posts follow the team's `rank_changes` switch and are
-    coalesced like rank changes: at most one per competition per `rank_window_minutes` (a window already
-    posted in draws nothing).
+    The deal counts on its own local day. Each is a state of the competition's board of today (board
+    key `pk:<id>:<today>`), one message edited in place where the platform can edit. It is news — posted
+    anew where the platform cannot edit, with the race chart — when the deal reordered the top places,
+    at most once per competition per `rank_window_minutes` (dedupe key `pk:<id>:<slot>`); otherwise it
+    is a quiet refresh. All follow the team's `rank_changes` switch.
     """
-    if deal.voided_at is not None or not _announcements(team).get("rank_changes", True):
+    if deal.voided_at is not None:
         return []
     session = uow.session
+    window = int(_announcements(team).get("rank_window_minutes", DEFAULT_WINDOW_MINUTES))
+    slot = int(now.timestamp() // (max(window, 1) * 60))
+    scope = TeamScope.of(team, now)
+    posts = []
+    for competition, member in await _counting(session, team, deal):
+        board = await board_of(session, team, competition)
+        before_totals = dict(board.totals)
+        amount, count = before_totals.get(member.id, (0, 0))
+        before_totals[member.id] = (amount - deal.amount_minor, count - 1)
+        changes = top3_changes(board.rows(before_totals), board.rows())
+        news_key = f"pk:{competition.id}:{slot}"
+        news = bool(changes) and not await session.scalar(
+            select(OutboxRow.id).where(OutboxRow.dedupe_key == news_key)
+        )
+        key = news_key if news else f"pk:{competition.id}:{scope.today}:deal:{deal.id}"
+        posts.append(await _board_post(uow, renderer, scope, board, changes, key, news=news))
+    return posts
+
+
+async def corrected_boards(
+    uow: UnitOfWork, renderer: Renderer, team: Team, deal: Deal, now: datetime
+) -> list[dict[str, Any]]:
+    """After `deal` was voided: a quiet state of each of today's boards already posted that counted it,
+    so an edited board never goes on showing a deal that no longer counts (where boards are new posts,
+    the correction itself says it)."""
+    session = uow.session
+    scope = TeamScope.of(team, now)
+    posts = []
+    for competition, _ in await _counting(session, team, deal):
+        board_key = f"pk:{competition.id}:{scope.today}"
+        posted = await session.scalar(select(OutboxRow.id).where(OutboxRow.board_key == board_key).limit(1))
+        if posted is None:
+            continue  # no board today yet: the next deal posts it, without this one
+        board = await board_of(session, team, competition)
+        key = f"{board_key}:void:{deal.id}"
+        posts.append(await _board_post(uow, renderer, scope, board, [], key, news=False))
+    return posts
+
+
+async def _counting(session: AsyncSession, team: Team, deal: Deal) -> list[tuple[Competition, Member]]:
+    """The running competitions the deal counts in (its member's group competes, on the deal's local
+    day), with that member; none when the team switched rank posts off."""
+    if not _announcements(team).get("rank_changes", True):
+        return []
     member = await session.get(Member, deal.member_id)
     if member is None or member.group_id is None:
         return []
@@ -245,44 +291,42 @@ async def standings_posts(
             Competition.end_day >= day,
         )
     )
-    window = int(_announcements(team).get("rank_window_minutes", DEFAULT_WINDOW_MINUTES))
-    slot = int(now.timestamp() // (max(window, 1) * 60))
-    scope = TeamScope.of(team, now)
-    posts = []
-    for competition in list(running):
-        if member.group_id not in competition.group_ids:
-            continue
-        board = await board_of(session, team, competition)
-        before_totals = dict(board.totals)
-        amount, count = before_totals.get(member.id, (0, 0))
-        before_totals[member.id] = (amount - deal.amount_minor, count - 1)
-        after_rows = board.rows()
-        changes = top3_changes(board.rows(before_totals), after_rows)
-        key = f"pk:{competition.id}:{slot}"
-        if not changes or await session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == key)):
-            continue
-        names = {row.standing.key: row.standing.name for row in after_rows}
-        message = await _message(
-            uow,
-            renderer,
-            team,
-            "pk_standing",
-            now,
-            (competition.name, after_rows),
-            competition=competition_view(competition, scope.today),
-            changes=[{"overtaker": names[a], "overtaken": names[b], "rank": r} for a, b, r in changes],
-            rows=row_views(scope, board, after_rows),
-        )
-        posts.append(
-            {
-                "channel": team_channel(team),
-                "message": message,
-                "dedupe_key": key,
-                "now": now,
-                "team_id": team.id,
-            }
-        )
-    return posts
+    return [(c, member) for c in running if member.group_id in c.group_ids]
+
+
+async def _board_post(
+    uow: UnitOfWork,
+    renderer: Renderer,
+    scope: TeamScope,
+    board: CompetitionBoard,
+    changes: list[tuple[str, str, int]],
+    key: str,
+    *,
+    news: bool,
+) -> dict[str, Any]:
+    """One state of a competition's board of today, as enqueue's arguments."""
+    team, competition, rows = scope.team, board.competition, board.rows()
+    names = {row.standing.key: row.standing.name for row in rows}
+    message = await _message(
+        uow,
+        renderer,
+        team,
+        "pk_standing",
+        scope.now,
+        (competition.name, rows) if news else None,  # a refresh is text only (no chart drawn)
+        competition=competition_view(competition, scope.today),
+        changes=[{"overtaker": names[a], "overtaken": names[b], "rank": r} for a, b, r in changes],
+        rows=row_views(scope, board, rows),
+    )
+    return {
+        "channel": team_channel(team),
+        "message": message,
+        "dedupe_key": key,
+        "now": scope.now,
+        "team_id": team.id,
+        "board": f"pk:{competition.id}:{scope.today}",
+        "quiet": not news,
+    }
 
 
 async def finish_due(uow: UnitOfWork, renderer: Renderer, now: datetime) -> int:

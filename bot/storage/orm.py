@@ -266,6 +266,8 @@ class OutboxRow(Base):
         Index("ix_outbox_destination_last_attempt", "destination", "last_attempt_at"),
         # The worker claims only a destination's head (its oldest pending row): one probe per row.
         Index("ix_outbox_destination_status_id", "destination", "status", "id"),
+        # A board's message: its latest sent row; and its newer pending states, to send only the newest.
+        Index("ix_outbox_board", "board_key", "destination", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -295,6 +297,12 @@ class OutboxRow(Base):
     fold_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
     fold_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     folded_into: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A board updated in place (the day's 小组PK standings): where the platform edits, each row of the
+    # same key edits the message the board's first row posted (its `message_id`), and only the newest
+    # pending state is sent (older ones are "folded" into it). `board_quiet`: only a refresh, which a
+    # destination that cannot edit skips (there, only the rows that are news are posted, as new posts).
+    board_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    board_quiet: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ScheduledPost(Base):

@@ -1,10 +1,13 @@
 """A fake Slack on loopback for the real slack_sdk / slack-bolt clients.
 
 It serves the Web API methods teambeat calls (auth.test, chat.postMessage, chat.postEphemeral,
-conversations.open, users.info, apps.connections.open, oauth.v2.access, views.open, and the external
-file upload: files.getUploadURLExternal, the upload URL, files.completeUploadExternal), slash-command
+chat.update, conversations.open, users.info, apps.connections.open, oauth.v2.access, views.open, and the
+external file upload: files.getUploadURLExternal, the upload URL, files.completeUploadExternal), slash-command
 response_url hooks and a Socket Mode WebSocket. views.open takes only a trigger_id this fake issued (with
-a command or a click), within 3 s and once, and a view within Slack's modal limits.
+a command or a click), within 3 s and once, and a view within Slack's modal limits. It keeps the
+messages posted in each channel: chat.update edits only one of them by channel id and ts, only the
+bot's own (`message_not_found`, `cant_update_message` as Slack answers), within the Block Kit limits,
+keeping the old blocks when none are given; a test may delete a message, or post one as a person.
 It checks tokens, knows which channels and users exist, rejects
 Block Kit over Slack's limits (so a renderer that overflows fails loudly), can answer 429 with
 Retry-After, and records every call. Helpers at the bottom build and sign requests the way Slack does,
@@ -139,6 +142,8 @@ class FakeSlack:
         self.views: dict[str, dict[str, Any]] = {}
         self._view_ids = itertools.count(1)
         self.clock = time.monotonic  # what "within 3 s" is measured with (tests may move it)
+        # What each channel shows now: (channel, ts) → {"user", "team", "text", "blocks", "edited"}
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
 
     def issue_trigger(self, team_id: str, user_id: str) -> str:
         """A trigger_id as Slack puts in a command or an interaction payload, valid for 3 s."""
@@ -192,6 +197,23 @@ class FakeSlack:
     def shared_files(self, channel: str | None = None) -> list[Upload]:
         """Files completed into a channel (optionally one), in the order they were shared."""
         return [u for u in self.uploads.values() if u.channel and (channel is None or u.channel == channel)]
+
+    def channel_messages(self, channel: str) -> list[dict[str, Any]]:
+        """The messages the channel shows now, oldest first, as edited (deleted ones gone)."""
+        return [m for (c, _), m in sorted(self.messages.items(), key=lambda i: i[0][1]) if c == channel]
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        """Someone deletes the message (an admin tidying the channel)."""
+        del self.messages[(channel, ts)]
+
+    def post_as(self, team_id: str, user_id: str, channel: str, text: str) -> str:
+        """A person's own message in the channel; its ts."""
+        ts = self._next_ts()
+        self.messages[(channel, ts)] = {"user": user_id, "team": team_id, "text": text, "blocks": []}
+        return ts
+
+    def _next_ts(self) -> str:
+        return f"{1_700_000_000 + next(self._ts)}.000100"
 
     def response_url(self, base_url: str) -> str:
         return f"{base_url}/hooks/commands/{uuid.uuid4().hex[:12]}"
@@ -269,10 +291,19 @@ class FakeSlack:
             problem = block_kit_problem(args)
             if problem:
                 return {"ok": False, "error": "invalid_blocks", "detail": problem}
-            ts = f"{1_700_000_000 + next(self._ts)}.000100"
+            ts = self._next_ts()
             if method == "chat.postEphemeral":
                 return {"ok": True, "message_ts": ts}
+            self.messages[(channel, ts)] = {
+                "user": ws.bot_user_id,
+                "team": ws.team_id,
+                "text": str(args.get("text") or ""),
+                "blocks": _blocks(args),
+                "edited": False,
+            }
             return {"ok": True, "channel": channel, "ts": ts}
+        if method == "chat.update":
+            return self._update(ws, args)
         if method == "files.getUploadURLExternal":
             length = str(args.get("length") or "")
             if not args.get("filename") or not length.isdigit() or int(length) <= 0:
@@ -285,6 +316,27 @@ class FakeSlack:
         if method == "views.open":
             return self._views_open(ws, args)
         return {"ok": False, "error": "unknown_method"}
+
+    def _update(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        """chat.update: the channel by id (a name is not found), the ts of a message in it, the bot's own."""
+        channel, ts = str(args.get("channel") or ""), str(args.get("ts") or "")
+        if channel not in ws.channels and channel not in ws.dms.values():
+            return {"ok": False, "error": "channel_not_found"}
+        message = self.messages.get((channel, ts))
+        if message is None or message["team"] != ws.team_id:
+            return {"ok": False, "error": "message_not_found"}
+        if message["user"] != ws.bot_user_id:
+            return {"ok": False, "error": "cant_update_message"}
+        edited = dict(message, edited=True)
+        if "text" in args:
+            edited["text"] = str(args.get("text") or "")
+        if "blocks" in args:  # without blocks, Slack keeps the message's old ones
+            edited["blocks"] = _blocks(args)
+        problem = block_kit_problem({"text": edited["text"], "blocks": edited["blocks"]})
+        if problem:
+            return {"ok": False, "error": "invalid_blocks", "detail": problem}
+        self.messages[(channel, ts)] = edited
+        return {"ok": True, "channel": channel, "ts": ts, "text": edited["text"]}
 
     def _views_open(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         trigger = str(args.get("trigger_id") or "")
@@ -546,6 +598,11 @@ def _is_number(value: Any, decimal: bool) -> bool:
     except ValueError:
         return False
     return decimal or number.is_integer()
+
+
+def _blocks(args: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = args.get("blocks") or []
+    return json.loads(blocks) if isinstance(blocks, str) else list(blocks)
 
 
 def message_text(args: dict[str, Any]) -> str:

@@ -220,6 +220,28 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         },
         {"period": "month", "subject": "people", "changes": [], "top": []},
     ],
+    "rank_board": [
+        {
+            "people": [
+                {"rank": 1, "name": "张伟", "value": "¥64,000", "deals": 3},
+                {"rank": 2, "name": "Alice", "value": "¥61,200", "deals": 1},
+                {"rank": 3, "name": EVIL, "value": "¥40,000", "deals": 2},
+                {"rank": 4, "name": "李娜", "value": "¥1,000", "deals": 1},
+            ],
+            "groups": [
+                {"rank": 1, "name": "狼队", "value": "¥125,200", "deals": 4},
+                {"rank": 2, "name": EVIL, "value": "¥41,000", "deals": 3},
+            ],
+            "total": "¥166,200",
+            "deals": 7,
+        },
+        {
+            "people": [{"rank": 1, "name": "Alice", "value": "¥12,800", "deals": 1}],
+            "groups": [],
+            "total": "¥12,800",
+            "deals": 1,
+        },
+    ],
     "kudos_post": [
         {"giver": ZHANG, "receivers": [ALICE], "reason": "帮我搞定了难缠的大客户，学到了！"},
         {"giver": ALICE, "receivers": [LI, WANG, CHEN], "reason": "Great teamwork on the 双11 push"},
@@ -617,6 +639,7 @@ SAMPLES.update(
                 "changes": [{"overtaker": "虎队", "overtaken": "狼队", "rank": 1}],
                 "rows": _PK_DEALS_ROWS,
             },
+            {"competition": _PK, "changes": [], "rows": _PK_ROWS},  # the day's board refreshed, no overtake
         ],
         "pk_result": [
             {

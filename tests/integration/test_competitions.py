@@ -229,10 +229,14 @@ async def test_standings_posts_are_one_per_competition_per_window(pk_chat: Chat)
     posts = pk_posts(chat, STANDINGS)
     assert sorted(p.split("」")[0][-1] for p in posts) == ["乙", "甲"]  # one each
     async with chat.app.sessionmaker() as session:
-        keys = list(
-            await session.scalars(select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.like("pk:%")))
+        rows = list(
+            await session.execute(select(OutboxRow.dedupe_key, OutboxRow.board_quiet, OutboxRow.status))
         )
-    assert len(keys) == 2 and len(set(keys)) == 2
+    news = [key for key, quiet, _ in rows if key.startswith("pk:") and not quiet]
+    assert len(news) == 2 and len(set(news)) == 2
+    # alice's deal only refreshed each board: a console that cannot edit skips it (folded, never sent)
+    refreshes = sorted((key, status) for key, quiet, status in rows if quiet and key.startswith("pk:"))
+    assert refreshes == [("pk:1:2026-11-23:deal:1", "folded"), ("pk:2:2026-11-23:deal:1", "folded")]
 
 
 async def test_the_running_scheduler_posts_a_finished_competition_result(pk_chat: Chat) -> None:

@@ -85,7 +85,7 @@ async def test_revision_tracking(database_url: tuple[str, str | None]) -> None:
         assert not await check_schema_current(engine, pg_schema=pg_schema)
         await upgrade(url, pg_schema=pg_schema)
         await upgrade(url, pg_schema=pg_schema)  # a second upgrade is a no-op
-        assert await current_revision(engine, pg_schema=pg_schema) == head_revision() == "0016"
+        assert await current_revision(engine, pg_schema=pg_schema) == head_revision() == "0017"
         assert await check_schema_current(engine, pg_schema=pg_schema)
     finally:
         await engine.dispose()

@@ -273,7 +273,7 @@ async def test_channel_posts_go_through_the_outbox_and_a_429_is_retried_later(sl
     assert slack.channel_posts() == []
     async with slack.app.sessionmaker() as session:
         rows = list(await session.scalars(select(OutboxRow).order_by(OutboxRow.id)))
-    assert [r.status for r in rows] == ["pending", "pending"]
+    assert [r.status for r in rows] == ["pending", "pending", "pending"]
     assert "ratelimited" in rows[0].last_error and rows[0].attempts == 1
     waited = rows[0].next_attempt_at.replace(tzinfo=None) - slack.app.clock.now().replace(tzinfo=None)
     assert waited >= timedelta(seconds=7)  # Retry-After honoured
@@ -284,9 +284,10 @@ async def test_channel_posts_go_through_the_outbox_and_a_429_is_retried_later(sl
     assert [p["text"] for p in posts] == [
         "🎉 New deal: Alice closed ¥12,800",
         "🚀 First deal of the day: ¥12,800",
+        "📊 Today's leaderboard · team ¥12,800",  # the day's board, edited by later deals
     ]
     assert posts[0]["blocks"][0]["type"] == "header"
-    assert [c.status for c in slack.fake.attempts("chat.postMessage")] == [429, 200, 200]
+    assert [c.status for c in slack.fake.attempts("chat.postMessage")] == [429, 200, 200, 200]
     errors = slack.app.metrics.exposition().decode()
     assert 'teambeat_platform_errors_total{kind="transient",platform="slack"} 1.0' in errors
 

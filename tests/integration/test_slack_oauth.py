@@ -44,7 +44,7 @@ async def test_two_workspaces_install_and_stay_apart(engine, database_url, tmp_p
 
         answer = await bot.command("U0002", "/deal 12800")
         assert "¥12,800" in answer[0]
-        assert [c.token for c in fake.succeeded("chat.postMessage")] == ["xoxb-fake-T0001"] * 2
+        assert [c.token for c in fake.succeeded("chat.postMessage")] == ["xoxb-fake-T0001"] * 3
 
         # The same user id in the other workspace is someone else, in no team there.
         elsewhere = await bot.command("U0002", "/deal 500", team=OTHER)

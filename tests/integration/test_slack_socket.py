@@ -45,7 +45,7 @@ async def test_a_silent_socket_is_replaced_and_a_slash_command_frame_is_answered
         assert ack == {"envelope_id": frame["envelope_id"]}  # an empty ack: the answer comes later
         await bot.settle()
         assert "¥12,800" in message_text(fake.answers_at(url)[0])
-        assert len(bot.channel_posts()) == 2  # the 喜报 and the day's first deal, via the outbox
+        assert len(bot.channel_posts()) == 3  # the 喜报, the day's first deal and its leaderboard
 
         mention = event_callback(
             TEAM,

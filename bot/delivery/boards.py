@@ -1,0 +1,105 @@
+"""Boards updated in place: outbox rows naming a `board_key` (the day's 小组PK standings).
+
+Where the destination can edit (`Capability.EDIT` and the adapter's `can_edit`), a board is one message:
+its first row is posted, and every later row of the same key edits that message. The message id is the
+one recorded on the board's latest sent row, so a restart (or another replica) goes on editing the same
+message. Only the newest pending state is sent: an older pending row is folded into the newest when it
+comes up. A message that cannot be edited any more (deleted, past an edit window) is posted anew.
+
+Where it cannot edit, a board row is an ordinary post, and a quiet one (a mere refresh, no news) is
+skipped: such platforms keep the posts they had before boards existed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import ChannelRef, OutgoingMessage, SentMessage, without_charts
+from bot.ports import Adapter, Capability, Editor, MessageGone, PartProgress
+from bot.storage.orm import OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+def editor_for(adapter: Adapter, to: ChannelRef) -> Editor | None:
+    """The adapter as an editor of messages at `to`, or None where boards are new posts."""
+    if Capability.EDIT not in getattr(adapter, "capabilities", Capability.NONE):
+        return None
+    editor: Editor = adapter  # type: ignore[assignment]  # EDIT declared: it implements Editor
+    return editor if editor.can_edit(to) else None
+
+
+async def settle(session: AsyncSession, row: OutboxRow, edits: bool, now: datetime) -> bool:
+    """Whether the head row `row` is done with without sending it: a quiet refresh where boards cannot
+    be edited, or a state a newer pending row of the same board replaces (that one is sent instead)."""
+    if not edits:
+        if row.board_quiet:
+            row.status, row.sent_at = "folded", now
+            return True
+        return False
+    if row.parts_sent:  # half posted: its message id is not recorded yet, so it must finish first
+        return False
+    newest = await session.scalar(
+        select(func.max(OutboxRow.id)).where(
+            OutboxRow.board_key == row.board_key,
+            OutboxRow.destination == row.destination,
+            OutboxRow.status == "pending",
+            OutboxRow.id > row.id,
+        )
+    )
+    if newest is None:
+        return False
+    row.status, row.folded_into, row.sent_at = "folded", newest, now
+    # the states folded into this one earlier now went out as the newest too (`folded_into` names the
+    # row that was sent, as for a digest)
+    await session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.board_key == row.board_key,
+            OutboxRow.destination == row.destination,
+            OutboxRow.folded_into == row.id,
+        )
+        .values(folded_into=newest)
+    )
+    return True
+
+
+async def board_message(session: AsyncSession, row: OutboxRow) -> str | None:
+    """The board's message as its latest delivery left it (None: not posted yet)."""
+    return await session.scalar(
+        select(OutboxRow.message_id)
+        .where(
+            OutboxRow.board_key == row.board_key,
+            OutboxRow.destination == row.destination,
+            OutboxRow.status == "sent",
+            OutboxRow.message_id.is_not(None),
+            OutboxRow.id < row.id,
+        )
+        .order_by(OutboxRow.id.desc())
+        .limit(1)
+    )
+
+
+async def deliver(
+    adapter: Adapter,
+    editor: Editor,
+    to: ChannelRef,
+    message: OutgoingMessage,
+    message_id: str | None,
+    progress: PartProgress,
+) -> SentMessage:
+    """Edit the board's message, or post it when there is none yet or it is gone.
+
+    Charts are left out: a picture is a file of its own beside the text, which an edit of the text
+    would leave showing the race as it stood at the first post; the text is complete without it."""
+    message = without_charts(message)
+    if message_id is not None:
+        try:
+            return await editor.edit(to, message_id, message)
+        except MessageGone as exc:
+            log.info("board message %s in %s is gone (%s): posting the board anew", message_id, to.id, exc)
+    return await adapter.send(to, message, progress)

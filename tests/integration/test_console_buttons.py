@@ -87,6 +87,10 @@ async def test_undo_under_the_deal_answer(console):
         "┌─ [#C-east]",
         "│ ↩️ Deal #1 ¥12,800 (bob) has been undone; rankings and goals are corrected",
         "└─",
+        "┌─ [#C-east · ↻ 4]",  # the day's leaderboard, edited in place: the deal is gone from it
+        "│ 【📊 Today's leaderboard】",
+        "│ 💰 Team today: ¥0 · 0 deals",
+        "└─",
     ]
     assert await voided(console) == [True]
     # The same choice again: a clear line, nothing more in the channel.

@@ -1,5 +1,6 @@
 """P2 — callbacks: signed DingTalk HTTP callbacks and encrypted WeCom callbacks (answered with an
-encrypted passive reply) at 200 requests/s to the real `teambeat run`; p99 ≤ 50 ms on each platform.
+encrypted passive reply) at 100 requests/s to the real `teambeat run` (`--role all`, the default):
+quality.md's P2, p99 ≤ 100 ms to the answer on each platform and DingTalk's replies p99 ≤ 1 s.
 
 Members of a configured team (SQLite file DB) send a realistic mix: `/成交 AMOUNT 客户N` (a deal, which
 also queues a 喜报 for the team's channel) alternating with `/排行 本月`. Per platform, a bare endpoint
@@ -8,13 +9,17 @@ takes the same load in the same run, first, and the figures are also given as ra
 DingTalk and WeCom servers on loopback take every outbound call, each in a process of its own, as are
 the baselines; the load comes from a raw asyncio generator (bench/openloop.py).
 
-- DingTalk: the callback's 200 is the target; the reply then goes through the message's
-  sessionWebhook, and the time until the fake receives it is shown as `dingtalk_reply_*`.
-- WeCom: the callback's answer carries the command's reply (encrypted), so its latency is the whole
-  command; every answer is decrypted and checked to be a passive reply.
+- DingTalk: the callback's 200 is one target; the reply then goes through the message's
+  sessionWebhook, and the time from the request's due moment until the fake receives it
+  (`dingtalk_reply_*`) is the other.
+- WeCom: the callback's answer carries the command's reply (encrypted) when the command is done within
+  the adapter's passive-reply wait, so its latency is the whole command; every answer is decrypted and
+  checked to be a passive reply (the bot runs `--role all`, the only role that answers passively).
 
-Run: python -m bench.p2_callbacks [--rate 200] [--seconds 15] [--members 200]
-     [--platform both|dingtalk|wecom] [--commands mix|rank|deal]
+The exit code is 1 when any target is missed.
+
+Run: python -m bench.p2_callbacks [--rate 100] [--seconds 15] [--members 200]
+     [--platform both|dingtalk|wecom] [--commands mix|rank|deal] [--backend sqlite|postgres]
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,13 +41,23 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bench.common import Report, percentile, run, scratch_dir
+from bench.common import (
+    Report,
+    percentile,
+    postgres_available,
+    postgres_database,
+    postgres_url,
+    run,
+    scratch_dir,
+)
 from bench.openloop import Answer, Load, http_request, open_loop
 from bench.runner import BotProcess, free_port
 
 HOST = "127.0.0.1"
 WARMUP_SECONDS = 2.0
 REPLY_WAIT_SECONDS = 60.0
+ANSWER_P99_MS = 100.0  # quality.md P2: the callback's answer
+REPLY_P99_MS = 1000.0  # quality.md P2: DingTalk's reply through the sessionWebhook
 
 
 def member_ids(count: int) -> list[str]:
@@ -82,11 +98,16 @@ def team_toml(platform: str, workspace: str, channel: str, members: int, extra: 
     return "\n".join(lines) + "\n"
 
 
+def database_extra() -> str:
+    """Experiments only: TEAMBEAT_BENCH_DATABASE_EXTRA, lines added to the bot's [database] table."""
+    return os.environ.get("TEAMBEAT_BENCH_DATABASE_EXTRA", "").replace(";", "\n") + "\n"
+
+
 def dingtalk_config(url: str, port: int, fake: str, members: int) -> str:
     from tests.fakes.dingtalk import APP_KEY, APP_SECRET, CORP, EAST, ROBOT_CODE
 
     return (
-        f'[database]\nurl = "{url}"\n\n[server]\nhost = "{HOST}"\nport = {port}\n\n'
+        f'[database]\nurl = "{url}"\n{database_extra()}\n[server]\nhost = "{HOST}"\nport = {port}\n\n'
         f'[dingtalk]\nmode = "http"\napp_key = "{APP_KEY}"\napp_secret = "{APP_SECRET}"\n'
         f'robot_code = "{ROBOT_CODE}"\napi_base_url = "{fake}"\noapi_base_url = "{fake}"\n\n'
         + team_toml("dingtalk", CORP, EAST, members)
@@ -98,7 +119,7 @@ def wecom_config(url: str, port: int, fake: str, members: int) -> str:
 
     robot = f'channel_webhook = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={ROBOT_KEY}"'
     return (
-        f'[database]\nurl = "{url}"\n\n[server]\nhost = "{HOST}"\nport = {port}\n\n'
+        f'[database]\nurl = "{url}"\n{database_extra()}\n[server]\nhost = "{HOST}"\nport = {port}\n\n'
         f'[wecom]\ncorp_id = "{CORP_ID}"\nagent_id = {AGENT_ID}\nsecret = "{SECRET}"\ntoken = "{TOKEN}"\n'
         f'encoding_aes_key = "{AES_KEY}"\napi_base_url = "{fake}"\n\n'
         + team_toml("wecom", CORP_ID, "wrEastHome", members, robot)
@@ -284,6 +305,19 @@ class Run:
     passive: int = 0
 
 
+@asynccontextmanager
+async def database(args: argparse.Namespace, folder: Path, name: str) -> AsyncIterator[str]:
+    """A fresh SQLite file, or a fresh database on the PostgreSQL server, for one bot."""
+    if args.backend == "sqlite":
+        yield f"sqlite:///{folder / f'{name}.db'}"
+        return
+    server = postgres_url()
+    if not await postgres_available(server):
+        raise RuntimeError(f"no PostgreSQL server answers at {server}")
+    async with postgres_database(server) as url:
+        yield url
+
+
 async def dingtalk(args: argparse.Namespace, folder: Path) -> Run:
     fake = Child("fake-dingtalk", folder / "fake-dingtalk.log")
     try:
@@ -296,18 +330,17 @@ async def dingtalk(args: argparse.Namespace, folder: Path) -> Run:
             base.stop()
         port = free_port()
         config = folder / "dingtalk.toml"
-        config.write_text(
-            dingtalk_config(f"sqlite:///{folder / 'dingtalk.db'}", port, fake.url, args.members), "utf-8"
-        )
-        bot = BotProcess(config, folder / "dingtalk.log")
-        bot.start()
-        try:
-            await bot.wait_listening(port)
-            loaded = await load(port, dingtalk_requests, args, "bot")
-            arrivals = await reply_arrivals(fake.url, "bot", len(loaded.answers))
-            commands = await commands_handled(port, handled_in_all(args))
-        finally:
-            stop_bot(bot)
+        async with database(args, folder, "dingtalk") as url:
+            config.write_text(dingtalk_config(url, port, fake.url, args.members), "utf-8")
+            bot = BotProcess(config, folder / "dingtalk.log")
+            bot.start()
+            try:
+                await bot.wait_listening(port)
+                loaded = await load(port, dingtalk_requests, args, "bot")
+                arrivals = await reply_arrivals(fake.url, "bot", len(loaded.answers))
+                commands = await commands_handled(port, handled_in_all(args))
+            finally:
+                stop_bot(bot)
     finally:
         fake.stop()
     return Run(
@@ -355,17 +388,16 @@ async def wecom(args: argparse.Namespace, folder: Path) -> Run:
             base.stop()
         port = free_port()
         config = folder / "wecom.toml"
-        config.write_text(
-            wecom_config(f"sqlite:///{folder / 'wecom.db'}", port, fake.url, args.members), "utf-8"
-        )
-        bot = BotProcess(config, folder / "wecom.log")
-        bot.start()
-        try:
-            await bot.wait_listening(port)
-            loaded = await load(port, wecom_requests, args, "bot")
-            commands = await commands_handled(port, handled_in_all(args))
-        finally:
-            stop_bot(bot)
+        async with database(args, folder, "wecom") as url:
+            config.write_text(wecom_config(url, port, fake.url, args.members), "utf-8")
+            bot = BotProcess(config, folder / "wecom.log")
+            bot.start()
+            try:
+                await bot.wait_listening(port)
+                loaded = await load(port, wecom_requests, args, "bot")
+                commands = await commands_handled(port, handled_in_all(args))
+            finally:
+                stop_bot(bot)
     finally:
         fake.stop()
     return Run(loaded, baseline, commands, handled_in_all(args), passive=passive_replies(loaded.answers))
@@ -389,7 +421,7 @@ def figures(report: Report, name: str, result: Run) -> None:
     report.target(f"{name}_commands_ok", ok, at_least=result.commands_sent)
     report.figure(f"{name}_commands_not_ok", sum(v for k, v in result.commands.items() if k != "ok"))
     report.figure(f"{name}_p50_ms", percentile(ms(answers), 50))
-    report.target(f"{name}_p99_ms", p99, at_most=50)
+    report.target(f"{name}_p99_ms", p99, at_most=ANSWER_P99_MS)
     report.figure(f"{name}_max_ms", max(ms(answers)))
     report.figure(f"{name}_baseline_p50_ms", percentile(ms(base), 50))
     report.figure(f"{name}_baseline_p99_ms", base_p99)
@@ -399,22 +431,24 @@ def figures(report: Report, name: str, result: Run) -> None:
     if result.bot_replies is not None:
         report.target(f"{name}_replies_received", result.replied, at_least=sent)
         report.figure(f"{name}_reply_p50_ms", percentile(result.bot_replies, 50))
-        report.figure(f"{name}_reply_p99_ms", percentile(result.bot_replies, 99))
+        reply_p99 = percentile(result.bot_replies, 99) if result.bot_replies else float("inf")
+        report.target(f"{name}_reply_p99_ms", reply_p99, at_most=REPLY_P99_MS)
     if name == "wecom":
         report.target(f"{name}_passive_replies", result.passive, at_least=sent)
 
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--platform", choices=["both", "dingtalk", "wecom"], default="both")
     parser.add_argument("--commands", choices=["mix", "rank", "deal"], default="mix")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
     report = Report(
         f"P2 callbacks: {args.rate:g} requests/s for {args.seconds:g} s, {args.commands} of /成交 and "
-        f"/排行 本月 from {args.members} members (sqlite)"
+        f"/排行 本月 from {args.members} members ({args.backend})"
     )
     folder = scratch_dir()
     if args.platform in ("both", "dingtalk"):

@@ -1,5 +1,6 @@
-"""P6 — webhook burst: 1,000 signed deal webhooks at 100/s to the real `teambeat run`; p99 to the answer
-≤ 100 ms, and every deal announced exactly once. A bare starlette endpoint that only checks the HMAC and
+"""P6 — webhook burst: 1,000 signed deal webhooks to the real `teambeat run`, at 100/s on PostgreSQL and
+30/s on SQLite (quality.md; `--rate` overrides); p99 to the answer ≤ 100 ms, and every deal announced
+exactly once, all within 60 s of the burst. A bare starlette endpoint that only checks the HMAC and
 answers 202 runs the same load in the same run, as the baseline the ratio is taken against.
 
 Run: python -m bench.p6_webhook_burst [--deals N] [--rate R] [--backend sqlite|postgres]
@@ -36,6 +37,8 @@ from bot.storage.db import create_engine
 from bot.storage.orm import Deal, OutboxRow
 
 SECRET = "bench-secret"
+RATES = {"postgres": 100.0, "sqlite": 30.0}  # quality.md P6: SQLite has one writer
+ANNOUNCED_WITHIN_S = 60.0
 
 
 def signed(body: bytes) -> dict[str, str]:
@@ -132,10 +135,11 @@ async def against_bot(url: str, folder, args) -> tuple[list[float], list[int], t
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=1000)
-    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--rate", type=float, help="deals a second (default: 100 on postgres, 30 on sqlite)")
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--warmup", type=int, default=50, help="deals sent at 10/s before the burst")
     args = parser.parse_args()
+    args.rate = args.rate or RATES[args.backend]
     report = Report(f"P6 webhook burst: {args.deals} signed deals at {args.rate:g}/s ({args.backend})")
     folder = scratch_dir()
 
@@ -169,7 +173,7 @@ async def main() -> int:
     report.target("deals_announced", shown, at_least=args.deals + args.warmup)
     report.target("announcement_rows_per_deal", rows / max(deals, 1), at_most=1.0)
     report.target("deals_still_waiting", waiting, at_most=0)
-    report.figure("all_shown_s_after_burst", catch_up)
+    report.target("all_shown_s_after_burst", catch_up, at_most=ANNOUNCED_WITHIN_S)
     return report.finish()
 
 

@@ -1,4 +1,4 @@
-"""Run every benchmark (P1–P7 of quality.md) one after another; exit 1 if any target was missed.
+"""Run every benchmark (P1–P9 of quality.md) one after another; exit 1 if any target was missed.
 
 Run: python -m bench.run_all [--only p5 p6 …]
 """
@@ -11,13 +11,16 @@ import sys
 import time
 
 SCRIPTS = {
-    "p1": ["bench.p1_slack_inbound"],
+    "p1": ["bench.p1_busy_morning"],
+    "p1_pg": ["bench.p1_busy_morning", "--backend", "postgres"],
     "p2": ["bench.p2_callbacks"],
     "p3": ["bench.p3_fanout"],
     "p4": ["bench.p4_robot_limit"],
     "p5": ["bench.p5_recap_scale", "--backend", "both"],
     "p6": ["bench.p6_webhook_burst"],
+    "p6_pg": ["bench.p6_webhook_burst", "--backend", "postgres"],
     "p7": ["bench.p7_memory"],
+    "p8": ["bench.p8_many_teams"],
     "p9": ["bench.p9_charts"],
     "p9_tv": ["bench.p9_tv_board"],
 }

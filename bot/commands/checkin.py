@@ -187,6 +187,7 @@ async def _ask_next(ctx: CommandContext, checkin: Checkin, questions) -> Outgoin
         example=question.example,
         current=kept.text if kept is not None else None,
         editing=checkins.editing(checkin),
+        day=checkin.day.isoformat(),
     )
     if ctx.message.channel.kind == "dm":
         return prompt

@@ -102,6 +102,7 @@ async def send_prompts(
                 total=len(questions),
                 kind=question.kind,
                 example=question.example,
+                day=scope.today.isoformat(),  # its leave button books this day, not the day it is clicked
             )
             key = _key("checkin-prompt", team.id, scope.today, member, suffix)
             queued += await _dm(uow, scope, member, message, key, now)

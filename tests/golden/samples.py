@@ -256,6 +256,7 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
             "total": 3,
             "kind": "text",
             "example": None,
+            "day": "2026-11-23",
         },
         {
             "member": ZHANG,

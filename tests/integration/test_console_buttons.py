@@ -125,6 +125,7 @@ async def test_the_reminder_choices_continue_the_check_in_or_book_today_off(cons
         "Not today? Send /checkin skip followed by a reason.",
         "[/1] 📝 Fill in the form",
         "[/2] ⏭ Skip today",
+        "[/3] 🏖 On leave today",
     ]
 
 

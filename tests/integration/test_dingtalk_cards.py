@@ -41,7 +41,7 @@ from tests.fakes.dingtalk import (
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)  # a workday, the check-in prompt's time
-FILL_IN, SKIP = ("📝 填写表单", "tb-0"), ("⏭ 今天跳过", "tb-1")
+FILL_IN, SKIP, LEAVE = ("📝 填写表单", "tb-0"), ("⏭ 今天跳过", "tb-1"), ("🏖 今天请假", "tb-2")
 SEND_THE_COMMAND = "请直接发送命令（/帮助 查看全部命令）。"
 
 
@@ -92,7 +92,7 @@ async def count(dt: DingTalkChat, model) -> int:
 async def test_prompt_card_skip_and_fill_in_recorded_exported_and_counted(dt):
     await post(dt, "checkin")
     card_id, card = card_of(dt, "bob01")
-    assert button_ids(card) == [FILL_IN, SKIP]
+    assert button_ids(card) == [FILL_IN, SKIP, LEAVE]
     assert card["header"]["title"]["text"] == "📝 打卡 1/3"
     assert "今天要做什么" in card_text(card) or "1/3" in card_text(card)
     assert dt.fake.dms("bob01") == []  # the prompt is the card, not a markdown DM beside it
@@ -125,17 +125,23 @@ async def test_prompt_card_skip_and_fill_in_recorded_exported_and_counted(dt):
     assert "✅ 已选择：**📝 填写表单**" in card_text(card_of(dt, "alice01", 0)[1])
     _, question = card_of(dt, "alice01")
     assert "1/3" in question["header"]["title"]["text"]
-    assert button_ids(question) == [(SKIP[0], "tb-0")]  # not "fill in" again: she just did that
+    assert button_ids(question) == [(SKIP[0], "tb-0"), (LEAVE[0], "tb-1")]  # not "fill in": she just did
     assert "2/3" in await dt.say("alice01", "拜访了3家客户", group=None)
     assert "3/3" in await dt.say("alice01", "5万", group=None)
     assert "拜访了3家客户" in await dt.say("alice01", "需要报价支持", group=None)
     assert await checkin_status(dt, "alice01") == "done"
 
+    # dave is off today: one tap books the prompt's day as leave
+    dave_card, _ = card_of(dt, "dave01")
+    assert (await dt.click(dave_card, "dave01", LEAVE[1])).status_code == 200
+    [booked] = dt.fake.dms("dave01")
+    assert booked.startswith("🏖 已登记请假：**11月23日**（1 个工作日）")
+
     # the evening recap counts them: alice's check-in is done, bob's skip is not a check-in
     dt.clock.set(MONDAY_9.replace(hour=18))
     await post(dt, "recap")
     [recap] = [p["text"] for p in dt.fake.group_posts(EAST) if "复盘" in p.get("title", "")]
-    assert "📝 打卡参与：1/4（25%）" in recap
+    assert "📝 打卡参与：1/3（33%）" in recap  # dave on leave is not expected to check in
 
 
 async def test_clicks_over_stream_act_once_and_an_unknown_card_gets_a_clear_line(dt_stream):

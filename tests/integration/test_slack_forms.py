@@ -96,7 +96,11 @@ async def test_prompt_click_form_field_error_then_recorded_counted_and_exported(
     await send_prompts(slack)
     prompt = prompt_to(slack, "U0002")
     assert "Check-in 1/3" in message_text(prompt)
-    assert buttons(prompt) == [("📝 Fill in the form", "/checkin"), ("⏭ Skip today", "/checkin skip")]
+    assert buttons(prompt) == [
+        ("📝 Fill in the form", "/checkin"),
+        ("⏭ Skip today", "/checkin skip"),
+        ("🏖 On leave today", f"/leave {MONDAY_10.date().isoformat()}"),
+    ]
 
     clicked = await slack.click("U0002", prompt)
     assert clicked.status_code == 200
@@ -282,7 +286,11 @@ async def test_the_form_in_chinese(slack_zh):
     slack = slack_zh
     await send_prompts(slack)
     prompt = prompt_to(slack, "U0002")
-    assert buttons(prompt) == [("📝 填写表单", "/checkin"), ("⏭ 今天跳过", "/checkin skip")]
+    assert buttons(prompt) == [
+        ("📝 填写表单", "/checkin"),
+        ("⏭ 今天跳过", "/checkin skip"),
+        ("🏖 今天请假", f"/leave {MONDAY_10.date().isoformat()}"),
+    ]
     await slack.click("U0002", prompt)
     view_id, view = last_view(slack)
     assert view["title"]["text"] == "今日打卡" and view["submit"]["text"] == "提交"

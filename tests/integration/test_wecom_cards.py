@@ -93,6 +93,7 @@ async def test_prompt_card_skip_click_recorded_card_updated_once_and_counted(bot
     assert [(b["text"], b["key"]) for b in card["button_list"]] == [
         ("📝 填写表单", "b0"),
         ("⏭ 今天跳过", "b1"),
+        ("🏖 今天请假", "b2"),
     ]
     assert card["task_id"] in bot.fake.cards
     assert bot.fake.refused == []
@@ -113,6 +114,10 @@ async def test_prompt_card_skip_click_recorded_card_updated_once_and_counted(bot
     assert await statuses(bot) == {"dave": "skipped", "bob": "done"}
     assert [u[1:] for u in bot.fake.card_updates] == [("dave", "⏭ 今天跳过"), ("bob", "📝 填写表单")]
 
+    # Alice is off today: one tap books the prompt's day as leave.
+    await click(bot, "alice", last_card(bot, "alice"), "🏖 今天请假")
+    assert next(t for t in texts_to(bot, "alice") if "请假" in t).startswith("🏖 已登记请假：**11月23日**")
+
     async with bot.app.uow_factory() as uow:
         team = await directory.team_by_slug(uow.session, "east")
         exported = await csv_io.export_checkins(uow, team, MONDAY.date(), MONDAY.date())
@@ -124,7 +129,7 @@ async def test_prompt_card_skip_click_recorded_card_updated_once_and_counted(bot
     [recap] = [
         p.content for p in bot.fake.robot_posts(ROBOT_KEY) if p.msgtype == "markdown" and "复盘" in p.content
     ]
-    assert "📝 打卡参与：1/4（25%）" in recap  # bob's done; dave's skip is not a check-in
+    assert "📝 打卡参与：1/3（33%）" in recap  # bob's done; dave's skip is not one; alice is on leave
 
 
 async def test_double_click_and_wecom_retry_act_once(bot):

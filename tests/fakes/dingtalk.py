@@ -810,7 +810,7 @@ async def open_dingtalk(
     url, pg_schema = database_url
     async with serve(fake.asgi()) as fake_url:
         config = load_config(write_dingtalk_config(tmp_path, url, fake_url, mode, public_url), environ={})
-        app = await build_app(config, clock, migrate=pg_schema is None, pg_schema=pg_schema)
+        app = await build_app(config, clock, migrate=False, pg_schema=pg_schema)
         adapter = DingTalkAdapter(app, **adapter_options)
         try:
             await adapter.start(app.dispatcher.handle)

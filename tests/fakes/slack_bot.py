@@ -263,7 +263,7 @@ async def slack_bot(
         config = load_config(
             write_config(tmp_path, url, fake_url, mode=mode, oauth=oauth, locale=locale), environ={}
         )
-        app = await build_app(config, FixedClock(MONDAY_10), migrate=pg_schema is None, pg_schema=pg_schema)
+        app = await build_app(config, FixedClock(MONDAY_10), migrate=False, pg_schema=pg_schema)
         adapter = SlackAdapter(app, watchdog=watchdog)
         worker = DeliveryWorker(app.uow_factory, {"slack": adapter}, app.clock, metrics=app.metrics)
         try:

@@ -638,9 +638,7 @@ async def wecom_bot(
             ),
             encoding="utf-8",
         )
-        app = await build_app(
-            load_config(path, environ={}), clock, migrate=pg_schema is None, pg_schema=pg_schema
-        )
+        app = await build_app(load_config(path, environ={}), clock, migrate=False, pg_schema=pg_schema)
         adapter = WeComAdapter(
             app.config.wecom,
             clock=clock,

@@ -60,7 +60,7 @@ async def console(engine, database_url, tmp_path) -> AsyncIterator[Console]:
     app = await build_app(
         load_config(write_config(tmp_path, url, locale="en"), environ={}),
         clock,
-        migrate=pg_schema is None,
+        migrate=False,
         pg_schema=pg_schema,
     )
     out = io.StringIO()

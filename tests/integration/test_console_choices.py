@@ -38,7 +38,7 @@ async def test_prompt_buttons_are_numbered_choices(
     app = await build_app(
         load_config(write_config(tmp_path, url, locale=locale), environ={}),
         clock,
-        migrate=pg_schema is None,
+        migrate=False,
         pg_schema=pg_schema,
     )
     out = io.StringIO()

@@ -28,7 +28,7 @@ RULES = deal_intake.IntakeRules()
 async def app(engine, database_url, tmp_path) -> AsyncIterator[App]:
     url, pg_schema = database_url
     config = load_config(write_deals_config(tmp_path, url), environ={})
-    app = await build_app(config, FixedClock(NOW), migrate=pg_schema is None, pg_schema=pg_schema)
+    app = await build_app(config, FixedClock(NOW), migrate=False, pg_schema=pg_schema)
     try:
         yield app
     finally:

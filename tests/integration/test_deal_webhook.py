@@ -79,7 +79,7 @@ async def hook(engine, database_url, tmp_path) -> AsyncIterator[Hook]:
     url, pg_schema = database_url
     clock = FixedClock(WEDNESDAY)
     config = load_config(write_deals_config(tmp_path, url, max_body_bytes=MAX_BODY), environ={})
-    app = await build_app(config, clock, migrate=pg_schema is None, pg_schema=pg_schema)
+    app = await build_app(config, clock, migrate=False, pg_schema=pg_schema)
     try:
         wakes: list[int] = []
         asgi = build_web_app(app, {}, deal_hook_routes(app, on_enqueued=lambda: wakes.append(1)))

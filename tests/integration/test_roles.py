@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from adapters.runtime import Role, Runtime
@@ -42,6 +43,7 @@ async def jobs_waiting(runtime: Runtime) -> int:
         return int(await session.scalar(select(func.count()).select_from(JobRow)) or 0)
 
 
+@pytest.mark.slow  # about two seconds of waiting for pollers
 async def test_a_command_taken_by_web_is_answered_by_the_worker(database_url, tmp_path: Path) -> None:
     fake = FakeSlack([workspace()], app_token=APP_TOKEN)
     async with serve(fake.app()) as fake_url:

@@ -306,6 +306,7 @@ class Standby:
         return None
 
 
+@pytest.mark.slow  # about two seconds of waiting for pollers
 async def test_the_leader_queues_scheduled_posts_and_both_replicas_run_them(database_url, engine, tmp_path):
     """With job workers, a trigger only queues the team's post: the leader decides what is due, and the
     posts are run by whichever replica's worker claims them — here both, each once."""

@@ -62,7 +62,7 @@ async def _key(app: App, slug: str) -> str:
 async def board(engine, database_url, tmp_path) -> AsyncIterator[Board]:
     url, pg_schema = database_url
     config = load_config(write_tv_config(tmp_path, url), environ={})
-    app = await build_app(config, migrate=pg_schema is None, pg_schema=pg_schema)
+    app = await build_app(config, migrate=False, pg_schema=pg_schema)
     try:
         east, west = await _key(app, "east"), await _key(app, "west")
         asgi = build_web_app(app, {}, deal_hook_routes(app))
@@ -241,7 +241,7 @@ async def test_a_voided_deal_comes_off_the_board(board: Board) -> None:
 async def test_stopping_the_server_ends_open_boards_at_once(engine, database_url, tmp_path) -> None:
     url, pg_schema = database_url
     config = load_config(write_tv_config(tmp_path, url), environ={})
-    app = await build_app(config, migrate=pg_schema is None, pg_schema=pg_schema)
+    app = await build_app(config, migrate=False, pg_schema=pg_schema)
     try:
         key = await _key(app, "east")
         server = WebServer(build_web_app(app, {}), "127.0.0.1", 0)

@@ -153,5 +153,5 @@ class Chat:
 
 async def open_chat(config_path: Path, clock: FixedClock, pg_schema: str | None) -> Chat:
     config = load_config(config_path, environ={})
-    app = await build_app(config, clock, migrate=pg_schema is None, pg_schema=pg_schema)
+    app = await build_app(config, clock, migrate=False, pg_schema=pg_schema)
     return Chat(app, FakeAdapter(), clock)

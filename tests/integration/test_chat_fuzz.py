@@ -71,7 +71,7 @@ def test_any_text_gets_an_answer_and_never_a_crash(tmp_path):
     loop = asyncio.new_event_loop()
     clock = FixedClock(datetime(2026, 11, 23, 10, tzinfo=SHANGHAI))
     chat = loop.run_until_complete(
-        open_chat(write_config(tmp_path, f"sqlite:///{tmp_path / 'f.db'}"), clock, None)
+        open_chat(write_config(tmp_path, f"sqlite:///{tmp_path / 'f.db'}"), clock, None, migrate=True)
     )
     ids = itertools.count()
 

@@ -151,7 +151,10 @@ class Chat:
         self.clock.set(when)
 
 
-async def open_chat(config_path: Path, clock: FixedClock, pg_schema: str | None) -> Chat:
+async def open_chat(
+    config_path: Path, clock: FixedClock, pg_schema: str | None, *, migrate: bool = False
+) -> Chat:
+    """The app on the config's database, which the engine fixture has migrated (else `migrate=True`)."""
     config = load_config(config_path, environ={})
-    app = await build_app(config, clock, migrate=False, pg_schema=pg_schema)
+    app = await build_app(config, clock, migrate=migrate, pg_schema=pg_schema)
     return Chat(app, FakeAdapter(), clock)

@@ -161,3 +161,38 @@ async def test_a_custom_robot_team_keeps_new_posts(dt: DingTalkChat) -> None:
         "🎉 喜报 🎉",
     ]
     assert dt.fake.cards == {} and dt.fake.ok(CARD_SEND) == []
+
+
+async def test_a_transient_update_failure_is_retried_on_the_same_card(dt: DingTalkChat) -> None:
+    await start_sprint(dt)
+    await deal(dt, "alice01", "5000", 1)
+    [pk_id] = pk_cards(dt)
+    dt.fake.fail(CARD_UPDATE, 500, {"code": "ServiceUnavailable", "message": "系统繁忙"})
+    await deal(dt, "bob01", "8000", 2)  # the first board's update fails: it (and what follows) waits
+    assert [c.status for c in dt.fake.calls if c.path == CARD_UPDATE] == [500]
+    dt.clock.set(MONDAY_10.replace(minute=3))
+    await dt.deliver()  # tried again, on the same card
+    assert [c.status for c in dt.fake.calls if c.path == CARD_UPDATE] == [500, 200, 200]
+    assert pk_cards(dt) == [pk_id] and len(dt.fake.ok(CARD_SEND)) == 2  # no card sent anew
+    assert "🥇 **虎队** ¥8,000 · 1单" in text_of(dt.fake.card_history(pk_id)[-1])
+
+
+async def test_an_undone_deal_leaves_the_cards(dt: DingTalkChat) -> None:
+    await start_sprint(dt)
+    await deal(dt, "alice01", "5000", 1)
+    await deal(dt, "bob01", "8000", 2)
+    dt.clock.set(MONDAY_10.replace(minute=5))
+    assert "8,000" in await dt.say("bob01", "/成交 undo")
+    await dt.deliver()
+    [pk_id] = pk_cards(dt)
+    assert len(dt.fake.ok(CARD_SEND)) == 2 and len(dt.fake.card_history(pk_id)) == 3  # sent, 2 updates
+    assert text_of(dt.fake.card_history(pk_id)[-1]) == (
+        "### ⚔️ 小组PK「冲刺」战况更新\n\n**当前战况**（比总业绩）\n\n"
+        "- 🥇 **狼队** ¥5,000 · 1单 · 人均 ¥2,500\n- 🥈 **虎队** ¥0 · 0单 · 人均 ¥0 · 距第一 ¥5,000\n\n"
+        "⏳ 还剩 3 天（含今天），冲！🚀"
+    )
+    [(_, rank)] = cards_by_title(dt)["📊 今日排行榜"]
+    assert (
+        text_of(rank) == "### 📊 今日排行榜\n\n- 🥇 alice ¥5,000 · 1单\n\n**小组**\n\n"
+        "- 🥇 狼队 ¥5,000 · 1单\n\n💰 团队今日：¥5,000 · 1单"
+    )

@@ -460,14 +460,15 @@ class DingTalkAdapter:
 
     def can_edit(self, to: ChannelRef) -> bool:
         """A group the app robot posts to: its cards can be updated. A team's custom robot webhook
-        (configured per team, so known without a lookup) only posts."""
+        (configured per team, so known without a lookup) only posts; a webhook team whose group is not
+        configured (set later by `团队 setup`) may be this one, so its workspace's groups stay posts."""
         if to.kind != "group" or not self.client.has_app:
             return False
         return not any(
             team.platform == PLATFORM
-            and team.channel == to.id
             and team.workspace == to.workspace
             and team.channel_webhook
+            and team.channel in (to.id, "")
             for team in self._app.config.teams
         )
 

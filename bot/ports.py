@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.messages import ChannelRef, IncomingMessage, OutgoingMessage, SentMessage, UserRef
 
@@ -116,3 +116,13 @@ class Editor(Protocol):
         """Replace the message `message_id` (as `send` returned it) with `msg`, one message's worth;
         MessageGone when it cannot be edited any more."""
         ...
+
+
+@runtime_checkable
+class BoardPoster(Protocol):
+    """An Editor whose editable messages differ from its ordinary posts (a DingTalk group's card, where
+    a markdown post cannot be edited): a board's first post, and a post anew, go through `post_board`."""
+
+    async def post_board(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
+    ) -> SentMessage: ...

@@ -12,6 +12,9 @@ Where each message goes:
   a click is the command its button stands for, typed by the person who clicked, in their DM with
   the robot. A reply through a sessionWebhook stays markdown (it cannot carry a card): its text says
   what to type instead.
+- a board (bot/delivery/boards.py: the day's leaderboard, a 小组PK's standings) in a group the app robot
+  posts to (no custom robot webhook) → a StandardCard sent to the openConversationId, then updated in
+  place (`Capability.EDIT`); a custom robot cannot update what it sent, so there a board is new posts.
 """
 
 from __future__ import annotations
@@ -52,7 +55,15 @@ from bot.messages import (
     UserRef,
     png_bytes,
 )
-from bot.ports import Capability, ChannelLimits, DeliveryError, MessageSink, PartProgress, UserProfile
+from bot.ports import (
+    Capability,
+    ChannelLimits,
+    DeliveryError,
+    MessageGone,
+    MessageSink,
+    PartProgress,
+    UserProfile,
+)
 from bot.services import directory, sent_cards
 from bot.services.media import media_url, store_png
 from bot.services.sent_cards import Verdict
@@ -94,7 +105,9 @@ class RobotBusy(DeliveryError):
 
 class DingTalkAdapter:
     name = PLATFORM
-    capabilities = Capability.RICH_TEXT | Capability.MENTIONS | Capability.OPEN_DM | Capability.IMAGES
+    capabilities = (
+        Capability.RICH_TEXT | Capability.MENTIONS | Capability.OPEN_DM | Capability.IMAGES | Capability.EDIT
+    )
     limits = GROUP_LIMITS
 
     def __init__(
@@ -443,6 +456,54 @@ class DingTalkAdapter:
             self._count(exc)
             raise
 
+    # -- boards (cards updated in place) -------------------------------------------------------------
+
+    def can_edit(self, to: ChannelRef) -> bool:
+        """A group the app robot posts to: its cards can be updated. A team's custom robot webhook
+        (configured per team, so known without a lookup) only posts; a webhook team whose group is not
+        configured (set later by `团队 setup`) may be this one, so its workspace's groups stay posts."""
+        if to.kind != "group" or not self.client.has_app:
+            return False
+        return not any(
+            team.platform == PLATFORM
+            and team.workspace == to.workspace
+            and team.channel_webhook
+            and team.channel in (to.id, "")
+            for team in self._app.config.teams
+        )
+
+    async def post_board(
+        self, to: ChannelRef, msg: OutgoingMessage, progress: PartProgress | None = None
+    ) -> SentMessage:
+        """The board as a StandardCard in the group; its cardBizId is the message id `edit` updates.
+        Not recorded as a sent card: it has no buttons, so no click can name it."""
+        card_id = "tb" + secrets.token_hex(15)
+        card = _board_card(msg)
+
+        async def send(card: dict[str, Any]) -> str:
+            await self.client.group_card_send(card_id, to.id, card)
+            return card_id
+
+        try:
+            return await self._send_parts(to, [card], send, progress, robot=True)
+        except RobotBusy:
+            raise
+        except DeliveryError as exc:
+            self._count(exc)
+            raise
+
+    async def edit(self, to: ChannelRef, message_id: str, msg: OutgoingMessage) -> SentMessage:
+        """The board's card updated with `msg` (no buttons). A card DingTalk refuses for good (unknown
+        cardBizId: recalled, or never sent) → MessageGone, and the board is posted anew."""
+        try:
+            await self.client.card_update(message_id, _board_card(msg))
+        except DeliveryError as exc:
+            self._count(exc)
+            if not exc.transient:
+                raise MessageGone(exc.reason) from exc
+            raise
+        return SentMessage(message_id=message_id, channel=to)
+
     async def _picture_links(self, msg: OutgoingMessage) -> OutgoingMessage:
         """The message with each chart kept for a week at <public_url>/media/<token>.png and linked from
         there (a retry links the same picture again, not a copy)."""
@@ -550,6 +611,15 @@ class DingTalkAdapter:
             email=info.get("email") or info.get("org_email") or None,
             mobile=info.get("mobile") or None,
         )
+
+
+def _board_card(msg: OutgoingMessage) -> dict[str, Any]:
+    """A board as a card without buttons: its first message's worth (a card is one message; a board
+    longer than that keeps its top, as on Slack)."""
+    parts = render(msg, notify=False)
+    if len(parts) > 1:
+        log.warning("dingtalk: a board of %d messages is shown as its first only", len(parts))
+    return card_data(parts[0].title, parts[0].text, ())
 
 
 def _callable_url(url: object) -> bool:

@@ -7,7 +7,8 @@
 - `POST {sessionWebhook}` — the reply to one message, valid until `sessionWebhookExpiredTime`
 plus `POST {oapi}/topapi/v2/user/get` for a member's profile, and a DM with buttons as a robot
 interactive card: `POST {api}/v1.0/im/v1.0/robot/interactiveCards/send`, updated after a click with
-`PUT {api}/v1.0/im/robots/interactiveCards` (cards.py); in HTTP mode the card callback URL is
+`PUT {api}/v1.0/im/robots/interactiveCards` (cards.py) — the same card call to a group carries a board
+that is then updated in place; in HTTP mode the card callback URL is
 registered with `POST {api}/v1.0/card/callbacks/register`. The calls made as the app (all but the
 robot webhooks) share the app's calls per second, `[dingtalk] api_qps` (quota.py).
 """
@@ -238,6 +239,21 @@ class DingTalkClient:
         }
         if callback_route_key:  # HTTP mode: clicks go to the URL registered under this key
             body["callbackRouteKey"] = callback_route_key
+        data = await self.openapi(CARD_SEND_PATH, body)
+        return str((data or {}).get("processQueryKey") or "")
+
+    async def group_card_send(self, card_id: str, open_conversation_id: str, card: Mapping[str, Any]) -> str:
+        """A robot interactive card (`StandardCard`) in a group the app robot is in: the same call as
+        `card_send` with `openConversationId` in place of `singleChatReceiver` (one of the two is
+        required); a board's card, updated in place with `card_update`."""
+        body: dict[str, Any] = {
+            "cardTemplateId": TEMPLATE,
+            "robotCode": self.robot_code,
+            "cardBizId": card_id,
+            "cardData": json.dumps(card, ensure_ascii=False),
+            "openConversationId": open_conversation_id,
+            "sendOptions": {},
+        }
         data = await self.openapi(CARD_SEND_PATH, body)
         return str((data or {}).get("processQueryKey") or "")
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import ChannelRef, OutgoingMessage, SentMessage, without_charts
-from bot.ports import Adapter, Capability, Editor, MessageGone, PartProgress
+from bot.ports import Adapter, BoardPoster, Capability, Editor, MessageGone, PartProgress
 from bot.storage.orm import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -102,4 +102,6 @@ async def deliver(
             return await editor.edit(to, message_id, message)
         except MessageGone as exc:
             log.info("board message %s in %s is gone (%s): posting the board anew", message_id, to.id, exc)
+    if isinstance(editor, BoardPoster):  # its editable message is not an ordinary post
+        return await editor.post_board(to, message, progress)
     return await adapter.send(to, message, progress)

@@ -6,8 +6,9 @@ the 15,000-byte msgParam limit, ≤ 20 userIds a batch, the custom robot's signe
 hour, HMAC sign) and its 20 messages a minute (over it: errcode 130101 and a 10-minute block) — and records
 everything it accepted. Time is the test's clock.
 
-Robot interactive cards: `interactiveCards/send` (a `StandardCard` to one user's single chat, checked as
-DingTalk checks it: token, robotCode, template, a new cardBizId, a known user, a card whose request
+Robot interactive cards: `interactiveCards/send` (a `StandardCard` to one user's single chat or to a
+group — `singleChatReceiver` or `openConversationId`, exactly one — checked as DingTalk checks it: token,
+robotCode, template, a new cardBizId, a known user or conversation, a card whose request
 buttons have ids) and its update (`PUT /v1.0/im/robots/interactiveCards`, a card sent before); the
 clicks come back as DingTalk sends them: `card_click` (the callback body) over Stream as a frame of topic
 `/v1.0/card/instances/callback`, or over HTTP signed with the registered apiSecret (`card_headers`).
@@ -105,7 +106,8 @@ class FakeDingTalk:
     media: dict[str, bytes] = field(default_factory=dict)
     """media_id → bytes uploaded to /media/upload (an image message's photoURL names one)."""
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """cardBizId → {"user", "data" (the card as sent), "updates" (each cardData put since)}."""
+    """cardBizId → {"user" or "group" (its openConversationId), "data" (the card as sent), "updates"
+    (each cardData put since)}."""
     card_callbacks: dict[str, tuple[str, str]] = field(default_factory=dict)
     """callbackRouteKey → (callbackUrl, apiSecret), as registered."""
     _scripted: dict[str, deque[tuple[int, Any]]] = field(default_factory=dict)
@@ -161,6 +163,23 @@ class FakeDingTalk:
             for card_id, card in self.cards.items()
             if card["user"] == user
         ]
+
+    def group_cards(self, conversation: str = EAST) -> list[tuple[str, dict[str, Any]]]:
+        """(cardBizId, the card as it looks now) of every card sent to the group, in order."""
+        return [
+            (card_id, (card["updates"] or [card["data"]])[-1])
+            for card_id, card in self.cards.items()
+            if card.get("group") == conversation
+        ]
+
+    def card_history(self, card_id: str) -> list[dict[str, Any]]:
+        """The card as sent, then as each update left it."""
+        card = self.cards[card_id]
+        return [card["data"], *card["updates"]]
+
+    def recall_card(self, card_id: str) -> None:
+        """The card is gone from DingTalk (recalled, its group's history cleared): updates are refused."""
+        del self.cards[card_id]
 
     def answers(self, path: str) -> list[Any]:
         return [c.answer for c in self.calls if c.path == path]
@@ -373,17 +392,33 @@ class FakeDingTalk:
         card_id = body.get("cardBizId")
         if not isinstance(card_id, str) or not card_id or card_id in self.cards:
             return 400, {"code": "invalidParameter.cardBizId", "message": "cardBizId 为空或重复"}
-        try:
-            receiver = json.loads(body.get("singleChatReceiver") or "null")
-        except (TypeError, ValueError):
-            receiver = None
-        user = receiver.get("userId") if isinstance(receiver, dict) else None
-        if user not in self.users:
-            return 400, {"code": "invalidParameter.singleChatReceiver", "message": "接收人不存在"}
+        group, single = body.get("openConversationId"), body.get("singleChatReceiver")
+        if bool(group) == bool(single):  # 二选一必填: a group or one person's single chat, never both
+            return 400, {
+                "code": "invalidParameter",
+                "message": "openConversationId 与 singleChatReceiver 二选一",
+            }
+        user = None
+        if group:
+            if group not in self.conversations:
+                return 400, {"code": "invalidParameter.openConversationId", "message": "群不存在"}
+        else:
+            try:
+                receiver = json.loads(single)
+            except (TypeError, ValueError):
+                receiver = None
+            user = receiver.get("userId") if isinstance(receiver, dict) else None
+            if user not in self.users:
+                return 400, {"code": "invalidParameter.singleChatReceiver", "message": "接收人不存在"}
         problem = self._card_problem(body.get("cardData"))
         if problem:
             return problem
-        self.cards[card_id] = {"user": user, "data": json.loads(body["cardData"]), "updates": []}
+        self.cards[card_id] = {
+            "user": user,
+            "group": group,
+            "data": json.loads(body["cardData"]),
+            "updates": [],
+        }
         return 200, {"processQueryKey": f"cq-{next(self._ids)}"}
 
     async def _card_register(self, request, body, query):

@@ -52,9 +52,11 @@ async def test_a_chinese_command_in_a_group_end_to_end(dt):
     assert {c.body["msgKey"] for c in calls} == {"sampleMarkdown"}
     assert dt.fake.token_requests == 1  # one token for every call
     async with dt.app.sessionmaker() as session:
-        # every post sent; the day's leaderboard refresh a robot cannot edit in place is skipped
+        # every post sent, the day's leaderboard too: the app robot's group card, updated in place
         statuses = set(await session.execute(select(OutboxRow.board_quiet, OutboxRow.status)))
-    assert statuses == {(False, "sent"), (True, "folded")}
+    assert statuses == {(False, "sent"), (True, "sent")}
+    [(_, board)] = dt.fake.group_cards(EAST)
+    assert board["header"]["title"]["text"] == "📊 今日排行榜"
 
 
 async def test_english_commands_and_mentions_by_staff_id(dt):

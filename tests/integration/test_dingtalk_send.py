@@ -64,7 +64,7 @@ def errors_counted(dt: DingTalkChat, kind: str) -> float:
 
 async def outbox(dt: DingTalkChat) -> list[OutboxRow]:
     async with dt.app.sessionmaker() as session:
-        # not the day's leaderboard refreshes, which a robot skips (it cannot edit a board in place)
+        # the posts, not the day's leaderboard (a board: a card in a group, skipped by a custom robot)
         posts = select(OutboxRow).where(OutboxRow.board_quiet.is_(False))
         return list(await session.scalars(posts.order_by(OutboxRow.id)))
 

@@ -192,6 +192,8 @@ class Runtime:
             await self.scheduler.stop()
         if self._jobs_task is not None:
             await self._jobs_task  # finishes the jobs in hand; the rest wait in the table for the next start
+        if self._worker_task is not None:
+            await self._worker_task  # its sends in flight use the adapters' clients: before they close
         # Adapters built only to send (a worker, or a start cut short) are stopped too: their clients close.
         for adapter in [
             *reversed(self._started),
@@ -201,8 +203,6 @@ class Runtime:
                 await adapter.stop()
             except Exception:
                 log.exception("stopping adapter %s", adapter.name)
-        if self._worker_task is not None:
-            await self._worker_task
         await self.app.close()
 
 

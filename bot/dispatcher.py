@@ -147,26 +147,33 @@ class Dispatcher:
                         ctx = self._context(message, checkin_spec, parsed, uow, now, team, member)
                         reply = await answer_in_conversation(ctx)
                         if reply is not None:
-                            if not await self._commit_first(uow, message, now):
-                                return None
-                            self._count("checkin_answer", "ok")
-                            await self._prune(now)
-                            return reply
+                            return await self._done(uow, message, now, "checkin_answer", reply)
                     raise UnknownCommand(parsed.word, self._core.registry.suggest(parsed.word))
                 self._check(spec, message, team, member)
                 ctx = self._context(message, spec, parsed, uow, now, team, member, locale)
                 reply = await spec.handler(ctx)
-                if not await self._commit_first(uow, message, now):
-                    return None
-                self._count(spec.name, "ok")
-                await self._prune(now)
-                return reply
+                return await self._done(uow, message, now, spec.name, reply)
             except CommandError as error:
                 await uow.rollback()
                 if not await self._record_refused(message, now):
                     return None
                 self._count(spec.name if spec else "unknown", error.code)
                 return self._error_reply(error, spec, locale)
+
+    async def _done(
+        self,
+        uow: UnitOfWork,
+        message: IncomingMessage,
+        now: datetime,
+        name: str,
+        reply: OutgoingMessage | None,
+    ) -> OutgoingMessage | None:
+        """Commit a command's work and count it; None when the event was handled before."""
+        if not await self._commit_first(uow, message, now):
+            return None
+        self._count(name, "ok")
+        await self._prune(now)
+        return reply
 
     async def _unreadable_hint(self, message: IncomingMessage) -> OutgoingMessage | None:
         """A DM holding only what the bot cannot read (a picture) gets one line on what it does read,

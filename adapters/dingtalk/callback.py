@@ -29,6 +29,17 @@ Accept = Callable[[Mapping[str, Any]], Awaitable[None]]
 NotAMessage for a body that is not one."""
 
 
+async def json_object(request: Request) -> dict[str, Any] | Response:
+    """The body as a JSON object, or the 400 that says it is not one."""
+    try:
+        payload = json.loads(await request.body())
+    except (ValueError, RecursionError):
+        return JSONResponse({"error": "not_json", "detail": "the body must be JSON"}, status_code=400)
+    if not isinstance(payload, dict):
+        return JSONResponse({"error": "not_json", "detail": "the body must be a JSON object"}, 400)
+    return payload
+
+
 def callback_route(secret: str, now_ms: Callable[[], int], accept: Accept) -> Route:
     async def callback(request: Request) -> Response:
         problem = callback_problem(
@@ -36,14 +47,9 @@ def callback_route(secret: str, now_ms: Callable[[], int], accept: Accept) -> Ro
         )
         if problem:
             return JSONResponse({"error": "bad_signature", "detail": problem}, status_code=401)
-        try:
-            payload = json.loads(await request.body())
-        except (ValueError, RecursionError):
-            return JSONResponse({"error": "not_json", "detail": "the body must be JSON"}, status_code=400)
-        if not isinstance(payload, dict):
-            return JSONResponse(
-                {"error": "not_json", "detail": "the body must be a JSON object"}, status_code=400
-            )
+        payload = await json_object(request)
+        if isinstance(payload, Response):
+            return payload
         try:
             await accept(payload)
         except RuntimeError as exc:  # not started yet, or stopping: DingTalk retries later

@@ -10,7 +10,6 @@ a good click is kept as a job (adapters/intake.py) and answered 200 at once.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -20,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adapters.dingtalk.callback import json_object
 from adapters.dingtalk.cards import NotAClick
 from adapters.dingtalk.sign import CARD_SIGNATURE_HEADER, CARD_TIMESTAMP_HEADER, card_problem
 
@@ -45,12 +45,9 @@ def card_route(secret: str, now_ms: Callable[[], int], accept: AcceptClick) -> R
         )
         if problem:
             return JSONResponse({"error": "bad_signature", "detail": problem}, status_code=401)
-        try:
-            payload = json.loads(await request.body())
-        except (ValueError, RecursionError):
-            return JSONResponse({"error": "not_json", "detail": "the body must be JSON"}, status_code=400)
-        if not isinstance(payload, dict):
-            return JSONResponse({"error": "not_json", "detail": "the body must be a JSON object"}, 400)
+        payload = await json_object(request)
+        if isinstance(payload, Response):
+            return payload
         try:
             await accept(payload)
         except ForeignCard as exc:

@@ -45,6 +45,24 @@ Accept = Callable[[Mapping[str, Any]], Awaitable[None]]
 """Takes one robot message payload: the work is scheduled, not done (waiting only for room)."""
 
 
+async def _hand_over(
+    accept: Accept, callback: CallbackMessage, ignored: type[Exception], what: str, id_key: str
+) -> tuple[int, str]:
+    """Hand one frame's payload to the adapter and say how to ACK it: OK once kept (or when it is not
+    for us: `ignored`); not OK when it could not be stored, so that DingTalk sends it again."""
+    data = callback.data if isinstance(callback.data, Mapping) else {}
+    try:
+        await accept(data)
+    except ignored as exc:
+        log.info("stream: %s %s ignored: %s", what, data.get(id_key), exc)
+    except SQLAlchemyError as exc:
+        log.warning("stream: could not keep %s %s: %s", what, data.get(id_key), exc)
+        return AckMessage.STATUS_SYSTEM_EXCEPTION, "not stored; send it again"
+    except Exception:  # a bad payload must not make DingTalk redeliver it forever
+        log.exception("stream: could not take %s %s", what, data.get(id_key))
+    return AckMessage.STATUS_OK, "OK"
+
+
 class ChatbotHandler(dingtalk_stream.ChatbotHandler):
     """Hands each robot message to the adapter and ACKs it once taken: at once, or when the adapter has
     room again in a burst (DingTalk redelivers unACKed ones)."""
@@ -55,22 +73,13 @@ class ChatbotHandler(dingtalk_stream.ChatbotHandler):
         self._accept = accept
 
     async def process(self, callback: CallbackMessage) -> tuple[int, str]:
-        data = callback.data if isinstance(callback.data, Mapping) else {}
-        try:
-            await self._accept(data)
-        except NotAMessage as exc:
-            log.info("stream: message %s ignored: %s", data.get("msgId"), exc)
-        except SQLAlchemyError as exc:  # not kept: not ACKed, so that DingTalk sends it again
-            log.warning("stream: could not keep message %s: %s", data.get("msgId"), exc)
-            return AckMessage.STATUS_SYSTEM_EXCEPTION, "not stored; send it again"
-        except Exception:  # a bad payload must not make DingTalk redeliver it forever
-            log.exception("stream: could not take message %s", data.get("msgId"))
-        return AckMessage.STATUS_OK, "OK"
+        return await _hand_over(self._accept, callback, NotAMessage, "message", "msgId")
 
 
 class CardHandler(dingtalk_stream.CallbackHandler):
     """Card clicks (topic `/v1.0/card/instances/callback`): handed to the adapter, ACKed once kept.
-    The Stream connection itself is the proof that DingTalk sent them."""
+    The Stream connection itself is the proof that DingTalk sent them. A click that is not one, or not
+    on one of our cards (ValueError), has nothing to do again."""
 
     def __init__(self, accept: Accept) -> None:
         super().__init__()
@@ -78,17 +87,7 @@ class CardHandler(dingtalk_stream.CallbackHandler):
         self._accept = accept
 
     async def process(self, callback: CallbackMessage) -> tuple[int, str]:
-        data = callback.data if isinstance(callback.data, Mapping) else {}
-        try:
-            await self._accept(data)
-        except ValueError as exc:  # not a click, or not on one of our cards: nothing to do again
-            log.info("stream: card callback %s ignored: %s", data.get("outTrackId"), exc)
-        except SQLAlchemyError as exc:
-            log.warning("stream: could not keep card click %s: %s", data.get("outTrackId"), exc)
-            return AckMessage.STATUS_SYSTEM_EXCEPTION, "not stored; send it again"
-        except Exception:
-            log.exception("stream: could not take card click %s", data.get("outTrackId"))
-        return AckMessage.STATUS_OK, "OK"
+        return await _hand_over(self._accept, callback, ValueError, "card click", "outTrackId")
 
 
 class StreamClient(dingtalk_stream.DingTalkStreamClient):

@@ -2,12 +2,12 @@
 
 Platforms want their answer within seconds (Slack 3 s, DingTalk a few, WeCom 5 s); the work behind a
 command can take longer. So an adapter `take`s the request — one row of the jobs table, committed —
-and only then acknowledges it. A job worker of this process (woken by the commit) hands it to the
-adapter's handler: the payload as taken and when it was received, translated into an `IncomingMessage`
-and run through the dispatcher. A crash in between loses nothing: the row outlives the process, and
-once its lease lapses (or at once, if no worker had claimed it) the next start, or another replica
-running the same adapter, handles it. The dispatcher's event-id check makes a request handled twice
-count once.
+and only then acknowledges it. A job worker of this process hands it to the adapter's handler (the row
+is queued leased to that worker and run at once; with every slot busy, it is claimed later): the payload
+as taken and when it was received, translated into an `IncomingMessage` and run through the dispatcher.
+A crash in between loses nothing: the row outlives the process, and once its lease lapses (or at once,
+if it was not leased) the next start, or another replica running the same adapter, handles it. The
+dispatcher's event-id check makes a request handled twice count once.
 
 A process that only takes requests in (`teambeat run --role web`) starts its intake without working:
 `take` commits the job and returns, and a process that works jobs (`--role worker` or `all`) handles it.
@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -92,13 +92,31 @@ class Intake:
 
     async def take(self, payload: dict[str, Any]) -> None:
         """Return once `payload` is committed (so the caller may acknowledge it); raises when it could
-        not be stored — then nothing was acknowledged, and the platform will send it again."""
+        not be stored — then nothing was acknowledged, and the platform will send it again.
+
+        Where this process handles commands and has a slot free, the job is queued leased to it and
+        handled at once, with no claim; otherwise a worker (here or in another process) claims it."""
         now = self._clock.now()
-        async with self._sessionmaker() as session:
-            job = {"payload": payload, "received_at": now.isoformat()}
-            await queue.enqueue(session, self.kind, job, now=now)
-            await session.commit()
-        self._worker.wake()
+        job = {"payload": payload, "received_at": now.isoformat()}
+        mine = self.works and self._worker.reserve()
+        try:
+            async with self._sessionmaker() as session:
+                if mine:
+                    lease = timedelta(seconds=self._worker.settings.lease)
+                    taken = await queue.enqueue_leased(
+                        session, self.kind, job, now=now, owner=self._worker.owner, lease=lease
+                    )
+                else:
+                    await queue.enqueue(session, self.kind, job, now=now)
+                await session.commit()
+        except BaseException:
+            if mine:
+                self._worker.unreserve()
+            raise
+        if mine:
+            self._worker.adopt(taken)
+        else:
+            self._worker.wake()
 
     async def wait_idle(self) -> None:
         """Until every command taken so far and due has been handled (tests, a clean stop); with the

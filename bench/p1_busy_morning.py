@@ -125,9 +125,12 @@ async def answers(fake_port: int) -> dict[str, list[float]]:
         return (await client.get(f"http://{HOST}:{fake_port}/_bench/answers")).json()
 
 
-async def one_rate(port: int, fake_port: int, rate: float, seconds: float, tag: str) -> dict[str, float]:
+async def one_rate(
+    bot: BotProcess, port: int, fake_port: int, rate: float, seconds: float, tag: str
+) -> dict[str, float]:
     """The mix at `rate` for `seconds`; waits (up to 2 min) until every acknowledged command is answered."""
     built = requests(port, fake_port, int(rate * seconds), tag)
+    cpu_before = bot.cpu_seconds()
     wall_minus_mono = time.time() - time.monotonic()
     load = await open_loop(HOST, port, built, rate)
     acked = {i for i, a in enumerate(load.answers) if 200 <= a.status < 300}
@@ -137,6 +140,7 @@ async def one_rate(port: int, fake_port: int, rate: float, seconds: float, tag: 
         if len(arrived) >= len(acked) or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.5)
+    cpu_ms = (bot.cpu_seconds() - cpu_before) * 1000
     replies = []
     for i, answer in enumerate(load.answers):
         times = arrived.get(f"{tag}{i}")
@@ -153,6 +157,7 @@ async def one_rate(port: int, fake_port: int, rate: float, seconds: float, tag: 
         "unanswered": len(acked) - len([i for i in acked if arrived.get(f"{tag}{i}")]),
         "answered_twice": sum(1 for v in arrived.values() if len(v) > 1),
         "late_generator_ms": max(a.lag_ms for a in load.answers),
+        "bot_cpu_ms_per_command": cpu_ms / max(1, len(acked)),
     }
 
 
@@ -175,15 +180,16 @@ async def measure(url: str, folder: Path, args: argparse.Namespace) -> Report:
         bot.start()
         try:
             await bot.wait_listening(bot_port)
-            await one_rate(bot_port, fake_port, 5.0, 4.0, "w")  # warm-up: pools, statements, users
-            main = await one_rate(bot_port, fake_port, args.rate, args.seconds, "m")
+            await one_rate(bot, bot_port, fake_port, 5.0, 4.0, "w")  # warm-up: pools, statements, users
+            main = await one_rate(bot, bot_port, fake_port, args.rate, args.seconds, "m")
             capacity = args.rate if main["reply_p99_ms"] <= REPLY_TARGET_MS else 0.0
             steps = []
             for n, rate in enumerate(sorted(r for r in args.rates if r > args.rate)):
-                step = await one_rate(bot_port, fake_port, rate, args.step_seconds, f"s{n}x")
+                step = await one_rate(bot, bot_port, fake_port, rate, args.step_seconds, f"s{n}x")
                 steps.append(
                     f"{rate:g}/s: reply p99 {step['reply_p99_ms']:.0f} ms, ack p99 "
-                    f"{step['ack_p99_ms']:.0f} ms, unanswered {step['unanswered']:.0f}"
+                    f"{step['ack_p99_ms']:.0f} ms, unanswered {step['unanswered']:.0f}, "
+                    f"bot CPU {step['bot_cpu_ms_per_command']:.1f} ms a command"
                 )
                 if step["reply_p99_ms"] > REPLY_TARGET_MS or step["unanswered"]:
                     break
@@ -193,7 +199,14 @@ async def measure(url: str, folder: Path, args: argparse.Namespace) -> Report:
     finally:
         fake.terminate()
         fake.wait(10)
-    for name in ("sent", "non_2xx", "ack_p50_ms", "reply_p50_ms", "late_generator_ms"):
+    for name in (
+        "sent",
+        "non_2xx",
+        "ack_p50_ms",
+        "reply_p50_ms",
+        "late_generator_ms",
+        "bot_cpu_ms_per_command",
+    ):
         report.figure(name, main[name])
     report.target("ack_p99_ms", main["ack_p99_ms"], at_most=200)
     report.target("reply_p99_ms", main["reply_p99_ms"], at_most=REPLY_TARGET_MS)

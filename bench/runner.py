@@ -76,6 +76,15 @@ class BotProcess:
                 await asyncio.sleep(0.1)
         raise TimeoutError(f"teambeat run did not listen on {port} within {timeout} s")
 
+    def cpu_seconds(self) -> float:
+        """The process's CPU time so far (user + system, all threads); NaN where /proc is missing."""
+        assert self.process is not None
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         assert self.process is not None
         if self.process.poll() is None:

@@ -63,6 +63,29 @@ async def enqueue(
     return (await session.execute(statement)).rowcount == 1
 
 
+async def enqueue_leased(
+    session: AsyncSession, kind: str, payload: dict[str, Any], *, now: datetime, owner: str, lease: timedelta
+) -> Job:
+    """Queue a job already leased to `owner`, in the caller's transaction: the process that queues it
+    runs it once that commits, without claiming it (another takes it over if the lease lapses)."""
+    jobs = JobRow.__table__.c
+    statement = (
+        JobRow.__table__.insert()
+        .values(
+            kind=kind,
+            payload=json.dumps(payload, separators=(",", ":")),
+            run_after=now,
+            attempts=1,
+            created_at=now,
+            lease_owner=owner,
+            lease_until=now + lease,
+        )
+        .returning(jobs.id)
+    )
+    job_id = (await session.execute(statement)).scalar_one()
+    return Job(job_id, kind, payload, None, 1, None, now)
+
+
 def _due(now: datetime, kinds: frozenset[str]):
     jobs = JobRow.__table__.c
     return (

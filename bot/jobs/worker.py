@@ -69,6 +69,8 @@ class JobWorker:
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
         self._claiming = asyncio.Lock()
+        self._reserved = 0  # slots kept for jobs being queued by this process (`reserve`)
+        self._may_have_work = True  # whether a claim may find a job: after a wake, a find or a poll
 
     def register(
         self, kind: str, handler: Handler, *, serial: bool = False, on_parked: ParkedHook | None = None
@@ -80,6 +82,7 @@ class JobWorker:
 
     def wake(self, *_: object) -> None:
         """Look for jobs now (after a commit that queued one)."""
+        self._may_have_work = True
         self._wake.set()
 
     # ----- running ----------------------------------------------------------------------------------
@@ -91,19 +94,20 @@ class JobWorker:
             while not stop.is_set():
                 self._wake.clear()
                 self._done.clear()
-                if len(self._tasks) >= self.settings.concurrency:
-                    await _first_of(stop, self._done, timeout=self.settings.poll)
-                    continue
-                try:
-                    job = await self._claim()
-                except Exception as exc:  # the database is away: look again later
-                    log.warning("jobs: could not claim: %s", exc)
-                    job = None
-                if job is not None:
-                    self._start(job)
-                    continue
-                # A finished job may free a serial kind; a commit elsewhere rings `wake`.
-                await _first_of(stop, self._wake, self._done, timeout=self.settings.poll)
+                if self._may_have_work and self._has_room():
+                    self._may_have_work = False  # until a claim finds one, a wake, or the next poll
+                    try:
+                        job = await self._claim()
+                    except Exception as exc:  # the database is away: look again at the next poll
+                        log.warning("jobs: could not claim: %s", exc)
+                        job = None
+                    if job is not None:
+                        self._may_have_work = True
+                        self._start(job)
+                        continue
+                woken = await _first_of(stop, self._wake, self._done, timeout=self.settings.poll)
+                if not woken:  # a job queued by another process, or one due by now
+                    self._may_have_work = True
         except asyncio.CancelledError:  # killed: the jobs in hand are dropped, their leases lapse
             for task in self._tasks:
                 task.cancel()
@@ -114,6 +118,28 @@ class JobWorker:
             heart.cancel()
             await asyncio.gather(heart, return_exceptions=True)
             await self._release()
+
+    def reserve(self) -> bool:
+        """Keep a slot for a job this process queues leased to this worker (`queue.enqueue_leased`),
+        to run it without claiming it; False when every slot is taken (queue it for a claim then)."""
+        if not self._has_room():
+            return False
+        self._reserved += 1
+        return True
+
+    def unreserve(self) -> None:
+        """The job meant for the slot kept by `reserve` was not queued after all."""
+        self._reserved -= 1
+
+    def adopt(self, job: Job) -> None:
+        """Run a job queued leased to this worker, in the slot `reserve` kept."""
+        assert not self._kinds[job.kind].serial, "a serial kind is only run through a claim"
+        self._reserved -= 1
+        self._in_hand[job.id] = job.kind
+        self._start(job)
+
+    def _has_room(self) -> bool:
+        return len(self._tasks) + self._reserved < self.settings.concurrency
 
     async def drain(self, stop: asyncio.Event | None = None) -> int:
         """Run every due job now, one at a time, until none is left (tests, the console, imports);
@@ -160,6 +186,8 @@ class JobWorker:
         def done(task: asyncio.Task[None]) -> None:
             self._tasks.discard(task)
             self._in_hand.pop(job.id, None)
+            if self._kinds[job.kind].serial:  # its kind, left out of claims meanwhile, may have more
+                self._may_have_work = True
             self._done.set()
 
         task.add_done_callback(done)
@@ -229,10 +257,12 @@ class JobWorker:
                 log.warning("jobs: could not renew leases: %s", exc)
 
 
-async def _first_of(stop: asyncio.Event, *events: asyncio.Event, timeout: float) -> None:
+async def _first_of(stop: asyncio.Event, *events: asyncio.Event, timeout: float) -> bool:
+    """Wait until one of the events is set (True) or `timeout` seconds have passed (False)."""
     waiters = [asyncio.ensure_future(event.wait()) for event in (stop, *events)]
     try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        return bool(done)
     finally:
         for waiter in waiters:
             waiter.cancel()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Update, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,13 +87,25 @@ async def enqueue_leased(
     return Job(job_id, kind, payload, None, 1, None, now)
 
 
-def _due(now: datetime, kinds: frozenset[str]):
+@cache
+def _claim_statement(kinds: frozenset[str], postgres: bool) -> Update:
+    """The claim, built once per set of kinds (a worker claims the same few over and over)."""
     jobs = JobRow.__table__.c
-    return (
+    now = bindparam("now")
+    due = (
         jobs.parked_at.is_(None),
         jobs.run_after <= now,
         or_(jobs.lease_until.is_(None), jobs.lease_until < now),
         jobs.kind.in_(sorted(kinds)),
+    )
+    candidate = select(jobs.id).where(*due).order_by(jobs.id).limit(1)
+    if postgres:
+        candidate = candidate.with_for_update(skip_locked=True)
+    return (
+        update(JobRow.__table__)
+        .where(jobs.id == candidate.scalar_subquery(), *due)
+        .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"), attempts=jobs.attempts + 1)
+        .returning(jobs.id, jobs.kind, jobs.payload, jobs.team_id, jobs.attempts, jobs.key, jobs.created_at)
     )
 
 
@@ -103,17 +116,9 @@ async def claim(
 
     PostgreSQL: the candidate row is locked with SKIP LOCKED, so concurrent workers take different jobs.
     SQLite: one UPDATE statement is atomic (one writer at a time), and it re-checks the lease."""
-    jobs = JobRow.__table__.c
-    candidate = select(jobs.id).where(*_due(now, kinds)).order_by(jobs.id).limit(1)
-    if is_postgres(session.bind):
-        candidate = candidate.with_for_update(skip_locked=True)
-    statement = (
-        update(JobRow.__table__)
-        .where(jobs.id == candidate.scalar_subquery(), *_due(now, kinds))
-        .values(lease_owner=owner, lease_until=now + lease, attempts=jobs.attempts + 1)
-        .returning(jobs.id, jobs.kind, jobs.payload, jobs.team_id, jobs.attempts, jobs.key, jobs.created_at)
-    )
-    row = (await session.execute(statement)).first()
+    statement = _claim_statement(kinds, is_postgres(session.bind))
+    parameters = {"now": now, "owner": owner, "until": now + lease}
+    row = (await session.execute(statement, parameters)).first()
     await session.commit()
     if row is None:
         return None

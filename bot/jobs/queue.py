@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Update, bindparam, delete, func, or_, select, update
@@ -145,9 +145,9 @@ async def release(session: AsyncSession, owner: str) -> None:
     await session.commit()
 
 
-async def finish(session: AsyncSession, job_id: int) -> None:
-    """Done: the row goes."""
-    await session.execute(delete(JobRow.__table__).where(JobRow.__table__.c.id == job_id))
+async def finish(session: AsyncSession, job_ids: list[int]) -> None:
+    """Done: the rows go."""
+    await session.execute(delete(JobRow.__table__).where(JobRow.__table__.c.id.in_(job_ids)))
 
 
 async def fail(

@@ -4,9 +4,10 @@
   announcements read the boards as of the deals announced before it).
 - While jobs are in hand their leases are renewed every `heartbeat` seconds; a worker that dies stops
   renewing, and another takes its jobs over once the lease (`lease` seconds) lapses.
-- Success deletes the job. A failure is tried again after an exponential backoff; after `max_attempts`
-  claims it is parked with its reason (the kind's `on_parked` hook runs in that transaction) and the
-  jobs behind it go on.
+- Success deletes the job: at once when nothing else is in hand, else together with the jobs finishing
+  beside it (one DELETE for many; the heartbeat deletes what is left). A failure is tried again after
+  an exponential backoff; after `max_attempts` claims it is parked with its reason (the kind's
+  `on_parked` hook runs in that transaction) and the jobs behind it go on.
 - Handlers must tolerate running twice (a worker may die after the work and before the delete).
 """
 
@@ -69,6 +70,7 @@ class JobWorker:
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
         self._claiming = asyncio.Lock()
+        self._finished: list[int] = []  # done, row not deleted yet (`_delete_finished`)
         self._reserved = 0  # slots kept for jobs being queued by this process (`reserve`)
         self._may_have_work = True  # whether a claim may find a job: after a wake, a find or a poll
 
@@ -165,6 +167,7 @@ class JobWorker:
         """Until the jobs in hand are done (cancelling this wait leaves them running)."""
         while self._tasks:
             await asyncio.wait(list(self._tasks))
+        await self._delete_finished()
 
     def cancel_in_hand(self) -> None:
         """Give up the jobs running now (a stop whose grace is over): they stay in the table."""
@@ -172,7 +175,8 @@ class JobWorker:
             task.cancel()
 
     async def _release(self) -> None:
-        """Stopped: the leases of jobs given up go at once, not when they lapse."""
+        """Stopped: the rows of jobs done go, and the leases of jobs given up at once, not when they lapse."""
+        await self._delete_finished()
         try:
             async with self._sessionmaker() as session:
                 await queue.release(session, self.owner)
@@ -224,12 +228,23 @@ class JobWorker:
             with contextlib.suppress(Exception):  # unwritable: the lease lapses, it is tried again
                 await self._let_go(job, queue.reason_of(exc), park=park)
             return
+        self._finished.append(job.id)
+        if len(self._tasks) <= 1:  # nothing else in hand: its row goes now, else with the others'
+            await self._delete_finished()
+
+    async def _delete_finished(self) -> None:
+        """Delete the rows of the jobs done so far, in one statement. Until then a done job keeps its
+        lease (the heartbeat deletes them well before it lapses); if it does lapse, the job runs again,
+        which handlers tolerate."""
+        done, self._finished = self._finished, []
+        if not done:
+            return
         try:
             async with self._sessionmaker() as session:
-                await queue.finish(session, job.id)
+                await queue.finish(session, done)
                 await session.commit()
-        except Exception:  # left leased: run again once the lease lapses (handlers tolerate that)
-            log.exception("job %s (%s): could not delete it after it ran", job.id, job.kind)
+        except Exception as exc:  # left leased: run again once the lease lapses (handlers tolerate that)
+            log.warning("jobs: could not delete %d finished job(s): %s", len(done), exc)
 
     async def _let_go(self, job: Job, reason: str, *, park: bool) -> None:
         now = self._clock.now()
@@ -247,6 +262,7 @@ class JobWorker:
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.settings.heartbeat)
+            await self._delete_finished()
             if not self._in_hand:
                 continue
             until = self._clock.now() + timedelta(seconds=self.settings.lease)

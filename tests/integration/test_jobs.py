@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FixedClock, SystemClock
@@ -290,3 +290,81 @@ async def test_metrics_show_waiting_jobs_the_oldest_ones_age_and_parked_jobs_by_
     assert value("teambeat_jobs_parked", {"kind": "later"}) is None
     assert value("teambeat_jobs_waiting") == 2
     assert value("teambeat_jobs_oldest_waiting_seconds") == 90
+
+
+async def test_jobs_finishing_side_by_side_are_deleted_together(engine: AsyncEngine, sessionmaker) -> None:
+    """Five jobs in hand at once: their rows go in one DELETE once they are done, not one each; a job
+    done while nothing else is in hand is deleted at once."""
+    deletes: list[str] = []
+
+    def count(conn, cursor, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("DELETE FROM JOBS"):
+            deletes.append(statement)
+
+    await _queue(sessionmaker, 5, now=SystemClock().now())
+    release = asyncio.Event()
+    started: list[int] = []
+
+    async def held(job: Job) -> None:
+        started.append(job.id)
+        await release.wait()
+
+    worker = JobWorker(sessionmaker, SystemClock(), JobSettings(poll=0.05))
+    worker.register("k", held)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run_forever(stop))
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        while len(started) < 5:
+            await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.wait_for(worker.wait_idle(), 5)
+        assert await _rows(sessionmaker) == []
+        assert len(deletes) == 1
+
+        await _queue(sessionmaker, 1, now=SystemClock().now())
+        worker.wake()
+        while len(started) < 6:
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(worker.wait_idle(), 5)
+        assert len(deletes) == 2 and await _rows(sessionmaker) == []
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        stop.set()
+        await running
+
+
+async def test_a_job_queued_leased_to_its_worker_runs_without_a_claim(
+    engine: AsyncEngine, sessionmaker
+) -> None:
+    """The intake's path: the row is written already leased to this worker, which runs it at once; no
+    claim statement is made for it, and a worker with every slot taken leaves the row to a claim."""
+    claims: list[str] = []
+
+    def count(conn, cursor, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE JOBS SET ATTEMPTS"):
+            claims.append(statement)
+
+    ran: list[dict] = []
+
+    async def handler(job: Job) -> None:
+        ran.append(job.payload)
+
+    worker = JobWorker(sessionmaker, SystemClock(), JobSettings(concurrency=1))
+    worker.register("k", handler)
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert worker.reserve()
+        assert not worker.reserve()  # the one slot is kept
+        async with sessionmaker() as session:
+            job = await queue.enqueue_leased(
+                session, "k", {"n": 1}, now=SystemClock().now(), owner=worker.owner, lease=LEASE
+            )
+            await session.commit()
+        worker.adopt(job)
+        await asyncio.wait_for(worker.wait_idle(), 5)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert ran == [{"n": 1}] and claims == []
+    assert await _rows(sessionmaker) == []
+    assert worker.reserve()  # the slot is free again

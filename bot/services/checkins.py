@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from importlib import resources
 
 from sqlalchemy import select
@@ -41,8 +42,14 @@ class InvalidAnswer(ValueError):
 
 def default_questions(locale: str) -> list[Question]:
     folder = locale if locale in ("zh-CN", "en") else "zh-CN"
+    return list(_shipped_questions(folder))
+
+
+@cache
+def _shipped_questions(folder: str) -> tuple[Question, ...]:
+    """Read and parsed once: a check-in asked for them twice, and the TOML cost more than its SQL."""
     text = resources.files("bot").joinpath("templates", folder, "_questions.toml").read_text("utf-8")
-    return [Question(**q) for q in tomllib.loads(text)["questions"]]
+    return tuple(Question(**q) for q in tomllib.loads(text)["questions"])
 
 
 def questions_for(team: Team) -> list[Question]:
@@ -65,14 +72,20 @@ async def today_checkin(session: AsyncSession, member: Member, day: date) -> Che
     )
 
 
-async def start(session: AsyncSession, team: Team, member: Member, day: date, now: datetime) -> Checkin:
+async def start(
+    session: AsyncSession, team: Team, member: Member, day: date, now: datetime, *, flush: bool = True
+) -> Checkin:
+    """Today's check-in, opened if there is none. Not `flush`: a new one is written by the caller's next
+    flush (answered in one go: with its answers and status, one INSERT rather than an INSERT and an UPDATE).
+    """
     checkin = await today_checkin(session, member, day)
     if checkin is None:
         checkin = Checkin(
             team_id=team.id, member_id=member.id, day=day, status="open", started_at=now, answers=[]
         )
         session.add(checkin)
-        await session.flush()
+        if flush:
+            await session.flush()
     return checkin
 
 
@@ -147,15 +160,21 @@ def keep_answer(checkin: Checkin, position: int, key: str) -> bool:
     return True
 
 
-def complete_if_done(uow: UnitOfWork, checkin: Checkin, questions: list[Question], now: datetime) -> bool:
-    """Mark the check-in done once every question has an answer; True when this call completed it.
+async def complete_if_done(
+    uow: UnitOfWork, checkin: Checkin, questions: list[Question], now: datetime
+) -> bool:
+    """Flush the check-in and its answers, marked done in the same flush once every question has an
+    answer; True when this call completed it.
 
     The member's stored streak moves onto this day when the unit of work commits (its hook).
     """
-    if checkin.status == "done" or next_question(checkin, questions) is not None:
+    completes = checkin.status != "done" and next_question(checkin, questions) is None
+    if completes:
+        checkin.status = "done"
+        checkin.completed_at = now
+    await uow.session.flush()  # after the marking: one write of the row, and its id for the event
+    if not completes:
         return False
-    checkin.status = "done"
-    checkin.completed_at = now
     uow.add_event(CheckinCompleted(team_id=checkin.team_id, checkin_id=checkin.id))
     if streaks.keep_on_commit not in uow.before_commit:
         uow.before_commit.append(streaks.keep_on_commit)
@@ -176,6 +195,12 @@ async def streak(session: AsyncSession, member: Member, today: date, calendar: W
     """
     found = await streaks.current(session, member.team_id, [member.id], today, calendar)
     return found[member.id]
+
+
+async def completed_streak(uow: UnitOfWork, member: Member, today: date) -> int:
+    """`streak` of a member whose check-in of `today` this unit of work completed: moved now, in the
+    same reads, rather than read for the reply and moved again at the commit."""
+    return (await streaks.keep_now(uow))[(member.id, today)]
 
 
 async def team_streaks(

@@ -104,8 +104,9 @@ async def compute(
         if moved and point != row.point:
             to_write[member_id] = (point, _basis(calendar, ranges, point))
     if recount:
-        # Counted back past where a stored run began: all of their leave, not just the run's.
-        leaves.update(await _leaves(session, team_id, recount, bounded=False))
+        # Counted back past where a stored run began: all of their leave, not just the run's (a member
+        # without a row got all of it already).
+        leaves.update(await _leaves(session, team_id, recount & stored.keys(), bounded=False))
         counted = await _from_history(session, team_id, recount, today, calendar, leaves)
         for member_id, point in counted.items():
             lengths[member_id] = point.length
@@ -144,6 +145,19 @@ async def write(session: AsyncSession, team_id: int, points: dict[int, tuple[Che
 
 async def keep_on_commit(uow: UnitOfWork) -> None:
     """Before-commit hook: move the streak of every member whose check-in completed in this unit of work."""
+    await _keep(uow)
+
+
+async def keep_now(uow: UnitOfWork) -> dict[tuple[int, date], int]:
+    """The hook's work done now, for a reply that shows the streak just moved: (member id, day) -> the
+    streak shown on that day. The hook is taken off, its work done (a completion after this puts it back),
+    so the streak is read once, not once for the reply and again at the commit."""
+    if keep_on_commit in uow.before_commit:
+        uow.before_commit.remove(keep_on_commit)
+    return await _keep(uow)
+
+
+async def _keep(uow: UnitOfWork) -> dict[tuple[int, date], int]:
     session = uow.session
     due: dict[tuple[int, date], set[int]] = defaultdict(set)
     for event in uow.events:
@@ -151,11 +165,14 @@ async def keep_on_commit(uow: UnitOfWork) -> None:
             checkin = await session.get(Checkin, event.checkin_id)
             if checkin is not None and checkin.status == "done":
                 due[(checkin.team_id, checkin.day)].add(checkin.member_id)
+    lengths: dict[tuple[int, date], int] = {}
     for (team_id, day), member_ids in due.items():
         team = await session.get(Team, team_id)
         calendar = calendar_for(team)
         found = await compute(session, team_id, member_ids, day, calendar, moved=True)
         await write(session, team_id, found.to_write)
+        lengths.update(((member_id, day), length) for member_id, length in found.lengths.items())
+    return lengths
 
 
 def _excused(calendar: WorkCalendar, ranges: Iterable[tuple[date, date]]) -> Excused:

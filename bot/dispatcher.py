@@ -36,7 +36,8 @@ LONGEST_NAME = 200  # members.name
 
 @cache
 def _record_event_id() -> Insert:
-    return insert(ProcessedEvent.__table__)
+    # inline: nothing reads the new row's id, so PostgreSQL is not asked to return it (RETURNING id)
+    return insert(ProcessedEvent.__table__).inline()
 
 
 class Dispatcher:

@@ -51,12 +51,16 @@ async def edit(ctx: CommandContext, answers: list[str] | None) -> OutgoingMessag
 
 
 async def checkin_command(ctx: CommandContext, answers: list[str] | None) -> OutgoingMessage:
-    checkin = await _open(ctx)
     questions = checkins.questions_for(ctx.team)
+    if ctx.message.submitted is None and ctx.rest:
+        # Answered in one go: a new check-in is written with its answers (_answer_line flushes).
+        checkin = await checkins.start(
+            ctx.session, ctx.team, ctx.member, ctx.scope.today, ctx.now, flush=False
+        )
+        return await _answer_line(ctx, checkin, questions, ctx.rest)
+    checkin = await _open(ctx)
     if ctx.message.submitted is not None:
         return await _submit_form(ctx, checkin, questions, ctx.message.submitted)
-    if ctx.rest:
-        return await _answer_line(ctx, checkin, questions, ctx.rest)
     if ctx.message.can_open_form:  # a click or a command that can open a form: the form (pre-filled)
         return _form(ctx, checkin, questions)
     if checkin.status == "done" and not checkins.editing(checkin):
@@ -73,6 +77,7 @@ async def _answer_line(ctx: CommandContext, checkin: Checkin, questions, line: s
             break
         retry = _try_answer(ctx, checkin, step, part)
         if retry is not None:
+            await ctx.session.flush()  # a new check-in is written here, as it was when opened
             return retry
     return await _after_answer(ctx, checkin, questions, edited=edited)
 
@@ -163,9 +168,8 @@ def _try_answer(ctx: CommandContext, checkin: Checkin, step, text: str) -> Outgo
 async def _after_answer(
     ctx: CommandContext, checkin: Checkin, questions, *, edited: bool = False
 ) -> OutgoingMessage:
-    await ctx.session.flush()
-    if checkins.complete_if_done(ctx.uow, checkin, questions, ctx.now):
-        return await _done_reply(ctx, checkin)
+    if await checkins.complete_if_done(ctx.uow, checkin, questions, ctx.now):
+        return await _done_reply(ctx, checkin, completed=True)
     if edited and checkins.next_question(checkin, questions) is None:
         return await _done_reply(ctx, checkin, edited=True)
     return await _ask_next(ctx, checkin, questions)
@@ -206,9 +210,15 @@ async def send_dm(ctx: CommandContext, message: OutgoingMessage, key: str) -> No
     )
 
 
-async def _done_reply(ctx: CommandContext, checkin: Checkin, *, edited: bool = False) -> OutgoingMessage:
+async def _done_reply(
+    ctx: CommandContext, checkin: Checkin, *, edited: bool = False, completed: bool = False
+) -> OutgoingMessage:
+    """`completed`: this command completed it, so the streak shown is the one it moves."""
     answers = checkins.answer_views(ctx.team, checkin)
-    streak = await checkins.streak(ctx.session, ctx.member, ctx.scope.today, ctx.scope.calendar)
+    if completed:
+        streak = await checkins.completed_streak(ctx.uow, ctx.member, ctx.scope.today)
+    else:
+        streak = await checkins.streak(ctx.session, ctx.member, ctx.scope.today, ctx.scope.calendar)
     return ctx.reply("checkin_done", answers=answers, streak=streak, edited=edited)
 
 

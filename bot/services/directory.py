@@ -98,8 +98,16 @@ async def first_team_of_user(session: AsyncSession, user: UserRef) -> tuple[Team
     return (row[0], row[1]) if row is not None else (None, None)
 
 
+@cache
+def _member_of_query() -> Select[tuple[Member]]:
+    """Built once: a mention in a command (`/kudos @…`) is looked up by it."""
+    return select(Member).where(
+        Member.team_id == bindparam("team_id"), Member.user_id == bindparam("user_id")
+    )
+
+
 async def member_of(session: AsyncSession, team: Team, user_id: str) -> Member | None:
-    return await session.scalar(select(Member).where(Member.team_id == team.id, Member.user_id == user_id))
+    return await session.scalar(_member_of_query(), {"team_id": team.id, "user_id": user_id})
 
 
 async def active_members(session: AsyncSession, team: Team) -> list[Member]:

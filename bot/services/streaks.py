@@ -15,8 +15,9 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import CompoundSelect, Insert, Integer, Select, bindparam, cast, func, null, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,8 +105,9 @@ async def compute(
         if moved and point != row.point:
             to_write[member_id] = (point, _basis(calendar, ranges, point))
     if recount:
-        # Counted back past where a stored run began: all of their leave, not just the run's.
-        leaves.update(await _leaves(session, team_id, recount, bounded=False))
+        # Counted back past where a stored run began: all of their leave, not just the run's (a member
+        # without a row got all of it already).
+        leaves.update(await _leaves(session, team_id, recount & stored.keys(), bounded=False))
         counted = await _from_history(session, team_id, recount, today, calendar, leaves)
         for member_id, point in counted.items():
             lengths[member_id] = point.length
@@ -129,21 +131,40 @@ async def write(session: AsyncSession, team_id: int, points: dict[int, tuple[Che
         }
         for member_id in sorted(points)
     ]
-    insert = pg_insert if is_postgres(session.bind) else sqlite_insert
+    statement = _upsert(is_postgres(session.bind))
     for start in range(0, len(rows), WRITE_BATCH):
-        statement = insert(Streak).values(rows[start : start + WRITE_BATCH])
-        statement = statement.on_conflict_do_update(
-            index_elements=[Streak.member_id],
-            set_={
-                name: statement.excluded[name]
-                for name in ("team_id", "length", "last_day", "since_day", "basis")
-            },
-        )
-        await session.execute(statement)
+        await session.execute(statement, rows[start : start + WRITE_BATCH])
+
+
+@cache
+def _upsert(postgres: bool) -> Insert:
+    """Built once per dialect and run with the rows as parameters: a check-in writes one row, and building
+    a VALUES statement for it each time cost as much as running it. A Core INSERT on the table: nothing
+    reads the rows back."""
+    statement = (pg_insert if postgres else sqlite_insert)(Streak.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=[Streak.member_id],
+        set_={
+            name: statement.excluded[name] for name in ("team_id", "length", "last_day", "since_day", "basis")
+        },
+    )
 
 
 async def keep_on_commit(uow: UnitOfWork) -> None:
     """Before-commit hook: move the streak of every member whose check-in completed in this unit of work."""
+    await _keep(uow)
+
+
+async def keep_now(uow: UnitOfWork) -> dict[tuple[int, date], int]:
+    """The hook's work done now, for a reply that shows the streak just moved: (member id, day) -> the
+    streak shown on that day. The hook is taken off, its work done (a completion after this puts it back),
+    so the streak is read once, not once for the reply and again at the commit."""
+    if keep_on_commit in uow.before_commit:
+        uow.before_commit.remove(keep_on_commit)
+    return await _keep(uow)
+
+
+async def _keep(uow: UnitOfWork) -> dict[tuple[int, date], int]:
     session = uow.session
     due: dict[tuple[int, date], set[int]] = defaultdict(set)
     for event in uow.events:
@@ -151,11 +172,14 @@ async def keep_on_commit(uow: UnitOfWork) -> None:
             checkin = await session.get(Checkin, event.checkin_id)
             if checkin is not None and checkin.status == "done":
                 due[(checkin.team_id, checkin.day)].add(checkin.member_id)
+    lengths: dict[tuple[int, date], int] = {}
     for (team_id, day), member_ids in due.items():
         team = await session.get(Team, team_id)
         calendar = calendar_for(team)
         found = await compute(session, team_id, member_ids, day, calendar, moved=True)
         await write(session, team_id, found.to_write)
+        lengths.update(((member_id, day), length) for member_id, length in found.lengths.items())
+    return lengths
 
 
 def _excused(calendar: WorkCalendar, ranges: Iterable[tuple[date, date]]) -> Excused:
@@ -181,14 +205,21 @@ def _members(column, team_column, team_id: int, ids: Collection[int]):
     return column.in_(sorted(ids)) if len(ids) <= SMALL_SET else team_column == team_id
 
 
-async def _stored(session: AsyncSession, team_id: int, ids: set[int]) -> dict[int, _Stored]:
-    """Checkpoints, each with the done days from its own day on.
+def _of_members(column, team_column, few: bool):
+    """`_members` for a statement built once: run with `_members_parameters`."""
+    return column.in_(bindparam("ids", expanding=True)) if few else team_column == bindparam("team_id")
 
-    Each row brings the last such day by one lookup on the (member_id, day) index: a correlated
-    subquery cannot become a join that reads every check-in, as a plain join to "the days after each
-    row's day" did on PostgreSQL. Normally that day is the checkpoint's own (still done, nothing after);
-    for the rare row where it is not, the days are fetched to see which.
-    """
+
+def _members_parameters(team_id: int, ids: Collection[int]) -> tuple[bool, dict[str, object]]:
+    """(few, parameters) for a statement built with `_of_members`."""
+    if len(ids) <= SMALL_SET:
+        return True, {"ids": sorted(ids), "team_id": team_id}
+    return False, {"team_id": team_id}
+
+
+@cache
+def _stored_query(few: bool) -> Select:
+    """Built once (per way of naming the members): every completed check-in reads it."""
     last = (
         select(func.max(Checkin.day))
         .where(
@@ -198,11 +229,48 @@ async def _stored(session: AsyncSession, team_id: int, ids: set[int]) -> dict[in
         )
         .scalar_subquery()
     )
-    rows = await session.execute(
-        select(Streak.member_id, Streak.length, Streak.last_day, Streak.since_day, Streak.basis, last).where(
-            _members(Streak.member_id, Streak.team_id, team_id, ids)
-        )
+    return select(
+        Streak.member_id, Streak.length, Streak.last_day, Streak.since_day, Streak.basis, last
+    ).where(_of_members(Streak.member_id, Streak.team_id, few))
+
+
+@cache
+def _leaves_query(few: bool, bounded: bool) -> Select:
+    """Built once (per way of naming the members, and `bounded`): every completed check-in reads it."""
+    query = (
+        select(Leave.member_id, Leave.start_day, Leave.end_day)
+        .join(Member, Member.id == Leave.member_id)
+        .where(_of_members(Leave.member_id, Member.team_id, few), Leave.cancelled.is_(False))
     )
+    if bounded:
+        query = query.outerjoin(Streak, Streak.member_id == Leave.member_id).where(
+            Streak.since_day.is_(None) | (Leave.end_day >= Streak.since_day)
+        )
+    return query
+
+
+@cache
+def _first_and_done_today() -> CompoundSelect:
+    """The team's first done day up to `today` (the row without a member) and the members done on
+    `today`, in one round trip."""
+    done = (Checkin.team_id == bindparam("team_id"), Checkin.status == "done")
+    first = select(cast(null(), Integer), func.min(Checkin.day)).where(
+        *done, Checkin.day <= bindparam("today")
+    )
+    today = select(Checkin.member_id, Checkin.day).where(*done, Checkin.day == bindparam("today"))
+    return union_all(first, today)
+
+
+async def _stored(session: AsyncSession, team_id: int, ids: set[int]) -> dict[int, _Stored]:
+    """Checkpoints, each with the done days from its own day on.
+
+    Each row brings the last such day by one lookup on the (member_id, day) index: a correlated
+    subquery cannot become a join that reads every check-in, as a plain join to "the days after each
+    row's day" did on PostgreSQL. Normally that day is the checkpoint's own (still done, nothing after);
+    for the rare row where it is not, the days are fetched to see which.
+    """
+    few, parameters = _members_parameters(team_id, ids)
+    rows = await session.execute(_stored_query(few), parameters)
     out: dict[int, _Stored] = {}
     unsure: dict[int, date] = {}
     for member_id, length, last_day, since_day, fingerprint, last_done in rows:
@@ -236,16 +304,8 @@ async def _leaves(
     """
     if not ids:
         return {}
-    query = (
-        select(Leave.member_id, Leave.start_day, Leave.end_day)
-        .join(Member, Member.id == Leave.member_id)
-        .where(_members(Leave.member_id, Member.team_id, team_id, ids), Leave.cancelled.is_(False))
-    )
-    if bounded:
-        query = query.outerjoin(Streak, Streak.member_id == Leave.member_id).where(
-            Streak.since_day.is_(None) | (Leave.end_day >= Streak.since_day)
-        )
-    rows = await session.execute(query)
+    few, parameters = _members_parameters(team_id, ids)
+    rows = await session.execute(_leaves_query(few, bounded), parameters)
     out: Leaves = {}
     for member_id, start_day, end_day in rows:
         if member_id in ids:
@@ -283,18 +343,15 @@ async def _from_history(
     The walk stops once every member's run has broken, so it touches as much history as the longest
     streak among them; a member still unbroken below the team's first check-in has no earlier one.
     """
-    first = await session.scalar(
-        select(func.min(Checkin.day)).where(
-            Checkin.team_id == team_id, Checkin.status == "done", Checkin.day <= today
-        )
-    )
-    done_today = set(
-        await session.scalars(
-            select(Checkin.member_id).where(
-                Checkin.team_id == team_id, Checkin.day == today, Checkin.status == "done"
-            )
-        )
-    )
+    first: date | None = None
+    done_today: set[int] = set()
+    for member_id, day in await session.execute(
+        _first_and_done_today(), {"team_id": team_id, "today": today}
+    ):
+        if member_id is None:
+            first = day
+        else:
+            done_today.add(member_id)
     floor = min(first, today) - ONE_DAY if first is not None else today - ONE_DAY
     count = dict.fromkeys(ids, 0)
     latest: dict[int, date] = {}

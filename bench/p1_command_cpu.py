@@ -8,6 +8,7 @@ python -m bench.p1_command_cpu [--commands 100] [--backend sqlite|postgres]
 from __future__ import annotations
 
 import argparse
+import gc
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +54,8 @@ async def measure(url: str, folder: Path, args: argparse.Namespace) -> Report:
     path = folder / "cpu.toml"
     path.write_text(config_text(url, 1, 2), encoding="utf-8")
     app = await build_app(load_config(path))
+    gc.collect()
+    gc.freeze()  # as `teambeat run` does once started (adapters/runtime.py)
     try:
         for i in range(WARM_UP):
             await app.dispatcher.handle(message(i))

@@ -364,6 +364,7 @@ class DeliveryWorker:
                 if heads:
                     retry, retry_read = heads[0].next_retry, True
                 settled = False  # a board row done with unsent: its destination's next row may be due
+                taken: list[OutboxRow] = []
                 for head in heads:
                     row: OutboxRow = head.OutboxRow
                     if row.board_key is not None and await boards.settle(
@@ -372,14 +373,15 @@ class DeliveryWorker:
                         settled = True
                         continue
                     if await self._take(session, head, now):
-                        claimed.append(row)
+                        taken.append(row)
+                await self._lease_rows(session, taken, now)  # before any new query: it must not find them
+                claimed += taken
                 if settled:
                     await session.flush()  # the next query sees the new heads
                 elif len(heads) < wanted:
                     break  # every due head row was looked at
             if not retry_read:
                 retry = await session.scalar(_next_retry_query(), params)
-            await self._lease_rows(session, claimed, now)
             self.next_due = self._next_due(retry, now)
             await session.commit()
         self._holding.update(row.id for row in claimed)

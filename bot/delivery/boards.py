@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ScalarSelect, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.messages import ChannelRef, OutgoingMessage, SentMessage, without_charts
 from bot.ports import Adapter, BoardPoster, Capability, Editor, MessageGone, PartProgress
@@ -33,9 +34,12 @@ def editor_for(adapter: Adapter, to: ChannelRef) -> Editor | None:
     return editor if editor.can_edit(to) else None
 
 
-async def settle(session: AsyncSession, row: OutboxRow, edits: bool, now: datetime) -> bool:
+async def settle(
+    session: AsyncSession, row: OutboxRow, edits: bool, now: datetime, newest: int | None
+) -> bool:
     """Whether the head row `row` is done with without sending it: a quiet refresh where boards cannot
-    be edited, or a state a newer pending row of the same board replaces (that one is sent instead)."""
+    be edited, or a state a newer pending row of the same board replaces (that one is sent instead).
+    `newest`: the board's newest pending state after `row`, as the claim read it (`newest_state`)."""
     if not edits:
         if row.board_quiet:
             row.status, row.sent_at = "folded", now
@@ -43,14 +47,6 @@ async def settle(session: AsyncSession, row: OutboxRow, edits: bool, now: dateti
         return False
     if row.parts_sent:  # half posted: its message id is not recorded yet, so it must finish first
         return False
-    newest = await session.scalar(
-        select(func.max(OutboxRow.id)).where(
-            OutboxRow.board_key == row.board_key,
-            OutboxRow.destination == row.destination,
-            OutboxRow.status == "pending",
-            OutboxRow.id > row.id,
-        )
-    )
     if newest is None:
         return False
     row.status, row.folded_into, row.sent_at = "folded", newest, now
@@ -68,19 +64,38 @@ async def settle(session: AsyncSession, row: OutboxRow, edits: bool, now: dateti
     return True
 
 
-async def board_message(session: AsyncSession, row: OutboxRow) -> str | None:
-    """The board's message as its latest delivery left it (None: not posted yet)."""
-    return await session.scalar(
-        select(OutboxRow.message_id)
+def newest_state() -> ScalarSelect[int | None]:
+    """For the outer query's row: the id of its board's newest pending state after it (None: none newer;
+    never any for a row of no board)."""
+    newer = aliased(OutboxRow)
+    return (
+        select(func.max(newer.id))
         .where(
-            OutboxRow.board_key == row.board_key,
-            OutboxRow.destination == row.destination,
-            OutboxRow.status == "sent",
-            OutboxRow.message_id.is_not(None),
-            OutboxRow.id < row.id,
+            newer.board_key == OutboxRow.board_key,
+            newer.destination == OutboxRow.destination,
+            newer.status == "pending",
+            newer.id > OutboxRow.id,
         )
-        .order_by(OutboxRow.id.desc())
+        .scalar_subquery()
+    )
+
+
+def posted_message() -> ScalarSelect[str | None]:
+    """For the outer query's row: its board's message as the board's latest delivery left it (None: not
+    posted yet). Final once the row is its destination's head: every older row of the board is done."""
+    earlier = aliased(OutboxRow)
+    return (
+        select(earlier.message_id)
+        .where(
+            earlier.board_key == OutboxRow.board_key,
+            earlier.destination == OutboxRow.destination,
+            earlier.status == "sent",
+            earlier.message_id.is_not(None),
+            earlier.id < OutboxRow.id,
+        )
+        .order_by(earlier.id.desc())
         .limit(1)
+        .scalar_subquery()
     )
 
 

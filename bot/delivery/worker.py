@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ScalarSelect, Select, func, or_, select, update
+from sqlalchemy import Integer, Row, Select, Table, Update, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.clock import Clock
 from bot.config import DeliveryConfig
@@ -33,8 +36,8 @@ from bot.delivery.ratelimit import Attempt, RateLimiter, Window, horizon, window
 from bot.messages import ChannelRef, OutgoingMessage, without_charts
 from bot.metrics import Metrics, counted_by_worker
 from bot.ports import Adapter, Capability, DeliveryError, PartProgress
-from bot.storage.db import is_postgres
-from bot.storage.orm import OutboxRow
+from bot.storage.db import is_postgres, sqlite_in_transaction
+from bot.storage.orm import OutboxRow, UTCDateTime
 from bot.storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -120,7 +123,7 @@ class DeliveryWorker:
         self.worker_id = uuid.uuid4().hex[:12]
         self.next_due: datetime | None = None
         """After each claim: the earliest instant a row not yet due (a retry, a rate slot) becomes due."""
-        self._head = _head_of_destination()
+        self._board_messages: dict[int, str | None] = {}  # a claimed board row's message, read by its claim
 
     @classmethod
     def from_config(
@@ -312,12 +315,14 @@ class DeliveryWorker:
 
     async def _record_parts(self, row_id: int, parts: int) -> None:
         """A split post's part `parts` went out: note it on the row and renew the lease, in one write."""
+        params = {
+            "row_id": row_id,
+            "worker": self.worker_id,
+            "parts": parts,
+            "until": self._clock.now() + self._lease,
+        }
         async with self._uow_factory() as uow:
-            result = await uow.session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == row_id, OutboxRow.claimed_by == self.worker_id)
-                .values(parts_sent=parts, claimed_until=self._clock.now() + self._lease)
-            )
+            result = await uow.session.execute(_parts_statement(), params)
             await uow.session.commit()
         if not result.rowcount:  # type: ignore[attr-defined]
             raise LeaseLost(f"outbox row {row_id} was taken over by another worker")
@@ -337,32 +342,6 @@ class DeliveryWorker:
 
     # -- claiming ----------------------------------------------------------------------------------
 
-    def _due_heads(
-        self, now: datetime, skip: list[str], limit: int, postgres: bool
-    ) -> Select[tuple[OutboxRow]]:
-        # The head of a destination is its oldest pending row: one probe of ix_outbox_destination_status_id
-        # per row, however long the backlog. (Written as "no older pending row exists", PostgreSQL, which
-        # expects few pending rows, planned it as a scan of every pending row for each one: 2,000 queued
-        # DMs took seconds per claim.)
-        head = self._head
-        query = (
-            select(OutboxRow)
-            .where(
-                OutboxRow.status == "pending",
-                OutboxRow.next_attempt_at <= now,
-                OutboxRow.platform.in_(list(self._adapters)),
-                or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
-                OutboxRow.id == head,
-            )
-            .order_by(OutboxRow.id)
-            .limit(limit)
-        )
-        if skip:
-            query = query.where(OutboxRow.destination.not_in(skip))
-        if postgres:
-            query = query.with_for_update(skip_locked=True, of=OutboxRow)
-        return query
-
     async def _claim(self, limit: int) -> list[OutboxRow]:
         """Lease the head row of each destination that is due and has a free rate slot, up to `limit`."""
         now = self._clock.now()
@@ -371,49 +350,85 @@ class DeliveryWorker:
             session = uow.session
             postgres = is_postgres(session.bind)
             if not postgres:
-                # Take SQLite's write lock before reading (a savepoint begins IMMEDIATE): two claimers —
-                # `teambeat run` beside `teambeat post`, or drain() beside run_forever() — then never
-                # read the same unclaimed row. PostgreSQL gets the same from SKIP LOCKED.
-                await session.begin_nested()
+                # Take SQLite's write lock before reading: two claimers — `teambeat run` beside
+                # `teambeat post`, or drain() beside run_forever() — then never read the same unclaimed
+                # row. PostgreSQL gets the same from SKIP LOCKED.
+                await _begin_immediate(session)
+            params: dict[str, Any] = {"now": now, "platforms": list(self._adapters)}
+            retry: datetime | None = None
+            retry_read = False  # the heads query reads the earliest retry when it finds any head
             while len(claimed) < limit:
                 wanted = limit - len(claimed)
-                skip = list(self._limiter.blocked(now))
-                candidates = list(await session.scalars(self._due_heads(now, skip, wanted, postgres)))
+                params.update(skip=list(self._limiter.blocked(now)), wanted=wanted)
+                heads = (await session.execute(_due_heads(postgres), params)).all()
+                if heads:
+                    retry, retry_read = heads[0].next_retry, True
                 settled = False  # a board row done with unsent: its destination's next row may be due
-                for row in candidates:
-                    if row.board_key is not None and await boards.settle(session, row, self._edits(row), now):
+                taken: list[OutboxRow] = []
+                for head in heads:
+                    row: OutboxRow = head.OutboxRow
+                    if row.board_key is not None and await boards.settle(
+                        session, row, self._edits(row), now, head.newest_state
+                    ):
                         settled = True
                         continue
-                    if await self._has_slot(session, row, now):
-                        # a half-sent post is not folded: its parts sent belong to its own payload
-                        if row.fold_kind and self._folder is not None and not row.parts_sent:
-                            await self._fold_burst(session, row, now)
-                        if row.claimed_by is not None:
-                            log.warning(
-                                "taking over outbox row %s from worker %s (its lease lapsed at %s)",
-                                row.id,
-                                row.claimed_by,
-                                row.claimed_until,
-                            )
-                        row.claimed_by = self.worker_id
-                        row.claimed_until = now + self._lease
-                        claimed.append(row)
+                    if await self._take(session, head, now):
+                        taken.append(row)
+                await self._lease_rows(session, taken, now)  # before any new query: it must not find them
+                claimed += taken
                 if settled:
                     await session.flush()  # the next query sees the new heads
-                elif len(candidates) < wanted:
+                elif len(heads) < wanted:
                     break  # every due head row was looked at
-            self.next_due = await self._next_due(session, now)
+            if not retry_read:
+                retry = await session.scalar(_next_retry_query(), params)
+            self.next_due = self._next_due(retry, now)
             await session.commit()
         self._holding.update(row.id for row in claimed)
         return claimed
 
-    async def _has_slot(self, session: AsyncSession, row: OutboxRow, now: datetime) -> bool:
-        """Whether the row's destination may take one more send now (checked against the database's log)."""
+    async def _take(self, session: AsyncSession, head: Row[Any], now: datetime) -> bool:
+        """Whether the due head row is this worker's to send now (its destination has a free rate slot);
+        a 喜报 with more of its kind behind it may be folded into a digest first."""
+        row: OutboxRow = head.OutboxRow
+        attempts = await self._free_slot(session, row, now)
+        if attempts is None:
+            return False
+        # a half-sent post is not folded: its parts sent belong to its own payload
+        if head.foldable and self._folder is not None and not row.parts_sent:
+            await self._fold_burst(session, row, attempts, now)
+        if row.claimed_by is not None:
+            log.warning(
+                "taking over outbox row %s from worker %s (its lease lapsed at %s)",
+                row.id,
+                row.claimed_by,
+                row.claimed_until,
+            )
+        if row.board_key is not None:
+            self._board_messages[row.id] = head.board_message
+        return True
+
+    async def _lease_rows(self, session: AsyncSession, rows: list[OutboxRow], now: datetime) -> None:
+        """Lease the claimed rows to this worker, in one statement."""
+        if not rows:
+            return
+        until = now + self._lease
+        params = {"ids": [row.id for row in rows], "worker": self.worker_id, "until": until}
+        await session.execute(_lease_statement(), params)
+        for row in rows:  # as the database now has them (the rows are not flushed by the ORM)
+            set_committed_value(row, "claimed_by", self.worker_id)
+            set_committed_value(row, "claimed_until", until)
+
+    async def _free_slot(self, session: AsyncSession, row: OutboxRow, now: datetime) -> list[Attempt] | None:
+        """The destination's recent attempts when it may take one more send now (checked against the
+        database's log), None when it may not."""
         windows = self._windows(row)
         if not windows:
-            return True
+            return []
         attempts = await self._recent_attempts(session, row, windows, now)
-        return self._limiter.next_slot(row.destination, windows, attempts, now) <= now
+        if self._limiter.next_slot(row.destination, windows, attempts, now) > now:
+            return None
+        return attempts
 
     def _edits(self, row: OutboxRow) -> bool:
         adapter = self._adapters.get(row.platform)
@@ -423,11 +438,14 @@ class DeliveryWorker:
         declared = self._adapters[row.platform].limits_for(channel_of(row))
         return windows_for(self._limiter.limits(row.platform, declared))
 
-    async def _fold_burst(self, session: AsyncSession, head: OutboxRow, now: datetime) -> None:
+    async def _fold_burst(
+        self, session: AsyncSession, head: OutboxRow, attempts: list[Attempt], now: datetime
+    ) -> None:
         """When a destination has more waiting than its rate lets out now, fold the waiting posts of the
         head's kind (喜报) into one digest sent in the head's place: nothing dropped, the limit kept.
 
         The folded rows become "folded" (pointing at the head); other posts keep their order.
+        `attempts`: the destination's recent attempts, as its rate check read them.
         """
         windows = self._windows(head)
         if not windows:
@@ -439,9 +457,20 @@ class DeliveryWorker:
         )
         # board refreshes this destination will skip (it cannot edit) take none of its rate
         sent_later = () if self._edits(head) else (OutboxRow.board_quiet.is_(False),)
-        # Only the rows one digest takes are loaded, and the others counted: a burst of 喜报 leaves
-        # hundreds or thousands waiting, all loaded as entities in one step of the event loop every
-        # time the channel's limit let one post out.
+        # The waiting rows are counted, and only those one digest takes are loaded, and only when it
+        # folds: a burst of 喜报 leaves hundreds or thousands waiting, all loaded as entities in one step
+        # of the event loop every time the channel's limit let one post out.
+        waiting = (
+            await session.scalar(select(func.count()).select_from(OutboxRow).where(*behind_head, *sent_later))
+            or 0
+        )
+
+        def used(window: Window) -> int:
+            return sum(1 for a in attempts if a.completed_at > now - timedelta(seconds=window.seconds))
+
+        capacity = min(window.count - used(window) for window in windows)
+        if 1 + waiting <= capacity:
+            return
         foldable = list(
             await session.scalars(
                 select(OutboxRow)
@@ -451,18 +480,6 @@ class DeliveryWorker:
             )
         )
         if not foldable:
-            return
-        waiting = (
-            await session.scalar(select(func.count()).select_from(OutboxRow).where(*behind_head, *sent_later))
-            or 0
-        )
-        attempts = await self._recent_attempts(session, head, windows, now)
-
-        def used(window: Window) -> int:
-            return sum(1 for a in attempts if a.completed_at > now - timedelta(seconds=window.seconds))
-
-        capacity = min(window.count - used(window) for window in windows)
-        if 1 + waiting <= capacity:
             return
         group = [head, *foldable]
         assert self._folder is not None
@@ -475,26 +492,16 @@ class DeliveryWorker:
     async def _recent_attempts(
         self, session: AsyncSession, row: OutboxRow, windows: tuple[Window, ...], now: datetime
     ) -> list[Attempt]:
-        stored = await session.execute(
-            select(OutboxRow.id, OutboxRow.attempts, OutboxRow.last_attempt_at)
-            .where(
-                OutboxRow.destination == row.destination,
-                OutboxRow.last_attempt_at > now - horizon(windows),
-            )
-            .order_by(OutboxRow.last_attempt_at.desc())
-            .limit(max(w.count for w in windows))
-        )
+        params = {
+            "destination": row.destination,
+            "since": now - horizon(windows),
+            "most": max(w.count for w in windows),
+        }
+        stored = await session.execute(_attempts_query(), params)
         return [Attempt(row_id, number, at) for row_id, number, at in stored]
 
-    async def _next_due(self, session: AsyncSession, now: datetime) -> datetime | None:
-        """The earliest future retry or rate slot: how long an idle loop may sleep."""
-        retry = await session.scalar(
-            select(func.min(OutboxRow.next_attempt_at)).where(
-                OutboxRow.status == "pending",
-                OutboxRow.next_attempt_at > now,
-                OutboxRow.platform.in_(list(self._adapters)),
-            )
-        )
+    def _next_due(self, retry: datetime | None, now: datetime) -> datetime | None:
+        """The earliest future retry (as the claim read it) or rate slot: how long an idle loop may sleep."""
         candidates = [*self._limiter.blocked(now).values(), *([retry] if retry is not None else [])]
         return min(candidates, default=None)
 
@@ -502,11 +509,12 @@ class DeliveryWorker:
 
     async def _send(self, row: OutboxRow) -> int:
         try:
-            return await self._send_row(row)
+            return await self._send_row(row, self._board_messages.pop(row.id, None))
         finally:
             self._holding.discard(row.id)
 
-    async def _send_row(self, row: OutboxRow) -> int:
+    async def _send_row(self, row: OutboxRow, board_message: str | None) -> int:
+        """Send the claimed row; `board_message`: a board's message, to edit, as its claim found it."""
         adapter = self._adapters[row.platform]
         error: DeliveryError | None = None
         message_id = None
@@ -519,9 +527,9 @@ class DeliveryWorker:
             editor = boards.editor_for(adapter, channel_of(row)) if row.board_key else None
             with counted_by_worker():  # one count per failed attempt, here (`_observe`), not per call
                 if editor is not None:  # a board: an edit of its message (counted like a post)
-                    async with self._uow_factory() as uow:
-                        target = await boards.board_message(uow.session, row)
-                    sent = await boards.deliver(adapter, editor, channel_of(row), message, target, progress)
+                    sent = await boards.deliver(
+                        adapter, editor, channel_of(row), message, board_message, progress
+                    )
                 else:
                     sent = await adapter.send(channel_of(row), message, progress)
             message_id = sent.message_id
@@ -535,12 +543,25 @@ class DeliveryWorker:
             error = DeliveryError(f"{type(exc).__name__}: {exc}", transient=True)
         completed = self._clock.now()
         self._limiter.record(row.destination, Attempt(row.id, row.attempts + 1, completed))
-        await self._record(row.id, message_id, error, completed)
+        if error is None and await self._record_sent(row.id, message_id, completed):
+            self._observe(row, None, completed)
+        else:
+            await self._record(row.id, message_id, error, completed)
         return 1 if error is None else 0
+
+    async def _record_sent(self, row_id: int, message_id: str | None, now: datetime) -> bool:
+        """Mark the row sent, in one statement; False when it is not this worker's to mark (no longer
+        pending, taken over, deleted): `_record` then says which."""
+        params = {"row_id": row_id, "worker": self.worker_id, "at": now, "sent_id": message_id}
+        async with self._uow_factory() as uow:
+            result = await uow.session.execute(_sent_statement(), params)
+            await uow.session.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def _record(
         self, row_id: int, message_id: str | None, error: DeliveryError | None, now: datetime
     ) -> None:
+        """Record the attempt's outcome on the row (a failure, or a send `_record_sent` could not mark)."""
         async with self._uow_factory() as uow:
             row = await uow.session.get(OutboxRow, row_id)
             if row is None:  # deleted while in flight (an operator's cleanup): nothing to record
@@ -575,12 +596,140 @@ class DeliveryWorker:
             self._metrics.send_failed(row.platform, "transient" if error.transient else "permanent")
 
 
-def _head_of_destination() -> ScalarSelect[int]:
-    """The id of the oldest pending row of the outer row's destination. Built once per worker: an
-    aliased entity costs about a millisecond to build, on every claim."""
-    older = aliased(OutboxRow)
-    return (
+# -- statements, built once (building one costs more CPU than running it) and run with parameters ----
+
+_TIME = UTCDateTime()
+
+
+def _outbox() -> Table:
+    return OutboxRow.__table__  # type: ignore[return-value]
+
+
+async def _begin_immediate(session: AsyncSession) -> None:
+    """Begin the session's SQLite transaction with the write lock (the sqlite3 module would begin it
+    only at the first write)."""
+    connection = await session.connection()
+    if not sqlite_in_transaction(connection.sync_connection):  # type: ignore[arg-type]
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@functools.cache
+def _due_heads(postgres: bool) -> Select[Any]:
+    """The due head rows (parameters `now`, `platforms`, `skip`: destinations at their rate, `wanted`),
+    each with what its claim needs: its board's newest pending state and message, whether posts of its
+    fold kind wait behind it, and the earliest future retry of all (one query, not one per question).
+
+    The head of a destination is its oldest pending row: one probe of ix_outbox_destination_status_id
+    per row, however long the backlog. (Written as "no older pending row exists", PostgreSQL, which
+    expects few pending rows, planned it as a scan of every pending row for each one: 2,000 queued DMs
+    took seconds per claim.)"""
+    older, behind = aliased(OutboxRow), aliased(OutboxRow)
+    head = (
         select(func.min(older.id))
         .where(older.destination == OutboxRow.destination, older.status == "pending")
         .scalar_subquery()
+    )
+    foldable = exists().where(
+        behind.destination == OutboxRow.destination,
+        behind.status == "pending",
+        behind.fold_kind == OutboxRow.fold_kind,
+        behind.id > OutboxRow.id,
+    )
+    now = bindparam("now", type_=_TIME)
+    query = (
+        select(
+            OutboxRow,
+            boards.newest_state().label("newest_state"),
+            boards.posted_message().label("board_message"),
+            foldable.label("foldable"),
+            _next_retry(aliased(OutboxRow)).scalar_subquery().label("next_retry"),
+        )
+        .where(
+            OutboxRow.status == "pending",
+            OutboxRow.next_attempt_at <= now,
+            OutboxRow.platform.in_(bindparam("platforms", expanding=True)),
+            or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+            OutboxRow.id == head,
+            OutboxRow.destination.not_in(bindparam("skip", expanding=True)),
+        )
+        .order_by(OutboxRow.id)
+        .limit(bindparam("wanted", type_=Integer))
+    )
+    if postgres:
+        query = query.with_for_update(skip_locked=True, of=OutboxRow)
+    return query
+
+
+def _next_retry(rows: type[OutboxRow]) -> Select[tuple[datetime | None]]:
+    """The earliest future retry of a pending row (parameters `now`, `platforms`)."""
+    return select(func.min(rows.next_attempt_at)).where(
+        rows.status == "pending",
+        rows.next_attempt_at > bindparam("now", type_=_TIME),
+        rows.platform.in_(bindparam("platforms", expanding=True)),
+    )
+
+
+@functools.cache
+def _next_retry_query() -> Select[tuple[datetime | None]]:
+    return _next_retry(OutboxRow)
+
+
+@functools.cache
+def _attempts_query() -> Select[tuple[int, int, datetime | None]]:
+    """A destination's latest attempts (parameters `destination`, `since`, `most`)."""
+    t = _outbox()
+    return (
+        select(t.c.id, t.c.attempts, t.c.last_attempt_at)
+        .where(
+            t.c.destination == bindparam("destination"), t.c.last_attempt_at > bindparam("since", type_=_TIME)
+        )
+        .order_by(t.c.last_attempt_at.desc())
+        .limit(bindparam("most", type_=Integer))
+    )
+
+
+@functools.cache
+def _lease_statement() -> Update:
+    """Lease rows `ids` to `worker` until `until`."""
+    t = _outbox()
+    return (
+        update(t)
+        .where(t.c.id.in_(bindparam("ids", expanding=True)))
+        .values(claimed_by=bindparam("worker"), claimed_until=bindparam("until", type_=_TIME))
+    )
+
+
+@functools.cache
+def _parts_statement() -> Update:
+    """Row `row_id`, still leased to `worker`, sent `parts`: recorded, and the lease renewed to `until`."""
+    t = _outbox()
+    return (
+        update(t)
+        .where(t.c.id == bindparam("row_id"), t.c.claimed_by == bindparam("worker"))
+        .values(parts_sent=bindparam("parts", type_=Integer), claimed_until=bindparam("until", type_=_TIME))
+    )
+
+
+@functools.cache
+def _sent_statement() -> Update:
+    """Row `row_id` was sent at `at` as `sent_id`, unless it is no longer pending or another's lease."""
+    t = _outbox()
+    at = bindparam("at", type_=_TIME)
+    return (
+        update(t)
+        .where(
+            t.c.id == bindparam("row_id"),
+            t.c.status == "pending",
+            or_(t.c.claimed_by.is_(None), t.c.claimed_by == bindparam("worker")),
+        )
+        .values(
+            status="sent",
+            sent_at=at,
+            last_attempt_at=at,
+            message_id=bindparam("sent_id"),
+            last_error=None,
+            attempts=t.c.attempts + 1,
+            claimed_by=None,
+            claimed_until=None,
+        )
     )

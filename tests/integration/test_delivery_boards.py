@@ -90,6 +90,21 @@ async def test_a_new_worker_edits_the_message_an_earlier_one_posted(uow_factory)
     assert second.getvalue() == "┌─ [#east · ↻ 1]\n│ board 2\n└─\n"
 
 
+async def test_a_claim_that_settles_a_board_takes_another_destinations_post_once(uow_factory) -> None:
+    """The claim folds an old board state and looks again for the new head: a post it already took to
+    another destination in that claim is not taken a second time."""
+    out = io.StringIO()
+    await put(uow_factory, "board 1")
+    await put(uow_factory, "board 2")
+    async with uow_factory() as uow:
+        other = ChannelRef("console", "W", "west", "group")
+        await enqueue(uow.session, channel=other, message=post("west"), dedupe_key="west", now=NOW)
+        await uow.commit()
+    await DeliveryWorker(uow_factory, {"console": console(out)}, FixedClock(NOW)).drain()
+    assert out.getvalue().count("│ west") == 1
+    assert out.getvalue().count("board 2") == 1 and "board 1" not in out.getvalue()
+
+
 class Robot:
     """A group robot: posts only, no edits (DingTalk custom robot, WeCom group robot)."""
 

@@ -9,13 +9,14 @@ dozen boards, so the deal commits marked `announce_pending` with an `announce_de
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 
 from bot.delivery.outbox import enqueue
 from bot.domain.events import CheckinCompleted, DealVoided, KudosGiven
 from bot.domain.goals import crossed_thresholds
-from bot.domain.leaderboard import find, top3_changes
+from bot.domain.leaderboard import find, top3_changes, top3_may_change
 from bot.domain.periods import local_day
 from bot.domain.text import one_line
 from bot.jobs.kinds import announce_key
@@ -173,10 +174,11 @@ class Announcer:
     def _rank_change(self, posts: Posts, team, scope, deal, period: str, subject: str, board) -> None:
         window = int(_announcements(team).get("rank_window_minutes", 10))
         now = self._clock.now()
-        before = board.without(deal)
         rows_of = standings.Board.people if subject == "people" else standings.Board.group_rows
-        after_rows, before_rows = rows_of(board, "amount"), rows_of(before, "amount")
-        changes = top3_changes(before_rows, after_rows)
+        after_rows = rows_of(board, "amount")
+        if not top3_may_change(after_rows, _moved_key(board, subject, deal), deal.amount_minor):
+            return  # only the deal's entry rose, outside the top 3: ranking the board before is moot
+        changes = top3_changes(rows_of(board.without(deal), "amount"), after_rows)
         if not changes:
             return
         slot = int(now.timestamp() // (window * 60))
@@ -255,11 +257,12 @@ class Announcer:
     async def _records(self, uow, posts: Posts, team, scope, member, board) -> None:
         """A new best day for the team, then for the person (each at most once a day)."""
         now = self._clock.now()
-        subjects = (("record_team", None, board.team_amount), ("record_member", member.id, None))
-        for kind, member_id, total in subjects:
-            if total is None:
-                total = board.totals.get(member.id, (0, 0))[0]
-            previous = await records.new_record(uow.session, team, member_id, scope.today, total)
+        subjects = (
+            ("record_team", None, board.team_amount),
+            ("record_member", member.id, board.totals.get(member.id, (0, 0))[0]),
+        )
+        beaten = await records.new_records(uow.session, team, scope.today, [(m, t) for _, m, t in subjects])
+        for (kind, member_id, total), previous in zip(subjects, beaten, strict=True):
             if previous is None:
                 continue
             self._post(
@@ -388,10 +391,16 @@ async def _locked_team(session, team_id: int) -> Team:
     """The team row, locked on PostgreSQL until commit: one deal's announcements are worked out at a
     time per team, each seeing every deal committed before it, so a threshold crossed by two concurrent
     deals is noticed by exactly one of them (SQLite serialises writers already)."""
-    query = select(Team).where(Team.id == team_id).execution_options(populate_existing=True)
-    if is_postgres(session.bind):
+    return await session.scalar(_team_query(is_postgres(session.bind)), {"team_id": team_id})
+
+
+@cache
+def _team_query(postgres: bool) -> Select:
+    """Built once per dialect: it runs with every deal."""
+    query = select(Team).where(Team.id == bindparam("team_id")).execution_options(populate_existing=True)
+    if postgres:
         query = query.with_for_update(of=Team, key_share=True)  # NO KEY UPDATE: FK inserts go on
-    return await session.scalar(query)
+    return query
 
 
 class _DealBoards:
@@ -412,6 +421,16 @@ class _DealBoards:
                 self._session, self._scope, period, self._roster, announcing=self._announcing
             )
         return self._built[key]
+
+
+def _moved_key(board: standings.Board, subject: str, deal: Deal) -> str | None:
+    """The entry of `board` the deal moves: its member's, or their group's on the group board (None
+    when the member is off the roster or in no group: no entry moved)."""
+    key = f"member:{deal.member_id}"
+    if subject == "people":
+        return key
+    member = board.member_by_key(key)
+    return f"group:{member.group_id}" if member is not None and member.group_id is not None else None
 
 
 def _announcements(team: Team) -> dict:

@@ -82,20 +82,25 @@ class Announcer:
         first write holds the one write lock until the commit, and the boards and renders after an early
         post held it 15–30 ms, every command's own write waiting behind them."""
         posts: Posts = []
-        with uow.session.no_autoflush:  # a raised daily record is written with the posts, not before
-            team, now = await self._work_out_deal(uow, deal, posts)
+        raised: records.Raised = []  # a raised daily record is written with the posts, not before
+        with uow.session.no_autoflush:
+            team, now, member = await self._work_out_deal(uow, deal, posts, raised)
             # 小组PK standings (a chart takes a few hundred ms) are drawn before the first write too
-            posts += await competitions.standings_posts(uow, self._renderer, team, deal, now)
+            posts += await competitions.standings_posts(uow, self._renderer, team, deal, now, member)
+        await records.write(uow.session, raised)
         await _enqueue_all(uow, posts)
 
-    async def _work_out_deal(self, uow: UnitOfWork, deal: Deal, posts: Posts) -> tuple[Team, datetime]:
+    async def _work_out_deal(
+        self, uow: UnitOfWork, deal: Deal, posts: Posts, raised: records.Raised
+    ) -> tuple[Team, datetime, Member | standings.TeamMember]:
         session = uow.session
         team = await _locked_team(session, deal.team_id)
-        member = await session.get(Member, deal.member_id)
         now = self._clock.now()
         scope = TeamScope.of(team, now)
         day = scope.period("today")
         board = await standings.board(session, scope, day, announcing=deal.id)
+        # The roster's row where the member is still active: reading the member again cost a query
+        member = board.member_by_key(f"member:{deal.member_id}") or await session.get(Member, deal.member_id)
         boards = _DealBoards(session, scope, board, deal.id)
         people = board.people("amount")
         mine = find(people, f"member:{member.id}")
@@ -137,11 +142,11 @@ class Announcer:
             team_goal=goal_context,
             group=group_context,
         )
-        await self._milestones(uow, posts, team, scope, deal, member, board, goals, boards)
+        await self._milestones(uow, posts, raised, team, scope, deal, member, board, goals, boards)
         await self._rank_changes(posts, team, scope, deal, board, boards)
         if local_day(deal.closed_at, team.timezone) == scope.today:  # an earlier day's: today's board stands
             self._leaderboard(posts, team, scope, board, f"deal:{deal.id}")
-        return team, now
+        return team, now, member
 
     def _leaderboard(self, posts: Posts, team, scope, board: standings.Board, cause: str) -> None:
         """A state of the day's leaderboard (board `rank:<team>:<day>`): one message edited as deals
@@ -211,7 +216,17 @@ class Announcer:
         )
 
     async def _milestones(
-        self, uow, posts: Posts, team, scope, deal, member, board, goals, boards: _DealBoards
+        self,
+        uow,
+        posts: Posts,
+        raised: records.Raised,
+        team,
+        scope,
+        deal,
+        member,
+        board,
+        goals,
+        boards: _DealBoards,
     ) -> None:
         """开单 (the day's first deal) and any goal — team, group or person — passing a threshold
         (50 % and 100 % unless the team chose others), each announced once by its dedupe key."""
@@ -252,16 +267,17 @@ class Announcer:
                     previous_record=None,
                 )
         if local_day(deal.closed_at, team.timezone) == scope.today and _wants(team, "records"):
-            await self._records(uow, posts, team, scope, member, board)
+            await self._records(uow, posts, raised, team, scope, member, board)
 
-    async def _records(self, uow, posts: Posts, team, scope, member, board) -> None:
+    async def _records(self, uow, posts: Posts, raised: records.Raised, team, scope, member, board) -> None:
         """A new best day for the team, then for the person (each at most once a day)."""
         now = self._clock.now()
         subjects = (
             ("record_team", None, board.team_amount),
             ("record_member", member.id, board.totals.get(member.id, (0, 0))[0]),
         )
-        beaten = await records.new_records(uow.session, team, scope.today, [(m, t) for _, m, t in subjects])
+        totals = [(member_id, total) for _, member_id, total in subjects]
+        beaten = await records.new_records(uow.session, team, scope.today, totals, raised)
         for (kind, member_id, total), previous in zip(subjects, beaten, strict=True):
             if previous is None:
                 continue
@@ -442,7 +458,7 @@ def _wants(team: Team, switch: str) -> bool:
     return bool(_announcements(team).get(switch, True))
 
 
-def _counts_toward(goal: Goal, member: Member) -> bool:
+def _counts_toward(goal: Goal, member: Member | standings.TeamMember) -> bool:
     """Whether a deal by `member` moves this goal: the team's, the member's group's, or their own."""
     if goal.member_id is not None:
         return goal.member_id == member.id

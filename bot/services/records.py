@@ -6,8 +6,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Insert, Select, bindparam, select
+from sqlalchemy import Insert, Select, Update, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,72 +17,87 @@ from bot.domain.periods import PeriodName, local_day, period_containing
 from bot.storage.db import is_postgres
 from bot.storage.orm import DailyRecord, Deal, Team
 
+Raised = list[dict[str, Any]]
+"""Records raised and not yet written (`write`'s rows)."""
+
 
 async def new_records(
-    session: AsyncSession, team: Team, today: date, totals: Sequence[tuple[int | None, int]]
+    session: AsyncSession,
+    team: Team,
+    today: date,
+    totals: Sequence[tuple[int | None, int]],
+    raised: Raised,
 ) -> list[int | None]:
     """For each (member id, or None for the team; today's total): the record beaten when that total is
     the first today to beat every earlier day (None otherwise, and None when there was no earlier day to
     beat). Later gains on the same day raise the record silently, so a record is announced at most once
-    a day per subject.
+    a day per subject. The raised records go to `raised`, for `write` (with the posts, not before).
 
     The rows are read in one query and locked (PostgreSQL, the team's first) so that concurrent deals
     see each other's raise.
     """
     subjects = [_subject(member_id) for member_id, _ in totals]
-    found = await _locked_rows(session, team, subjects)
+    found = await _locked_rows(session, team.id, subjects)
     beaten = []
     for (member_id, total), subject in zip(totals, subjects, strict=True):
-        row = found.get(subject) or await _locked(session, team, subject, member_id, today)
-        beaten.append(_raise(row, today, total))
+        best = found.get(subject) or await _locked(session, team, subject, member_id, today)
+        if total > best[0]:
+            raised.append({"of_team": team.id, "of_subject": subject, "best": total, "day": today})
+        beaten.append(_beaten(best, today, total))
     return beaten
+
+
+async def write(session: AsyncSession, raised: Raised) -> None:
+    """Write the records `new_records` raised (their rows are locked already on PostgreSQL)."""
+    for row in raised:
+        await session.execute(_update(), row)
 
 
 def _subject(member_id: int | None) -> str:
     return "team" if member_id is None else f"member:{member_id}"
 
 
-def _raise(row: DailyRecord, today: date, today_total: int) -> int | None:
-    if today_total <= row.best_minor:
-        return None
-    previous, set_today = row.best_minor, row.best_day == today
-    row.best_minor, row.best_day = today_total, today
-    if set_today or previous <= 0:
+def _beaten(best: tuple[int, date | None], today: date, today_total: int) -> int | None:
+    previous, day = best
+    if today_total <= previous or day == today or previous <= 0:
         return None
     return previous
 
 
 @cache
 def _rows_query(postgres: bool) -> Select:
-    """Built once per dialect (it runs with every deal); "team" sorts after "member:…", so descending
-    locks the team's row first."""
+    """Built once per dialect (it runs with every deal), on the table: a plain Core statement skips the
+    ORM's part. "team" sorts after "member:…", so descending locks the team's row first."""
+    records = DailyRecord.__table__.c
     query = (
-        select(DailyRecord)
+        select(records.subject, records.best_minor, records.best_day)
         .where(
-            DailyRecord.team_id == bindparam("team_id"),
-            DailyRecord.subject.in_(bindparam("subjects", expanding=True)),
+            records.team_id == bindparam("team_id"),
+            records.subject.in_(bindparam("subjects", expanding=True)),
         )
-        .order_by(DailyRecord.subject.desc())
+        .order_by(records.subject.desc())
     )
     return query.with_for_update() if postgres else query
 
 
-async def _locked_rows(session: AsyncSession, team: Team, subjects: list[str]) -> dict[str, DailyRecord]:
+async def _locked_rows(
+    session: AsyncSession, team_id: int, subjects: list[str]
+) -> dict[str, tuple[int, date | None]]:
+    """subject -> (best day's total, that day) of the subjects that have a row."""
     query = _rows_query(is_postgres(session.bind))
-    rows = await session.scalars(query, {"team_id": team.id, "subjects": subjects})
-    return {row.subject: row for row in rows}
+    rows = await session.execute(query, {"team_id": team_id, "subjects": subjects})
+    return {subject: (best, day) for subject, best, day in rows}
 
 
 async def _locked(
     session: AsyncSession, team: Team, subject: str, member_id: int | None, today: date
-) -> DailyRecord:
+) -> tuple[int, date | None]:
     """A subject's row that was not there yet: made from the history, then read (and locked)."""
     postgres = is_postgres(session.bind)
     best, day = await _best_before(session, team, member_id, today)
     row = {"team_id": team.id, "subject": subject, "best_minor": best, "best_day": day}
     await session.execute(_insert(postgres), row)
-    query = _rows_query(postgres).execution_options(populate_existing=True)
-    return await session.scalar(query, {"team_id": team.id, "subjects": [subject]})
+    return (await _locked_rows(session, team.id, [subject]))[subject]
 
 
 async def _best_before(
@@ -114,3 +130,14 @@ def _insert(postgres: bool) -> Insert:
     """Built once per dialect, values bound when it runs."""
     insert = pg_insert if postgres else sqlite_insert
     return insert(DailyRecord.__table__).on_conflict_do_nothing()
+
+
+@cache
+def _update() -> Update:
+    """Built once; its parameters are not named after the columns, which an UPDATE reserves."""
+    records = DailyRecord.__table__.c
+    return (
+        update(DailyRecord.__table__)
+        .where(records.team_id == bindparam("of_team"), records.subject == bindparam("of_subject"))
+        .values(best_minor=bindparam("best"), best_day=bindparam("day"))
+    )

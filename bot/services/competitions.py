@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import enqueue
@@ -293,15 +294,20 @@ async def _counting(
     if member is None or member.group_id is None:
         return []
     day = local_day(deal.closed_at, team.timezone)
-    running = await session.scalars(
-        select(Competition).where(
-            Competition.team_id == team.id,
-            Competition.status == ACTIVE,
-            Competition.start_day <= day,
-            Competition.end_day >= day,
-        )
-    )
+    running = await session.scalars(_running_query(), {"team_id": team.id, "day": day})
     return [(c, member) for c in running if member.group_id in c.group_ids]
+
+
+@cache
+def _running_query() -> Select:
+    """Built once: it runs with every deal."""
+    day = bindparam("day")
+    return select(Competition).where(
+        Competition.team_id == bindparam("team_id"),
+        Competition.status == ACTIVE,
+        Competition.start_day <= day,
+        Competition.end_day >= day,
+    )
 
 
 async def _board_post(

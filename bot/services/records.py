@@ -92,11 +92,13 @@ async def _locked_rows(
 async def _locked(
     session: AsyncSession, team: Team, subject: str, member_id: int | None, today: date
 ) -> tuple[int, date | None]:
-    """A subject's row that was not there yet: made from the history, then read (and locked)."""
-    postgres = is_postgres(session.bind)
+    """A subject's row that was not there yet: made from the history (and locked, as every row a
+    transaction adds), or read (and locked) when a concurrent deal made it first."""
     best, day = await _best_before(session, team, member_id, today)
     row = {"team_id": team.id, "subject": subject, "best_minor": best, "best_day": day}
-    await session.execute(_insert(postgres), row)
+    added = await session.execute(_insert(is_postgres(session.bind)), row)
+    if added.rowcount == 1:
+        return best, day
     return (await _locked_rows(session, team.id, [subject]))[subject]
 
 

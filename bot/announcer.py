@@ -102,8 +102,9 @@ class Announcer:
         # The roster's row where the member is still active: reading the member again cost a query
         member = board.member_by_key(f"member:{deal.member_id}") or await session.get(Member, deal.member_id)
         boards = _DealBoards(session, scope, board, deal.id)
-        people = board.people("amount")
-        mine = find(people, f"member:{member.id}")
+        member_key = f"member:{member.id}"
+        # Only who sold is ranked, unless the member is at 0 or below (negative amounts) or off the board
+        mine = find(board.leaders(), member_key) or find(board.people("amount"), member_key)
         goals = await standings.goals_covering(session, scope)
         team_goals = [
             (goal, await boards.of(scope.period(goal.period, goal.period_start)))
@@ -158,9 +159,7 @@ class Announcer:
             f"rank_board:{team.id}:{scope.today}:{cause}",
             self._clock.now(),
             board=f"rank:{team.id}:{scope.today}",
-            people=[
-                _row_view(scope, row) for row in board.people("amount")[:LEADERBOARD_ROWS] if row.value > 0
-            ],
+            people=[_row_view(scope, row) for row in board.leaders()[:LEADERBOARD_ROWS]],
             groups=[_row_view(scope, row) for row in board.group_rows("amount") if row.value > 0],
             total=scope.money(board.team_amount),
             deals=board.team_deals,
@@ -180,9 +179,10 @@ class Announcer:
         window = int(_announcements(team).get("rank_window_minutes", 10))
         now = self._clock.now()
         rows_of = standings.Board.people if subject == "people" else standings.Board.group_rows
-        after_rows = rows_of(board, "amount")
-        if not top3_may_change(after_rows, _moved_key(board, subject, deal), deal.amount_minor):
+        top3 = board.people_top(3) if subject == "people" else board.group_rows("amount")[:3]
+        if not top3_may_change(top3, _moved_key(board, subject, deal), deal.amount_minor):
             return  # only the deal's entry rose, outside the top 3: ranking the board before is moot
+        after_rows = rows_of(board, "amount")
         changes = top3_changes(rows_of(board.without(deal), "amount"), after_rows)
         if not changes:
             return

@@ -144,6 +144,24 @@ class Board:
             found = self._rows[("people", metric)] = rank(self.people_standings(), metric)
         return found
 
+    def leaders(self) -> list[RankRow]:
+        """The rows of `people("amount")` with an amount above 0 (what posts show), ranking only those
+        members: a row's rank and gap depend only on the rows above it, all of them above 0 too. A
+        500-person board has a few dozen of them on most days."""
+        found = self._rows.get(("leaders", "amount"))
+        if found is None:
+            none = (0, 0)
+            selling = [m for m in self.members if self.totals.get(m.id, none)[0] > 0]
+            found = self._rows[("leaders", "amount")] = rank(
+                stats.people_standings(selling, self.totals), "amount"
+            )
+        return found
+
+    def people_top(self, n: int) -> list[RankRow]:
+        """`people("amount")[:n]`, from `leaders` when there are that many."""
+        leaders = self.leaders()
+        return leaders[:n] if len(leaders) >= n else self.people("amount")[:n]
+
     def group_rows(self, metric: Metric = "amount") -> list[RankRow]:
         found = self._rows.get(("groups", metric))
         if found is None:

@@ -14,7 +14,7 @@ from bot.domain.leaderboard import (
     top3_may_change,
 )
 from bot.services import stats
-from bot.services.standings import TeamGroup, TeamMember
+from bot.services.standings import Board, TeamGroup, TeamMember
 
 
 def s(key: str, amount: int = 0, deals: int = 0, members: int = 1, name: str | None = None) -> Standing:
@@ -320,3 +320,17 @@ def test_top3_may_change_is_false_only_where_the_full_comparison_finds_nothing(
 )
 def test_top3_may_change_table(after: list[Standing], moved: str | None, gain: int, may: bool) -> None:
     assert top3_may_change(rank(after, "amount"), moved, gain) is may
+
+
+@given(rosters, deal_totals)
+def test_a_boards_leaders_and_top_are_its_full_ranking_cut(
+    people: list[tuple[str, int | None]], totals: dict[int, tuple[int, int]]
+) -> None:
+    """Announcements rank only the members who sold (`leaders`): exactly the full board's rows above 0,
+    and `people_top(n)` exactly its first n rows."""
+    members = [TeamMember(i, f"u{i}", name, group) for i, (name, group) in enumerate(people)]
+    board = Board(None, None, members, [], totals)  # type: ignore[arg-type]  # ranking reads neither
+    full = rank(stats.people_standings(members, totals), "amount")
+    assert board.leaders() == [row for row in full if row.value > 0]
+    for n in range(5):
+        assert board.people_top(n) == full[:n]

@@ -9,13 +9,14 @@ dozen boards, so the deal commits marked `announce_pending` with an `announce_de
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 
 from bot.delivery.outbox import enqueue
 from bot.domain.events import CheckinCompleted, DealVoided, KudosGiven
 from bot.domain.goals import crossed_thresholds
-from bot.domain.leaderboard import find, top3_changes
+from bot.domain.leaderboard import find, top3_changes, top3_may_change
 from bot.domain.periods import local_day
 from bot.domain.text import one_line
 from bot.jobs.kinds import announce_key
@@ -81,23 +82,29 @@ class Announcer:
         first write holds the one write lock until the commit, and the boards and renders after an early
         post held it 15–30 ms, every command's own write waiting behind them."""
         posts: Posts = []
-        with uow.session.no_autoflush:  # a raised daily record is written with the posts, not before
-            team, now = await self._work_out_deal(uow, deal, posts)
+        raised: records.Raised = []  # a raised daily record is written with the posts, not before
+        with uow.session.no_autoflush:
+            team, now, member = await self._work_out_deal(uow, deal, posts, raised)
             # 小组PK standings (a chart takes a few hundred ms) are drawn before the first write too
-            posts += await competitions.standings_posts(uow, self._renderer, team, deal, now)
+            posts += await competitions.standings_posts(uow, self._renderer, team, deal, now, member)
+        await records.write(uow.session, raised)
         await _enqueue_all(uow, posts)
 
-    async def _work_out_deal(self, uow: UnitOfWork, deal: Deal, posts: Posts) -> tuple[Team, datetime]:
+    async def _work_out_deal(
+        self, uow: UnitOfWork, deal: Deal, posts: Posts, raised: records.Raised
+    ) -> tuple[Team, datetime, Member | standings.TeamMember]:
         session = uow.session
         team = await _locked_team(session, deal.team_id)
-        member = await session.get(Member, deal.member_id)
         now = self._clock.now()
         scope = TeamScope.of(team, now)
         day = scope.period("today")
         board = await standings.board(session, scope, day, announcing=deal.id)
+        # The roster's row where the member is still active: reading the member again cost a query
+        member = board.member_by_key(f"member:{deal.member_id}") or await session.get(Member, deal.member_id)
         boards = _DealBoards(session, scope, board, deal.id)
-        people = board.people("amount")
-        mine = find(people, f"member:{member.id}")
+        member_key = f"member:{member.id}"
+        # Only who sold is ranked, unless the member is at 0 or below (negative amounts) or off the board
+        mine = find(board.leaders(), member_key) or find(board.people("amount"), member_key)
         goals = await standings.goals_covering(session, scope)
         team_goals = [
             (goal, await boards.of(scope.period(goal.period, goal.period_start)))
@@ -136,11 +143,11 @@ class Announcer:
             team_goal=goal_context,
             group=group_context,
         )
-        await self._milestones(uow, posts, team, scope, deal, member, board, goals, boards)
+        await self._milestones(uow, posts, raised, team, scope, deal, member, board, goals, boards)
         await self._rank_changes(posts, team, scope, deal, board, boards)
         if local_day(deal.closed_at, team.timezone) == scope.today:  # an earlier day's: today's board stands
             self._leaderboard(posts, team, scope, board, f"deal:{deal.id}")
-        return team, now
+        return team, now, member
 
     def _leaderboard(self, posts: Posts, team, scope, board: standings.Board, cause: str) -> None:
         """A state of the day's leaderboard (board `rank:<team>:<day>`): one message edited as deals
@@ -152,9 +159,7 @@ class Announcer:
             f"rank_board:{team.id}:{scope.today}:{cause}",
             self._clock.now(),
             board=f"rank:{team.id}:{scope.today}",
-            people=[
-                _row_view(scope, row) for row in board.people("amount")[:LEADERBOARD_ROWS] if row.value > 0
-            ],
+            people=[_row_view(scope, row) for row in board.leaders()[:LEADERBOARD_ROWS]],
             groups=[_row_view(scope, row) for row in board.group_rows("amount") if row.value > 0],
             total=scope.money(board.team_amount),
             deals=board.team_deals,
@@ -173,10 +178,12 @@ class Announcer:
     def _rank_change(self, posts: Posts, team, scope, deal, period: str, subject: str, board) -> None:
         window = int(_announcements(team).get("rank_window_minutes", 10))
         now = self._clock.now()
-        before = board.without(deal)
         rows_of = standings.Board.people if subject == "people" else standings.Board.group_rows
-        after_rows, before_rows = rows_of(board, "amount"), rows_of(before, "amount")
-        changes = top3_changes(before_rows, after_rows)
+        top3 = board.people_top(3) if subject == "people" else board.group_rows("amount")[:3]
+        if not top3_may_change(top3, _moved_key(board, subject, deal), deal.amount_minor):
+            return  # only the deal's entry rose, outside the top 3: ranking the board before is moot
+        after_rows = rows_of(board, "amount")
+        changes = top3_changes(rows_of(board.without(deal), "amount"), after_rows)
         if not changes:
             return
         slot = int(now.timestamp() // (window * 60))
@@ -209,7 +216,17 @@ class Announcer:
         )
 
     async def _milestones(
-        self, uow, posts: Posts, team, scope, deal, member, board, goals, boards: _DealBoards
+        self,
+        uow,
+        posts: Posts,
+        raised: records.Raised,
+        team,
+        scope,
+        deal,
+        member,
+        board,
+        goals,
+        boards: _DealBoards,
     ) -> None:
         """开单 (the day's first deal) and any goal — team, group or person — passing a threshold
         (50 % and 100 % unless the team chose others), each announced once by its dedupe key."""
@@ -250,16 +267,18 @@ class Announcer:
                     previous_record=None,
                 )
         if local_day(deal.closed_at, team.timezone) == scope.today and _wants(team, "records"):
-            await self._records(uow, posts, team, scope, member, board)
+            await self._records(uow, posts, raised, team, scope, member, board)
 
-    async def _records(self, uow, posts: Posts, team, scope, member, board) -> None:
+    async def _records(self, uow, posts: Posts, raised: records.Raised, team, scope, member, board) -> None:
         """A new best day for the team, then for the person (each at most once a day)."""
         now = self._clock.now()
-        subjects = (("record_team", None, board.team_amount), ("record_member", member.id, None))
-        for kind, member_id, total in subjects:
-            if total is None:
-                total = board.totals.get(member.id, (0, 0))[0]
-            previous = await records.new_record(uow.session, team, member_id, scope.today, total)
+        subjects = (
+            ("record_team", None, board.team_amount),
+            ("record_member", member.id, board.totals.get(member.id, (0, 0))[0]),
+        )
+        totals = [(member_id, total) for _, member_id, total in subjects]
+        beaten = await records.new_records(uow.session, team, scope.today, totals, raised)
+        for (kind, member_id, total), previous in zip(subjects, beaten, strict=True):
             if previous is None:
                 continue
             self._post(
@@ -388,10 +407,16 @@ async def _locked_team(session, team_id: int) -> Team:
     """The team row, locked on PostgreSQL until commit: one deal's announcements are worked out at a
     time per team, each seeing every deal committed before it, so a threshold crossed by two concurrent
     deals is noticed by exactly one of them (SQLite serialises writers already)."""
-    query = select(Team).where(Team.id == team_id).execution_options(populate_existing=True)
-    if is_postgres(session.bind):
+    return await session.scalar(_team_query(is_postgres(session.bind)), {"team_id": team_id})
+
+
+@cache
+def _team_query(postgres: bool) -> Select:
+    """Built once per dialect: it runs with every deal."""
+    query = select(Team).where(Team.id == bindparam("team_id")).execution_options(populate_existing=True)
+    if postgres:
         query = query.with_for_update(of=Team, key_share=True)  # NO KEY UPDATE: FK inserts go on
-    return await session.scalar(query)
+    return query
 
 
 class _DealBoards:
@@ -414,6 +439,16 @@ class _DealBoards:
         return self._built[key]
 
 
+def _moved_key(board: standings.Board, subject: str, deal: Deal) -> str | None:
+    """The entry of `board` the deal moves: its member's, or their group's on the group board (None
+    when the member is off the roster or in no group: no entry moved)."""
+    key = f"member:{deal.member_id}"
+    if subject == "people":
+        return key
+    member = board.member_by_key(key)
+    return f"group:{member.group_id}" if member is not None and member.group_id is not None else None
+
+
 def _announcements(team: Team) -> dict:
     return (team.settings or {}).get("announcements") or {}
 
@@ -423,7 +458,7 @@ def _wants(team: Team, switch: str) -> bool:
     return bool(_announcements(team).get(switch, True))
 
 
-def _counts_toward(goal: Goal, member: Member) -> bool:
+def _counts_toward(goal: Goal, member: Member | standings.TeamMember) -> bool:
     """Whether a deal by `member` moves this goal: the team's, the member's group's, or their own."""
     if goal.member_id is not None:
         return goal.member_id == member.id

@@ -10,7 +10,9 @@ It stays recorded and counted, unannounced, and `teambeat status` lists it.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from functools import cache
+
+from sqlalchemy import Select, Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.announcer import Announcer
@@ -29,10 +31,7 @@ class DealAnnouncements:
         deal_id = int(job.payload["deal_id"])
         async with self._uow_factory() as uow:
             session = uow.session
-            query = select(Deal).where(Deal.id == deal_id)
-            if is_postgres(session.bind):  # a void of this deal waits for the announcements (and sees them)
-                query = query.with_for_update(of=Deal)
-            deal = await session.scalar(query)
+            deal = await session.scalar(_deal_query(is_postgres(session.bind)), {"deal_id": deal_id})
             if deal is None or not deal.announce_pending or deal.voided_at is not None:
                 return  # announced already, voided, or gone with its team
             await self._announcer.announce_deal(uow, deal)
@@ -45,7 +44,27 @@ class DealAnnouncements:
 
 
 async def _clear(session: AsyncSession, deal_id: int) -> bool:
-    cleared = await session.execute(
-        update(Deal).where(Deal.id == deal_id, Deal.announce_pending.is_(True)).values(announce_pending=False)
-    )
+    if session.autoflush:  # as the ORM statement did: what the announcements changed is written first
+        await session.flush()
+    cleared = await session.execute(_clear_statement(), {"deal_id": deal_id})
     return cleared.rowcount == 1
+
+
+@cache
+def _deal_query(postgres: bool) -> Select:
+    """Built once per dialect: it runs with every deal."""
+    query = select(Deal).where(Deal.id == bindparam("deal_id"))
+    if postgres:  # a void of this deal waits for the announcements (and sees them)
+        query = query.with_for_update(of=Deal)
+    return query
+
+
+@cache
+def _clear_statement() -> Update:
+    """Built once (it runs with every deal), on the table: a plain Core statement skips the ORM's part."""
+    deals = Deal.__table__.c
+    return (
+        update(Deal.__table__)
+        .where(deals.id == bindparam("deal_id"), deals.announce_pending.is_(True))
+        .values(announce_pending=False)
+    )

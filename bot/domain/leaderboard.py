@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
 from typing import Literal, NamedTuple
 
 Metric = Literal["amount", "deals", "per_capita"]
@@ -83,18 +84,28 @@ def rank(standings: Iterable[Standing], metric: Metric) -> list[RankRow]:
 def _ranked(ordered: Iterable[Standing], metric: Metric) -> list[RankRow]:
     """Rows for standings already in board order, from the top of the board."""
     rows: list[RankRow] = []
+    value_of, make = _value_getter(metric), RankRow._make  # the loop runs for every member of a board
     current_rank = 0
     previous_value: int | None = None
     better_value: int | None = None  # the value of the tie group directly above the current one
     for position, standing in enumerate(ordered, start=1):
-        value = metric_value(standing, metric)
+        value = value_of(standing)
         if value != previous_value:
             better_value = previous_value
             current_rank = position
             previous_value = value
         gap = None if better_value is None else better_value - value + 1
-        rows.append(RankRow(current_rank, standing, value, gap))
+        rows.append(make((current_rank, standing, value, gap)))
     return rows
+
+
+def _value_getter(metric: Metric) -> Callable[[Standing], int]:
+    """`metric_value(·, metric)` as one call: a board ranks every member."""
+    if metric == "amount":
+        return attrgetter("amount_minor")
+    if metric == "deals":
+        return attrgetter("deals")
+    return lambda s: per_capita(s.amount_minor, s.members)
 
 
 class Excerpt(NamedTuple):
@@ -158,3 +169,16 @@ def top3_changes(before: list[RankRow], after: list[RankRow]) -> list[tuple[str,
         if passed:
             changes.append((key, min(passed, key=before_pos.__getitem__), row.rank))
     return changes
+
+
+def top3_may_change(after: list[RankRow], moved: str | None, gain: int) -> bool:
+    """False when `top3_changes(before, after)` is surely empty, without ranking the board before: the
+    boards hold the same entries and only `moved` (None: no entry on the board) changed, its value by
+    `gain`, its other figures no lower (a deal: amount and one more deal).
+
+    An entry that only rose overtakes nobody who was below it, and is passed by nobody it was below;
+    two unchanged entries keep their order. So only `moved` can overtake, and only into the top 3.
+    A drop (`gain` < 0, a negative amount) proves nothing: the answer is then True."""
+    if gain < 0:
+        return True
+    return moved is not None and any(row.standing.key == moved for row in after[:3])

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import enqueue
@@ -22,6 +23,7 @@ from bot.rendering.engine import Renderer
 from bot.services import charts, directory, stats
 from bot.services.directory import team_channel
 from bot.services.scope import TeamScope
+from bot.services.standings import TeamMember
 from bot.storage.orm import Competition, Deal, Group, Member, OutboxRow, Team
 from bot.storage.uow import UnitOfWork
 
@@ -221,7 +223,12 @@ async def _post(
 
 
 async def standings_posts(
-    uow: UnitOfWork, renderer: Renderer, team: Team, deal: Deal, now: datetime
+    uow: UnitOfWork,
+    renderer: Renderer,
+    team: Team,
+    deal: Deal,
+    now: datetime,
+    member: Member | TeamMember | None = None,
 ) -> list[dict[str, Any]]:
     """The standings boards (enqueue's arguments) of each running competition the deal's group is in:
     read and drawn only, nothing written, so a caller can draw before its first write.
@@ -230,7 +237,8 @@ async def standings_posts(
     key `pk:<id>:<today>`), one message edited in place where the platform can edit. It is news — posted
     anew where the platform cannot edit, with the race chart — when the deal reordered the top places,
     at most once per competition per `rank_window_minutes` (dedupe key `pk:<id>:<slot>`); otherwise it
-    is a quiet refresh. All follow the team's `rank_changes` switch.
+    is a quiet refresh. All follow the team's `rank_changes` switch. `member`: the deal's, when the
+    caller has it already.
     """
     if deal.voided_at is not None:
         return []
@@ -239,11 +247,11 @@ async def standings_posts(
     slot = int(now.timestamp() // (max(window, 1) * 60))
     scope = TeamScope.of(team, now)
     posts = []
-    for competition, member in await _counting(session, team, deal):
+    for competition, counted in await _counting(session, team, deal, member):
         board = await board_of(session, team, competition)
         before_totals = dict(board.totals)
-        amount, count = before_totals.get(member.id, (0, 0))
-        before_totals[member.id] = (amount - deal.amount_minor, count - 1)
+        amount, count = before_totals.get(counted.id, (0, 0))
+        before_totals[counted.id] = (amount - deal.amount_minor, count - 1)
         changes = top3_changes(board.rows(before_totals), board.rows())
         news_key = f"pk:{competition.id}:{slot}"
         news = bool(changes) and not await session.scalar(
@@ -274,24 +282,32 @@ async def corrected_boards(
     return posts
 
 
-async def _counting(session: AsyncSession, team: Team, deal: Deal) -> list[tuple[Competition, Member]]:
+async def _counting(
+    session: AsyncSession, team: Team, deal: Deal, member: Member | TeamMember | None = None
+) -> list[tuple[Competition, Member | TeamMember]]:
     """The running competitions the deal counts in (its member's group competes, on the deal's local
     day), with that member; none when the team switched rank posts off."""
     if not _announcements(team).get("rank_changes", True):
         return []
-    member = await session.get(Member, deal.member_id)
+    if member is None:
+        member = await session.get(Member, deal.member_id)
     if member is None or member.group_id is None:
         return []
     day = local_day(deal.closed_at, team.timezone)
-    running = await session.scalars(
-        select(Competition).where(
-            Competition.team_id == team.id,
-            Competition.status == ACTIVE,
-            Competition.start_day <= day,
-            Competition.end_day >= day,
-        )
-    )
+    running = await session.scalars(_running_query(), {"team_id": team.id, "day": day})
     return [(c, member) for c in running if member.group_id in c.group_ids]
+
+
+@cache
+def _running_query() -> Select:
+    """Built once: it runs with every deal."""
+    day = bindparam("day")
+    return select(Competition).where(
+        Competition.team_id == bindparam("team_id"),
+        Competition.status == ACTIVE,
+        Competition.start_day <= day,
+        Competition.end_day >= day,
+    )
 
 
 async def _board_post(

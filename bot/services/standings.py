@@ -126,6 +126,7 @@ class Board:
     totals: dict[int, tuple[int, int]]
     _members_by_key: dict[str, TeamMember] | None = field(default=None, repr=False, compare=False)
     _groups_by_key: dict[str, TeamGroup] | None = field(default=None, repr=False, compare=False)
+    _rows: dict[tuple[str, Metric], list[RankRow]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def team_amount(self) -> int:
@@ -136,10 +137,36 @@ class Board:
         return sum(d for _, d in self.totals.values())
 
     def people(self, metric: Metric = "amount") -> list[RankRow]:
-        return rank(self.people_standings(), metric)
+        """Ranked once per metric: one announcement reads the day's board several times, and ranking
+        500 people took over a millisecond each time. The list is shared: callers only read it."""
+        found = self._rows.get(("people", metric))
+        if found is None:
+            found = self._rows[("people", metric)] = rank(self.people_standings(), metric)
+        return found
+
+    def leaders(self) -> list[RankRow]:
+        """The rows of `people("amount")` with an amount above 0 (what posts show), ranking only those
+        members: a row's rank and gap depend only on the rows above it, all of them above 0 too. A
+        500-person board has a few dozen of them on most days."""
+        found = self._rows.get(("leaders", "amount"))
+        if found is None:
+            none = (0, 0)
+            selling = [m for m in self.members if self.totals.get(m.id, none)[0] > 0]
+            found = self._rows[("leaders", "amount")] = rank(
+                stats.people_standings(selling, self.totals), "amount"
+            )
+        return found
+
+    def people_top(self, n: int) -> list[RankRow]:
+        """`people("amount")[:n]`, from `leaders` when there are that many."""
+        leaders = self.leaders()
+        return leaders[:n] if len(leaders) >= n else self.people("amount")[:n]
 
     def group_rows(self, metric: Metric = "amount") -> list[RankRow]:
-        return rank(self.group_standings(), metric)
+        found = self._rows.get(("groups", metric))
+        if found is None:
+            found = self._rows[("groups", metric)] = rank(self.group_standings(), metric)
+        return found
 
     def people_standings(self) -> list[Standing]:
         return stats.people_standings(self.members, self.totals)
@@ -195,14 +222,18 @@ async def board(
     return Board(scope, period, team_roster.members, team_roster.groups, totals)
 
 
+@cache
+def _goals_query() -> Select:
+    """Built once: every announcement and several commands run it."""
+    today = bindparam("today")
+    return select(Goal).where(
+        Goal.team_id == bindparam("team_id"), Goal.period_start <= today, Goal.period_end >= today
+    )
+
+
 async def goals_covering(session: AsyncSession, scope: TeamScope) -> list[Goal]:
     """Goals whose period contains today, team first, then groups, then members."""
-    today = scope.today
-    rows = await session.scalars(
-        select(Goal).where(
-            Goal.team_id == scope.team.id, Goal.period_start <= today, Goal.period_end >= today
-        )
-    )
+    rows = await session.scalars(_goals_query(), {"team_id": scope.team.id, "today": scope.today})
     order = {"team": 0, "group": 1, "member": 2}
     return sorted(rows, key=lambda g: (order[g.subject.split(":")[0]], g.period_start, g.id))
 

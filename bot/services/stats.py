@@ -60,8 +60,8 @@ async def member_totals(
 
 
 def people_standings(members: list[Member], totals: dict[int, tuple[int, int]]) -> list[Standing]:
-    none = (0, 0)
-    return [Standing(f"member:{m.id}", m.name, *totals.get(m.id, none)) for m in members]
+    none, make, total_of = (0, 0), Standing._make, totals.get  # one per member on every board
+    return [make((f"member:{m.id}", m.name, *total_of(m.id, none), 1)) for m in members]
 
 
 def group_standings(

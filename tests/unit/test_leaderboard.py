@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.leaderboard import (
@@ -11,7 +11,10 @@ from bot.domain.leaderboard import (
     rank,
     top,
     top3_changes,
+    top3_may_change,
 )
+from bot.services import stats
+from bot.services.standings import Board, TeamGroup, TeamMember
 
 
 def s(key: str, amount: int = 0, deals: int = 0, members: int = 1, name: str | None = None) -> Standing:
@@ -268,3 +271,66 @@ def test_top3_changes_only_name_top3_overtakers(a: list[Standing], b: list[Stand
         assert passed.rank > row.rank
     if keys(before)[:3] == keys(after)[:3]:
         assert changes == []
+
+
+# A team as a deal's announcement sees it: members (some in groups) with small, often tied totals, and
+# one deal by a member (maybe no longer on the roster), of any amount (negative ones too).
+rosters = st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.sampled_from([None, 1, 2, 3])), max_size=7)
+deal_totals = st.dictionaries(
+    st.integers(min_value=0, max_value=8),
+    st.tuples(st.integers(min_value=-3, max_value=4), st.integers(min_value=0, max_value=3)),
+)
+
+
+@settings(max_examples=1000)
+@given(rosters, deal_totals, st.integers(min_value=0, max_value=8), st.integers(min_value=-3, max_value=4))
+def test_top3_may_change_is_false_only_where_the_full_comparison_finds_nothing(
+    people: list[tuple[str, int | None]], totals: dict[int, tuple[int, int]], member_id: int, amount: int
+) -> None:
+    """The announcer skips ranking a deal's before-boards where `top3_may_change` says so: the full
+    comparison (`top3_changes` of the boards before and after the deal) must then be empty, on the
+    people board and on the group board alike."""
+    members = [TeamMember(i, f"u{i}", name, group) for i, (name, group) in enumerate(people)]
+    groups = [TeamGroup(g, f"G{g % 2}", "") for g in (1, 2, 3)]
+    before_amount, before_deals = totals.get(member_id, (0, 0))
+    after = {**totals, member_id: (before_amount + amount, before_deals + 1)}
+    moved = next((m for m in members if m.id == member_id), None)
+    boards = [
+        (stats.people_standings, f"member:{member_id}"),
+        (
+            lambda ms, t: stats.group_standings(groups, ms, t),
+            moved and moved.group_id and f"group:{moved.group_id}",
+        ),
+    ]
+    for standings_of, moved_key in boards:
+        after_rows = rank(standings_of(members, after), "amount")
+        changes = top3_changes(rank(standings_of(members, totals), "amount"), after_rows)
+        if not top3_may_change(after_rows, moved_key or None, amount):
+            assert changes == []
+
+
+@pytest.mark.parametrize(
+    ("after", "moved", "gain", "may"),
+    [
+        ([s("a", 9), s("b", 8), s("c", 7), s("d", 1)], "c", 5, True),  # in third place: maybe news
+        ([s("a", 9), s("b", 8), s("c", 7), s("d", 1)], "d", 1, False),  # below the top 3: no news
+        ([s("a", 9), s("b", 8), s("c", 7), s("d", 1)], None, 1, False),  # nobody on the board moved
+        ([s("a", 9), s("b", 8), s("c", 7), s("d", 1)], "d", -1, True),  # a drop: others may pass
+    ],
+)
+def test_top3_may_change_table(after: list[Standing], moved: str | None, gain: int, may: bool) -> None:
+    assert top3_may_change(rank(after, "amount"), moved, gain) is may
+
+
+@given(rosters, deal_totals)
+def test_a_boards_leaders_and_top_are_its_full_ranking_cut(
+    people: list[tuple[str, int | None]], totals: dict[int, tuple[int, int]]
+) -> None:
+    """Announcements rank only the members who sold (`leaders`): exactly the full board's rows above 0,
+    and `people_top(n)` exactly its first n rows."""
+    members = [TeamMember(i, f"u{i}", name, group) for i, (name, group) in enumerate(people)]
+    board = Board(None, None, members, [], totals)  # type: ignore[arg-type]  # ranking reads neither
+    full = rank(stats.people_standings(members, totals), "amount")
+    assert board.leaders() == [row for row in full if row.value > 0]
+    for n in range(5):
+        assert board.people_top(n) == full[:n]

@@ -104,7 +104,8 @@ class JobWorker:
                         log.warning("jobs: could not claim: %s", exc)
                         job = None
                     if job is not None:
-                        self._may_have_work = True
+                        # More may be due; after a serial kind's job, look again when it is done.
+                        self._may_have_work = not self._kinds[job.kind].serial
                         self._start(job)
                         continue
                 woken = await _first_of(stop, self._wake, self._done, timeout=self.settings.poll)

@@ -368,3 +368,42 @@ async def test_a_job_queued_leased_to_its_worker_runs_without_a_claim(
     assert ran == [{"n": 1}] and claims == []
     assert await _rows(sessionmaker) == []
     assert worker.reserve()  # the slot is free again
+
+
+async def test_a_serial_kinds_job_is_not_followed_by_a_claim_that_must_find_nothing(
+    engine: AsyncEngine, sessionmaker
+) -> None:
+    """A deal's announcement (a serial kind) beside another kind: one claim takes it, one more after it
+    looks for the next; none right after the first, which could only find the other kind's (those come
+    with a wake or the poll)."""
+    claims: list[str] = []
+
+    def count(conn, cursor, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE JOBS SET ATTEMPTS"):
+            claims.append(statement)
+
+    ran: list[dict] = []
+
+    async def handler(job: Job) -> None:
+        await asyncio.sleep(0.05)
+        ran.append(job.payload)
+
+    worker = JobWorker(sessionmaker, SystemClock(), JobSettings(poll=5))
+    worker.register("serial", handler, serial=True)
+    worker.register("other", handler)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run_forever(stop))
+    await asyncio.sleep(0.05)  # its first look, at start, finds nothing
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await _queue(sessionmaker, 1, kind="serial", now=SystemClock().now())
+        worker.wake()
+        while not ran:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        stop.set()
+        await running
+    assert ran == [{"n": 0}]
+    assert len(claims) == 2

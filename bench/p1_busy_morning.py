@@ -25,15 +25,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bench.common import (
-    Report,
-    percentile,
-    postgres_available,
-    postgres_database,
-    postgres_url,
-    run,
-    scratch_dir,
-)
+from bench.common import Report, on_backend, percentile, run
 from bench.openloop import http_request, open_loop
 from bench.p1_slack_inbound import spawn, wait_http
 from bench.runner import BotProcess, free_port
@@ -227,15 +219,7 @@ async def main() -> int:
     parser.add_argument("--step-seconds", type=float, default=20.0)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    folder = scratch_dir()
-    if args.backend == "sqlite":
-        return (await measure(f"sqlite:///{folder / 'p1.db'}", folder, args)).finish()
-    server = postgres_url()
-    if not await postgres_available(server):
-        print(f"no PostgreSQL server answers at {server}")
-        return 1
-    async with postgres_database(server) as url:
-        return (await measure(url, folder, args)).finish()
+    return await on_backend(args.backend, lambda url, folder: measure(url, folder, args))
 
 
 if __name__ == "__main__":

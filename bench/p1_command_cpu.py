@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import Report, postgres_available, postgres_database, postgres_url, run, scratch_dir
+from bench.common import Report, on_backend, run
 from bench.p1_busy_morning import CHANNEL, TEAM, command, config_text
 from bot.app import App, build_app
 from bot.config.loading import load_config
@@ -75,15 +75,7 @@ async def main() -> int:
     parser.add_argument("--commands", type=int, default=100, help="of each kind")
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    folder = scratch_dir()
-    if args.backend == "sqlite":
-        return (await measure(f"sqlite:///{folder / 'cpu.db'}", folder, args)).finish()
-    server = postgres_url()
-    if not await postgres_available(server):
-        print(f"no PostgreSQL server answers at {server}")
-        return 1
-    async with postgres_database(server) as url:
-        return (await measure(url, folder, args)).finish()
+    return await on_backend(args.backend, lambda url, folder: measure(url, folder, args))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ lapse when a worker dies, backoff, and parking a job that keeps failing without 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -292,15 +294,25 @@ async def test_metrics_show_waiting_jobs_the_oldest_ones_age_and_parked_jobs_by_
     assert value("teambeat_jobs_oldest_waiting_seconds") == 90
 
 
+@contextmanager
+def _statements(engine: AsyncEngine, prefix: str) -> Iterator[list[str]]:
+    """The statements starting with `prefix` (upper case) that the engine runs inside the block."""
+    seen: list[str] = []
+
+    def note(conn, cursor, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith(prefix):
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+
+
 async def test_jobs_finishing_side_by_side_are_deleted_together(engine: AsyncEngine, sessionmaker) -> None:
     """Five jobs in hand at once: their rows go in one DELETE once they are done, not one each; a job
     done while nothing else is in hand is deleted at once."""
-    deletes: list[str] = []
-
-    def count(conn, cursor, statement: str, *_: object) -> None:
-        if statement.lstrip().upper().startswith("DELETE FROM JOBS"):
-            deletes.append(statement)
-
     await _queue(sessionmaker, 5, now=SystemClock().now())
     release = asyncio.Event()
     started: list[int] = []
@@ -313,23 +325,22 @@ async def test_jobs_finishing_side_by_side_are_deleted_together(engine: AsyncEng
     worker.register("k", held)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run_forever(stop))
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
-        while len(started) < 5:
-            await asyncio.sleep(0.01)
-        release.set()
-        await asyncio.wait_for(worker.wait_idle(), 5)
-        assert await _rows(sessionmaker) == []
-        assert len(deletes) == 1
+        with _statements(engine, "DELETE FROM JOBS") as deletes:
+            while len(started) < 5:
+                await asyncio.sleep(0.01)
+            release.set()
+            await asyncio.wait_for(worker.wait_idle(), 5)
+            assert await _rows(sessionmaker) == []
+            assert len(deletes) == 1
 
-        await _queue(sessionmaker, 1, now=SystemClock().now())
-        worker.wake()
-        while len(started) < 6:
-            await asyncio.sleep(0.01)
-        await asyncio.wait_for(worker.wait_idle(), 5)
-        assert len(deletes) == 2 and await _rows(sessionmaker) == []
+            await _queue(sessionmaker, 1, now=SystemClock().now())
+            worker.wake()
+            while len(started) < 6:
+                await asyncio.sleep(0.01)
+            await asyncio.wait_for(worker.wait_idle(), 5)
+            assert len(deletes) == 2 and await _rows(sessionmaker) == []
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
         stop.set()
         await running
 
@@ -339,12 +350,6 @@ async def test_a_job_queued_leased_to_its_worker_runs_without_a_claim(
 ) -> None:
     """The intake's path: the row is written already leased to this worker, which runs it at once; no
     claim statement is made for it, and a worker with every slot taken leaves the row to a claim."""
-    claims: list[str] = []
-
-    def count(conn, cursor, statement: str, *_: object) -> None:
-        if statement.lstrip().upper().startswith("UPDATE JOBS SET ATTEMPTS"):
-            claims.append(statement)
-
     ran: list[dict] = []
 
     async def handler(job: Job) -> None:
@@ -352,8 +357,7 @@ async def test_a_job_queued_leased_to_its_worker_runs_without_a_claim(
 
     worker = JobWorker(sessionmaker, SystemClock(), JobSettings(concurrency=1))
     worker.register("k", handler)
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with _statements(engine, "UPDATE JOBS SET ATTEMPTS") as claims:
         assert worker.reserve()
         assert not worker.reserve()  # the one slot is kept
         async with sessionmaker() as session:
@@ -363,8 +367,6 @@ async def test_a_job_queued_leased_to_its_worker_runs_without_a_claim(
             await session.commit()
         worker.adopt(job)
         await asyncio.wait_for(worker.wait_idle(), 5)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
     assert ran == [{"n": 1}] and claims == []
     assert await _rows(sessionmaker) == []
     assert worker.reserve()  # the slot is free again
@@ -376,12 +378,6 @@ async def test_a_serial_kinds_job_is_not_followed_by_a_claim_that_must_find_noth
     """A deal's announcement (a serial kind) beside another kind: one claim takes it, one more after it
     looks for the next; none right after the first, which could only find the other kind's (those come
     with a wake or the poll)."""
-    claims: list[str] = []
-
-    def count(conn, cursor, statement: str, *_: object) -> None:
-        if statement.lstrip().upper().startswith("UPDATE JOBS SET ATTEMPTS"):
-            claims.append(statement)
-
     ran: list[dict] = []
 
     async def handler(job: Job) -> None:
@@ -394,15 +390,14 @@ async def test_a_serial_kinds_job_is_not_followed_by_a_claim_that_must_find_noth
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run_forever(stop))
     await asyncio.sleep(0.05)  # its first look, at start, finds nothing
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
-        await _queue(sessionmaker, 1, kind="serial", now=SystemClock().now())
-        worker.wake()
-        while not ran:
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.1)
+        with _statements(engine, "UPDATE JOBS SET ATTEMPTS") as claims:
+            await _queue(sessionmaker, 1, kind="serial", now=SystemClock().now())
+            worker.wake()
+            while not ran:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
         stop.set()
         await running
     assert ran == [{"n": 0}]

@@ -343,15 +343,7 @@ async def _from_history(
     The walk stops once every member's run has broken, so it touches as much history as the longest
     streak among them; a member still unbroken below the team's first check-in has no earlier one.
     """
-    first: date | None = None
-    done_today: set[int] = set()
-    for member_id, day in await session.execute(
-        _first_and_done_today(), {"team_id": team_id, "today": today}
-    ):
-        if member_id is None:
-            first = day
-        else:
-            done_today.add(member_id)
+    first, done_today = await _first_day_and_done_today(session, team_id, today)
     floor = min(first, today) - ONE_DAY if first is not None else today - ONE_DAY
     count = dict.fromkeys(ids, 0)
     latest: dict[int, date] = {}
@@ -381,13 +373,38 @@ async def _from_history(
                     since[member_id] = day
             day -= ONE_DAY
         hi, size = lo - ONE_DAY, size * 2
-    points = {}
-    for member_id in ids:
-        start = since.get(member_id, floor)
-        if member_id in done_today:
-            points[member_id] = Checkpoint(today, count[member_id] + 1, start)
-        elif member_id in latest:
-            points[member_id] = Checkpoint(latest[member_id], count[member_id], start)
+    return {
+        member_id: _checkpoint(
+            today,
+            count[member_id],
+            latest.get(member_id),
+            since.get(member_id, floor),
+            member_id in done_today,
+        )
+        for member_id in ids
+    }
+
+
+async def _first_day_and_done_today(
+    session: AsyncSession, team_id: int, today: date
+) -> tuple[date | None, set[int]]:
+    """The team's first done day (None before any) and who is done today, in one statement."""
+    first: date | None = None
+    done_today: set[int] = set()
+    for member_id, day in await session.execute(
+        _first_and_done_today(), {"team_id": team_id, "today": today}
+    ):
+        if member_id is None:
+            first = day
         else:
-            points[member_id] = Checkpoint(start, 0, start)
-    return points
+            done_today.add(member_id)
+    return first, done_today
+
+
+def _checkpoint(today: date, count: int, latest: date | None, start: date, done_today: bool) -> Checkpoint:
+    """A member's checkpoint from the walk: `count` done days before today, the latest of them."""
+    if done_today:
+        return Checkpoint(today, count + 1, start)
+    if latest is not None:
+        return Checkpoint(latest, count, start)
+    return Checkpoint(start, 0, start)

@@ -149,17 +149,3 @@ async def measure_on(
         return report.finish()
     async with postgres_database(server) as url:
         return (await measure(url)).finish()
-
-
-async def on_backend(backend: str, measure: Callable[[str, Path], Awaitable[Report]]) -> int:
-    """Run `measure(database url, scratch folder)` on a fresh SQLite file or PostgreSQL database and
-    print its report; 1 when PostgreSQL was asked for and does not answer."""
-    folder = scratch_dir()
-    if backend == "sqlite":
-        return (await measure(f"sqlite:///{folder / 'bench.db'}", folder)).finish()
-    server = postgres_url()
-    if not await postgres_available(server):
-        print(f"no PostgreSQL server answers at {server}")
-        return 1
-    async with postgres_database(server) as url:
-        return (await measure(url, folder)).finish()

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bench.common import Report, on_backend, percentile, run
+from bench.common import Report, measure_on, percentile, run, scratch_dir
 from bench.openloop import http_request, open_loop
 from bench.p1_slack_inbound import spawn, wait_http
 from bench.runner import BotProcess, free_port
@@ -219,7 +219,10 @@ async def main() -> int:
     parser.add_argument("--step-seconds", type=float, default=20.0)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    return await on_backend(args.backend, lambda url, folder: measure(url, folder, args))
+    folder = scratch_dir()
+    return await measure_on(
+        args.backend, folder, "p1", "P1 a busy morning", lambda url: measure(url, folder, args)
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import Report, on_backend, run
+from bench.common import Report, measure_on, run, scratch_dir
 from bench.p1_busy_morning import CHANNEL, TEAM, command, config_text
 from bot.app import App, build_app
 from bot.config.loading import load_config
@@ -75,7 +75,8 @@ async def main() -> int:
     parser.add_argument("--commands", type=int, default=100, help="of each kind")
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    return await on_backend(args.backend, lambda url, folder: measure(url, folder, args))
+    folder = scratch_dir()
+    return await measure_on(args.backend, folder, "cpu", "P1 budget", lambda url: measure(url, folder, args))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Update, bindparam, delete, func, or_, select, update
+from sqlalchemy import Insert, Update, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,7 +50,7 @@ async def enqueue(
     values = {
         "kind": kind,
         "key": key,
-        "payload": json.dumps(payload, separators=(",", ":")),
+        "payload": _json(payload),
         "team_id": team_id,
         "run_after": run_after or now,
         "attempts": 0,
@@ -69,22 +69,27 @@ async def enqueue_leased(
 ) -> Job:
     """Queue a job already leased to `owner`, in the caller's transaction: the process that queues it
     runs it once that commits, without claiming it (another takes it over if the lease lapses)."""
-    jobs = JobRow.__table__.c
-    statement = (
-        JobRow.__table__.insert()
-        .values(
-            kind=kind,
-            payload=json.dumps(payload, separators=(",", ":")),
-            run_after=now,
-            attempts=1,
-            created_at=now,
-            lease_owner=owner,
-            lease_until=now + lease,
-        )
-        .returning(jobs.id)
-    )
-    job_id = (await session.execute(statement)).scalar_one()
+    row = {
+        "kind": kind,
+        "payload": _json(payload),
+        "run_after": now,
+        "attempts": 1,
+        "created_at": now,
+        "lease_owner": owner,
+        "lease_until": now + lease,
+    }
+    job_id = (await session.execute(_leased_insert(), row)).scalar_one()
     return Job(job_id, kind, payload, None, 1, None, now)
+
+
+@cache
+def _leased_insert() -> Insert:
+    """Built once: the intake runs it with every request."""
+    return JobRow.__table__.insert().returning(JobRow.__table__.c.id)
+
+
+def _json(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"))
 
 
 @cache

@@ -57,7 +57,10 @@ async def build_app(
     if migrate:
         await upgrade(config.database.url, pg_schema=pg_schema)
     engine = create_engine(
-        config.database.url, pg_schema=pg_schema, sqlite_connections=config.database.sqlite_connections
+        config.database.url,
+        pg_schema=pg_schema,
+        sqlite_connections=config.database.sqlite_connections,
+        sqlite_queue_writers=config.database.sqlite_queue_writers,
     )
     shared = {ROSTER_CACHE: RosterCache()}  # every session of this process
     sessionmaker = create_sessionmaker(engine, shared)

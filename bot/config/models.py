@@ -64,6 +64,9 @@ class DatabaseConfig(_Section):
     """Connections to a SQLite file per process: few, since SQLite has one writer and a writer that meets
     the lock sleeps in SQLite's busy handler; two, so that one slow read holds nothing up (see
     bot/storage/db.py)."""
+    sqlite_queue_writers: bool = True
+    """A SQLite file's writers in this process wait their turn on the event loop rather than in SQLite's
+    sleeping busy handler (bot/storage/sqlite_writers.py)."""
 
 
 class ServerConfig(_Section):

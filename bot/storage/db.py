@@ -13,11 +13,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from bot.storage.sqlite_writers import queue_writers
+
 SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
 ACCEPTED_SCHEMES = ("sqlite", SQLITE_DRIVER, "postgresql", "postgres", POSTGRES_DRIVER)
 
 SQLITE_CONNECTIONS = 2
+SQLITE_BUSY_TIMEOUT_S = 5.0  # the sqlite3 module's default, unless the URL says `?timeout=`
 POSTGRES_POOL_SIZE = 5
 POSTGRES_MAX_OVERFLOW = 10
 POSTGRES_POOL_RECYCLE_S = 1800
@@ -45,19 +48,24 @@ def normalize_url(url: str) -> str:
 
 
 def create_engine(
-    url: str, *, pg_schema: str | None = None, sqlite_connections: int = SQLITE_CONNECTIONS
+    url: str,
+    *,
+    pg_schema: str | None = None,
+    sqlite_connections: int = SQLITE_CONNECTIONS,
+    sqlite_queue_writers: bool = True,
 ) -> AsyncEngine:
     """Build the async engine for `url` with the per-connection setup each backend needs.
 
     `pg_schema` puts every connection's `search_path` on that schema (PostgreSQL only): tests use a fresh
     schema each so that parallel runs on one database never see each other's rows. An in-memory SQLite
     engine is a single shared connection: right for scripts and tests, not for concurrent units of work.
+    `sqlite_queue_writers`: a SQLite file's writers take turns in the process (sqlite_writers.py).
     """
     async_url = make_url(normalize_url(url))
     if async_url.get_backend_name() == "sqlite":
         if pg_schema is not None:
             raise ValueError("pg_schema is only meaningful for PostgreSQL")
-        return _create_sqlite_engine(async_url, sqlite_connections)
+        return _create_sqlite_engine(async_url, sqlite_connections, sqlite_queue_writers)
     return _create_postgres_engine(async_url, pg_schema)
 
 
@@ -87,7 +95,7 @@ def quote_pg_schema(name: str) -> str:
     return f'"{name}"'
 
 
-def _create_sqlite_engine(url: URL, connections: int) -> AsyncEngine:
+def _create_sqlite_engine(url: URL, connections: int, queue_writers_in_process: bool) -> AsyncEngine:
     memory = url.database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {}
     if not memory:
@@ -101,6 +109,8 @@ def _create_sqlite_engine(url: URL, connections: int) -> AsyncEngine:
     # for SQLite's lock (the busy timeout, `?timeout=` in the URL, 5 s by default) never blocks the loop.
     engine = create_async_engine(url, **kwargs)
     _install_sqlite_listeners(engine, wal=not memory)
+    if queue_writers_in_process and not memory:
+        queue_writers(engine, timeout_s=float(url.query.get("timeout", SQLITE_BUSY_TIMEOUT_S)))
     return engine
 
 

@@ -2,24 +2,26 @@
 encrypted passive reply) at 100 requests/s to the real `teambeat run` (`--role all`, the default):
 quality.md's P2, p99 ≤ 100 ms to the answer on each platform and DingTalk's replies p99 ≤ 1 s.
 
-Members of a configured team (SQLite file DB) send a realistic mix: `/成交 AMOUNT 客户N` (a deal, which
-also queues a 喜报 for the team's channel) alternating with `/排行 本月`. Per platform, a bare endpoint
-that only does the unavoidable work (check the signature / decrypt, answer; see bench/p2_servers.py)
-takes the same load in the same run, first, and the figures are also given as ratios to it. Fake
-DingTalk and WeCom servers on loopback take every outbound call, each in a process of its own, as are
-the baselines; the load comes from a raw asyncio generator (bench/openloop.py).
+Members of a configured team (SQLite file DB) send quality.md's mix, P1's four commands in turn in
+Chinese: `/成交 AMOUNT 客户N` (a deal, which also queues a 喜报 for the team's channel), `/点赞`,
+`/排行 本月` and `/打卡 a; b; c` (`--commands deal-rank`: the heavier deal/ranking alternation).
+Per platform, a bare endpoint that only does the unavoidable work (check the signature / decrypt,
+answer; see bench/p2_servers.py) takes the same load in the same run, first, and the figures are also
+given as ratios to it. Fake DingTalk and WeCom servers on loopback take every outbound call, each in a
+process of its own, as are the baselines; the load comes from a raw asyncio generator (bench/openloop.py).
 
 - DingTalk: the callback's 200 is one target; the reply then goes through the message's
   sessionWebhook, and the time from the request's due moment until the fake receives it
   (`dingtalk_reply_*`) is the other.
 - WeCom: the callback's answer carries the command's reply (encrypted) when the command is done within
-  the adapter's passive-reply wait, so its latency is the whole command; every answer is decrypted and
-  checked to be a passive reply (the bot runs `--role all`, the only role that answers passively).
+  the adapter's passive-reply wait, so its latency is the whole command; every answer is
+  decrypted and the passive replies counted (the bot runs `--role all`, the only role that answers
+  passively). A deal's reply carries an undo button, which only a card through message/send can carry.
 
 The exit code is 1 when any target is missed.
 
 Run: python -m bench.p2_callbacks [--rate 100] [--seconds 15] [--members 200]
-     [--platform both|dingtalk|wecom] [--commands mix|rank|deal] [--backend sqlite|postgres]
+     [--platform both|dingtalk|wecom] [--commands mix|deal-rank|rank|deal] [--backend sqlite|postgres]
 """
 
 from __future__ import annotations
@@ -64,15 +66,28 @@ def member_ids(count: int) -> list[str]:
     return [f"m{i:03d}" for i in range(count)]
 
 
-def command_texts(kind: str, count: int, prefix: str) -> list[str]:
-    """Deals and rank look-ups alternating (or only one of them); each deal names its own customer."""
+def command_texts(kind: str, count: int, prefix: str, members: int) -> list[str]:
+    """The i-th request's command (its sender is member i): quality.md's mix (P1's four commands in turn,
+    in Chinese: a deal naming its own customer, a kudos to the next member, the month's ranking, a
+    check-in answered in one line), or one command only, or the heavier deal/ranking alternation."""
+    ids = member_ids(members)
     deal = [f"/成交 {12800 + i} {prefix}客户{i}" for i in range(count)]
     rank = ["/排行 本月"] * count
     if kind == "deal":
         return deal
     if kind == "rank":
         return rank
-    return [deal[i] if i % 2 == 0 else rank[i] for i in range(count)]
+    if kind == "deal-rank":
+        return [deal[i] if i % 2 == 0 else rank[i] for i in range(count)]
+    mix = [
+        lambda i: deal[i],
+        lambda i: f"/点赞 @成员{ids[(i + 1) % members][1:]} 方案讲得清楚",
+        lambda i: rank[i],
+        lambda i: "/打卡 拜访3个客户; 1.28万; 需要报价",
+    ]
+    # member i % members sends request i; the mix moves on by one each round of the members, so that
+    # each member sends every kind (and no giver meets the daily kudos cap)
+    return [mix[(i + i // members) % len(mix)](i) for i in range(count)]
 
 
 def team_toml(platform: str, workspace: str, channel: str, members: int, extra: str = "") -> str:
@@ -237,11 +252,11 @@ async def load(port: int, build: Build, args: argparse.Namespace, prefix: str) -
     await open_loop(
         HOST,
         port,
-        build(port, command_texts(args.commands, warm, "w"), args.members, f"{prefix}w"),
+        build(port, command_texts(args.commands, warm, "w", args.members), args.members, f"{prefix}w"),
         args.rate,
     )
     count = int(args.rate * args.seconds)
-    requests = build(port, command_texts(args.commands, count, prefix), args.members, prefix)
+    requests = build(port, command_texts(args.commands, count, prefix, args.members), args.members, prefix)
     return await open_loop(HOST, port, requests, args.rate)
 
 
@@ -433,8 +448,8 @@ def figures(report: Report, name: str, result: Run) -> None:
         report.figure(f"{name}_reply_p50_ms", percentile(result.bot_replies, 50))
         reply_p99 = percentile(result.bot_replies, 99) if result.bot_replies else float("inf")
         report.target(f"{name}_reply_p99_ms", reply_p99, at_most=REPLY_P99_MS)
-    if name == "wecom":
-        report.target(f"{name}_passive_replies", result.passive, at_least=sent)
+    if name == "wecom":  # a /成交's reply carries its undo button: a card through message/send instead
+        report.figure(f"{name}_passive_replies", result.passive)
 
 
 async def main() -> int:
@@ -443,12 +458,12 @@ async def main() -> int:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--platform", choices=["both", "dingtalk", "wecom"], default="both")
-    parser.add_argument("--commands", choices=["mix", "rank", "deal"], default="mix")
+    parser.add_argument("--commands", choices=["mix", "deal-rank", "rank", "deal"], default="mix")
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
     report = Report(
-        f"P2 callbacks: {args.rate:g} requests/s for {args.seconds:g} s, {args.commands} of /成交 and "
-        f"/排行 本月 from {args.members} members ({args.backend})"
+        f"P2 callbacks: {args.rate:g} requests/s for {args.seconds:g} s, commands: {args.commands}, "
+        f"from {args.members} members ({args.backend})"
     )
     folder = scratch_dir()
     if args.platform in ("both", "dingtalk"):

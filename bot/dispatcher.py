@@ -54,7 +54,13 @@ class Dispatcher:
         """The reply meant for the person who spoke (None when there is nothing to say)."""
         message = storable(message)
         try:
-            return await self._handle(message)
+            try:
+                return await self._handle(message)
+            except IntegrityError:
+                # A command of the same person committed the same row first (a check-in sent twice at
+                # once): all of this one was rolled back; run again, it reads what the other wrote.
+                log.info("command in event %s met a concurrent write; running it again", message.event_id)
+                return await self._handle(message)
         except Exception:
             log.exception("command failed (event %s)", message.event_id)
             self._count("unknown", "internal_error")

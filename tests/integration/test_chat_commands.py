@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from adapters.console.render import render_console
 from bot.messages import ChannelRef, IncomingMessage, UserRef
-from bot.storage.orm import Deal, Goal, Kudos, Leave, Member, Team
+from bot.storage.orm import Checkin, Deal, Goal, Kudos, Leave, Member, Team
 from tests.integration.conftest import SHANGHAI
 
 
@@ -462,3 +464,17 @@ async def test_a_leaderboard_with_no_deals_yet_invites_the_first_one(chat):
     shown = await chat.say("bob", "/排行 本月")
     assert "本月还没有成交，下一单就是第一名" in shown
     assert "还没有成员" not in shown and "你的位置" not in shown
+
+
+async def test_a_check_in_sent_twice_at_once_is_answered_twice_and_stored_once(chat):
+    """Both read that there is no check-in today; the second to write meets the first's row, is rolled
+    back and runs again, answering as for a check-in already done (not with an internal error)."""
+    bob_dm = ChannelRef("console", "W1", "bob", "dm")
+    first, second = (
+        replace(_says("bob", "/checkin 电话跟进; 1万; 无", f"checkin-{n}"), channel=bob_dm) for n in (1, 2)
+    )
+    replies = await asyncio.gather(chat.app.dispatcher.handle(first), chat.app.dispatcher.handle(second))
+    texts = [render_console(reply) for reply in replies if reply is not None]
+    assert len(texts) == 2 and all("出了点问题" not in text for text in texts), texts
+    assert any("打卡完成" in text for text in texts), texts
+    assert await count(chat, Checkin) == 1

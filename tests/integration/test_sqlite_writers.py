@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.orm import OutboxRow
 from bot.storage.sqlite_writers import queue_writers
+from tests.integration.test_storage import make_outbox
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
-NOW = datetime(2026, 12, 5, 1, 30, tzinfo=UTC)
 EngineFactory = Callable[..., AsyncEngine]
 
 
@@ -58,19 +57,7 @@ async def queue_post(engine: AsyncEngine, key: str, *, hold: float = 0.0, fail: 
     """One unit of work that writes an outbox row, keeps its transaction open `hold` seconds, then
     commits (or raises, rolling back)."""
     async with create_sessionmaker(engine)() as session:
-        session.add(
-            OutboxRow(
-                dedupe_key=key,
-                platform="console",
-                workspace="W1",
-                channel_id="C1",
-                channel_kind="group",
-                destination="console:W1:C1",
-                payload="{}",
-                next_attempt_at=NOW,
-                created_at=NOW,
-            )
-        )
+        session.add(make_outbox(key))
         await session.flush()
         await asyncio.sleep(hold)
         if fail:

@@ -60,10 +60,9 @@ class _Section(BaseModel):
 
 class DatabaseConfig(_Section):
     url: DatabaseUrl = "sqlite:///teambeat.db"
-    sqlite_connections: int = Field(default=2, ge=1, le=32)
-    """Connections to a SQLite file per process: few, since SQLite has one writer and a writer that meets
-    the lock sleeps in SQLite's busy handler; two, so that one slow read holds nothing up (see
-    bot/storage/db.py)."""
+    sqlite_connections: int = Field(default=5, ge=1, le=32)
+    """Connections to a SQLite file per process: reads run side by side on them, while writers take turns
+    (`sqlite_queue_writers`; without it, fewer are better: see bot/storage/db.py)."""
     sqlite_queue_writers: bool = True
     """A SQLite file's writers in this process wait their turn on the event loop rather than in SQLite's
     sleeping busy handler (bot/storage/sqlite_writers.py)."""

@@ -19,7 +19,7 @@ SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
 ACCEPTED_SCHEMES = ("sqlite", SQLITE_DRIVER, "postgresql", "postgres", POSTGRES_DRIVER)
 
-SQLITE_CONNECTIONS = 2
+SQLITE_CONNECTIONS = 5
 SQLITE_BUSY_TIMEOUT_S = 5.0  # the sqlite3 module's default, unless the URL says `?timeout=`
 POSTGRES_POOL_SIZE = 5
 POSTGRES_MAX_OVERFLOW = 10
@@ -99,11 +99,10 @@ def _create_sqlite_engine(url: URL, connections: int, queue_writers_in_process: 
     memory = url.database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {}
     if not memory:
-        # The default StaticPool is right for :memory: (one connection = one database). A file gets two
-        # connections by default: SQLite has one writer, and a writer that meets the lock sleeps in
-        # SQLite's busy handler (1, 2, 5 … 100 ms at a time) where a writer waiting for a pooled
-        # connection waits its turn on the loop. P6 at 30/s (bench/README.md, 2026-12-04): p99 517 ms
-        # with five, 109 ms with two, 59 ms with one; but with one, a slow read holds up every request.
+        # The default StaticPool is right for :memory: (one connection = one database). A file gets five
+        # by default, without overflow: with the writers taking turns on the loop (sqlite_writers.py),
+        # more connections only let reads run beside the writer (bench/README.md, 2026-12-05: P2's
+        # DingTalk replies p99 80 ms with five, 7.4 s with two); without that queue, two were best.
         kwargs.update(pool_size=connections, max_overflow=0, pool_pre_ping=False)
     # aiosqlite as it comes: each connection's statements run on its own thread, so a writer waiting
     # for SQLite's lock (the busy timeout, `?timeout=` in the URL, 5 s by default) never blocks the loop.

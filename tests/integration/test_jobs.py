@@ -4,12 +4,11 @@ lapse when a worker dies, backoff, and parking a job that keeps failing without 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FixedClock, SystemClock
@@ -21,6 +20,7 @@ from bot.metrics import Metrics
 from bot.observe import refresh_gauges
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.orm import JobRow
+from tests.support.statements import statements_run
 
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=10)
@@ -294,20 +294,9 @@ async def test_metrics_show_waiting_jobs_the_oldest_ones_age_and_parked_jobs_by_
     assert value("teambeat_jobs_oldest_waiting_seconds") == 90
 
 
-@contextmanager
-def _statements(engine: AsyncEngine, prefix: str) -> Iterator[list[str]]:
+def _statements(engine: AsyncEngine, prefix: str) -> AbstractContextManager[list[str]]:
     """The statements starting with `prefix` (upper case) that the engine runs inside the block."""
-    seen: list[str] = []
-
-    def note(conn, cursor, statement: str, *_: object) -> None:
-        if statement.lstrip().upper().startswith(prefix):
-            seen.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", note)
+    return statements_run(engine, lambda statement: statement.lstrip().upper().startswith(prefix))
 
 
 async def test_jobs_finishing_side_by_side_are_deleted_together(engine: AsyncEngine, sessionmaker) -> None:

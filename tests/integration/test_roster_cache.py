@@ -3,18 +3,19 @@ members or groups changed — whoever changed them, committed or not — on SQLi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import pytest_asyncio
-from sqlalchemy import event, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.services import directory
 from bot.services.standings import ROSTER_CACHE, Roster, RosterCache, roster
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.orm import Group, Member, Team, Workspace
+from tests.support.statements import statements_run
 
 NOW = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)
 
@@ -62,20 +63,12 @@ def names(found: Roster) -> list[str]:
     return [m.name for m in found.members]
 
 
-@contextmanager
-def members_reads(engine: AsyncEngine) -> Iterator[list[str]]:
+def members_reads(engine: AsyncEngine) -> AbstractContextManager[list[str]]:
     """The statements that read the members table while the block runs."""
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement: str, *_args) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM members" in statement:
-            seen.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    return statements_run(
+        engine,
+        lambda statement: statement.lstrip().upper().startswith("SELECT") and "FROM members" in statement,
+    )
 
 
 async def read(sessions: async_sessionmaker[AsyncSession], team: Team) -> Roster:

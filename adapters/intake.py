@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], datetime], Awaitable[None]]
 """(the payload as taken, when it was received): handles one request."""
 
-IN_HAND = 8  # commands handled at once by one adapter in one process
+IN_HAND = 32  # commands in hand at once per adapter and process; past that each waits for a claim
 
 
 def command_kind(adapter: str) -> str:

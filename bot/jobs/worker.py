@@ -4,8 +4,8 @@
   announcements read the boards as of the deals announced before it).
 - While jobs are in hand their leases are renewed every `heartbeat` seconds; a worker that dies stops
   renewing, and another takes its jobs over once the lease (`lease` seconds) lapses.
-- Success deletes the job: at once when nothing else is in hand, else together with the jobs finishing
-  beside it (one DELETE for many; the heartbeat deletes what is left). A failure is tried again after
+- Success deletes the job, `finish_delay` seconds later together with the jobs done meanwhile (one
+  DELETE for many, not a transaction each). A failure is tried again after
   an exponential backoff; after `max_attempts` claims it is parked with its reason (the kind's
   `on_parked` hook runs in that transaction) and the jobs behind it go on.
 - Handlers must tolerate running twice (a worker may die after the work and before the delete).
@@ -42,6 +42,7 @@ class JobSettings:
     max_attempts: int = 5
     backoff: float = 1.0  # seconds before the second attempt; doubled each time
     max_backoff: float = 300.0
+    finish_delay: float = 0.1  # seconds a done job's row waits, to be deleted with those done meanwhile
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ class JobWorker:
         self._done = asyncio.Event()
         self._claiming = asyncio.Lock()
         self._finished: list[int] = []  # done, row not deleted yet (`_delete_finished`)
+        self._deleting: asyncio.Task[None] | None = None  # deletes `_finished` after `finish_delay`
         self._reserved = 0  # slots kept for jobs being queued by this process (`reserve`)
         self._may_have_work = True  # whether a claim may find a job: after a wake, a find or a poll
 
@@ -156,6 +158,7 @@ class JobWorker:
                     break
                 try:
                     await self._run(job)
+                    await self._delete_finished()
                 finally:
                     self._in_hand.pop(job.id, None)
                 ran += 1
@@ -230,13 +233,23 @@ class JobWorker:
                 await self._let_go(job, queue.reason_of(exc), park=park)
             return
         self._finished.append(job.id)
-        if len(self._tasks) <= 1:  # nothing else in hand: its row goes now, else with the others'
-            await self._delete_finished()
+        if self._deleting is None:
+            self._deleting = asyncio.create_task(self._delete_soon(), name=f"{self.owner}-finish")
+
+    async def _delete_soon(self) -> None:
+        try:
+            await asyncio.sleep(self.settings.finish_delay)
+        finally:
+            self._deleting = None
+        await self._delete_finished()
 
     async def _delete_finished(self) -> None:
-        """Delete the rows of the jobs done so far, in one statement. Until then a done job keeps its
-        lease (the heartbeat deletes them well before it lapses); if it does lapse, the job runs again,
-        which handlers tolerate."""
+        """Delete the rows of the jobs done so far, in one statement. Until then a done job's row keeps
+        its lease; should the process die first, the job runs again once it lapses, which handlers
+        tolerate."""
+        if self._deleting is not None and self._deleting is not asyncio.current_task():
+            self._deleting.cancel()  # its rows go now
+            self._deleting = None
         done, self._finished = self._finished, []
         if not done:
             return

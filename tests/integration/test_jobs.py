@@ -301,7 +301,7 @@ def _statements(engine: AsyncEngine, prefix: str) -> AbstractContextManager[list
 
 async def test_jobs_finishing_side_by_side_are_deleted_together(engine: AsyncEngine, sessionmaker) -> None:
     """Five jobs in hand at once: their rows go in one DELETE once they are done, not one each; a job
-    done while nothing else is in hand is deleted at once."""
+    done while nothing else is in hand goes too."""
     await _queue(sessionmaker, 5, now=SystemClock().now())
     release = asyncio.Event()
     started: list[int] = []
@@ -332,6 +332,32 @@ async def test_jobs_finishing_side_by_side_are_deleted_together(engine: AsyncEng
     finally:
         stop.set()
         await running
+
+
+async def test_jobs_done_one_after_another_within_the_delay_are_deleted_together(
+    engine: AsyncEngine, sessionmaker
+) -> None:
+    """Never two in hand at once (one slot), yet done within `finish_delay` of each other: one DELETE
+    for both, and then without anyone waiting for the worker to be idle."""
+    await _queue(sessionmaker, 2, now=SystemClock().now())
+    ran: list[int] = []
+
+    async def handler(job: Job) -> None:
+        ran.append(job.id)
+
+    settings = JobSettings(concurrency=1, poll=0.05, finish_delay=0.5)
+    worker = JobWorker(sessionmaker, SystemClock(), settings)
+    worker.register("k", handler)
+    stop = asyncio.Event()
+    with _statements(engine, "DELETE FROM JOBS") as deletes:
+        running = asyncio.create_task(worker.run_forever(stop))
+        try:
+            while len(ran) < 2 or await _rows(sessionmaker):
+                await asyncio.sleep(0.02)
+        finally:
+            stop.set()
+            await running
+    assert len(deletes) == 1
 
 
 async def test_a_job_queued_leased_to_its_worker_runs_without_a_claim(

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 import pytest_asyncio
 from sqlalchemy import event, func, select
@@ -121,3 +122,46 @@ async def test_no_turn_within_the_timeout_fails_as_a_locked_database(make_engine
     await first
     await queue_post(engine, "third")
     assert await posts(engine) == ["first", "third"]
+
+
+# ----- a connection going back to the pool -----------------------------------------------------------
+
+
+async def test_a_committed_unit_of_work_returns_its_connection_without_another_rollback(
+    make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's reset would roll back a connection its session has just committed: one more trip to the
+    connection's thread per unit of work, for nothing."""
+    rollbacks: list[object] = []
+    real = aiosqlite.Connection.rollback
+
+    async def counted(self: aiosqlite.Connection) -> None:
+        rollbacks.append(self)
+        await real(self)
+
+    engine = make_engine(sqlite_connections=1)
+    await queue_post(engine, "first")  # connected: the first connection's setup is done
+    monkeypatch.setattr(aiosqlite.Connection, "rollback", counted)
+    await queue_post(engine, "second")
+    assert rollbacks == []
+    with pytest.raises(RuntimeError):
+        await queue_post(engine, "failed", fail=True)
+    assert len(rollbacks) == 1  # the failed one's own rollback, not two
+    assert await posts(engine) == ["first", "second"]
+
+
+async def test_a_connection_returned_in_a_transaction_is_rolled_back(make_engine: EngineFactory) -> None:
+    """A write made on the driver's connection itself, behind SQLAlchemy's back, is not left open for
+    the next unit of work to commit."""
+    engine = make_engine(sqlite_connections=1)
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        await driver.execute(
+            "INSERT INTO outbox (dedupe_key, platform, workspace, channel_id, channel_kind, destination,"
+            " payload, status, attempts, next_attempt_at, created_at, parts_sent)"
+            " VALUES ('abandoned', 'slack', 'T1', 'C1', 'group', 'slack:T1:C1', '{}', 'pending', 0,"
+            " '2026-01-01 00:00:00', '2026-01-01 00:00:00', 0)"
+        )
+        assert driver.in_transaction
+    await queue_post(engine, "next")  # the same, only, connection
+    assert await posts(engine) == ["next"]

@@ -13,7 +13,7 @@ from functools import cache
 
 from sqlalchemy import Select, bindparam, select, update
 
-from bot.delivery.outbox import enqueue
+from bot.delivery.outbox import enqueue_many
 from bot.domain.events import CheckinCompleted, DealVoided, KudosGiven
 from bot.domain.goals import crossed_thresholds
 from bot.domain.leaderboard import find, top3_changes, top3_may_change
@@ -399,8 +399,7 @@ _KIND_SETTING = {
 
 
 async def _enqueue_all(uow: UnitOfWork, posts: Posts) -> None:
-    for post in posts:
-        await enqueue(uow.session, **post)
+    await enqueue_many(uow.session, posts)
 
 
 async def _locked_team(session, team_id: int) -> Team:

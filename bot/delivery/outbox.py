@@ -43,15 +43,47 @@ async def enqueue(
     the same thing (two deals both crossing 50 %), the second waits for the first and quietly adds
     nothing, instead of failing the deal that came second.
     """
-    destination = destination_key(channel)
-    row = {
+    row = _row(channel, message, dedupe_key, now, team_id, fold, parts_sent, board, quiet)
+    if session.autoflush:  # as the ORM statement did: the caller's pending changes are written first
+        await session.flush()
+    result = await session.execute(_insert(is_postgres(session.bind)), row)
+    added = result.rowcount == 1
+    if added:
+        mark_enqueued(session, row["destination"])
+    return added
+
+
+async def enqueue_many(session: AsyncSession, posts: list[dict[str, Any]]) -> None:
+    """`enqueue` for several posts (each given as `enqueue`'s keyword arguments), in one statement."""
+    if not posts:
+        return
+    rows = [_row(**post) for post in posts]
+    if session.autoflush:
+        await session.flush()
+    await session.execute(_insert(is_postgres(session.bind)), rows)
+    for row in rows:  # a post already queued under its key wakes the worker for nothing: harmless
+        mark_enqueued(session, row["destination"])
+
+
+def _row(
+    channel: ChannelRef,
+    message: OutgoingMessage,
+    dedupe_key: str,
+    now: datetime,
+    team_id: int | None = None,
+    fold: tuple[str, dict[str, Any]] | None = None,
+    parts_sent: int = 0,
+    board: str | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    return {
         "dedupe_key": dedupe_key,
         "team_id": team_id,
         "platform": channel.platform,
         "workspace": channel.workspace,
         "channel_id": channel.id,
         "channel_kind": channel.kind,
-        "destination": destination,
+        "destination": destination_key(channel),
         "payload": message.to_json(),
         "status": "pending",
         "attempts": 0,
@@ -63,13 +95,6 @@ async def enqueue(
         "board_key": board,
         "board_quiet": quiet,
     }
-    if session.autoflush:  # as the ORM statement did: the caller's pending changes are written first
-        await session.flush()
-    result = await session.execute(_insert(is_postgres(session.bind)), row)
-    added = result.rowcount == 1
-    if added:
-        mark_enqueued(session, destination)
-    return added
 
 
 @cache

@@ -12,6 +12,7 @@ from bot.delivery.status import outbox_status, render_status
 from bot.messages import ChannelRef, IncomingMessage, UserRef
 from tests.integration.conftest import SHANGHAI
 from tests.support.chat import Chat
+from tests.support.statements import statements_run
 
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
 
@@ -48,6 +49,19 @@ async def test_group_and_personal_goals_announce_their_half_way_and_finish_once(
     assert any("@bob" in post for post in halfway)
     assert any("狼队" in post and "@alice" in post for post in reached)
     assert any("@bob" in post for post in reached)
+
+
+async def test_a_deals_posts_are_queued_in_one_statement(chat: Chat) -> None:
+    """喜报, the day's board and the goal's half way: three posts, one INSERT (an executemany)."""
+    await chat.say("boss", "/goal team 10000 today")
+    posts_before = len(chat.channel_posts())
+    with statements_run(
+        chat.app.engine, lambda sql: sql.lstrip().upper().startswith("INSERT INTO OUTBOX")
+    ) as inserts:
+        await chat.say("bob", "/deal 6000")
+    assert len(chat.channel_posts()) - posts_before >= 3
+    assert posts_with(chat, "目标过半")
+    assert len(inserts) == 1
 
 
 async def test_a_leader_chooses_the_thresholds_and_switches_kinds_off(chat: Chat) -> None:

@@ -240,7 +240,8 @@ class JobWorker:
         try:
             await asyncio.sleep(self.settings.finish_delay)
         finally:
-            self._deleting = None
+            if self._deleting is asyncio.current_task():  # not when cancelled and already replaced
+                self._deleting = None
         await self._delete_finished()
 
     async def _delete_finished(self) -> None:

@@ -52,7 +52,7 @@ async def test_group_and_personal_goals_announce_their_half_way_and_finish_once(
 
 
 async def test_a_deals_posts_are_queued_in_one_statement(chat: Chat) -> None:
-    """喜报, the day's board and the goal's half way: three posts, one INSERT (an executemany)."""
+    """喜报, the boards and the goal's half way: several posts, one INSERT (an executemany)."""
     await chat.say("boss", "/goal team 10000 today")
     posts_before = len(chat.channel_posts())
     with statements_run(

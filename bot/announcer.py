@@ -13,7 +13,7 @@ from functools import cache
 
 from sqlalchemy import Select, bindparam, select, update
 
-from bot.delivery.outbox import enqueue_many
+from bot.delivery.outbox import Post, enqueue_many
 from bot.domain.events import CheckinCompleted, DealVoided, KudosGiven
 from bot.domain.goals import crossed_thresholds
 from bot.domain.leaderboard import find, top3_changes, top3_may_change
@@ -29,8 +29,8 @@ from bot.storage.db import is_postgres
 from bot.storage.orm import Checkin, Deal, Goal, JobRow, Kudos, Member, OutboxRow, Team
 from bot.storage.uow import UnitOfWork
 
-Posts = list[dict]
-"""Posts worked out and not yet in the outbox (`enqueue`'s keyword arguments)."""
+Posts = list[Post]
+"""Posts worked out and not yet in the outbox."""
 
 
 class Announcer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -21,29 +21,33 @@ def destination_key(channel: ChannelRef) -> str:
     return f"{channel.platform}:{channel.workspace}:{channel.id}"
 
 
-async def enqueue(
-    session: AsyncSession,
-    *,
-    channel: ChannelRef,
-    message: OutgoingMessage,
-    dedupe_key: str,
-    now: datetime,
-    team_id: int | None = None,
-    fold: tuple[str, dict[str, Any]] | None = None,
-    parts_sent: int = 0,
-    board: str | None = None,
-    quiet: bool = False,
-) -> bool:
-    """Add the post unless one with the same key exists; True when a row was added.
+class Post(TypedDict, total=False):
+    """A post for the outbox, as `enqueue` takes it.
 
     `board` names a board updated in place (bot.delivery.boards): where the platform edits, the post
     edits the board's message; `quiet` marks a mere refresh, which a platform that cannot edit skips.
+    `parts_sent`: a reply sent in part before it had to wait, whose rest only is to go out.
+    """
+
+    channel: Required[ChannelRef]
+    message: Required[OutgoingMessage]
+    dedupe_key: Required[str]
+    now: Required[datetime]
+    team_id: int | None
+    fold: tuple[str, dict[str, Any]] | None
+    parts_sent: int
+    board: str | None
+    quiet: bool
+
+
+async def enqueue(session: AsyncSession, **post: Unpack[Post]) -> bool:
+    """Add the post unless one with the same key exists; True when a row was added.
 
     INSERT … ON CONFLICT DO NOTHING on the unique `dedupe_key`: when two transactions race to announce
     the same thing (two deals both crossing 50 %), the second waits for the first and quietly adds
     nothing, instead of failing the deal that came second.
     """
-    row = _row(channel, message, dedupe_key, now, team_id, fold, parts_sent, board, quiet)
+    row = _row(post)
     if session.autoflush:  # as the ORM statement did: the caller's pending changes are written first
         await session.flush()
     result = await session.execute(_insert(is_postgres(session.bind)), row)
@@ -53,11 +57,11 @@ async def enqueue(
     return added
 
 
-async def enqueue_many(session: AsyncSession, posts: list[dict[str, Any]]) -> None:
-    """`enqueue` for several posts (each given as `enqueue`'s keyword arguments), in one statement."""
+async def enqueue_many(session: AsyncSession, posts: list[Post]) -> None:
+    """`enqueue` for several posts, in one statement (an executemany)."""
     if not posts:
         return
-    rows = [_row(**post) for post in posts]
+    rows = [_row(post) for post in posts]
     if session.autoflush:
         await session.flush()
     await session.execute(_insert(is_postgres(session.bind)), rows)
@@ -65,35 +69,27 @@ async def enqueue_many(session: AsyncSession, posts: list[dict[str, Any]]) -> No
         mark_enqueued(session, row["destination"])
 
 
-def _row(
-    channel: ChannelRef,
-    message: OutgoingMessage,
-    dedupe_key: str,
-    now: datetime,
-    team_id: int | None = None,
-    fold: tuple[str, dict[str, Any]] | None = None,
-    parts_sent: int = 0,
-    board: str | None = None,
-    quiet: bool = False,
-) -> dict[str, Any]:
+def _row(post: Post) -> dict[str, Any]:
+    fold = post.get("fold")
+    board = post.get("board")
     return {
-        "dedupe_key": dedupe_key,
-        "team_id": team_id,
-        "platform": channel.platform,
-        "workspace": channel.workspace,
-        "channel_id": channel.id,
-        "channel_kind": channel.kind,
-        "destination": destination_key(channel),
-        "payload": message.to_json(),
+        "dedupe_key": post["dedupe_key"],
+        "team_id": post.get("team_id"),
+        "platform": post["channel"].platform,
+        "workspace": post["channel"].workspace,
+        "channel_id": post["channel"].id,
+        "channel_kind": post["channel"].kind,
+        "destination": destination_key(post["channel"]),
+        "payload": post["message"].to_json(),
         "status": "pending",
         "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
+        "next_attempt_at": post["now"],
+        "created_at": post["now"],
         "fold_kind": fold[0] if fold else None,
         "fold_data": fold[1] if fold else None,
-        "parts_sent": parts_sent,  # a reply sent in part before it had to wait: the rest only
+        "parts_sent": post.get("parts_sent", 0),
         "board_key": board,
-        "board_quiet": quiet,
+        "board_quiet": post.get("quiet", False),
     }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery.outbox import enqueue
+from bot.delivery.outbox import Post, enqueue
 from bot.domain.leaderboard import Metric, RankRow, per_capita, rank, top3_changes
 from bot.domain.periods import day_bounds, local_day
 from bot.messages import OutgoingMessage
@@ -229,8 +229,8 @@ async def standings_posts(
     deal: Deal,
     now: datetime,
     member: Member | TeamMember | None = None,
-) -> list[dict[str, Any]]:
-    """The standings boards (enqueue's arguments) of each running competition the deal's group is in:
+) -> list[Post]:
+    """The standings boards (posts) of each running competition the deal's group is in:
     read and drawn only, nothing written, so a caller can draw before its first write.
 
     The deal counts on its own local day. Each is a state of the competition's board of today (board
@@ -264,7 +264,7 @@ async def standings_posts(
 
 async def corrected_boards(
     uow: UnitOfWork, renderer: Renderer, team: Team, deal: Deal, now: datetime
-) -> list[dict[str, Any]]:
+) -> list[Post]:
     """After `deal` was voided: a quiet state of each of today's boards already posted that counted it,
     so an edited board never goes on showing a deal that no longer counts (where boards are new posts,
     the correction itself says it)."""
@@ -319,8 +319,8 @@ async def _board_post(
     key: str,
     *,
     news: bool,
-) -> dict[str, Any]:
-    """One state of a competition's board of today, as enqueue's arguments."""
+) -> Post:
+    """One state of a competition's board of today."""
     team, competition, rows = scope.team, board.competition, board.rows()
     names = {row.standing.key: row.standing.name for row in rows}
     message = await _message(

@@ -171,7 +171,7 @@ class JobWorker:
         """Until the jobs in hand are done (cancelling this wait leaves them running)."""
         while self._tasks:
             await asyncio.wait(list(self._tasks))
-        await self._delete_finished()
+        await self._delete_now()
 
     def cancel_in_hand(self) -> None:
         """Give up the jobs running now (a stop whose grace is over): they stay in the table."""
@@ -180,7 +180,7 @@ class JobWorker:
 
     async def _release(self) -> None:
         """Stopped: the rows of jobs done go, and the leases of jobs given up at once, not when they lapse."""
-        await self._delete_finished()
+        await self._delete_now()
         try:
             async with self._sessionmaker() as session:
                 await queue.release(session, self.owner)
@@ -194,6 +194,8 @@ class JobWorker:
         def done(task: asyncio.Task[None]) -> None:
             self._tasks.discard(task)
             self._in_hand.pop(job.id, None)
+            if self._finished and self._deleting is None:
+                self._deleting = asyncio.create_task(self._delete_soon(), name=f"{self.owner}-finish")
             if self._kinds[job.kind].serial:  # its kind, left out of claims meanwhile, may have more
                 self._may_have_work = True
             self._done.set()
@@ -233,24 +235,23 @@ class JobWorker:
                 await self._let_go(job, queue.reason_of(exc), park=park)
             return
         self._finished.append(job.id)
-        if self._deleting is None:
-            self._deleting = asyncio.create_task(self._delete_soon(), name=f"{self.owner}-finish")
 
     async def _delete_soon(self) -> None:
-        try:
-            await asyncio.sleep(self.settings.finish_delay)
-        finally:
-            if self._deleting is asyncio.current_task():  # not when cancelled and already replaced
-                self._deleting = None
+        await asyncio.sleep(self.settings.finish_delay)
+        self._deleting = None
+        await self._delete_finished()
+
+    async def _delete_now(self) -> None:
+        """The done jobs' rows go now, not at the end of the delay."""
+        if self._deleting is not None:
+            self._deleting.cancel()
+            self._deleting = None
         await self._delete_finished()
 
     async def _delete_finished(self) -> None:
         """Delete the rows of the jobs done so far, in one statement. Until then a done job's row keeps
         its lease; should the process die first, the job runs again once it lapses, which handlers
         tolerate."""
-        if self._deleting is not None and self._deleting is not asyncio.current_task():
-            self._deleting.cancel()  # its rows go now
-            self._deleting = None
         done, self._finished = self._finished, []
         if not done:
             return

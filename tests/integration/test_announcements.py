@@ -12,7 +12,7 @@ from bot.delivery.status import outbox_status, render_status
 from bot.messages import ChannelRef, IncomingMessage, UserRef
 from tests.integration.conftest import SHANGHAI
 from tests.support.chat import Chat
-from tests.support.statements import statements_run
+from tests.support.statements import statements_starting
 
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
 
@@ -55,9 +55,7 @@ async def test_a_deals_posts_are_queued_in_one_statement(chat: Chat) -> None:
     """喜报, the boards and the goal's half way: several posts, one INSERT (an executemany)."""
     await chat.say("boss", "/goal team 10000 today")
     posts_before = len(chat.channel_posts())
-    with statements_run(
-        chat.app.engine, lambda sql: sql.lstrip().upper().startswith("INSERT INTO OUTBOX")
-    ) as inserts:
+    with statements_starting(chat.app.engine, "INSERT INTO OUTBOX") as inserts:
         await chat.say("bob", "/deal 6000")
     assert len(chat.channel_posts()) - posts_before >= 3
     assert posts_with(chat, "目标过半")

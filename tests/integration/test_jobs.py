@@ -4,7 +4,6 @@ lapse when a worker dies, backoff, and parking a job that keeps failing without 
 from __future__ import annotations
 
 import asyncio
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +19,7 @@ from bot.metrics import Metrics
 from bot.observe import refresh_gauges
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.orm import JobRow
-from tests.support.statements import statements_run
+from tests.support.statements import statements_starting
 
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=10)
@@ -294,11 +293,6 @@ async def test_metrics_show_waiting_jobs_the_oldest_ones_age_and_parked_jobs_by_
     assert value("teambeat_jobs_oldest_waiting_seconds") == 90
 
 
-def _statements(engine: AsyncEngine, prefix: str) -> AbstractContextManager[list[str]]:
-    """The statements starting with `prefix` (upper case) that the engine runs inside the block."""
-    return statements_run(engine, lambda statement: statement.lstrip().upper().startswith(prefix))
-
-
 async def test_jobs_finishing_side_by_side_are_deleted_together(engine: AsyncEngine, sessionmaker) -> None:
     """Five jobs in hand at once: their rows go in one DELETE once they are done, not one each; a job
     done while nothing else is in hand goes too."""
@@ -315,7 +309,7 @@ async def test_jobs_finishing_side_by_side_are_deleted_together(engine: AsyncEng
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run_forever(stop))
     try:
-        with _statements(engine, "DELETE FROM JOBS") as deletes:
+        with statements_starting(engine, "DELETE FROM JOBS") as deletes:
             while len(started) < 5:
                 await asyncio.sleep(0.01)
             release.set()
@@ -349,7 +343,7 @@ async def test_jobs_done_one_after_another_within_the_delay_are_deleted_together
     worker = JobWorker(sessionmaker, SystemClock(), settings)
     worker.register("k", handler)
     stop = asyncio.Event()
-    with _statements(engine, "DELETE FROM JOBS") as deletes:
+    with statements_starting(engine, "DELETE FROM JOBS") as deletes:
         running = asyncio.create_task(worker.run_forever(stop))
         try:
             while len(ran) < 2 or await _rows(sessionmaker):
@@ -372,7 +366,7 @@ async def test_a_job_queued_leased_to_its_worker_runs_without_a_claim(
 
     worker = JobWorker(sessionmaker, SystemClock(), JobSettings(concurrency=1))
     worker.register("k", handler)
-    with _statements(engine, "UPDATE JOBS SET ATTEMPTS") as claims:
+    with statements_starting(engine, "UPDATE JOBS SET ATTEMPTS") as claims:
         assert worker.reserve()
         assert not worker.reserve()  # the one slot is kept
         async with sessionmaker() as session:
@@ -406,7 +400,7 @@ async def test_a_serial_kinds_job_is_not_followed_by_a_claim_that_must_find_noth
     running = asyncio.create_task(worker.run_forever(stop))
     await asyncio.sleep(0.05)  # its first look, at start, finds nothing
     try:
-        with _statements(engine, "UPDATE JOBS SET ATTEMPTS") as claims:
+        with statements_starting(engine, "UPDATE JOBS SET ATTEMPTS") as claims:
             await _queue(sessionmaker, 1, kind="serial", now=SystemClock().now())
             worker.wake()
             while not ran:

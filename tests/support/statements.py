@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,3 +23,8 @@ def statements_run(engine: AsyncEngine, keep: Callable[[str], bool]) -> Iterator
         yield seen
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", note)
+
+
+def statements_starting(engine: AsyncEngine, prefix: str) -> AbstractContextManager[list[str]]:
+    """The statements starting with `prefix` (upper case) that the engine runs inside the block."""
+    return statements_run(engine, lambda statement: statement.lstrip().upper().startswith(prefix))
